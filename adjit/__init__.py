@@ -1,0 +1,1 @@
+"""adjit: a JIT-compiled, static-graph differentiation compiler for numpy-style Python."""

@@ -1,0 +1,86 @@
+"""Emitting equations: the one mechanism every graph is built with.
+
+The tracer, the adjoint and jvp passes, and the VJP/JVP rules all call `emit`,
+which appends an equation to the innermost active `Builder`. The location and
+role attached to emitted equations come from the active `context`, so a VJP
+rule needs to know nothing about where it is called from.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from typing import Any, Iterator
+
+from .core import Eqn, Graph, Loc, Value, Var, make_params
+from .errors import ShapeError
+from .primitive import get
+
+
+class Builder:
+    """Collects equations in order."""
+
+    def __init__(self) -> None:
+        self.eqns: list[Eqn] = []
+
+    def append(self, eqn: Eqn) -> None:
+        self.eqns.append(eqn)
+
+    def graph(self, name: str, inputs: tuple[Var, ...], outputs: tuple[Value, ...],
+              notes: tuple[str, ...] = ()) -> Graph:
+        return Graph(name, tuple(inputs), tuple(self.eqns), tuple(outputs), tuple(notes))
+
+
+_BUILDER: contextvars.ContextVar[Builder | None] = contextvars.ContextVar("builder", default=None)
+_LOC: contextvars.ContextVar[Loc | None] = contextvars.ContextVar("loc", default=None)
+_ROLE: contextvars.ContextVar[str] = contextvars.ContextVar("role", default="")
+
+
+@contextlib.contextmanager
+def building(builder: Builder) -> Iterator[Builder]:
+    token = _BUILDER.set(builder)
+    try:
+        yield builder
+    finally:
+        _BUILDER.reset(token)
+
+
+@contextlib.contextmanager
+def context(loc: Loc | None = None, role: str | None = None) -> Iterator[None]:
+    """Equations emitted inside get this location and role."""
+    t1 = _LOC.set(loc)
+    t2 = _ROLE.set(role) if role is not None else None
+    try:
+        yield
+    finally:
+        _LOC.reset(t1)
+        if t2 is not None:
+            _ROLE.reset(t2)
+
+
+def current_loc() -> Loc | None:
+    return _LOC.get()
+
+
+def current_builder() -> Builder:
+    b = _BUILDER.get()
+    if b is None:
+        raise RuntimeError("no active Builder: wrap graph construction in `with building(b):`")
+    return b
+
+
+def emit_multi(prim: str, *inputs: Value, **params: Any) -> tuple[Var, ...]:
+    p = get(prim)
+    pp = make_params(params)
+    try:
+        out_types = p.out_types(tuple(v.type for v in inputs), dict(pp))
+    except (ValueError, TypeError, IndexError) as e:
+        desc = ", ".join(str(v.type) for v in inputs)
+        raise ShapeError(f"{e} in `{prim}` (operands {desc})", loc=_LOC.get()) from None
+    outs = tuple(Var(t) for t in out_types)
+    current_builder().append(Eqn(prim, tuple(inputs), outs, pp, _LOC.get(), _ROLE.get()))
+    return outs
+
+
+def emit(prim: str, *inputs: Value, **params: Any) -> Var:
+    (out,) = emit_multi(prim, *inputs, **params)
+    return out

@@ -1,0 +1,181 @@
+"""Elementwise primitives: the sympy-declared ones, and the few with hand-written rules.
+
+Every elementwise primitive broadcasts its inputs as numpy does; its inputs share one
+dtype (the tracer inserts `convert`), except `select`'s boolean condition.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import ops
+from ..core import ArrayType, Lit, Value, Var
+from ..primitive import ELEMENTWISE, Primitive, register
+from .elementwise_decls import DECLS, Decl
+
+
+def _load_table() -> dict[str, dict[str, Any]]:
+    try:
+        from . import _derived
+
+        if _derived.DECLS_HASH == _current_hash():
+            return _derived.TABLE
+    except ImportError:
+        pass
+    from . import derive  # stale or missing: derive with sympy (slow, once)
+
+    return derive.write()
+
+
+def _current_hash() -> str:
+    import hashlib
+
+    return hashlib.sha256("\n".join(d.key() for d in DECLS).encode()).hexdigest()[:16]
+
+
+def broadcast_rule(*types: ArrayType, out_dtype: str | None = None) -> ArrayType:
+    shape = tuple(np.broadcast_shapes(*[t.shape for t in types]))
+    dts = {t.dtype for t in types}
+    if len(dts) > 1:
+        raise TypeError(f"operands have different dtypes {sorted(dts)}")
+    return ArrayType(out_dtype or types[0].dtype, shape)
+
+
+def replay(tree: Any, env: dict[str, Value], dtype: str) -> Value:
+    """Emit the IR for a derivative tree (see derive.py) with leaves bound by `env`."""
+    if isinstance(tree, str):
+        return env[tree]
+    if isinstance(tree, float):
+        return ops.lit(tree, dtype)
+    name, *args = tree
+    vals = [replay(a, env, dtype) for a in args]
+    if name == "select":
+        return ops.select(*vals)
+    return ops.ew(name, *vals)
+
+
+def _partials(decl_args: tuple[str, ...], partials: dict[str, Any], inputs: tuple[Value, ...],
+              out: Var, which: list[bool]) -> list[Value | None]:
+    env = dict(zip(decl_args, inputs, strict=True))
+    env["out"] = out
+    return [replay(partials[a], env, out.dtype) if need else None
+            for a, need in zip(decl_args, which, strict=True)]
+
+
+def _scale(ct: Value, d: Value) -> Value:
+    """ct * d, without the multiplication when d is the literal 1 or -1 (add, sub, neg)."""
+    if isinstance(d, Lit) and d.is_scalar and d.scalar() in (1.0, -1.0):
+        return ct if d.scalar() == 1.0 else ops.neg(ct)
+    return ops.mul(ct, d)
+
+
+def _needs(inputs: tuple[Value, ...]) -> list[bool]:
+    return [isinstance(v, Var) and v.type.is_float for v in inputs]
+
+
+def _make(decl: Decl, derived: dict[str, Any]) -> Primitive:
+    args = tuple(derived["args"])
+    partials = derived["partials"]
+    np_fn = decl.numpy
+
+    def impl(*xs: np.ndarray) -> np.ndarray:
+        return np.asarray(np_fn(*xs))
+
+    def jvp(tangents: list[Value | None], *inputs: Value, out: Var) -> Value | None:
+        ds = _partials(args, partials, inputs, out, [t is not None for t in tangents])
+        total = None
+        for t, d in zip(tangents, ds, strict=True):
+            if t is not None:
+                total = ops.add_any(total, _scale(t, d))
+        return None if total is None else ops.broadcast_to(total, out.shape)
+
+    def vjp(ct: Value, *inputs: Value, out: Var) -> tuple[Value | None, ...]:
+        ds = _partials(args, partials, inputs, out, _needs(inputs))
+        return tuple(None if d is None else ops.unbroadcast(_scale(ct, d), x.shape)
+                     for d, x in zip(ds, inputs, strict=True))
+
+    linear = decl.name in ("neg", "add", "sub")
+    return Primitive(decl.name, ELEMENTWISE, shape=broadcast_rule, impl=impl, jvp=jvp, vjp=vjp,
+                     code=derived["code"], args=args, expr=decl.expr, linear=linear,
+                     extra={"float_only": decl.name not in ("neg", "add", "sub", "mul", "abs",
+                                                            "sign", "maximum", "minimum", "pow"),
+                            "domain": decl.domain})
+
+
+TABLE = _load_table()
+for _decl in DECLS:
+    register(_make(_decl, TABLE[_decl.name]))
+
+
+# ---- hand-written elementwise primitives ------------------------------------------------------
+
+def _nondiff(name: str, code: str, np_fn: Any, out_dtype: str | None, n: int) -> None:
+    def shape(*types: ArrayType) -> ArrayType:
+        return broadcast_rule(*types, out_dtype=out_dtype)
+
+    register(Primitive(name, ELEMENTWISE, shape=shape, impl=lambda *xs: np.asarray(np_fn(*xs)),
+                       jvp=None, vjp=None, code=code, args=("x", "y")[:n], nondiff=True))
+
+
+for _name, _op, _fn in (("lt", "<", np.less), ("le", "<=", np.less_equal), ("gt", ">", np.greater),
+                        ("ge", ">=", np.greater_equal), ("eq", "==", np.equal),
+                        ("ne", "!=", np.not_equal)):
+    _nondiff(_name, "({x} %s {y})" % _op, _fn, "bool", 2)
+_nondiff("logical_and", "({x} and {y})", np.logical_and, "bool", 2)
+_nondiff("logical_or", "({x} or {y})", np.logical_or, "bool", 2)
+_nondiff("logical_not", "(not {x})", np.logical_not, "bool", 1)
+_nondiff("floor", "math.floor({x})", np.floor, None, 1)
+
+
+def _select_shape(c: ArrayType, x: ArrayType, y: ArrayType) -> ArrayType:
+    if c.dtype != "bool":
+        raise TypeError("select's condition must be boolean")
+    out = broadcast_rule(x, y)
+    return out.with_shape(tuple(np.broadcast_shapes(c.shape, out.shape)))
+
+
+def _select_vjp(ct: Value, c: Value, x: Value, y: Value, out: Var) -> tuple[Value | None, ...]:
+    zero = ops.lit(0, ct.dtype)
+    nx, ny = _needs((x, y))
+    return (None,
+            ops.unbroadcast(ops.select(c, ct, zero), x.shape) if nx else None,
+            ops.unbroadcast(ops.select(c, zero, ct), y.shape) if ny else None)
+
+
+def _select_jvp(tangents: list[Value | None], c: Value, x: Value, y: Value, out: Var) -> Value | None:
+    _, tx, ty = tangents
+    if tx is None and ty is None:
+        return None
+    zero = ops.lit(0, out.dtype)
+    return ops.broadcast_to(ops.select(c, zero if tx is None else tx, zero if ty is None else ty),
+                            out.shape)
+
+
+register(Primitive("select", ELEMENTWISE, shape=_select_shape,
+                   impl=lambda c, x, y: np.asarray(np.where(c, x, y)), jvp=_select_jvp,
+                   vjp=_select_vjp, code="({x} if {c} else {y})", args=("c", "x", "y"), linear=True))
+
+
+def _convert_shape(x: ArrayType, *, dtype: str) -> ArrayType:
+    return ArrayType(dtype, x.shape)
+
+
+def _convert_vjp(ct: Value, x: Value, out: Var, dtype: str) -> tuple[Value | None]:
+    return (ops.convert(ct, x.dtype) if x.type.is_float and out.type.is_float else None,)
+
+
+def _convert_jvp(tangents: list[Value | None], x: Value, out: Var, dtype: str) -> Value | None:
+    (t,) = tangents
+    return ops.convert(t, dtype) if t is not None and out.type.is_float else None
+
+
+register(Primitive("convert", ELEMENTWISE, shape=_convert_shape,
+                   impl=lambda x, dtype: np.asarray(x).astype(ops.DTYPES[dtype]),
+                   jvp=_convert_jvp, vjp=_convert_vjp, params=("dtype",), code="{dtype}({x})",
+                   args=("x",), linear=True))
+
+# stop_gradient is the identity whose derivative is zero: the adjoint sweep stops here.
+register(Primitive("stop_gradient", ELEMENTWISE, shape=lambda x: x, impl=lambda x: np.asarray(x),
+                   jvp=lambda tangents, x, out: None, vjp=lambda ct, x, out: (None,),
+                   code="{x}", args=("x",)))

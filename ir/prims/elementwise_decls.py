@@ -1,0 +1,83 @@
+"""The sympy declarations of adjit's scalar elementwise primitives.
+
+One line per primitive: its IR name (numpy's), its formula in sympy syntax over
+`x` (and `y`), the numpy function the reference interpreter uses, and optional
+overrides: `d` gives a partial derivative in terms of `out` (a test proves it
+equal to `sympy.diff`), `code` the scalar code where the formula is not the
+numerically sound way to compute it, `domain` the inputs on which it is defined
+(used to draw test points). This module imports neither sympy nor numba: the
+derived rules live in `_derived.py`, which `derive.py` writes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Decl:
+    name: str
+    expr: str
+    numpy: object
+    d: dict[str, str] = field(default_factory=dict)
+    code: str | None = None
+    domain: str | None = None  # sympy boolean over x, y: where test points are drawn
+
+    @property
+    def args(self) -> tuple[str, ...]:
+        return ("x", "y") if _mentions(self.expr, "y") else ("x",)
+
+    def key(self) -> str:
+        return repr((self.name, self.expr, sorted(self.d.items()), self.code, self.domain))
+
+
+def _mentions(expr: str, sym: str) -> bool:
+    import re
+
+    return re.search(rf"\b{sym}\b", expr) is not None
+
+
+DECLS: tuple[Decl, ...] = (
+    Decl("neg", "-x", np.negative, code="(-{x})"),
+    Decl("add", "x + y", np.add, code="({x} + {y})"),
+    Decl("sub", "x - y", np.subtract, code="({x} - {y})"),
+    Decl("mul", "x * y", np.multiply, code="({x} * {y})"),
+    Decl("div", "x / y", np.divide, d={"x": "1/y", "y": "-out/y"}, code="({x} / {y})",
+         domain="Ne(y, 0)"),
+    # d/dx avoids x**y/x (NaN at x=0); d/dy is 0 where x=0, as JAX and PyTorch define it.
+    Decl("pow", "x**y", np.power, d={"x": "y * x**(y - 1)",
+                                      "y": "Piecewise((0, Eq(x, 0)), (log(x) * out, True))"},
+         code="({x} ** {y})", domain="x > 0"),
+    Decl("exp", "exp(x)", np.exp, d={"x": "out"}),
+    Decl("exp2", "2**x", np.exp2, d={"x": "out * log(2)"}, code="(2.0 ** {x})"),
+    Decl("expm1", "exp(x) - 1", np.expm1, d={"x": "out + 1"}, code="math.expm1({x})"),
+    Decl("log", "log(x)", np.log, domain="x > 0"),
+    Decl("log2", "log(x) / log(2)", np.log2, code="math.log2({x})", domain="x > 0"),
+    Decl("log10", "log(x) / log(10)", np.log10, code="math.log10({x})", domain="x > 0"),
+    Decl("log1p", "log(1 + x)", np.log1p, code="math.log1p({x})", domain="x > -1"),
+    Decl("sqrt", "sqrt(x)", np.sqrt, d={"x": "1 / (2 * out)"}, domain="x > 0"),
+    Decl("sin", "sin(x)", np.sin),
+    Decl("cos", "cos(x)", np.cos),
+    Decl("tan", "tan(x)", np.tan, d={"x": "1 + out**2"}, domain="abs(x) < 1.4"),
+    Decl("sinh", "sinh(x)", np.sinh),
+    Decl("cosh", "cosh(x)", np.cosh),
+    Decl("tanh", "tanh(x)", np.tanh, d={"x": "1 - out**2"}),
+    Decl("arcsin", "asin(x)", np.arcsin, domain="abs(x) < 0.95"),
+    Decl("arccos", "acos(x)", np.arccos, domain="abs(x) < 0.95"),
+    Decl("arctan", "atan(x)", np.arctan),
+    Decl("arctan2", "atan2(x, y)", np.arctan2, d={"x": "y / (x**2 + y**2)", "y": "-x / (x**2 + y**2)"},
+         code="math.atan2({x}, {y})", domain="x**2 + y**2 > 0.01"),
+    Decl("logistic", "1 / (1 + exp(-x))", lambda x: 1 / (1 + np.exp(-x)), d={"x": "out * (1 - out)"},
+         code="(1.0 / (1.0 + math.exp(-{x})))"),
+    # |x|' = sign(x): 0 at 0, as PyTorch defines it.
+    Decl("abs", "Abs(x)", np.abs, code="abs({x})"),
+    Decl("sign", "sign(x)", np.sign, d={"x": "0"}, code="(0.0 * {x} if {x} == 0 else math.copysign(1.0, {x}))"),
+    # Ties split the derivative evenly (Heaviside(0) = 1/2), as JAX and PyTorch do.
+    Decl("maximum", "Max(x, y)", np.maximum, code="({x} if {x} >= {y} or {x} != {x} else {y})"),
+    Decl("minimum", "Min(x, y)", np.minimum, code="({x} if {x} <= {y} or {x} != {x} else {y})"),
+    Decl("logaddexp", "log(exp(x) + exp(y))", np.logaddexp,
+         d={"x": "exp(x - out)", "y": "exp(y - out)"},
+         code="(max({x}, {y}) + math.log1p(math.exp(-abs({x} - {y}))) if {x} != {y} "
+              "else {x} + 0.6931471805599453)"),
+)

@@ -1,1 +1,17 @@
-"""adjit: a JIT-compiled, static-graph differentiation compiler for numpy-style Python."""
+"""adjit: a JIT-compiled, static-graph differentiation compiler for numpy-style Python.
+
+    @adjit.grad
+    def f(x):
+        return 2 * np.dot(x, x)
+
+    f(np.arange(4.0))   # array([ 0.,  4.,  8., 12.])
+"""
+from adjit.ir.errors import (AdjitError, CodegenError, IRError, NotDifferentiable, ShapeError,
+                             TraceError)
+from adjit.runtime.api import grad, jit, stop_gradient, value_and_grad, vjp
+from adjit.runtime.inspect import Inspection, inspect
+
+__version__ = "0.1.0"
+__all__ = ["AdjitError", "CodegenError", "IRError", "Inspection", "NotDifferentiable",
+           "ShapeError", "TraceError", "grad", "inspect", "jit", "stop_gradient",
+           "value_and_grad", "vjp"]

@@ -131,10 +131,13 @@ def _body(g: Graph, namer: Namer, indent: str, locs: bool) -> list[str]:
     for eqn in g.eqns:
         lines.append(indent + format_eqn(eqn, namer, locs))
         for key, sub in eqn.subgraphs():
+            # `body: graph name(...) -> ...:` (`branches[0]: ...` for a tuple of graphs) keeps
+            # the sub-graph's name and reuses the top-level header, so `parse` reads both alike.
+            # A sub-graph is a closed scope with its own input names; %N numbering goes on
+            # from the enclosing graph so every temporary in one dump has a distinct name.
             sub_namer = Namer()
             sub_namer.counter = namer.counter
-            lines.append(f"{indent}  {key} {_signature(sub, sub_namer).split('(', 1)[1]}"
-                         .replace(f"{indent}  {key} ", f"{indent}  {key}(", 1) + ":")
+            lines.append(f"{indent}  {key}: graph {_signature(sub, sub_namer)}:")
             lines.extend(_body(sub, sub_namer, indent + "    ", locs))
             namer.counter = sub_namer.counter
     lines.append(indent + "return " + ", ".join(namer.ref(v) for v in g.outputs))

@@ -1,0 +1,6 @@
+"""Turning Python into `ir.Graph`: tracer values, numpy protocols, and (later) control flow,
+the recorded Tensor tape and the explicit builder."""
+from .trace import Traced, arg_type, trace, unflatten
+from .values import Tracer
+
+__all__ = ["Traced", "Tracer", "arg_type", "trace", "unflatten"]

@@ -1,0 +1,52 @@
+"""The ordered passes from a traced graph to a kernel plan, keeping every stage.
+
+`differentiate` runs adjoint -> prune -> simplify; `optimize` runs simplify alone
+(for `jit`). `checks=True` verifies the IR after every pass; `dump` names passes
+after which the IR is printed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from adjit.ir import Graph
+
+from .adjoint import adjoint
+from .prune import PruneReport, prune
+from .simplify import SimplifyStats, simplify
+
+
+@dataclass
+class Stages:
+    traced: Graph
+    joint: Graph | None = None
+    pruned: Graph | None = None
+    prune_report: PruneReport | None = None
+    simplified: Graph | None = None
+    simplify_stats: SimplifyStats = field(default_factory=SimplifyStats)
+
+
+def _after(name: str, g: Graph, checks: bool, dump: set[str]) -> Graph:
+    if checks:
+        from adjit.ir.verify import verify
+
+        verify(g)
+    if name in dump:
+        print(f"--- after {name} ---\n{g}")
+    return g
+
+
+def differentiate(g: Graph, wrt: Sequence[int], *, seed: str = "auto", checks: bool = False,
+                  dump: set[str] = frozenset()) -> Stages:
+    st = Stages(traced=_after("trace", g, checks, dump))
+    st.joint = _after("adjoint", adjoint(g, wrt, seed=seed), checks, dump)
+    pruned, st.prune_report = prune(st.joint, wrt=wrt, forward=g)
+    st.pruned = _after("prune", pruned, checks, dump)
+    st.simplified = _after("simplify", simplify(pruned, stats=st.simplify_stats), checks, dump)
+    return st
+
+
+def optimize(g: Graph, *, checks: bool = False, dump: set[str] = frozenset()) -> Stages:
+    st = Stages(traced=_after("trace", g, checks, dump))
+    st.simplified = _after("simplify", simplify(g, stats=st.simplify_stats), checks, dump)
+    return st

@@ -1,0 +1,105 @@
+"""prune: dead-branch pruning of a joint graph, with a report of what was removed.
+
+The adjoint sweep builds the cotangent of every value it reaches. Activity analysis
+then keeps only the adjoint of values that both depend on a differentiated input
+(they are *varied*) and reach a requested output (they are *useful*); everything
+else, forward or adjoint, is dead code and goes. `stop_gradient` and integer or
+boolean values end the derivative (their VJPs return symbolic zeros), so nothing is
+built behind them. The report names what went and why.
+
+    before (wrt w only)                       after
+      %5 = mul %4, w      # vjp(mul)            %5 = mul %4, w      # vjp(mul)   (ct of x: unused)
+      %6 = mul %4, x      # vjp(mul)            %6 = mul %4, x      # vjp(mul)
+      return %1, %6                             return %1, %6
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from adjit.ir import Eqn, Graph, Var
+
+from .dce import live_eqns
+
+
+@dataclass
+class PruneReport:
+    removed_adjoint: list[Eqn] = field(default_factory=list)
+    removed_forward: list[Eqn] = field(default_factory=list)
+    not_requested: list[str] = field(default_factory=list)
+    inactive: list[str] = field(default_factory=list)  # requested inputs with no path to output
+    stopped: list[Eqn] = field(default_factory=list)  # stop_gradient sites kept in the graph
+
+    @property
+    def pruned_ids(self) -> set[int]:
+        return {id(e) for e in self.removed_adjoint + self.removed_forward}
+
+    def __str__(self) -> str:
+        lines = [f"pruned {len(self.removed_adjoint)} adjoint and {len(self.removed_forward)} "
+                 "forward equations"]
+        if self.not_requested:
+            lines.append("  cotangents not requested: " + ", ".join(self.not_requested))
+        if self.inactive:
+            lines.append("  requested but not on a path to the output (gradient is zero): "
+                         + ", ".join(self.inactive))
+        by_site: dict[str, int] = {}
+        for e in self.removed_adjoint:
+            site = f"{e.role} at {e.loc.short()}" if e.loc else e.role
+            by_site[site] = by_site.get(site, 0) + 1
+        for site, n in by_site.items():
+            lines.append(f"  - {n} x {site}")
+        for e in self.removed_forward:
+            where = f" at {e.loc.short()}" if e.loc else ""
+            lines.append(f"  - dead forward {e.prim}{where}")
+        for e in self.stopped:
+            where = f" at {e.loc.short()}" if e.loc else ""
+            lines.append(f"  stop_gradient{where}: no adjoint built behind it")
+        return "\n".join(lines)
+
+
+def varied(g: Graph, wrt: Sequence[int]) -> set[int]:
+    """ids of the values that depend on the inputs in `wrt` through float arithmetic."""
+    active = {id(g.inputs[i]) for i in wrt}
+    for eqn in g.eqns:
+        if eqn.prim == "stop_gradient":
+            continue
+        if any(isinstance(v, Var) and id(v) in active for v in eqn.inputs):
+            active.update(id(o) for o in eqn.outputs if o.type.is_float)
+    return active
+
+
+def prune(g: Graph, *, wrt: Sequence[int] = (), forward: Graph | None = None
+          ) -> tuple[Graph, PruneReport]:
+    """Remove dead equations from the joint graph `g`. `wrt` are the differentiated input
+    indices and `forward` the graph before the adjoint, used only to word the report."""
+    live = live_eqns(g)
+    report = PruneReport()
+    kept: list[Eqn] = []
+    for eqn, keep in zip(g.eqns, live, strict=True):
+        if keep:
+            kept.append(eqn)
+            if eqn.prim == "stop_gradient" and not eqn.role:
+                report.stopped.append(eqn)
+        elif eqn.role.startswith(("vjp", "jvp")):
+            report.removed_adjoint.append(eqn)
+        else:
+            report.removed_forward.append(eqn)
+    if forward is not None:
+        wanted = set(wrt)
+        report.not_requested = [v.name or f"arg{i}" for i, v in enumerate(forward.inputs)
+                                if i not in wanted and v.type.is_float]
+        reach = _reaching(forward)
+        report.inactive = [forward.inputs[i].name or f"arg{i}" for i in wrt
+                           if id(forward.inputs[i]) not in reach]
+    return g.replace(eqns=tuple(kept)), report
+
+
+def _reaching(g: Graph) -> set[int]:
+    """ids of values that reach a float output through differentiable equations."""
+    reach = {id(v) for v in g.outputs if isinstance(v, Var) and v.type.is_float}
+    for eqn in reversed(g.eqns):
+        if eqn.prim == "stop_gradient":
+            continue
+        if any(id(o) in reach for o in eqn.outputs):
+            reach.update(id(v) for v in eqn.inputs if isinstance(v, Var) and v.type.is_float)
+    return reach

@@ -1,0 +1,224 @@
+"""simplify: constant folding, algebraic identities and common subexpressions.
+
+    %0 = mul x, 1.0 : f64[4]          ->    (gone; uses of %0 read x)
+    %1 = add %0, 0.0 : f64[4]         ->    (gone)
+    %2 = exp x : f64[4]               ->    %2 = exp x : f64[4]
+    %3 = exp x : f64[4]               ->    (gone; uses of %3 read %2)
+
+Local rewrites are the `RULES` table of (primitive, rule) pairs. A rule sees one
+equation with its inputs already substituted and returns a replacement value, a new
+equation, or None. One engine drives the table to a fixed point and counts which
+rules fired (`SimplifyStats`). Rewrites never change an output's type, and keep the
+equation's location and role.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Callable
+
+import numpy as np
+
+from adjit.ir import Eqn, Graph, Lit, Value, Var
+from adjit.ir.primitive import PRIMS
+
+from .dce import dce
+
+Rule = Callable[[Eqn], "Value | Eqn | None"]
+FOLD_MAX_SIZE = 16  # fold constants only while they stay small
+
+
+def _lit_is(v: Value, x: float, producers: dict[int, Eqn] | None = None) -> bool:
+    """Whether v is the constant x everywhere: a literal, or a broadcast of one."""
+    if isinstance(v, Var) and producers is not None:
+        src = producers.get(id(v))
+        if src is not None and src.prim == "broadcast_to":
+            v = src.inputs[0]
+    return isinstance(v, Lit) and v.value.size > 0 and bool(np.all(v.value == x))
+
+
+def _same_type(eqn: Eqn, v: Value) -> Value | None:
+    return v if v.type == eqn.out.type else None
+
+
+def _fold(eqn: Eqn) -> Value | None:
+    prim = PRIMS[eqn.prim]
+    if prim.kind == "control" or len(eqn.outputs) != 1 or eqn.prim == "stop_gradient":
+        return None
+    if not all(isinstance(v, Lit) for v in eqn.inputs) or eqn.out.type.size > FOLD_MAX_SIZE:
+        return None
+    with np.errstate(all="ignore"):
+        value = prim.impl(*[v.value for v in eqn.inputs], **dict(eqn.params))
+    return Lit.make(np.asarray(value).astype(eqn.out.type.np_dtype).reshape(eqn.out.shape),
+                    eqn.out.dtype)
+
+
+def _add(eqn: Eqn, producers: dict[int, Eqn]) -> Value | None:
+    x, y = eqn.inputs
+    if _lit_is(y, 0, producers):
+        return _same_type(eqn, x)
+    if _lit_is(x, 0, producers):
+        return _same_type(eqn, y)
+    return None
+
+
+def _sub(eqn: Eqn) -> Value | Eqn | None:
+    x, y = eqn.inputs
+    if _lit_is(y, 0):
+        return _same_type(eqn, x)
+    if _lit_is(x, 0) and y.type == eqn.out.type:
+        return eqn.replace(prim="neg", inputs=(y,))
+    return None
+
+
+def _mul(eqn: Eqn, producers: dict[int, Eqn]) -> Value | Eqn | None:
+    x, y = eqn.inputs
+    for a, b in ((x, y), (y, x)):
+        if _lit_is(b, 1, producers):
+            return _same_type(eqn, a)
+        if _lit_is(b, -1, producers) and a.type == eqn.out.type:
+            return eqn.replace(prim="neg", inputs=(a,))
+    return None
+
+
+def _div(eqn: Eqn) -> Value | None:
+    x, y = eqn.inputs
+    return _same_type(eqn, x) if _lit_is(y, 1) else None
+
+
+def _pow(eqn: Eqn) -> Value | Eqn | None:
+    x, y = eqn.inputs
+    if _lit_is(y, 1):
+        return _same_type(eqn, x)
+    if _lit_is(y, 2) and x.type == eqn.out.type:
+        return eqn.replace(prim="mul", inputs=(x, x))
+    return None
+
+
+def _neg(eqn: Eqn, producers: dict[int, Eqn]) -> Value | None:
+    (x,) = eqn.inputs
+    src = producers.get(id(x))
+    if src is not None and src.prim == "neg":
+        return _same_type(eqn, src.inputs[0])
+    return None
+
+
+def _noop_shape(eqn: Eqn) -> Value | None:
+    (x,) = eqn.inputs[:1]
+    return x if x.type == eqn.out.type else None
+
+
+def _broadcast(eqn: Eqn) -> Value | Eqn | None:
+    (x,) = eqn.inputs
+    if x.type == eqn.out.type:
+        return x
+    if isinstance(x, Lit) and x.value.size and not x.is_scalar and np.all(x.value == x.value.flat[0]):
+        # A uniform constant broadcasts from its scalar: codegen then needs no array for it.
+        return eqn.replace(inputs=(Lit.make(x.value.flat[0], x.dtype),))
+    return None
+
+
+def _reshape(eqn: Eqn, producers: dict[int, Eqn]) -> Value | Eqn | None:
+    (x,) = eqn.inputs
+    if x.type == eqn.out.type:
+        return x
+    src = producers.get(id(x))
+    if src is not None and src.prim == "reshape":
+        return eqn.replace(inputs=(src.inputs[0],))
+    return None
+
+
+def _transpose(eqn: Eqn, producers: dict[int, Eqn]) -> Value | Eqn | None:
+    (x,) = eqn.inputs
+    perm = eqn.p["perm"]
+    if perm == tuple(range(len(perm))):
+        return x
+    src = producers.get(id(x))
+    if src is not None and src.prim == "transpose":
+        inner = src.p["perm"]
+        combined = tuple(inner[p] for p in perm)
+        if combined == tuple(range(len(combined))):
+            return _same_type(eqn, src.inputs[0])
+        return eqn.replace(inputs=(src.inputs[0],), params=(("perm", combined),))
+    return None
+
+
+def _select(eqn: Eqn) -> Value | None:
+    c, x, y = eqn.inputs
+    if x is y or (isinstance(x, Lit) and x == y):
+        return _same_type(eqn, x)
+    if isinstance(c, Lit) and c.is_scalar:
+        return _same_type(eqn, x if c.scalar() else y)
+    return None
+
+
+RULES: dict[str, Callable[..., Any]] = {
+    "add": _add, "sub": _sub, "mul": _mul, "div": _div, "pow": _pow, "neg": _neg,
+    "reshape": _reshape, "transpose": _transpose, "broadcast_to": _broadcast,
+    "convert": _noop_shape, "select": _select,
+}
+_NEEDS_PRODUCERS = {"neg", "reshape", "transpose", "add", "mul"}
+
+
+class SimplifyStats(Counter):
+    def __str__(self) -> str:
+        return ", ".join(f"{k}: {v}" for k, v in sorted(self.items())) or "no rewrites"
+
+
+def simplify(g: Graph, *, stats: SimplifyStats | None = None) -> Graph:
+    stats = stats if stats is not None else SimplifyStats()
+    for _ in range(20):
+        g2, changed = _sweep(g, stats)
+        g = dce(g2)
+        if not changed:
+            break
+    return g
+
+
+def _key(v: Value) -> Any:
+    return v if isinstance(v, Lit) else id(v)
+
+
+def _sweep(g: Graph, stats: Counter) -> tuple[Graph, bool]:
+    subst: dict[int, Value] = {}
+    producers: dict[int, Eqn] = {}
+    seen: dict[Any, Eqn] = {}
+    out: list[Eqn] = []
+    changed = False
+
+    def read(v: Value) -> Value:
+        return subst.get(id(v), v) if isinstance(v, Var) else v
+
+    for eqn in g.eqns:
+        inputs = tuple(read(v) for v in eqn.inputs)
+        if inputs != eqn.inputs:
+            eqn = eqn.replace(inputs=inputs)
+        result: Value | Eqn | None = None
+        if len(eqn.outputs) == 1:
+            result = _fold(eqn)
+            name = "fold"
+            if result is None and eqn.prim in RULES:
+                rule = RULES[eqn.prim]
+                result = rule(eqn, producers) if eqn.prim in _NEEDS_PRODUCERS else rule(eqn)
+                name = eqn.prim
+        if isinstance(result, (Var, Lit)):
+            subst[id(eqn.out)] = result
+            stats[name] += 1
+            changed = True
+            continue
+        if isinstance(result, Eqn):
+            stats[name] += 1
+            changed = True
+            eqn = result
+        key = (eqn.prim, tuple(_key(v) for v in eqn.inputs), eqn.params)
+        if PRIMS[eqn.prim].kind != "control" and key in seen:
+            for a, b in zip(eqn.outputs, seen[key].outputs, strict=True):
+                subst[id(a)] = b
+            stats["cse"] += 1
+            changed = True
+            continue
+        seen[key] = eqn
+        for o in eqn.outputs:
+            producers[id(o)] = eqn
+        out.append(eqn)
+    outputs = tuple(read(v) for v in g.outputs)
+    return g.replace(eqns=tuple(out), outputs=outputs), changed

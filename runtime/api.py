@@ -1,0 +1,201 @@
+"""The public transformations: grad, value_and_grad, jit, vjp, stop_gradient.
+
+Each returns a `Transformed` callable that traces the user's function on first use
+for each argument signature (shapes, dtypes, Python-scalar kinds and the values of
+static arguments), compiles it, and keeps the specialization in a dictionary, so a
+later call with the same signature costs one dictionary lookup plus numba's dispatch.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from adjit.ir.errors import AdjitError, NotDifferentiable, TraceError
+from adjit.tracer import Tracer, trace, unflatten
+from adjit.tracer.loc import user_loc
+
+from .compiler import Specialization, build
+
+Argnums = int | Sequence[int]
+
+
+def _sig(a: Any) -> Any:
+    t = type(a)
+    if t is np.ndarray:
+        return (a.shape, a.dtype.char)
+    if t is float or t is int or t is bool:
+        return t
+    if isinstance(a, np.generic):
+        return ((), a.dtype.char)
+    if isinstance(a, np.ndarray):
+        return (a.shape, a.dtype.char)
+    try:
+        arr = np.asarray(a)
+    except Exception:
+        return ("?", type(a))
+    return (arr.shape, arr.dtype.char)
+
+
+class Transformed:
+    """A compiled transformation of `fun` (what `@adjit.grad` returns)."""
+
+    def __init__(self, fun: Callable[..., Any], mode: str, argnums: Argnums = 0,
+                 static_argnums: Argnums = ()) -> None:
+        if not callable(fun):
+            raise TypeError(f"adjit.{mode} expects a function, got {type(fun).__name__}")
+        self.fun = fun
+        self.mode = mode
+        self.single = isinstance(argnums, int)
+        self.argnums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+        self.static = ((static_argnums,) if isinstance(static_argnums, int)
+                       else tuple(static_argnums))
+        self.specializations: dict[Any, Specialization] = {}
+        self.compilations = 0
+        functools.update_wrapper(self, fun)
+
+    # ---- calling -------------------------------------------------------------------------------
+    def _key(self, args: tuple[Any, ...]) -> Any:
+        if self.static:
+            return tuple((("static", a) if i in self.static else _sig(a))
+                         for i, a in enumerate(args))
+        return tuple([_sig(a) for a in args])
+
+    def specialize(self, args: tuple[Any, ...]) -> Specialization:
+        key = self._key(args)
+        spec = self.specializations.get(key)
+        if spec is None:
+            spec = self._compile(args)
+            self.specializations[key] = spec
+        return spec
+
+    def __call__(self, *args: Any) -> Any:
+        if any(isinstance(a, Tracer) for a in args):
+            return self._inline(args)
+        try:
+            spec = self.specializations.get(self._key(args))
+            if spec is None:
+                spec = self.specialize(args)
+        except AdjitError as e:
+            raise e.with_traceback(None) from None
+        outs = spec.run(args)
+        return self._assemble(spec, outs)
+
+    def _inline(self, args: tuple[Any, ...]) -> Any:
+        raise TraceError(f"calling an adjit.{self.mode} function inside a traced function is not "
+                         "supported yet", loc=user_loc(3),
+                         hint="call the plain function, or differentiate the outer one")
+
+    # ---- compiling -------------------------------------------------------------------------------
+    def _wrt(self, args: tuple[Any, ...]) -> list[int]:
+        """Graph input positions of the differentiated arguments (statics are not inputs)."""
+        for i in self.argnums:
+            if not -len(args) <= i < len(args):
+                raise TraceError(f"argnums {i} is out of range for {len(args)} arguments",
+                                 loc=user_loc(4))
+        argnums = [i % len(args) for i in self.argnums]
+        for i in argnums:
+            if i in self.static:
+                raise TraceError(f"argument {i} is both differentiated and static",
+                                 loc=user_loc(4))
+            a = args[i]
+            kind = np.asarray(a).dtype.kind if not isinstance(a, (bool, int, float)) else (
+                "b" if isinstance(a, bool) else "i" if isinstance(a, int) else "f")
+            if kind != "f":
+                what = {"b": "boolean", "i": "integer", "u": "integer"}.get(kind, kind)
+                raise NotDifferentiable(
+                    f"adjit.{self.mode} cannot differentiate with respect to argument {i}, "
+                    f"which is {what} ({type(a).__name__})", loc=user_loc(4),
+                    hint="pass it as a float array (e.g. np.asarray(x, dtype=float)), or leave "
+                         "it out of argnums")
+        positions = [i for i in range(len(args)) if i not in self.static]
+        return [positions.index(i) for i in argnums]
+
+    def _compile(self, args: tuple[Any, ...]) -> Specialization:
+        # A vjp's last argument is the output cotangent, an input of the joint graph only.
+        primals = args[:-1] if self.mode == "vjp" else args
+        wrt = self._wrt(primals) if self.mode != "jit" else None
+        traced = trace(self.fun, primals, self.static)
+        if wrt is not None and self.mode != "vjp":
+            outs = traced.graph.outputs
+            if len(outs) != 1 or outs[0].type.ndim != 0 or not outs[0].type.is_float:
+                desc = ", ".join(str(o.type) for o in outs)
+                raise TraceError(
+                    f"adjit.{self.mode} needs a function returning one float scalar, but "
+                    f"{getattr(self.fun, '__name__', 'the function')} returns {desc}",
+                    loc=user_loc(4), hint="reduce the output (e.g. .sum()), or use adjit.vjp "
+                                          "or adjit.jacobian for non-scalar outputs")
+        seed = "inputs" if self.mode == "vjp" else "auto"
+        spec = build(traced, wrt=wrt, static=self.static, n_args=len(args), seed=seed)
+        self.compilations += 1
+        return spec
+
+    def _assemble(self, spec: Specialization, outs: list[Any]) -> Any:
+        if self.mode == "jit":
+            return unflatten(spec.traced.out_tree, [_scalar(o) for o in outs])
+        n_out = len(spec.traced.graph.outputs)
+        value = _scalar(outs[0]) if n_out == 1 else tuple(_scalar(o) for o in outs[:n_out])
+        grads = outs[n_out:]
+        g = grads[0] if self.single else tuple(grads)
+        if self.mode == "grad":
+            return g
+        return value, g
+
+
+def _scalar(a: np.ndarray) -> Any:
+    return a[()] if a.ndim == 0 else a
+
+
+def _transform(mode: str, fun: Callable[..., Any] | None, argnums: Argnums,
+               static_argnums: Argnums) -> Any:
+    if fun is None:
+        return lambda f: Transformed(f, mode, argnums, static_argnums)
+    return Transformed(fun, mode, argnums, static_argnums)
+
+
+def grad(fun: Callable[..., Any] | None = None, argnums: Argnums = 0, *,
+         static_argnums: Argnums = ()) -> Any:
+    """The gradient of a scalar function, compiled. `@adjit.grad` or `adjit.grad(f, argnums=(0, 1))`."""
+    return _transform("grad", fun, argnums, static_argnums)
+
+
+def value_and_grad(fun: Callable[..., Any] | None = None, argnums: Argnums = 0, *,
+                   static_argnums: Argnums = ()) -> Any:
+    """Like `grad`, returning `(value, gradient)` from one fused forward+backward pass."""
+    return _transform("value_and_grad", fun, argnums, static_argnums)
+
+
+def jit(fun: Callable[..., Any] | None = None, *, static_argnums: Argnums = ()) -> Any:
+    """The function itself, compiled (no derivative)."""
+    return _transform("jit", fun, (), static_argnums)
+
+
+class _VJP(Transformed):
+    def _assemble(self, spec: Specialization, outs: list[Any]) -> Any:
+        n_out = len(spec.traced.graph.outputs)
+        grads = outs[n_out:]
+        return grads[0] if self.single else tuple(grads)
+
+
+def vjp(fun: Callable[..., Any], *primals: Any, argnums: Argnums | None = None) -> Any:
+    """`(out, vjp_fn)`: `vjp_fn(ct)` is the vector-Jacobian product of `fun` at `primals`."""
+    nums = tuple(range(len(primals))) if argnums is None else argnums
+    fwd = Transformed(fun, "jit")
+    out = fwd(*primals)
+    back = _VJP(fun, "vjp", nums)
+
+    def vjp_fn(ct: Any) -> Any:
+        res = back(*primals, np.asarray(ct, dtype=np.asarray(out).dtype))
+        return res if isinstance(res, tuple) else (res,)
+
+    return out, vjp_fn
+
+
+def stop_gradient(x: Any) -> Any:
+    """x, as a constant for differentiation: no gradient flows through it."""
+    if isinstance(x, Tracer):
+        from adjit.tracer.numpy_api import stop_gradient as traced_stop
+
+        return traced_stop(x)
+    return x

@@ -1,0 +1,35 @@
+"""The only module that reads adjit's environment variables.
+
+ADJIT_CACHE_DIR   where generated source and numba's cache live (default ~/.cache/adjit)
+ADJIT_NOJIT=1     run the generated source as plain Python (debugging)
+ADJIT_CHECKS=1    verify the IR after every pass
+ADJIT_DUMP=after:prune[,after:simplify]  print the IR after the named passes
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+
+
+def cache_dir() -> pathlib.Path:
+    root = os.environ.get("ADJIT_CACHE_DIR")
+    if root:
+        path = pathlib.Path(root)
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        path = pathlib.Path(base) / "adjit"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def nojit() -> bool:
+    return os.environ.get("ADJIT_NOJIT", "") not in ("", "0")
+
+
+def checks() -> bool:
+    return os.environ.get("ADJIT_CHECKS", "") not in ("", "0")
+
+
+def dump_after() -> set[str]:
+    spec = os.environ.get("ADJIT_DUMP", "")
+    return {part.split(":", 1)[1] for part in spec.split(",") if part.startswith("after:")}

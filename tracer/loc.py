@@ -1,0 +1,39 @@
+"""Finding the user's line: the innermost stack frame outside adjit and numpy.
+
+This is the only place where Python frames become `ir.Loc`s.
+"""
+from __future__ import annotations
+
+import linecache
+import os
+import sys
+
+from adjit.ir import Loc
+
+_ADJIT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_NUMPY_ROOT = os.path.dirname(os.path.abspath(__import__("numpy").__file__))
+_SKIP = tuple(os.path.join(_ADJIT_ROOT, d) + os.sep
+              for d in ("tracer", "ir", "passes", "codegen", "runtime", "adjit")) + (_NUMPY_ROOT + os.sep,)
+
+
+def _internal(filename: str) -> bool:
+    return filename.startswith(_SKIP) or filename.startswith("<frozen")
+
+
+def user_loc(depth: int = 1) -> Loc | None:
+    frame = sys._getframe(depth)
+    while frame is not None and _internal(frame.f_code.co_filename):
+        frame = frame.f_back
+    if frame is None:
+        return None
+    code = frame.f_code
+    line = frame.f_lineno
+    col = end_col = None
+    try:
+        positions = list(code.co_positions())[frame.f_lasti // 2]
+        if positions[0] == positions[1] == line:
+            col, end_col = positions[2], positions[3]
+    except (IndexError, AttributeError):
+        pass
+    source = linecache.getline(code.co_filename, line).rstrip("\n")
+    return Loc(code.co_filename, line, code.co_name, source, col, end_col)

@@ -1,0 +1,234 @@
+"""Tracer values: what the user's function sees in place of arrays while it is traced.
+
+A `Tracer` wraps an IR value. Operators, array methods and numpy's protocols
+(`__array_ufunc__`, `__array_function__`) turn each operation into equations of
+the active builder. Python scalars passed as arguments become *weak* tracers,
+which adopt the dtype of the arrays they meet, as numpy's NEP 50 scalars do.
+`np.asarray(tracer)` cannot return a tracer (numpy insists on an ndarray), so
+`__array__` returns an object array of 0-d tracers, one per element: numpy then
+runs its own loops over them and every element operation is still traced. This
+is slow for big arrays but makes unmodified third-party code (scipy's `rosen`)
+differentiable.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import numpy as np
+
+from adjit.ir import ArrayType, Lit, Value, Var, context, ops
+from adjit.ir.core import DTYPES, dtype_name
+from adjit.ir.errors import TraceError
+
+from .loc import user_loc
+
+
+def located(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Emit the equations of `fn` with the user's file and line attached."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with context(loc=user_loc(2)):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+class Tracer:
+    __slots__ = ("val", "weak")
+    __array_priority__ = 1000
+
+    def __init__(self, var: Value, weak: bool = False) -> None:
+        self.val = var
+        self.weak = weak
+
+    # ---- array attributes ----------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.val.shape
+
+    @property
+    def ndim(self) -> int:
+        return len(self.val.shape)
+
+    @property
+    def size(self) -> int:
+        return self.val.type.size
+
+    @property
+    def dtype(self) -> np.dtype:
+        return DTYPES[self.val.dtype]
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d array")
+        return self.shape[0]
+
+    def __iter__(self) -> Any:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __repr__(self) -> str:
+        return f"Tracer({self.val.type})"
+
+    __hash__ = object.__hash__
+
+    # ---- numpy protocols -------------------------------------------------------------------
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        from .numpy_api import apply_ufunc
+
+        with context(loc=user_loc(2)):
+            return apply_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        from .numpy_api import apply_function
+
+        with context(loc=user_loc(2)):
+            return apply_function(func, args, kwargs)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        # Element-wise object array; see the module docstring.
+        with context(loc=user_loc(2)):
+            out = np.empty(self.shape, dtype=object)
+            for idx in np.ndindex(*self.shape):
+                out[idx] = self[idx] if idx else self
+        return out
+
+    def __bool__(self) -> bool:
+        loc = user_loc(2)
+        raise TraceError("the truth value of a traced array is not known while tracing",
+                         loc=loc, hint="write the condition with np.where(cond, a, b), or mark the "
+                                       "argument it depends on static with static_argnums")
+
+    def _concrete(self, what: str) -> Any:
+        raise TraceError(f"{what}() of a traced array needs its value, which is not known "
+                         "while tracing", loc=user_loc(3),
+                         hint="keep the value as an array, or mark the argument static with "
+                              "static_argnums")
+
+    def __float__(self) -> float:
+        return self._concrete("float")
+
+    def __int__(self) -> int:
+        return self._concrete("int")
+
+    def __index__(self) -> int:
+        return self._concrete("index")
+
+    def item(self) -> Any:
+        return self._concrete("item")
+
+    def tolist(self) -> Any:
+        return self._concrete("tolist")
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        raise TraceError("in-place assignment to a traced array is not supported",
+                         loc=user_loc(2), hint="build a new array instead, e.g. with np.where, "
+                                               "np.concatenate or x + np.eye(...) * v")
+
+    # ---- operators ---------------------------------------------------------------------------
+    def __getitem__(self, key: Any) -> Any:
+        from .indexing import getitem
+
+        with context(loc=user_loc(2)):
+            return getitem(self, key)
+
+    @property
+    def T(self) -> Tracer:
+        from . import numpy_api as api
+
+        with context(loc=user_loc(2)):
+            return api.transpose(self)
+
+    @property
+    def mT(self) -> Tracer:
+        from . import numpy_api as api
+
+        with context(loc=user_loc(2)):
+            return api.swapaxes(self, -1, -2)
+
+
+def _binop(name: str, reflected: bool = False) -> Callable[..., Any]:
+    def op(self: Tracer, other: Any) -> Any:
+        from .numpy_api import elementwise
+
+        with context(loc=user_loc(2)):
+            try:
+                return elementwise(name, other, self) if reflected else elementwise(name, self, other)
+            except _Unsupported:
+                return NotImplemented
+
+    return op
+
+
+def _unop(name: str) -> Callable[..., Any]:
+    def op(self: Tracer) -> Any:
+        from .numpy_api import elementwise
+
+        with context(loc=user_loc(2)):
+            return elementwise(name, self)
+
+    return op
+
+
+class _Unsupported(Exception):
+    pass
+
+
+for _dunder, _prim in (("add", "add"), ("sub", "sub"), ("mul", "mul"), ("truediv", "div"),
+                       ("pow", "pow"), ("matmul", "matmul"), ("floordiv", "floor_divide"),
+                       ("mod", "mod")):
+    setattr(Tracer, f"__{_dunder}__", _binop(_prim))
+    setattr(Tracer, f"__r{_dunder}__", _binop(_prim, reflected=True))
+for _dunder, _prim in (("lt", "lt"), ("le", "le"), ("gt", "gt"), ("ge", "ge"), ("eq", "eq"),
+                       ("ne", "ne"), ("and", "logical_and"), ("or", "logical_or")):
+    setattr(Tracer, f"__{_dunder}__", _binop(_prim))
+Tracer.__rand__ = _binop("logical_and", reflected=True)
+Tracer.__ror__ = _binop("logical_or", reflected=True)
+Tracer.__neg__ = _unop("neg")
+Tracer.__abs__ = _unop("abs")
+Tracer.__invert__ = _unop("logical_not")
+Tracer.__pos__ = lambda self: self
+
+
+def unwrap(x: Any, like: Value | None = None) -> Value | int | float | bool:
+    """A tracer's value; arrays become literals; Python scalars stay (weakly typed)."""
+    if isinstance(x, Tracer):
+        return x.val
+    if isinstance(x, (bool, int, float)) and not isinstance(x, np.generic):
+        return x
+    if isinstance(x, np.ndarray) and x.dtype == object:
+        return pack_objects(x).val
+    arr = np.asarray(x)
+    if arr.dtype == object:
+        return pack_objects(arr).val
+    if arr.dtype.kind not in "biuf":
+        raise TraceError(f"adjit cannot use an array of dtype {arr.dtype} here", loc=user_loc(3))
+    return Lit.make(arr, dtype_name(arr.dtype))
+
+
+def is_weak(x: Any) -> bool:
+    return (isinstance(x, Tracer) and x.weak) or (
+        isinstance(x, (bool, int, float)) and not isinstance(x, np.generic))
+
+
+def pack_objects(arr: np.ndarray) -> Tracer:
+    """An object array of tracers and numbers (what numpy makes of `__array__`) as one tracer."""
+    flat = [unwrap(e) for e in arr.reshape(-1)]
+    vals = [v for v in flat if isinstance(v, (Var, Lit))]
+    dt = ops.promote_dtypes(*[v.dtype for v in vals]) if vals else "f64"
+    pieces = [ops.reshape(ops.convert(v, dt) if isinstance(v, (Var, Lit)) else ops.lit(v, dt), (1,))
+              for v in flat]
+    if not pieces:
+        return Tracer(Lit.make(np.zeros(arr.shape), dt))
+    joined = pieces[0] if len(pieces) == 1 else ops.emit("concatenate", *pieces, axis=0)
+    return Tracer(ops.reshape(joined, arr.shape))
+
+
+def wrap(v: Value, weak: bool = False) -> Tracer:
+    return Tracer(v, weak)
+
+
+def array_type(x: Any) -> ArrayType:
+    return x.val.type if isinstance(x, Tracer) else ArrayType.of(x)

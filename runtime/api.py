@@ -25,8 +25,10 @@ def _sig(a: Any) -> Any:
     t = type(a)
     if t is np.ndarray:
         return (a.shape, a.dtype.char)
-    if t is float or t is int or t is bool:
+    if t is float:
         return t
+    if t is int or t is bool:
+        return (t, a)  # Python ints and bools are static: their value is part of the key
     if isinstance(a, np.generic):
         return ((), a.dtype.char)
     if isinstance(a, np.ndarray):
@@ -88,7 +90,7 @@ class Transformed:
                          hint="call the plain function, or differentiate the outer one")
 
     # ---- compiling -------------------------------------------------------------------------------
-    def _wrt(self, args: tuple[Any, ...]) -> list[int]:
+    def _wrt(self, args: tuple[Any, ...], static: tuple[int, ...]) -> list[int]:
         """Graph input positions of the differentiated arguments (statics are not inputs)."""
         for i in self.argnums:
             if not -len(args) <= i < len(args):
@@ -109,14 +111,20 @@ class Transformed:
                     f"which is {what} ({type(a).__name__})", loc=user_loc(4),
                     hint="pass it as a float array (e.g. np.asarray(x, dtype=float)), or leave "
                          "it out of argnums")
-        positions = [i for i in range(len(args)) if i not in self.static]
+        positions = [i for i in range(len(args)) if i not in static]
         return [positions.index(i) for i in argnums]
+
+    def _static_positions(self, args: tuple[Any, ...]) -> tuple[int, ...]:
+        """Declared static arguments, and every Python int or bool (sizes, counts, indices)."""
+        auto = [i for i, a in enumerate(args) if type(a) in (int, bool) and i not in self.argnums]
+        return tuple(sorted(set(self.static) | set(auto)))
 
     def _compile(self, args: tuple[Any, ...]) -> Specialization:
         # A vjp's last argument is the output cotangent, an input of the joint graph only.
         primals = args[:-1] if self.mode == "vjp" else args
-        wrt = self._wrt(primals) if self.mode != "jit" else None
-        traced = trace(self.fun, primals, self.static)
+        static = self._static_positions(primals)
+        wrt = self._wrt(primals, static) if self.mode != "jit" else None
+        traced = trace(self.fun, primals, static)
         if wrt is not None and self.mode != "vjp":
             outs = traced.graph.outputs
             if len(outs) != 1 or outs[0].type.ndim != 0 or not outs[0].type.is_float:
@@ -127,7 +135,7 @@ class Transformed:
                     loc=user_loc(4), hint="reduce the output (e.g. .sum()), or use adjit.vjp "
                                           "or adjit.jacobian for non-scalar outputs")
         seed = "inputs" if self.mode == "vjp" else "auto"
-        spec = build(traced, wrt=wrt, static=self.static, n_args=len(args), seed=seed)
+        spec = build(traced, wrt=wrt, static=static, n_args=len(args), seed=seed)
         self.compilations += 1
         return spec
 

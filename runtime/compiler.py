@@ -11,10 +11,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from adjit.codegen.compile import compile_source
-from adjit.codegen.cpu import emit_cpu
 from adjit.ir import Graph
-from adjit.passes.fuse import fuse
 from adjit.passes.pipeline import Stages, differentiate, optimize
 from adjit.tracer import Traced
 
@@ -45,6 +42,12 @@ class Specialization:
 
 def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n_args: int,
           seed: str = "auto") -> Specialization:
+    # Imported here so that `import adjit` stays cheap for IR-only use (numba loads on first
+    # compile).
+    from adjit.codegen.compile import compile_source
+    from adjit.codegen.cpu import emit_cpu
+    from adjit.passes.fuse import fuse
+
     checks = config.checks()
     dump = config.dump_after()
     g = traced.graph

@@ -70,8 +70,9 @@ def _expand_key(key: Any, ndim: int) -> list[Any]:
     if used > ndim:
         raise ShapeError(f"too many indices for array: array is {ndim}-dimensional, but {used} "
                          "were indexed", loc=current_loc())
-    if Ellipsis in expanded:
-        i = expanded.index(Ellipsis)
+    ell = [i for i, k in enumerate(expanded) if k is Ellipsis]
+    if ell:
+        i = ell[0]
         expanded[i:i + 1] = [slice(None)] * (ndim - used)
     else:
         expanded += [slice(None)] * (ndim - used)

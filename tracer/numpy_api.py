@@ -314,7 +314,7 @@ def matmul(a: Any, b: Any) -> Tracer:
     xs = ops.broadcast_to(xs, batch + xs.shape[-2:])
     ys = ops.broadcast_to(ys, batch + ys.shape[-2:])
     r = ops.matmul(xs, ys)
-    shape = batch + (x.shape[-2],) * (x.type.ndim > 1) + (y.shape[-1],) * (y.type.ndim > 1)
+    shape = batch + (x.shape[-2:-1] if x.type.ndim > 1 else ()) + (y.shape[-1:] if y.type.ndim > 1 else ())
     return wrap(ops.reshape(r, shape))
 
 

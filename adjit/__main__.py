@@ -1,0 +1,63 @@
+"""Command line: `python -m adjit demo` and `python -m adjit inspect file.py:func --args "..."`."""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import pathlib
+import sys
+from typing import Any
+
+
+def _load(target: str) -> Any:
+    path, _, name = target.rpartition(":")
+    if not path or not name:
+        raise SystemExit(f"adjit: expected path/to/file.py:function, got {target!r}")
+    file = pathlib.Path(path)
+    if not file.exists():
+        raise SystemExit(f"adjit: no such file {path}")
+    spec = importlib.util.spec_from_file_location(file.stem, file)
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(file.parent.resolve()))
+    spec.loader.exec_module(module)
+    try:
+        return getattr(module, name)
+    except AttributeError:
+        raise SystemExit(f"adjit: {path} has no function {name!r}") from None
+
+
+def _args(text: str) -> tuple:
+    import numpy as np
+
+    value = eval(text, {"np": np, "numpy": np})  # the user's own expression, by design
+    return value if isinstance(value, tuple) else (value,)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m adjit")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("demo", help="run the functional seed examples F1-F8 and F11")
+    p = sub.add_parser("inspect", help="print every compilation stage of a function")
+    p.add_argument("target", help="path/to/file.py:function")
+    p.add_argument("--args", required=True, help='Python expression for the arguments, '
+                                                 'e.g. "np.arange(4.0)" or "np.ones(3), 2.0"')
+    p.add_argument("--stage", help="print only this stage: traced, adjoint, pruned, "
+                                   "simplified, plan, source")
+    ns = parser.parse_args(argv)
+    if ns.command == "demo":
+        from adjit.demo import main as demo
+
+        return demo()
+    import adjit
+
+    fn = _load(ns.target)
+    try:
+        ins = adjit.inspect(fn, *_args(ns.args))
+    except adjit.AdjitError as e:
+        print(f"adjit: {e}", file=sys.stderr)
+        return 1
+    print(getattr(ins, ns.stage) if ns.stage else ins)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

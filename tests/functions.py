@@ -155,6 +155,8 @@ CASES: list[Case] = [
     Case("take_along_axis", lambda x: np.sum(np.take_along_axis(
         x, np.array([[0, 2], [1, 1], [3, 0]]), axis=1) ** 2), n(3, 4)),
     Case("const_bool_mask", lambda x: np.sum(x[np.array([True, False, True, True])] ** 2), n(4)),
+    Case("traced_bool_mask", lambda x: np.sum(x[x > 0] ** 2) + np.mean(x[x < 0.5] * 3)
+         + np.max(x[np.abs(x) < 1.0]), n(9)),
     # models
     Case("softmax_xent", _softmax_xent, lambda r: (r.normal(size=(4, 5)), _onehot(r, 4, 5))),
     Case("mlp", _mlp, lambda r: (r.normal(size=(6, 5)) * 0.5, r.normal(size=5) * 0.1,

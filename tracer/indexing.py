@@ -56,10 +56,9 @@ def _expand_key(key: Any, ndim: int) -> list[Any]:
     expanded: list[Any] = []
     for k in key:
         if isinstance(k, Tracer) and k.val.dtype == "bool":
-            raise TraceError("indexing with a traced boolean mask gives a shape that depends on "
-                             "the data", loc=current_loc(),
-                             hint="use np.where(mask, x, 0) and reduce, e.g. "
-                                  "np.sum(np.where(x > 0, x**2, 0))")
+            raise TraceError("a traced boolean mask must be the only index", loc=current_loc(),
+                             hint="write x[mask] with a mask of x's shape, or use "
+                                  "np.where(mask, x, 0)")
         if isinstance(k, (list, np.ndarray)) and np.asarray(k).dtype == bool:
             expanded.extend(np.nonzero(np.asarray(k)))
         elif isinstance(k, (bool, np.bool_)):
@@ -80,6 +79,12 @@ def _expand_key(key: Any, ndim: int) -> list[Any]:
 
 
 def getitem(x: Tracer, key: Any) -> Tracer:
+    from .masked import Masked, select, unsupported
+
+    if isinstance(x, Masked):
+        raise unsupported("indexing")
+    if isinstance(key, Tracer) and key.val.dtype == "bool":
+        return select(x, key)
     keys = _expand_key(key, x.ndim)
     # Pass 1: basic indexing on every axis; advanced indices keep their axis whole for now.
     starts, steps, sizes, out_shape, adv = [], [], [], [], []

@@ -16,6 +16,8 @@ from adjit.ir import Lit, Value, Var, current_loc, ops
 from adjit.ir.builder import emit
 from adjit.ir.errors import ShapeError, TraceError
 
+from . import masked
+from .masked import Masked
 from .values import Tracer, is_weak, pack_objects, unwrap, wrap
 
 # ---- dtype handling ------------------------------------------------------------------------------
@@ -50,6 +52,8 @@ def _operands(*xs: Any) -> tuple[list[Any], bool]:
 
 
 def elementwise(name: str, *xs: Any) -> Tracer:
+    if any(isinstance(x, Masked) for x in xs):
+        return masked.elementwise(name, xs, elementwise)
     vals, weak = _operands(*xs)
     if name == "floor_divide":
         return wrap(_floor_divide(*vals), weak)
@@ -141,6 +145,8 @@ def apply_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: d
 
 def _t(x: Any) -> Tracer:
     """Any array-like as a Tracer (constants become literal tracers)."""
+    if isinstance(x, Masked):
+        raise masked.unsupported("this operation")
     if isinstance(x, Tracer):
         return x
     if isinstance(x, np.ndarray) and x.dtype == object:
@@ -181,6 +187,8 @@ def _sum_dtype(v: Value) -> Value:
 def sum_(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False,
          initial: Any = None, where: Any = None) -> Any:
     _no_out(out, "sum")
+    if isinstance(a, Masked):
+        return masked.reduce("sum", a, axis, keepdims)
     x = _t(a)
     v = x.val if dtype is None else ops.convert(x.val, _dtype(dtype))
     v = _sum_dtype(v)
@@ -194,6 +202,8 @@ def sum_(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims:
 def mean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
          keepdims: bool = False) -> Any:
     _no_out(out, "mean")
+    if isinstance(a, Masked):
+        return masked.reduce("mean", a, axis, keepdims)
     x = _t(a)
     v = _float(x.val) if dtype is None else ops.convert(x.val, _dtype(dtype))
     axes = _axes(axis, x.ndim)
@@ -205,6 +215,8 @@ def mean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
 def var(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
         keepdims: bool = False) -> Any:
     _no_out(out, "var")
+    if isinstance(a, Masked):
+        return masked.reduce("var", a, axis, keepdims, ddof)
     x = _t(a)
     v = _float(x.val) if dtype is None else ops.convert(x.val, _dtype(dtype))
     axes = _axes(axis, x.ndim)
@@ -217,6 +229,8 @@ def var(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int 
 
 def std(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
         keepdims: bool = False) -> Any:
+    if isinstance(a, Masked):
+        return masked.reduce("std", a, axis, keepdims, ddof)
     return wrap(ops.ew("sqrt", var(a, axis, dtype, out, ddof, keepdims).val))
 
 
@@ -224,6 +238,8 @@ def _reduce(prim: str) -> Callable[..., Any]:
     def reduce(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False,
                initial: Any = None, where: Any = None, dtype: Any = None) -> Any:
         _no_out(out, prim)
+        if isinstance(a, Masked):
+            return masked.reduce(prim.split("_")[1], a, axis, keepdims)
         x = _t(a)
         v = x.val if dtype is None else ops.convert(x.val, _dtype(dtype))
         if prim == "reduce_prod":

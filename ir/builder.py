@@ -74,8 +74,7 @@ def emit_multi(prim: str, *inputs: Value, **params: Any) -> tuple[Var, ...]:
     try:
         out_types = p.out_types(tuple(v.type for v in inputs), dict(pp))
     except (ValueError, TypeError, IndexError) as e:
-        desc = ", ".join(str(v.type) for v in inputs)
-        raise ShapeError(f"{e} in `{prim}` (operands {desc})", loc=_LOC.get()) from None
+        raise _shape_error(prim, inputs, e) from None
     outs = tuple(Var(t) for t in out_types)
     current_builder().append(Eqn(prim, tuple(inputs), outs, pp, _LOC.get(), _ROLE.get()))
     return outs
@@ -84,3 +83,17 @@ def emit_multi(prim: str, *inputs: Value, **params: Any) -> tuple[Var, ...]:
 def emit(prim: str, *inputs: Value, **params: Any) -> Var:
     (out,) = emit_multi(prim, *inputs, **params)
     return out
+
+
+def _shape_error(prim: str, inputs: tuple[Value, ...], err: Exception) -> ShapeError:
+    shapes = [v.shape for v in inputs]
+    if get(prim).kind == "elementwise" and "broadcast" in str(err) and len(inputs) >= 2:
+        a, b = inputs[-2], inputs[-1]
+        need = ", ".join(str(s) for s in (a.shape[-len(b.shape):] if b.shape else (),
+                                           (1,) * min(1, len(b.shape)), ()))
+        return ShapeError(f"cannot broadcast {a.type} with {b.type} in `{prim}`", loc=_LOC.get(),
+                          hint=f"operand shapes {shapes[-2]} and {shapes[-1]}: a shape broadcasts "
+                               f"with {a.shape} when each trailing axis equals it or is 1, "
+                               f"e.g. {need}")
+    desc = ", ".join(str(v.type) for v in inputs)
+    return ShapeError(f"{err} in `{prim}` (operands {desc})", loc=_LOC.get())

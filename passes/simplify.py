@@ -44,6 +44,8 @@ def _fold(eqn: Eqn) -> Value | None:
     prim = PRIMS[eqn.prim]
     if prim.kind == "control" or len(eqn.outputs) != 1 or eqn.prim == "stop_gradient":
         return None
+    if eqn.prim == "broadcast_to" and eqn.out.type.ndim > 0:
+        return None  # a broadcast constant stays a scalar: codegen needs no array for it
     if not all(isinstance(v, Lit) for v in eqn.inputs) or eqn.out.type.size > FOLD_MAX_SIZE:
         return None
     with np.errstate(all="ignore"):
@@ -52,13 +54,13 @@ def _fold(eqn: Eqn) -> Value | None:
                     eqn.out.dtype)
 
 
-def _add(eqn: Eqn, producers: dict[int, Eqn]) -> Value | None:
+def _add(eqn: Eqn, producers: dict[int, Eqn]) -> Value | Eqn | None:
     x, y = eqn.inputs
     if _lit_is(y, 0, producers):
         return _same_type(eqn, x)
     if _lit_is(x, 0, producers):
         return _same_type(eqn, y)
-    return None
+    return _add_self(eqn)
 
 
 def _sub(eqn: Eqn) -> Value | Eqn | None:
@@ -151,6 +153,41 @@ def _select(eqn: Eqn) -> Value | None:
     return None
 
 
+def _absorb_broadcast(eqn: Eqn, producers: dict[int, Eqn]) -> Eqn | None:
+    """An elementwise operand that is an explicit broadcast can read the broadcast's source
+    when the equation's own (implicit) broadcasting already gives the same output shape."""
+    new = list(eqn.inputs)
+    changed = False
+    for i, v in enumerate(eqn.inputs):
+        src = producers.get(id(v)) if isinstance(v, Var) else None
+        if src is None or src.prim not in ("broadcast_to", "reshape"):
+            continue
+        inner = src.inputs[0]
+        if src.prim == "reshape" and not _only_unit_dims(inner.shape, v.shape):
+            continue
+        trial = new[:i] + [inner] + new[i + 1:]
+        try:
+            shape = np.broadcast_shapes(*[t.shape for t in trial])
+        except ValueError:
+            continue
+        if tuple(shape) == eqn.out.shape and inner.type.ndim <= eqn.out.type.ndim:
+            new[i] = inner
+            changed = True
+    return eqn.replace(inputs=tuple(new)) if changed else None
+
+
+def _only_unit_dims(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    """Whether reshaping a to b only adds leading size-1 axes (which broadcasting implies)."""
+    return len(b) >= len(a) and b[len(b) - len(a):] == a and all(d == 1 for d in b[:len(b) - len(a)])
+
+
+def _add_self(eqn: Eqn) -> Eqn | None:
+    x, y = eqn.inputs
+    if x is y and x.type == eqn.out.type:
+        return eqn.replace(prim="mul", inputs=(x, Lit.make(2, x.dtype)))
+    return None
+
+
 RULES: dict[str, Callable[..., Any]] = {
     "add": _add, "sub": _sub, "mul": _mul, "div": _div, "pow": _pow, "neg": _neg,
     "reshape": _reshape, "transpose": _transpose, "broadcast_to": _broadcast,
@@ -196,6 +233,9 @@ def _sweep(g: Graph, stats: Counter) -> tuple[Graph, bool]:
         if len(eqn.outputs) == 1:
             result = _fold(eqn)
             name = "fold"
+            if result is None and PRIMS[eqn.prim].kind == "elementwise":
+                result = _absorb_broadcast(eqn, producers)
+                name = "absorb_broadcast"
             if result is None and eqn.prim in RULES:
                 rule = RULES[eqn.prim]
                 result = rule(eqn, producers) if eqn.prim in _NEEDS_PRODUCERS else rule(eqn)

@@ -97,3 +97,16 @@ def _shape_error(prim: str, inputs: tuple[Value, ...], err: Exception) -> ShapeE
                                f"e.g. {need}")
     desc = ", ".join(str(v.type) for v in inputs)
     return ShapeError(f"{err} in `{prim}` (operands {desc})", loc=_LOC.get())
+
+
+def inline(g: Graph, args: list[Value] | tuple[Value, ...]) -> list[Value]:
+    """Emit g's equations into the active builder with its inputs bound to `args`, giving
+    every output a fresh Var (so one graph can be inlined many times); returns g's outputs."""
+    env: dict[int, Value] = {id(v): a for v, a in zip(g.inputs, args, strict=True)}
+    builder = current_builder()
+    for eqn in g.eqns:
+        inputs = tuple(env.get(id(v), v) if isinstance(v, Var) else v for v in eqn.inputs)
+        outs = tuple(Var(o.type) for o in eqn.outputs)
+        env.update((id(o), n) for o, n in zip(eqn.outputs, outs, strict=True))
+        builder.append(eqn.replace(inputs=inputs, outputs=outs))
+    return [env.get(id(v), v) if isinstance(v, Var) else v for v in g.outputs]

@@ -85,9 +85,29 @@ class Transformed:
         return self._assemble(spec, outs)
 
     def _inline(self, args: tuple[Any, ...]) -> Any:
-        raise TraceError(f"calling an adjit.{self.mode} function inside a traced function is not "
-                         "supported yet", loc=user_loc(3),
-                         hint="call the plain function, or differentiate the outer one")
+        """Called on tracers (inside another transformation, e.g. grad of grad): trace and
+        differentiate here, then inline the resulting graph into the outer trace, so the
+        outer transformation differentiates the derivative."""
+        from adjit.ir.builder import inline
+        from adjit.passes.pipeline import differentiate, optimize
+        from adjit.tracer.numpy_api import _t
+
+        tracers = [_t(a) if not (type(a) in (int, bool)) else a for a in args]
+        examples = tuple(a if not isinstance(a, Tracer) else
+                         np.zeros(a.shape, a.dtype) for a in tracers)
+        primals = examples[:-1] if self.mode == "vjp" else examples
+        static = self._static_positions(primals)
+        wrt = self._wrt(primals, static) if self.mode != "jit" else None
+        traced = trace(self.fun, primals, static)
+        if wrt is not None:
+            self._check_scalar(traced)
+            g = differentiate(traced.graph, wrt, seed="inputs" if self.mode == "vjp"
+                              else "auto").simplified
+        else:
+            g = optimize(traced.graph).simplified
+        values = [t.val for i, t in enumerate(tracers) if i not in static]
+        outs = [Tracer(v) for v in inline(g, values)]
+        return self._assemble(_Inlined(traced), outs)
 
     # ---- compiling -------------------------------------------------------------------------------
     def _wrt(self, args: tuple[Any, ...], static: tuple[int, ...]) -> list[int]:
@@ -125,21 +145,26 @@ class Transformed:
         static = self._static_positions(primals)
         wrt = self._wrt(primals, static) if self.mode != "jit" else None
         traced = trace(self.fun, primals, static)
-        if wrt is not None and self.mode != "vjp":
-            outs = traced.graph.outputs
-            if len(outs) != 1 or outs[0].type.ndim != 0 or not outs[0].type.is_float:
-                desc = ", ".join(str(o.type) for o in outs)
-                raise TraceError(
-                    f"adjit.{self.mode} needs a function returning one float scalar, but "
-                    f"{getattr(self.fun, '__name__', 'the function')} returns {desc}",
-                    loc=user_loc(4), hint="reduce the output (e.g. .sum()), or use adjit.vjp "
-                                          "or adjit.jacobian for non-scalar outputs")
+        if wrt is not None:
+            self._check_scalar(traced)
         seed = "inputs" if self.mode == "vjp" else "auto"
         spec = build(traced, wrt=wrt, static=static, n_args=len(args), seed=seed)
         self.compilations += 1
         return spec
 
-    def _assemble(self, spec: Specialization, outs: list[Any]) -> Any:
+    def _check_scalar(self, traced: Any) -> None:
+        if self.mode == "vjp":
+            return
+        outs = traced.graph.outputs
+        if len(outs) != 1 or outs[0].type.ndim != 0 or not outs[0].type.is_float:
+            desc = ", ".join(str(o.type) for o in outs)
+            raise TraceError(
+                f"adjit.{self.mode} needs a function returning one float scalar, but "
+                f"{getattr(self.fun, '__name__', 'the function')} returns {desc}",
+                loc=user_loc(5), hint="reduce the output (e.g. .sum()), or use adjit.vjp "
+                                      "for non-scalar outputs")
+
+    def _assemble(self, spec: Any, outs: list[Any]) -> Any:
         if self.mode == "jit":
             return unflatten(spec.traced.out_tree, [_scalar(o) for o in outs])
         n_out = len(spec.traced.graph.outputs)
@@ -151,7 +176,16 @@ class Transformed:
         return value, g
 
 
-def _scalar(a: np.ndarray) -> Any:
+class _Inlined:
+    """What `_assemble` needs of a specialization when the result is inlined, not compiled."""
+
+    def __init__(self, traced: Any) -> None:
+        self.traced = traced
+
+
+def _scalar(a: Any) -> Any:
+    if isinstance(a, Tracer):
+        return a
     return a[()] if a.ndim == 0 else a
 
 
@@ -180,7 +214,7 @@ def jit(fun: Callable[..., Any] | None = None, *, static_argnums: Argnums = ()) 
 
 
 class _VJP(Transformed):
-    def _assemble(self, spec: Specialization, outs: list[Any]) -> Any:
+    def _assemble(self, spec: Any, outs: list[Any]) -> Any:
         n_out = len(spec.traced.graph.outputs)
         grads = outs[n_out:]
         return grads[0] if self.single else tuple(grads)

@@ -72,7 +72,9 @@ DECLS: tuple[Decl, ...] = (
          code="(1.0 / (1.0 + math.exp(-{x})))"),
     # |x|' = sign(x): 0 at 0, as PyTorch defines it.
     Decl("abs", "Abs(x)", np.abs, code="abs({x})"),
-    Decl("sign", "sign(x)", np.sign, d={"x": "0"}, code="(0.0 * {x} if {x} == 0 else math.copysign(1.0, {x}))"),
+    # NaN == 0 is False and copysign(1, NaN) is 1: test for NaN explicitly, as np.sign does.
+    Decl("sign", "sign(x)", np.sign, d={"x": "0"},
+         code="(0.0 * {x} if {x} == 0 or {x} != {x} else math.copysign(1.0, {x}))"),
     # Ties split the derivative evenly (Heaviside(0) = 1/2), as JAX and PyTorch do.
     Decl("maximum", "Max(x, y)", np.maximum, code="({x} if {x} >= {y} or {x} != {x} else {y})"),
     Decl("minimum", "Min(x, y)", np.minimum, code="({x} if {x} <= {y} or {x} != {x} else {y})"),

@@ -1,0 +1,69 @@
+"""The primitive registry is complete: every primitive has its rules, the derived elementwise
+table is up to date with its declarations, and every primitive has a test case."""
+from __future__ import annotations
+
+import pytest
+from adjit.ir import PRIMS
+from adjit.ir.primitive import ELEMENTWISE
+from adjit.ir.prims import _derived
+from adjit.ir.prims.elementwise_decls import DECLS
+from prim_cases import CASES
+
+NAMES = sorted(PRIMS)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_rules_present(name: str) -> None:
+    prim = PRIMS[name]
+    assert prim.name == name
+    assert callable(prim.shape) and callable(prim.impl), f"{name} lacks a shape rule or impl"
+    if prim.nondiff:
+        # No rules at all: a pass must treat the output as constant, never call a rule.
+        assert prim.jvp is None and prim.vjp is None, f"nondiff {name} has derivative rules"
+    else:
+        assert callable(prim.jvp) and callable(prim.vjp), f"{name} lacks a jvp or vjp rule"
+    if prim.kind == ELEMENTWISE:
+        assert prim.code and prim.args, f"elementwise {name} lacks its scalar code or args"
+
+
+def test_declarations_are_registered_and_derived() -> None:
+    names = [d.name for d in DECLS]
+    assert len(set(names)) == len(names), "a declaration appears twice"
+    assert set(names) == set(_derived.TABLE), "_derived.TABLE and elementwise_decls disagree"
+    for d in DECLS:
+        prim = PRIMS[d.name]
+        assert prim.kind == ELEMENTWISE and prim.args == d.args and prim.expr == d.expr
+        assert prim.code == _derived.TABLE[d.name]["code"]
+        assert prim.extra.get("domain") == d.domain
+
+
+def test_derived_table_is_up_to_date() -> None:
+    """`_derived.py` is what `python -m adjit.ir.prims.derive` writes today."""
+    from adjit.ir.prims import derive
+
+    assert derive.decls_hash() == _derived.DECLS_HASH, \
+        "elementwise_decls.py changed: run `python -m adjit.ir.prims.derive`"
+    assert derive.derive_all() == _derived.TABLE, \
+        "_derived.py is stale: run `python -m adjit.ir.prims.derive`"
+
+
+def test_every_primitive_has_a_test_case() -> None:
+    covered = {c.prim for c in CASES}
+    missing = sorted(set(PRIMS) - covered)
+    assert not missing, f"primitives without a case in tests/prims/prim_cases.py: {missing}"
+    unknown = sorted(covered - set(PRIMS))
+    assert not unknown, f"cases for unregistered primitives: {unknown}"
+
+
+def test_case_kinds_match_the_registry() -> None:
+    for c in CASES:
+        prim = PRIMS[c.prim]
+        expected = "nondiff" if prim.nondiff else c.kind
+        assert c.kind == expected, f"{c.id}: kind {c.kind!r}, primitive nondiff={prim.nondiff}"
+        assert set(c.params) == set(prim.params), \
+            f"{c.id}: params {sorted(c.params)}, primitive declares {prim.params}"
+
+
+def test_case_ids_are_unique() -> None:
+    ids = [c.id for c in CASES]
+    assert len(set(ids)) == len(ids), sorted({i for i in ids if ids.count(i) > 1})

@@ -221,16 +221,15 @@ def _params(line: _Line, inner: str) -> dict[str, Any]:
         call = ast.parse(f"f({inner})", mode="eval").body
     except SyntaxError as e:
         _fail(line, f"cannot read params [{inner}]: {e.msg}")
-    assert isinstance(call, ast.Call)
-    if call.args or any(k.arg is None for k in call.keywords):
+    if not isinstance(call, ast.Call) or call.args or any(k.arg is None for k in call.keywords):
         _fail(line, f"params must be written `name=value`, got [{inner}]")
     return {k.arg: _literal(line, k.value) for k in call.keywords if k.arg is not None}
 
 
 def _subgraphs(cur: _Cursor, line: _Line, params: dict[str, Any]) -> dict[str, Any]:
-    """The indented `key: graph ...:` blocks under an equation, as Graph-valued params."""
-    single: dict[str, Graph] = {}
-    indexed: dict[str, dict[int, Graph]] = {}
+    """The indented `key: graph ...:` blocks under an equation, as Graph-valued params:
+    `key:` gives a Graph, `key[0]:`, `key[1]:`, ... a tuple of them."""
+    blocks: dict[str, dict[int | None, Graph]] = {}
     while (sub := cur.peek()) is not None and sub.indent > line.indent:
         cur.take()
         m = _SUB_HEADER.fullmatch(sub.body)
@@ -238,19 +237,21 @@ def _subgraphs(cur: _Cursor, line: _Line, params: dict[str, Any]) -> dict[str, A
             _fail(sub, "expected a sub-graph header `key: graph name(...) -> type:` "
                        "under the equation")
         key, index = m.group("key"), m.group("index")
+        i = None if index is None else int(index)
         graph = _graph(cur, sub, m.group("rest"))
-        slot = indexed.setdefault(key, {}) if index is not None else None
-        taken = key in params or key in single or (slot is None and key in indexed)
-        if taken or (slot is not None and int(index) in slot):
+        slot = blocks.setdefault(key, {})
+        if key in params or None in slot or i in slot or (i is None and slot):
             _fail(sub, f"param {key!r} is given twice")
-        if slot is None:
-            single[key] = graph
+        slot[i] = graph
+    result: dict[str, Any] = {}
+    for key, slot in blocks.items():
+        if None in slot:
+            result[key] = slot[None]
+        elif sorted(slot) == list(range(len(slot))):
+            result[key] = tuple(slot[i] for i in range(len(slot)))
         else:
-            slot[int(index)] = graph
-    for key, slot in indexed.items():
-        if sorted(slot) != list(range(len(slot))):
             _fail(line, f"sub-graphs {key}[...] must be numbered 0, 1, ... without gaps")
-    return {**single, **{k: tuple(s[i] for i in range(len(s))) for k, s in indexed.items()}}
+    return result
 
 
 def _check_types(line: _Line, prim: str, inputs: tuple[Value, ...], params: dict[str, Any],
@@ -296,22 +297,31 @@ def _operand(line: _Line, env: dict[str, Var], tok: str, named: tuple[Value, ...
         what = "undefined value" if _VAR_NAME.fullmatch(tok) else "cannot read operand"
         _fail(line, f"{what} {tok!r}")
     value = _literal(line, m.group("val"))
-    kind = "bool" if isinstance(value, bool) else "int" if isinstance(value, int) else "float"
+    kind = _kind(value)
     dtype = m.group("dtype") or literal_dtype(kind, named, out)
-    return _make_lit(line, value, kind, dtype)
+    _check_kind(line, kind, dtype)
+    with np.errstate(all="ignore"):  # numpy wraps or overflows silently; caught just below
+        lit = Lit.make(value, dtype)
+    kept = lit.scalar()
+    if kept != value and not (kind == "float" and (np.isnan(value) or np.isfinite(kept))):
+        _fail(line, f"literal {value!r} does not fit {dtype}")
+    return lit
 
 
-def _make_lit(line: _Line, value: Any, kind: str, dtype: str) -> Lit:
+def _kind(value: Any) -> str:
+    """'bool', 'int' or 'float' (printer.literal_kind's names); '' for anything else."""
+    if isinstance(value, bool):
+        return "bool"
+    return "int" if isinstance(value, int) else "float" if isinstance(value, float) else ""
+
+
+def _check_kind(line: _Line, kind: str, dtype: str) -> None:
     if dtype not in DTYPES:
         _fail(line, f"unknown dtype {dtype!r}")
     # An integer written for a float dtype is exact, so accept it; anything else would be
     # silently changed by the cast.
     if kind != literal_kind(dtype) and not (kind == "int" and literal_kind(dtype) == "float"):
-        _fail(line, f"a {kind} literal cannot have dtype {dtype}")
-    try:
-        return Lit.make(value, dtype)
-    except (OverflowError, ValueError) as e:
-        _fail(line, f"literal {value!r} does not fit {dtype}: {e}")
+        _fail(line, f"a {kind or 'non-numeric'} literal cannot have dtype {dtype}")
 
 
 def _array_literal(line: _Line, tok: str) -> Lit:
@@ -320,15 +330,15 @@ def _array_literal(line: _Line, tok: str) -> Lit:
         _fail(line, f"expected `array<type>[...]`, got {tok!r}")
     ty = _type(line, m.group("type"))
     values = _literal(line, m.group("val"))
-    for leaf in _leaves(values):
-        kind = "bool" if isinstance(leaf, bool) else "int" if isinstance(leaf, int) else "float"
-        if not isinstance(leaf, (bool, int, float)):
-            _fail(line, f"array literal elements must be numbers, got {leaf!r}")
-        _make_lit(line, leaf, kind, ty.dtype)  # the same kind rules as scalars
+    for kind in sorted({_kind(leaf) for leaf in _leaves(values)}):
+        _check_kind(line, kind, ty.dtype)  # the same rules as for scalars
     try:
-        arr = np.array(values, dtype=ty.np_dtype)
-    except (OverflowError, ValueError) as e:
+        with np.errstate(all="ignore"):  # float overflow is caught just below
+            arr = np.array(values, dtype=ty.np_dtype)
+    except (OverflowError, ValueError) as e:  # ragged nesting, ints out of range
         _fail(line, f"cannot read the array literal: {e}")
+    if ty.is_float and np.any(np.isinf(arr) & np.isfinite(np.array(values, dtype=float))):
+        _fail(line, f"array literal has values too large for {ty.dtype}")
     if arr.shape != ty.shape:
         if arr.size != 0 or ty.size != 0:  # `[]` spells any empty shape
             _fail(line, f"array literal has shape {arr.shape}, its type says {ty}")

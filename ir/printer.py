@@ -64,6 +64,9 @@ def _nested(v: Any, dtype: str) -> str:
     return format_scalar(v, dtype)
 
 
+_RESERVED = {"nan", "inf", "True", "False", "array", "return", "graph"}  # spelled like literals
+
+
 class Namer:
     """Assigns printed names: user names for inputs, %N for everything else."""
 
@@ -73,7 +76,7 @@ class Namer:
         self.used: set[str] = set()
 
     def input(self, v: Var) -> str:
-        base = v.name if v.name and v.name.isidentifier() else "arg"
+        base = v.name if v.name and v.name.isidentifier() and v.name not in _RESERVED else "arg"
         name, i = base, 1
         while name in self.used:
             name, i = f"{base}_{i}", i + 1

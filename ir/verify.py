@@ -9,7 +9,7 @@ A well-formed graph:
   as a sorted tuple of (name, value) pairs with hashable values (so equations hash and
   print deterministically);
 - gives every equation the output types its primitive's shape rule computes;
-- holds literals whose array matches their type, and one-line notes;
+- holds literals whose array matches their type, and one-line notes and roles;
 - has well-formed sub-graphs, each a closed scope: a sub-graph sees only its own inputs, not
   the values of the graph around it (the printer gives it its own names).
 
@@ -29,23 +29,24 @@ from .printer import Namer, format_eqn
 
 def verify(graph: Graph) -> None:
     """Raise IRError for the first violation of the IR's invariants in `graph`."""
-    _verify(graph, f"graph {graph.name}", outer=frozenset())
+    _verify(graph, f"graph {graph.name}", outer=frozenset(), counter=0)
 
 
 class _Scope:
     """The Vars one graph has defined so far, and the printer's names for them."""
 
-    def __init__(self, where: str, outer: frozenset[int]) -> None:
+    def __init__(self, where: str, outer: frozenset[int], counter: int) -> None:
         self.where = where
         self.outer = outer  # ids of Vars of enclosing graphs, only to explain closed scopes
         self.defined: set[int] = set()
         self.namer = Namer()
+        self.namer.counter = counter  # sub-graphs go on with the enclosing graph's %N
 
 
-def _verify(g: Graph, where: str, outer: frozenset[int]) -> None:
+def _verify(g: Graph, where: str, outer: frozenset[int], counter: int) -> None:
     if not isinstance(g, Graph):
         raise IRError(f"{where}: expected a Graph, got {type(g).__name__}")
-    scope = _Scope(where, outer)
+    scope = _Scope(where, outer, counter)
     for note in g.notes:
         if not isinstance(note, str) or "\n" in note:
             raise IRError(f"{where}: note {note!r} must be a single line of text")
@@ -57,7 +58,7 @@ def _verify(g: Graph, where: str, outer: frozenset[int]) -> None:
     for i, eqn in enumerate(g.eqns):
         _check_eqn(scope, i, eqn)
     for k, v in enumerate(g.outputs):
-        _check_value(scope, v, f"output {k}", None)
+        _check_value(scope, v, f"{where}: output {k}", None)
 
 
 def _check_eqn(scope: _Scope, i: int, eqn: Eqn) -> None:
@@ -74,6 +75,8 @@ def _check_eqn(scope: _Scope, i: int, eqn: Eqn) -> None:
     here = f"{scope.where}: equation {i} ({eqn.prim})"
     for v in eqn.inputs:
         _check_value(scope, v, here, text, eqn)
+    if not isinstance(eqn.role, str) or "\n" in eqn.role:
+        raise _error(f"{here}: role {eqn.role!r} must be a single line of text", text, eqn)
     prim = PRIMS.get(eqn.prim)
     if prim is None:
         raise _error(f"{here}: unknown primitive {eqn.prim!r}", text, eqn)
@@ -85,7 +88,7 @@ def _check_eqn(scope: _Scope, i: int, eqn: Eqn) -> None:
         _define(scope, v, here, eqn, name or _name(scope, v), text)
     for key, sub in eqn.subgraphs():
         _verify(sub, f"{here}.{key} (graph {sub.name})",
-                scope.outer | frozenset(scope.defined))
+                scope.outer | frozenset(scope.defined), scope.namer.counter)
         scope.namer.counter += _count_defined(sub)  # the printer numbers sub-graphs inline
 
 

@@ -188,6 +188,8 @@ def _eqn(cur: _Cursor, line: _Line, env: dict[str, Var]) -> Eqn:
     if len(declared) != len(out_names):
         _fail(line, f"{len(out_names)} results are named but {len(declared)} types given")
     params.update(_subgraphs(cur, line, params))
+    if prim in PRIMS:
+        params = {**PRIMS[prim].extra.get("defaults", {}), **params}
     inputs = _operands(line, env, _split_top(args_text), declared[0] if declared else None)
     _check_types(line, prim, inputs, params, declared)
     outputs = tuple(Var(t) for t in declared)

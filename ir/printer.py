@@ -101,7 +101,11 @@ def _format_param(v: Any) -> str:
 
 
 def format_eqn(eqn: Eqn, namer: Namer, locs: bool = True) -> str:
-    plain = [(k, v) for k, v in eqn.params if not _is_graphs(v)]
+    from .primitive import PRIMS
+
+    defaults = PRIMS[eqn.prim].extra.get("defaults", {}) if eqn.prim in PRIMS else {}
+    plain = [(k, v) for k, v in eqn.params
+             if not _is_graphs(v) and not (k in defaults and defaults[k] == v)]
     head = eqn.prim
     if plain:
         head += "[" + ", ".join(f"{k}={_format_param(v)}" for k, v in plain) + "]"

@@ -58,4 +58,5 @@ def _jvp(ts: list[Value | None], a: Value, b: Value, out: Var, transpose_a: bool
 
 
 register(Primitive("matmul", LINALG, shape=_matmul_shape, impl=_impl, jvp=_jvp, vjp=_vjp,
-                   params=("transpose_a", "transpose_b")))
+                   params=("transpose_a", "transpose_b"),
+                   extra={"defaults": {"transpose_a": False, "transpose_b": False}}))

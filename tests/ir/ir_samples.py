@@ -81,7 +81,7 @@ def model_grad() -> Graph:
 MODEL_GRAD = golden("""
     graph loss_grad(x: f32[8,4], w: f32[4,3], b: f32[3]) -> (f32[], f32[4,3]):
       # adjoint wrt w (pruned: cotangents of x and b)
-      %0 = matmul[transpose_a=False, transpose_b=False] x, w : f32[8,3]  # model.py:5
+      %0 = matmul x, w : f32[8,3]                       # model.py:5
       %1 = add %0, b : f32[8,3]                         # model.py:5
       %2 = tanh %1 : f32[8,3]                           # model.py:5
       %3 = mul %2, %2 : f32[8,3]                        # model.py:6
@@ -89,7 +89,7 @@ MODEL_GRAD = golden("""
       %5 = sub 1.0, %3 : f32[8,3]                       # model.py:5 vjp(tanh)
       %6 = mul 2.0, %2 : f32[8,3]                       # model.py:6 vjp(mul)
       %7 = mul %6, %5 : f32[8,3]                        # model.py:5 vjp(tanh)
-      %8 = matmul[transpose_a=True, transpose_b=False] x, %7 : f32[4,3]  # model.py:5 vjp(matmul)
+      %8 = matmul[transpose_a=True] x, %7 : f32[4,3]    # model.py:5 vjp(matmul)
       return %4, %8
 """)
 

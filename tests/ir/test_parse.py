@@ -89,7 +89,7 @@ def test_hand_written_text_is_accepted_and_canonicalized() -> None:
     assert str(g) == golden("""
         graph <lambda>(x: f32[4,2]) -> f32[]:
           # the adjoint starts here
-          %0 = matmul[transpose_a=False, transpose_b=True] x, x : f32[4,4]
+          %0 = matmul[transpose_b=True] x, x : f32[4,4]
           %1 = reduce_sum[axes=(0, 1)] %0 : f32[]
           return %1
     """)

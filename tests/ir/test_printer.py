@@ -15,7 +15,7 @@ def test_locs_false_drops_comments_but_keeps_notes() -> None:
     text = model_grad().format(locs=False)
     assert "model.py" not in text and "vjp" not in text
     assert "  # adjoint wrt w" in text
-    assert "%8 = matmul[transpose_a=True, transpose_b=False] x, %7 : f32[4,3]\n" in text
+    assert "%8 = matmul[transpose_a=True] x, %7 : f32[4,3]\n" in text
 
 
 def test_literal_golden() -> None:

@@ -21,6 +21,15 @@ from .compiler import Specialization, build
 Argnums = int | Sequence[int]
 
 
+def _boxer(shape: tuple[int, ...], dtype: np.dtype) -> Callable[[Any, bool], Any]:
+    """Results as numpy gives them: a 0-d value is a numpy scalar (a 0-d array for a
+    gradient, which has its argument's shape); numba returns 0-d results as Python numbers."""
+    if shape:
+        return lambda r, is_grad: r
+    scalar = dtype.type
+    return lambda r, is_grad: np.asarray(r, dtype) if is_grad else scalar(r)
+
+
 def _sig(a: Any) -> Any:
     t = type(a)
     if t is np.ndarray:
@@ -31,6 +40,8 @@ def _sig(a: Any) -> Any:
         return (t, a)  # Python ints and bools are static: their value is part of the key
     if isinstance(a, np.generic):
         return ((), a.dtype.char)
+    if isinstance(a, Tracer):
+        return ("tracer", id(a))
     if isinstance(a, np.ndarray):
         return (a.shape, a.dtype.char)
     try:
@@ -54,6 +65,7 @@ class Transformed:
         self.static = ((static_argnums,) if isinstance(static_argnums, int)
                        else tuple(static_argnums))
         self.specializations: dict[Any, Specialization] = {}
+        self._callers: dict[Any, Callable[..., Any]] = {}
         self.compilations = 0
         functools.update_wrapper(self, fun)
 
@@ -73,16 +85,45 @@ class Transformed:
         return spec
 
     def __call__(self, *args: Any) -> Any:
+        caller = self._callers.get(self._key(args))
+        if caller is not None:
+            return caller(args)
+        return self._first_call(args)
+
+    def _first_call(self, args: tuple[Any, ...]) -> Any:
         if any(isinstance(a, Tracer) for a in args):
             return self._inline(args)
         try:
-            spec = self.specializations.get(self._key(args))
-            if spec is None:
-                spec = self.specialize(args)
+            spec = self.specialize(args)
         except AdjitError as e:
             raise e.with_traceback(None) from None
-        outs = spec.run(args)
-        return self._assemble(spec, outs)
+        caller = self._make_caller(spec, args)
+        self._callers[self._key(args)] = caller
+        return caller(args)
+
+    def _make_caller(self, spec: Specialization, args: tuple[Any, ...]) -> Callable[..., Any]:
+        """The per-signature call path: everything decidable at compile time is decided here,
+        so a call costs the key, numba's dispatch and the boxing of results."""
+        fn, consts = spec.fn, spec.consts
+        direct = not consts and all(type(a) is np.ndarray and a.dtype == dt
+                                    for a, dt in zip(args, spec.in_dtypes, strict=True))
+        if not direct:
+            return lambda a: self._assemble(spec, spec.run(a))
+        boxes = [_boxer(shape, dt) for shape, dt in zip(spec.out_shapes, spec.out_dtypes,
+                                                          strict=True)]
+        n_out = len(spec.traced.graph.outputs)
+        if self.mode == "grad" and self.single:
+            box = boxes[n_out]
+            return lambda a: box(fn(*a)[n_out], True)
+        if self.mode == "value_and_grad" and self.single and n_out == 1:
+            box_v, box_g = boxes[0], boxes[1]
+
+            def value_and_grad_call(a: tuple[Any, ...]) -> Any:
+                v, g = fn(*a)
+                return box_v(v, False), box_g(g, True)
+
+            return value_and_grad_call
+        return lambda a: self._assemble(spec, spec.run(a))
 
     def _inline(self, args: tuple[Any, ...]) -> Any:
         """Called on tracers (inside another transformation, e.g. grad of grad): trace and

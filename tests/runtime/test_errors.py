@@ -105,3 +105,9 @@ def test_errors_are_adjit_errors_without_internal_frames() -> None:
         adjit.grad(lambda x: np.sum(np.sinc(x)))(np.ones(2))
     frames = [str(f.path) for f in info.traceback]
     assert not any("/tracer/" in f or "/ir/" in f for f in frames), frames
+
+
+def test_array_method_as_first_operation() -> None:
+    # regression: methods were installed only once a numpy function had been traced
+    g = adjit.grad(lambda x: x.max() + x.sum())(np.array([1.0, 3.0, 2.0]))
+    assert g.tolist() == [1.0, 2.0, 1.0]

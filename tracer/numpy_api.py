@@ -7,7 +7,6 @@ broadcasting, negative axes, `keepdims`.
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -732,9 +731,7 @@ def trace_(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tracer:
     x = _t(a)
     if x.ndim != 2 or offset != 0:
         raise TraceError("np.trace is supported for 2-d arrays with offset 0", loc=current_loc())
-    n = min(x.shape)
     mask = np.eye(x.shape[0], x.shape[1], dtype=bool)
-    del n
     return sum_(where(mask, x, 0.0))
 
 
@@ -765,14 +762,6 @@ def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = Fals
         w = broadcast_to(reshape(w, tuple(shp)), x.shape)
     num = sum_(elementwise("mul", x, w), axis=axis, keepdims=keepdims)
     return elementwise("div", num, sum_(w, axis=axis, keepdims=keepdims))
-
-
-def _logsumexp_like(a: Any, axis: Any = None, keepdims: bool = False) -> Tracer:
-    x = _t(a)
-    m = stop_gradient(max_(x, axis=axis, keepdims=True))
-    s = sum_(np.exp(elementwise("sub", x, m)), axis=axis, keepdims=True)
-    r = elementwise("add", np.log(s), m)
-    return r if keepdims else squeeze(r, axis) if axis is not None else reshape(r, ())
 
 
 def stop_gradient(x: Any) -> Tracer:
@@ -863,4 +852,3 @@ for _uname, _fn in _UFUNC_EXTRA.items():
         setattr(Tracer, _uname, _method(_fn))
 Tracer.conjugate = lambda self: self
 Tracer.real = property(lambda self: self)
-del math

@@ -26,10 +26,12 @@ from adjit.ir.errors import NotDifferentiable
 from adjit.ir.primitive import PRIMS
 
 
-def adjoint(g: Graph, wrt: Sequence[int], *, seed: str = "auto") -> Graph:
+def adjoint(g: Graph, wrt: Sequence[int], *, seed: str = "auto",
+            also: Sequence[Var] = ()) -> Graph:
     """The joint graph: inputs are g's inputs (plus one cotangent per output when `seed` is
     'inputs', or when 'auto' and an output is not a scalar); outputs are g's outputs followed
-    by the gradient of each input in `wrt` (zeros where it does not affect the outputs)."""
+    by the gradient of each input in `wrt` (zeros where it does not affect the outputs), then
+    the cotangent of each intermediate value in `also`."""
     for i in wrt:
         t = g.inputs[i].type
         if not t.is_float:
@@ -74,8 +76,7 @@ def adjoint(g: Graph, wrt: Sequence[int], *, seed: str = "auto") -> Graph:
                         _accumulate(cts, v, c)
         grads: list[Value] = []
         with context(role="zero gradient"):
-            for i in wrt:
-                x = g.inputs[i]
+            for x in [g.inputs[i] for i in wrt] + list(also):
                 grads.append(cts.get(id(x)) or ops.zeros(x.type))
     name = f"{g.name}_vjp"
     note = "adjoint wrt " + ", ".join(g.inputs[i].name or str(i) for i in wrt)

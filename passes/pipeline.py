@@ -7,7 +7,7 @@ after which the IR is printed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 from adjit.ir import Graph
 
@@ -37,9 +37,9 @@ def _after(name: str, g: Graph, checks: bool, dump: set[str]) -> Graph:
 
 
 def differentiate(g: Graph, wrt: Sequence[int], *, seed: str = "auto", checks: bool = False,
-                  dump: set[str] = frozenset()) -> Stages:
+                  dump: set[str] = frozenset(), also: Sequence[Any] = ()) -> Stages:
     st = Stages(traced=_after("trace", g, checks, dump))
-    st.joint = _after("adjoint", adjoint(g, wrt, seed=seed), checks, dump)
+    st.joint = _after("adjoint", adjoint(g, wrt, seed=seed, also=also), checks, dump)
     pruned, st.prune_report = prune(st.joint, wrt=wrt, forward=g)
     st.pruned = _after("prune", pruned, checks, dump)
     st.simplified = _after("simplify", simplify(pruned, stats=st.simplify_stats), checks, dump)

@@ -1,0 +1,567 @@
+"""Render a kernel plan as the Python source of one numba function.
+
+`emit_cpu(graph, plan, name) -> Source`. The text is a module: `import math`, `import numpy
+as np`, then `def <name>(<graph inputs>, <array constants>)`, returning a tuple with one value
+per graph output (0-d outputs as scalars). It runs under `numba.njit` and, unchanged, as plain
+Python with numpy.
+
+Each kernel of the plan becomes one block: allocations of the arrays it writes, then its loop
+nest (`for i0 in range(n):` over the kernel's domain) or its library call (`np.dot`). Inside a
+loop, every equation is one statement preceded by the comment `# %3 = mul %2, %2 : f64[8]
+model.py:6`; its value is a scalar local (`v3`; `v3_1` when recomputed at another index),
+placed in the outermost loop whose indices it depends on. Arrays: graph inputs keep their
+names, arrays of stored values are `a3`, array constants `c0`. Scalar literals carry their
+dtype (`np.float32(2.0)` in float32 code, so numba keeps float32 arithmetic in float32).
+"""
+from __future__ import annotations
+
+import keyword
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from adjit.ir.core import Graph, Lit, Value, Var
+from adjit.ir.errors import CodegenError
+from adjit.ir.primitive import ELEMENTWISE, PRIMS
+from adjit.passes.fuse import REDUCERS, Kernel, KernelPlan, Loop, Root, Scratch, Term, input_terms
+
+NP_DTYPE = {"f32": "np.float32", "f64": "np.float64", "i32": "np.int32", "i64": "np.int64",
+            "bool": "np.bool_"}
+# numba's int32 arithmetic widens to int64, and float-only math returns floats: these keep
+# an integer result's dtype without a cast.
+INT_SAFE = {"neg", "add", "sub", "mul", "pow", "abs", "maximum", "minimum", "select", "convert",
+            "stop_gradient"}
+BOOL_SAFE = {"lt", "le", "gt", "ge", "eq", "ne", "logical_and", "logical_or", "logical_not",
+             "select", "convert", "stop_gradient", "maximum", "minimum"}
+# Where a primitive's scalar template is not what the generated code should use.
+CODE_OVERRIDES = {"floor": "np.floor({x})"}  # math.floor returns an int
+
+
+def _tanh_lines(x: str, name: str) -> list[str]:
+    """tanh as Cephes computes it, without libm's tanh (4x slower than exp in numba): a
+    rational approximation for |x| < 0.625, 1 - 2/(exp(2|x|) + 1) above. Both are computed and
+    one is selected, so the loop has no branch. Within 5e-16 relative of numpy; keeps -0.0
+    and NaN; the exponent is clamped so plain Python cannot overflow."""
+    r = ("(((-0.964399179425052238628 * {s} - 99.2877231001918586564) * {s} "
+         "- 1614.68768441708447952) / ((({s} + 112.811678491632931402) * {s} "
+         "+ 2235.48839060100448583) * {s} + 4844.06305325125486048))")
+    a, e, sq = f"{name}_a", f"{name}_e", f"{name}_s"
+    return [f"{a} = abs({x})",
+            f"{e} = 1.0 - 2.0 / (math.exp(2.0 * ({a} if {a} < 20.0 else 20.0)) + 1.0)",
+            f"{sq} = {x} * {x}",
+            f"{name} = math.copysign({e}, {x}) if {a} >= 0.625 else {x} * (1.0 + {sq} * "
+            + r.format(s=sq) + ")"]
+
+
+# Primitives lowered to several statements (faster than their one-line template).
+EXPANSIONS = {"tanh": _tanh_lines}
+_FLOAT_LIT = re.compile(r"(?<![\w.])(\d+\.\d*(?:[eE][-+]?\d+)?)")
+_RESERVED = {"np", "math", "range", "abs", "max", "min", "int", "float", "bool", "len", "True",
+             "False", "None"}
+_GENERATED = re.compile(r"^(v|a|c|i|j)\d")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Generated code: the module text, the function's name, and the array constants that
+    follow the graph inputs in its signature."""
+
+    text: str
+    name: str
+    consts: tuple[np.ndarray, ...] = field(default=(), compare=False)
+
+
+def emit_cpu(graph: Graph, plan: KernelPlan, name: str) -> Source:
+    """The Python source of one numba-compatible function computing `graph` as `plan` says."""
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise CodegenError(f"{name!r} is not a valid function name")
+    return _Emitter(graph, plan, name).run()
+
+
+def literal(value: Any, dtype: str) -> str:
+    """A scalar constant as code of the right dtype."""
+    if dtype == "bool":
+        return "True" if value else "False"
+    if dtype in ("i32", "i64"):
+        v = int(value)
+        text = f"({v})" if v < 0 else str(v)
+        return f"np.int32({v})" if dtype == "i32" else text
+    f = float(value)
+    if math.isnan(f):
+        text = "np.nan"
+    elif math.isinf(f):
+        text = "np.inf" if f > 0 else "(-np.inf)"
+    else:
+        text = repr(f)
+        if f < 0:
+            text = f"({text})"
+    return f"np.float32({text})" if dtype == "f32" else text
+
+
+def identity_literal(op: str, dtype: str) -> str:
+    if op == "sum":
+        return literal(0, dtype)
+    if op == "prod":
+        return literal(1, dtype)
+    low = op in ("max", "argmax")
+    if dtype == "bool":
+        return literal(not low, dtype)
+    if dtype in ("i32", "i64"):
+        info = np.iinfo(np.int32 if dtype == "i32" else np.int64)
+        return literal(info.min if low else info.max, dtype)
+    return literal(-np.inf if low else np.inf, dtype)
+
+
+def _strip(expr: str) -> str:
+    """Drop one pair of parentheses around a whole expression."""
+    if not (expr.startswith("(") and expr.endswith(")")):
+        return expr
+    depth = 0
+    for i, ch in enumerate(expr):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0 and i < len(expr) - 1:
+            return expr
+    return expr[1:-1]
+
+
+class _Block:
+    def __init__(self, header: str) -> None:
+        self.header = header
+        self.body: list[Any] = []
+
+
+@dataclass
+class _Scope:
+    items: list[Any]
+    memo: dict[Any, tuple[str, int]] = field(default_factory=dict)
+    open: _Block | None = None
+
+
+class _Emitter:
+    def __init__(self, graph: Graph, plan: KernelPlan, name: str) -> None:
+        self.g = graph
+        self.plan = plan
+        self.name = name
+        self.eqns = graph.eqns
+        self.num: dict[int, str] = {}
+        for v in (o for e in graph.eqns for o in e.outputs):
+            self.num[id(v)] = plan.names[id(v)].lstrip("%")
+        self.arg_names: dict[int, str] = {}
+        used: set[str] = {name}
+        for v in graph.inputs:
+            base = plan.names[id(v)]
+            if base in _RESERVED or keyword.iskeyword(base) or _GENERATED.match(base):
+                base = f"in_{base}"
+            n, k = base, 1
+            while n in used:
+                n, k = f"{base}_{k}", k + 1
+            used.add(n)
+            self.arg_names[id(v)] = n
+        self.consts: dict[Lit, str] = {}
+        for e in graph.eqns:
+            for v in e.inputs:
+                self._const(v)
+        for v in graph.outputs:
+            self._const(v)
+        self.top: list[Any] = []
+        self.scopes: list[_Scope] = [_Scope(self.top)]
+        self.kernel: Kernel | None = None
+        self.alt: dict[Var, int] = {}
+        self.open: list[Loop] = []  # the loops being emitted, outermost first
+
+    def _const(self, v: Value) -> None:
+        if isinstance(v, Lit) and not v.is_scalar and v not in self.consts:
+            self.consts[v] = f"c{len(self.consts)}"
+
+    # -- names -------------------------------------------------------------------------------
+
+    def vname(self, v: Var) -> str:
+        return f"v{self.num[id(v)]}"
+
+    def aname(self, v: Var) -> str:
+        return f"a{self.num[id(self.plan.buffer(v))]}"
+
+    def array_ref(self, v: Value) -> str:
+        """The array holding `v` (an input, a constant, or an array written by a kernel)."""
+        if isinstance(v, Lit):
+            return self.consts[v]
+        if id(v) in self.arg_names:
+            return self.arg_names[id(v)]
+        return self.aname(v)
+
+    def comment(self, i: int) -> str:
+        e = self.eqns[i]
+        text = self.plan.eqn_text[i]
+        where = " ".join(s for s in ((e.loc.short() if e.loc else ""), e.role) if s)
+        line = f"# {text}   {where}" if where else f"# {text}"
+        return line if len(line) <= 160 else line[:157] + "..."
+
+    # -- placing statements ------------------------------------------------------------------
+
+    def put(self, level: int, lines: list[Any]) -> None:
+        """Add statements to the scope at `level`, before the loop that is open there."""
+        assert level < len(self.scopes), "a value depends on a loop that is not open"
+        scope = self.scopes[level]
+        if scope.open is None:
+            scope.items.extend(lines)
+        else:
+            at = scope.items.index(scope.open)
+            scope.items[at:at] = lines
+
+    # -- values at an index ------------------------------------------------------------------
+
+    def index(self, terms: tuple[Term, ...]) -> tuple[str, int]:
+        """The subscript of an index, and the level it needs."""
+        if not terms:
+            return "()", 0
+        parts, level = [], 0
+        for t in terms:
+            code, lv = self.term(t)
+            parts.append(code)
+            level = max(level, lv)
+        return ", ".join(parts), level
+
+    def term(self, t: Term) -> tuple[str, int]:
+        if t.is_const:
+            return str(t.start), 0
+        if t.axis is not None:
+            base, level = f"i{t.axis}", t.axis + 1
+        else:
+            assert t.data is not None
+            base, level = self.ev(*t.data)
+        if t.step == -1:
+            return (f"{t.start} - {base}" if t.start else f"-{base}"), level
+        if t.step != 1:
+            base = f"{t.step} * {base}" if t.step > 0 else f"({t.step}) * {base}"
+        if t.start > 0:
+            base = f"{base} + {t.start}"
+        elif t.start < 0:
+            base = f"{base} - {-t.start}"
+        return base, level
+
+    def read(self, v: Value, terms: tuple[Term, ...]) -> tuple[str, int]:
+        idx, level = self.index(terms)
+        return f"{self.array_ref(v)}[{idx}]", level
+
+    def ev(self, v: Value, terms: tuple[Term, ...]) -> tuple[str, int]:
+        """Code for the value of `v` at `terms`, and the number of loops it depends on."""
+        assert self.kernel is not None
+        how = self.plan.access(v, self.kernel.index)
+        if how == "lit":
+            assert isinstance(v, Lit)
+            return literal(v.scalar(), v.dtype), 0
+        if how in ("const", "input", "array"):
+            return self.read(v, terms)
+        assert isinstance(v, Var)
+        if how == "scalar":
+            return self.vname(v), 0
+        if how == "register":
+            return self.vname(v), self.plan.info[v].level
+        key = (v, terms)
+        for scope in reversed(self.scopes):
+            if key in scope.memo:
+                return scope.memo[key]
+        sc = self.kernel.scratch.get(v)
+        if sc is not None and terms == self.plan.info[v].terms and sc.writer not in self.open:
+            return self.scratch_ref(sc), sc.stop
+        return self.inline(v, terms)
+
+    def scratch_ref(self, sc: Scratch) -> str:
+        return f"s{self.num[id(sc.var)]}[{', '.join(f'i{a}' for a in range(sc.start, sc.stop))}]"
+
+    def inline(self, v: Var, terms: tuple[Term, ...]) -> tuple[str, int]:
+        info = self.plan.info[v]
+        e = self.eqns[info.eqn]
+        prim = PRIMS[e.prim]
+        if e.prim in ("argmax", "argmin"):
+            expr, level = "0", 0
+        else:
+            args = [self.ev(x, input_terms(e, j, terms)) for j, x in enumerate(e.inputs)]
+            level = max((lv for _, lv in args), default=0)
+            if prim.kind == ELEMENTWISE:
+                expr = self.scalar_code(e, [c for c, _ in args])
+            else:  # an index remap, or a reduction over size-1 dims
+                expr = args[0][0]
+        if terms == info.terms:
+            name = self.vname(v)
+        else:
+            self.alt[v] = self.alt.get(v, 0) + 1
+            name = f"{self.vname(v)}_{self.alt[v]}"
+        expand = EXPANSIONS.get(e.prim)
+        if expand is not None and e.out.type.is_float:
+            lines = [f"{name}_x = {args[0][0]}"] if not args[0][0].isidentifier() else []
+            x = f"{name}_x" if lines else args[0][0]
+            lines += expand(x, name)
+            if e.out.dtype == "f32":
+                lines = [_FLOAT_LIT.sub(r"np.float32(\1)", ln) for ln in lines]
+            self.put(level, [self.comment(info.eqn), *lines])
+        else:
+            self.put(level, [self.comment(info.eqn), f"{name} = {_strip(expr)}"])
+        self.scopes[level].memo[(v, terms)] = (name, level)
+        return name, level
+
+    def scalar_code(self, e: Any, args: list[str]) -> str:
+        prim = PRIMS[e.prim]
+        out = e.out.dtype
+        template = CODE_OVERRIDES.get(e.prim, prim.code)
+        assert template is not None
+        if any(x.dtype == "f32" for x in e.inputs) or out == "f32":
+            template = _FLOAT_LIT.sub(r"np.float32(\1)", template)
+        fmt = dict(zip(prim.args, args, strict=True))
+        if e.prim == "convert":
+            fmt["dtype"] = NP_DTYPE[e.p["dtype"]]
+            if e.p["dtype"] == "bool":
+                return f"({args[0]} != 0)"
+        expr = template.format(**fmt)
+        if out == "i32" and e.prim not in ("convert", "select", "stop_gradient"):
+            expr = f"np.int32({expr})"
+        elif out == "i64" and e.prim not in INT_SAFE:
+            expr = f"np.int64({expr})"
+        elif out == "bool" and e.prim not in BOOL_SAFE:
+            expr = f"({expr} != 0)"
+        return expr
+
+    # -- kernels -----------------------------------------------------------------------------
+
+    def run(self) -> Source:
+        for kern in self.plan.kernels:
+            self.kernel = kern
+            self.top.append("")
+            self.top.append(f"# {self.plan.format_kernel(kern)}")
+            if kern.kind == "loop":
+                self.loop_kernel(kern)
+            elif kern.kind == "matmul":
+                self.matmul(kern)
+            elif kern.kind == "concatenate":
+                self.concatenate(kern)
+            else:
+                self.reshape(kern)
+        self.kernel = Kernel(len(self.plan.kernels), "loop", ())
+        rets = [self.output(v) for v in self.g.outputs]
+        self.top.append("")
+        self.top.append(f"return ({', '.join(rets)}{',' if len(rets) == 1 else ''})")
+        params = [self.arg_names[id(v)] for v in self.g.inputs] + list(self.consts.values())
+        doc = f'"""Generated by adjit from graph {self.g.name}: do not edit."""'
+        lines = [doc, "import math", "", "import numpy as np", "", "",
+                 f"def {self.name}({', '.join(params)}):"]
+        self.render(self.top, "    ", lines)
+        text = "\n".join(lines) + "\n"
+        return Source(text, self.name, tuple(np.asarray(c.value) for c in self.consts))
+
+    def render(self, items: list[Any], indent: str, lines: list[str]) -> None:
+        for it in items:
+            if isinstance(it, _Block):
+                lines.append(indent + it.header)
+                if it.body:
+                    self.render(it.body, indent + "    ", lines)
+                else:
+                    lines.append(indent + "    pass")
+            elif it == "":
+                if lines and lines[-1] != "":
+                    lines.append("")
+            else:
+                lines.append(indent + it)
+
+    def output(self, v: Value) -> str:
+        if isinstance(v, Lit):
+            if v.is_scalar:
+                return f"{NP_DTYPE[v.dtype]}({literal(v.scalar(), v.dtype)})"
+            return self.consts[v]
+        if id(v) in self.arg_names:
+            return self.arg_names[id(v)]
+        info = self.plan.info[v]
+        if info.kind == "array" or v in self.plan.stored:
+            return self.aname(v)
+        if info.kind == "register":
+            return self.vname(v)
+        code, _ = self.ev(v, info.terms)
+        return code
+
+    def alloc(self, v: Var, fill: str | None) -> None:
+        shape = f"({', '.join(str(d) for d in v.shape)}{',' if v.type.ndim == 1 else ''})"
+        dt = NP_DTYPE[v.dtype]
+        if fill is None:
+            self.top.append(f"{self.aname(v)} = np.empty({shape}, {dt})")
+        elif fill == "0":
+            self.top.append(f"{self.aname(v)} = np.zeros({shape}, {dt})")
+        else:
+            self.top.append(f"{self.aname(v)} = np.full({shape}, {fill}, {dt})")
+
+    def loop_kernel(self, kern: Kernel) -> None:
+        done: set[Var] = set()
+        for r in kern.roots:
+            buf = self.plan.buffer(r.var)
+            if buf in done or r.kind not in ("store", "scan", "accum"):
+                continue
+            done.add(buf)
+            if r.kind in ("store", "scan"):
+                self.alloc(buf, None)
+            elif r.kind == "accum":
+                e = self.eqns[r.eqn]
+                op = REDUCERS.get(e.prim, "sum")
+                if op in ("argmax", "argmin"):
+                    self.alloc(buf, "0")
+                    x = e.inputs[0]
+                    shape = ", ".join(str(d) for d in buf.shape)
+                    self.top.append(f"{self.aname(buf)}_best = np.full(({shape},), "
+                                    f"{identity_literal(op, x.dtype)}, {NP_DTYPE[x.dtype]})")
+                elif op == "sum":
+                    self.alloc(buf, "0")
+                else:
+                    self.alloc(buf, identity_literal(op, buf.dtype))
+        for i in kern.members:  # adds done by accumulating into one shared array
+            e = self.eqns[i]
+            if e.prim == "add" and self.plan.info[e.out].kind == "array":
+                self.top.append(f"{self.comment(i)}   (summed in place in {self.aname(e.out)})")
+        for v, sc in kern.scratch.items():
+            shape = ", ".join(str(d) for d in sc.shape)
+            self.top.append(f"s{self.num[id(v)]} = np.empty(({shape},), {NP_DTYPE[v.dtype]})")
+        self.items(kern.items, 0)
+
+    def items(self, items: list[Any], level: int) -> None:
+        for it in items:
+            if isinstance(it, Loop):
+                for r in it.inits:
+                    self.init(r, level)
+                block = _Block(f"for i{it.axis} in range({it.extent}):")
+                scope = self.scopes[level]
+                scope.items.append(block)
+                scope.open = block
+                self.scopes.append(_Scope(block.body))
+                self.open.append(it)
+                self.items(it.items, level + 1)
+                self.open.pop()
+                self.scopes.pop()
+                scope.open = None
+            else:
+                self.root(it, level)
+
+    def init(self, r: Root, level: int) -> None:
+        e = self.eqns[r.eqn]
+        op = REDUCERS[e.prim]
+        x = e.inputs[0]
+        v = self.vname(r.var)
+        if op in ("argmax", "argmin"):
+            self.put(level, [f"{v} = 0", f"{v}_best = {identity_literal(op, x.dtype)}"])
+        else:
+            self.put(level, [f"{v} = {identity_literal(op, x.dtype)}"])
+
+    def root(self, r: Root, level: int) -> None:
+        if r.kind == "scratch":
+            code, _ = self.ev(r.var, r.terms)
+            self.put(level, [f"{self.scratch_ref(self.kernel.scratch[r.var])} = {code}"])
+            return
+        if r.kind == "store":
+            code, _ = self.ev(r.var, r.terms)
+            idx, _ = self.index(r.target)
+            self.put(level, [f"{self.aname(r.var)}[{idx}] = {code}"])
+            return
+        e = self.eqns[r.eqn]
+        code, _ = self.ev(e.inputs[0], r.terms)
+        lines: list[Any] = [self.comment(r.eqn)]
+        if r.kind == "scan":
+            idx, _ = self.index(r.target)
+            a = r.axis_loop
+            if a is None:
+                lines.append(f"{self.aname(r.var)}[{idx}] = {code}")
+            else:
+                prev = list(r.target)
+                ax = e.p["axis"]
+                prev[ax] = Term(-1, 1, a)
+                pidx, _ = self.index(tuple(prev))
+                lines.append(f"{self.aname(r.var)}[{idx}] = {code} if i{a} == 0 else "
+                             f"{self.aname(r.var)}[{pidx}] + {code}")
+            self.put(level, lines)
+            return
+        op = REDUCERS.get(e.prim, "sum")
+        if r.kind == "reduce":
+            acc = self.vname(r.var)
+            best = f"{acc}_best"
+        else:
+            idx, _ = self.index(r.target)
+            acc = f"{self.aname(r.var)}[{idx}]"
+            best = f"{self.aname(r.var)}_best[{idx}]"
+        boolean = e.inputs[0].dtype == "bool"
+        if op in ("argmax", "argmin"):
+            cmp = ">" if op == "argmax" else "<"
+            blk = _Block(f"if {code} {cmp} {best} or ({code} != {code} and {best} == {best}):")
+            blk.body += [f"{best} = {code}", f"{acc} = i{r.axis_loop}"]
+            lines.append(blk)
+        elif op == "sum":
+            lines.append(f"{acc} = {acc} or {code}" if boolean else f"{acc} += {code}")
+        elif op == "prod":
+            lines.append(f"{acc} = {acc} and {code}" if boolean else f"{acc} *= {code}")
+        else:
+            cmp = ">" if op == "max" else "<"
+            lines.append(f"{acc} = {code} if {code} {cmp} {acc} or {code} != {code} else {acc}")
+        self.put(level, lines)
+
+    def matmul(self, kern: Kernel) -> None:
+        (i,) = kern.members
+        e = self.eqns[i]
+        a, b = e.inputs
+        out = e.out
+        ta, tb = e.p["transpose_a"], e.p["transpose_b"]
+        nb = out.type.ndim - 2
+        self.top.append(self.comment(i))
+        ra, rb, ro = self.array_ref(a), self.array_ref(b), self.aname(out)
+        if out.type.is_float:
+            if nb == 0:
+                self.top.append(f"{ro} = np.dot({ra}{'.T' if ta else ''}, "
+                                f"{rb}{'.T' if tb else ''})")
+                return
+            self.alloc(out, None)
+            items = self.top
+            for k in range(nb):
+                blk = _Block(f"for j{k} in range({out.shape[k]}):")
+                items.append(blk)
+                items = blk.body
+            bi = ", ".join(f"j{k}" for k in range(nb))
+            items.append(f"np.dot({ra}[{bi}]{'.T' if ta else ''}, {rb}[{bi}]{'.T' if tb else ''}"
+                         f", {ro}[{bi}])")
+            return
+        # integers and booleans: numba's np.dot is floating point only
+        self.alloc(out, None)
+        items = self.top
+        m, n = out.shape[-2], out.shape[-1]
+        kdim = a.shape[-2] if ta else a.shape[-1]
+        for k, d in enumerate(out.shape[:-2]):
+            blk = _Block(f"for j{k} in range({d}):")
+            items.append(blk)
+            items = blk.body
+        bi = "".join(f"j{k}, " for k in range(nb))
+        for hdr in (f"for jm in range({m}):", f"for jn in range({n}):"):
+            blk = _Block(hdr)
+            items.append(blk)
+            items = blk.body
+        ai = f"{bi}jk, jm" if ta else f"{bi}jm, jk"
+        bj = f"{bi}jn, jk" if tb else f"{bi}jk, jn"
+        items.append(f"acc = {literal(0, out.dtype)}")
+        blk = _Block(f"for jk in range({kdim}):")
+        blk.body.append(f"acc += {ra}[{ai}] * {rb}[{bj}]")
+        items.append(blk)
+        items.append(f"{ro}[{bi}jm, jn] = acc")
+
+    def concatenate(self, kern: Kernel) -> None:
+        (i,) = kern.members
+        e = self.eqns[i]
+        axis = e.p["axis"]
+        self.top.append(self.comment(i))
+        self.alloc(e.out, None)
+        off = 0
+        for x in e.inputs:
+            n = x.shape[axis]
+            sl = ", ".join(f"{off}:{off + n}" if d == axis else ":" for d in range(x.type.ndim))
+            self.top.append(f"{self.aname(e.out)}[{sl}] = {self.array_ref(x)}")
+            off += n
+
+    def reshape(self, kern: Kernel) -> None:
+        (i,) = kern.members
+        e = self.eqns[i]
+        shape = f"({', '.join(str(d) for d in e.out.shape)}{',' if e.out.type.ndim == 1 else ''})"
+        self.top.append(self.comment(i))
+        self.top.append(f"{self.aname(e.out)} = "
+                        f"np.ascontiguousarray({self.array_ref(e.inputs[0])}).reshape({shape})")

@@ -1,0 +1,900 @@
+"""Fusion: partition a graph into kernels, each one loop nest (or one library call).
+
+`fuse(graph) -> KernelPlan`. The plan decides *what* runs in which loop; `codegen.cpu` only
+renders it. The model:
+
+- A loop kernel iterates a domain D (a shape, size-1 axes squeezed out) with loop indices
+  i0, i1, ... . Every equation in it has a *driving shape*: its output for elementwise and
+  shape work, its input for reductions, scans and scatters. The driving shape, squeezed,
+  must be a prefix D[:L] of the domain; L is the equation's *level*, the number of loops
+  around it. Dims of size 1 are read at index 0.
+- Values are functions of an index. An index is a tuple of `Term`s (start + step * i_axis,
+  a constant, or start + step * <an integer value at some index>), so broadcast_to,
+  reshapes that add or drop size-1 dims, transpose, slice and gather are *index remaps*:
+  no loop, no array, just a different index for the value they read. Elementwise values
+  are *inline*: held in scalar locals and recomputed, at the index asked for, in every loop
+  that needs them (cheap arithmetic instead of a temporary array).
+- Roots do the work that must happen once per element: a reduction over trailing axes
+  D[k:L] accumulates into a *register* (a scalar local at level k, available after its
+  loop, to later loops and to outer statements of the same outer iteration: softmax is one
+  outer loop over rows with three inner loops); a reduction over other axes, `unslice` and
+  `scatter_add` accumulate into a zero-initialised array (available to later kernels only);
+  `cumsum` is a scan into an array; and *stores* write values that later kernels, library
+  calls or the graph's outputs need.
+- Placement, in equation order: an equation joins the earliest loop kernel that comes after
+  the kernels producing its inputs, whose domain fits (or extends by more trailing axes),
+  where every register it reads is read at its own index, and where a loop position exists
+  after the loops that compute those registers. Otherwise it opens a new kernel. `matmul`
+  (BLAS), `concatenate` and general reshapes are kernels of their own. Inline values all of
+  whose users landed in one later kernel are then moved there. `add` of two accumulation
+  arrays of one kernel becomes a shared accumulator (Rosenbrock's gradient
+  `unslice(a) + unslice(b)` is `g[i+1] += a; g[i] += b` in the forward loop).
+- A value used by a later kernel is recomputed there when it is cheap arithmetic over
+  arrays, otherwise stored by its kernel. Scalars (0-d values) are plain locals of the
+  generated function, visible to every later kernel.
+- Within a kernel, an expensive value (a transcendental) that several sibling loops need is
+  written by the first to a *scratch* buffer over the loops' axes (a row: at most
+  MAX_SCRATCH elements, so it stays in cache) and read back by the others: softmax computes
+  exp once per element, not once per inner loop.
+
+Memory passes: a loop kernel counts one pass per innermost loop of its nest (each is one
+sweep over part of the domain; softmax's row kernel counts 3), a library call counts 1, a
+reshape view 0.
+
+Before (the value and gradient of sum(x**2 * exp(x))) and after:
+
+>>> import numpy as np
+>>> from adjit.ir import ArrayType, Builder, Var, building, ops
+>>> x = Var(ArrayType("f64", (1000,)), "x")
+>>> with building(Builder()) as b:
+...     t = ops.mul(x, x); e = ops.exp(x); s = ops.reduce_sum(ops.mul(t, e), (0,))
+...     ct = ops.broadcast_to(1.0, (1000,), "f64")
+...     g = ops.add(ops.mul(ops.mul(ct, e), ops.mul(2.0, x)), ops.mul(ops.mul(ct, t), e))
+...     graph = b.graph("f", (x,), (s, g))
+>>> print(graph.format(locs=False))
+graph f(x: f64[1000]) -> (f64[], f64[1000]):
+  %0 = mul x, x : f64[1000]
+  %1 = exp x : f64[1000]
+  %2 = mul %0, %1 : f64[1000]
+  %3 = reduce_sum[axes=(0,)] %2 : f64[]
+  %4 = broadcast_to[shape=(1000,)] 1.0 : f64[1000]
+  %5 = mul %4, %1 : f64[1000]
+  %6 = mul 2.0, x : f64[1000]
+  %7 = mul %5, %6 : f64[1000]
+  %8 = mul %4, %0 : f64[1000]
+  %9 = mul %8, %1 : f64[1000]
+  %10 = add %7, %9 : f64[1000]
+  return %3, %10
+>>> print(fuse(graph))
+k0 loop(1000) %0-%10 reads x writes %10 | i0<1000[sum %3, store %10] | passes 1
+memory passes: 1 (1 kernel)
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from adjit.ir.core import Eqn, Graph, Lit, Value, Var
+from adjit.ir.errors import CodegenError
+from adjit.ir.primitive import ELEMENTWISE, PRIMS
+from adjit.ir.printer import Namer, format_eqn
+
+# ---- index terms ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Term:
+    """One coordinate of an index: start + step * (i_axis | value[index] | 0)."""
+
+    start: int = 0
+    step: int = 1
+    axis: int | None = None
+    data: tuple[Value, tuple[Term, ...]] | None = None
+
+    @property
+    def is_const(self) -> bool:
+        return self.axis is None and self.data is None
+
+    def affine(self, start: int, step: int) -> Term:
+        """start + step * self."""
+        if self.is_const:
+            return Term(start + step * self.start)
+        return Term(start + step * self.start, step * self.step, self.axis, self.data)
+
+
+CONST0 = Term()
+
+# Reductions: combiner names used by codegen.
+REDUCERS = {"reduce_sum": "sum", "reduce_max": "max", "reduce_min": "min",
+            "reduce_prod": "prod", "argmax": "argmax", "argmin": "argmin"}
+# Elementwise work cheap enough to recompute in a later kernel instead of storing it.
+CHEAP = {"neg", "add", "sub", "mul", "div", "abs", "maximum", "minimum", "select", "convert",
+         "stop_gradient", "lt", "le", "gt", "ge", "eq", "ne", "logical_and", "logical_or",
+         "logical_not", "sign", "floor", "broadcast_to", "reshape", "transpose", "slice",
+         "gather", *REDUCERS}  # (reductions over size-1 axes only: inline reshapes)
+MAX_RECOMPUTE = 12  # equations recomputed per value, at most
+MAX_SCRATCH = 1 << 15  # elements of a scratch buffer (256 KiB of float64), at most
+
+
+def squeeze(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(d for d in shape if d != 1)
+
+
+def driving_terms(shape: tuple[int, ...]) -> tuple[Term, ...]:
+    """The identity index of a driving shape: its non-size-1 dims are loops 0, 1, ..."""
+    out, axis = [], 0
+    for d in shape:
+        if d == 1:
+            out.append(CONST0)
+        else:
+            out.append(Term(axis=axis))
+            axis += 1
+    return tuple(out)
+
+
+def reduced_axes(eqn: Eqn) -> tuple[int, ...]:
+    p = eqn.p
+    return tuple(p["axes"]) if "axes" in p else (p["axis"],)
+
+
+def is_size1_reshape(eqn: Eqn) -> bool:
+    return squeeze(eqn.inputs[0].shape) == squeeze(eqn.out.shape)
+
+
+def input_terms(eqn: Eqn, j: int, terms: tuple[Term, ...]) -> tuple[Term, ...]:
+    """The index at which inline equation `eqn` reads input `j` to produce its output at `terms`."""
+    x = eqn.inputs[j]
+    prim = eqn.prim
+    out_shape = eqn.out.shape
+    if PRIMS[prim].kind == ELEMENTWISE or prim == "broadcast_to":
+        off = len(out_shape) - len(x.shape)
+        return tuple(CONST0 if d == 1 and out_shape[off + i] != 1 else terms[off + i]
+                     for i, d in enumerate(x.shape))
+    p = eqn.p
+    if prim == "reshape":
+        big = iter(t for t, d in zip(terms, out_shape, strict=True) if d != 1)
+        return tuple(CONST0 if d == 1 else next(big) for d in x.shape)
+    if prim == "transpose":
+        out = [CONST0] * len(terms)
+        for i, a in enumerate(p["perm"]):
+            out[a] = terms[i]
+        return tuple(out)
+    if prim == "slice":
+        return tuple(t.affine(s, st)
+                     for t, s, st in zip(terms, p["starts"], p["steps"], strict=True))
+    if prim == "gather":
+        axis, r = p["axis"], eqn.inputs[1].type.ndim
+        if j == 1:
+            return terms[axis:axis + r]
+        return terms[:axis] + (Term(data=(eqn.inputs[1], terms[axis:axis + r])),) \
+            + terms[axis + r:]
+    if prim in REDUCERS:  # a reduction over size-1 dims only: a reshape
+        axes = reduced_axes(eqn)
+        it = iter(terms)
+        return tuple(CONST0 if i in axes else next(it) for i in range(x.type.ndim))
+    raise AssertionError(f"{prim} is not an index remap")
+
+
+def term_values(terms: tuple[Term, ...]) -> Iterator[tuple[Value, tuple[Term, ...]]]:
+    for t in terms:
+        if t.data is not None:
+            yield t.data
+
+
+# ---- the plan -------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Root:
+    """Work done once per element of its loop nest.
+
+    kind: 'store' (write `var` to its array), 'reduce' (accumulate into the register
+    `var`), 'accum' (accumulate into an array), 'scan' (cumsum into an array).
+    `terms` is the index at which the input (or the stored value) is read; `target` the index
+    written (accum/scan/store). `level` is the number of loops around the statement.
+    """
+
+    kind: str
+    var: Var
+    eqn: int | None
+    level: int
+    terms: tuple[Term, ...]
+    target: tuple[Term, ...] = ()
+    out_level: int = 0  # reduce: the level of the result
+    axis_loop: int | None = None  # argmax/argmin: the loop axis of the reduced dim
+    chain: tuple[Loop, ...] = ()  # the loops around it, outermost first
+
+
+@dataclass(eq=False)
+class Loop:
+    axis: int
+    extent: int
+    parent: Loop | None
+    items: list[Loop | Root] = field(default_factory=list)
+    inits: list[Root] = field(default_factory=list)  # register reductions completed by this loop
+
+
+@dataclass(eq=False)
+class ValueInfo:
+    """How a value produced by an equation exists.
+
+    kind: 'inline' (a scalar expression, recomputed where needed), 'register' (a reduction
+    result: a scalar local at `level`), 'array' (an array written by kernel `kernel`).
+    `terms` is the value's identity index in its kernel.
+    """
+
+    kind: str
+    kernel: int
+    eqn: int
+    terms: tuple[Term, ...] = ()
+    level: int = 0
+    root: Root | None = None
+    path: tuple[Loop, ...] = ()  # register: the loops around its accumulation, outermost first
+    summable: bool = False  # array: a sum-accumulation that an `add` may share
+
+
+@dataclass(eq=False)
+class Scratch:
+    """A small buffer for an expensive inline value that several sibling loops need: the
+    first loop (`writer`, over axis `start`) writes it, later ones read it instead of
+    recomputing. Its shape is the domain's axes start..stop-1 (a row, for softmax)."""
+
+    var: Var
+    start: int
+    stop: int
+    shape: tuple[int, ...]
+    writer: Loop
+
+
+@dataclass(eq=False)
+class Kernel:
+    index: int
+    kind: str  # 'loop' | 'matmul' | 'concatenate' | 'reshape'
+    domain: tuple[int, ...]
+    members: list[int] = field(default_factory=list)
+    items: list[Loop | Root] = field(default_factory=list)
+    roots: list[Root] = field(default_factory=list)
+    reads: list[Value] = field(default_factory=list)
+    writes: list[Var] = field(default_factory=list)
+    recomputed: list[int] = field(default_factory=list)  # eqns of earlier kernels redone here
+    scratch: dict[Var, Scratch] = field(default_factory=dict)
+
+    @property
+    def passes(self) -> int:
+        if self.kind == "loop":
+            return _leaf_loops(self.items)
+        return 0 if self.kind == "reshape" else 1
+
+
+def _leaf_loops(items: list[Loop | Root]) -> int:
+    n = 0
+    for it in items:
+        if isinstance(it, Loop):
+            inner = _leaf_loops(it.items)
+            n += inner if inner else 1
+    return n
+
+
+class KernelPlan:
+    """The kernels of a graph, in execution order, and how every value is held."""
+
+    def __init__(self, graph: Graph, kernels: list[Kernel], info: dict[Var, ValueInfo],
+                 stored: set[Var], buffers: dict[Var, Var]) -> None:
+        self.graph = graph
+        self.kernels = kernels
+        self.info = info
+        self.stored = stored
+        self.buffers = buffers  # accumulation var -> the var whose array holds it
+        namer = Namer()
+        for v in graph.inputs:
+            namer.input(v)
+        self.eqn_text = [format_eqn(e, namer, locs=False) for e in graph.eqns]
+        self.names = namer.names  # id(var) -> printed name
+
+    @property
+    def memory_passes(self) -> int:
+        return sum(k.passes for k in self.kernels)
+
+    def name(self, v: Value) -> str:
+        if isinstance(v, Lit):
+            return "const" if not v.is_scalar else repr(v.scalar())
+        return self.names.get(id(v), "?")
+
+    def buffer(self, v: Var) -> Var:
+        while v in self.buffers:
+            v = self.buffers[v]
+        return v
+
+    def access(self, v: Value, k: int) -> str:
+        """How kernel `k` gets value `v`: 'lit' (scalar constant), 'const' (array constant),
+        'input', 'array' (an array of an earlier kernel), 'scalar' (a 0-d local of an earlier
+        kernel), 'register' (a reduction result of this kernel), 'inline' (computed here)."""
+        if isinstance(v, Lit):
+            return "lit" if v.is_scalar else "const"
+        info = self.info.get(v)
+        if info is None:
+            return "input"
+        if info.kind == "array":
+            return "array"
+        if info.kind == "register":
+            if info.kernel == k:
+                return "register"
+            return "scalar" if info.level == 0 else "array"
+        if info.kernel != k and v in self.stored:
+            return "array"
+        return "inline"
+
+    def _members(self, idxs: list[int]) -> str:
+        names = sorted(idxs)
+        if not names:
+            return "-"
+        parts: list[str] = []
+        start = prev = names[0]
+        for i in names[1:] + [None]:
+            if i is not None and i == prev + 1:
+                prev = i
+                continue
+            a, b = self._eqn_name(start), self._eqn_name(prev)
+            parts.append(a if start == prev else f"{a}-{b}")
+            if i is not None:
+                start = prev = i
+        return ",".join(parts)
+
+    def _eqn_name(self, i: int) -> str:
+        return self.name(self.graph.eqns[i].outputs[0])
+
+    def _tree(self, items: list[Loop | Root]) -> str:
+        out = []
+        for it in items:
+            if isinstance(it, Loop):
+                out.append(f"i{it.axis}<{it.extent}[{self._tree(it.items)}]")
+            else:
+                word = {"store": "store", "accum": "acc", "scan": "cumsum",
+                        "scratch": "scratch"}.get(it.kind)
+                if it.kind == "reduce":
+                    word = REDUCERS[self.graph.eqns[it.eqn].prim]
+                out.append(f"{word} {self.name(it.var)}")
+        return ", ".join(out)
+
+    def format_kernel(self, k: Kernel) -> str:
+        dom = ",".join(str(d) for d in k.domain)
+        parts = [f"k{k.index} {k.kind}({dom})", self._members(k.members)]
+        if k.recomputed:
+            parts.append(f"recomputes {self._members(k.recomputed)}")
+        parts.append("reads " + (", ".join(self.name(v) for v in k.reads) or "-"))
+        parts.append("writes " + (", ".join(self.name(v) for v in k.writes) or "-"))
+        if k.scratch:
+            parts.append("scratch " + ", ".join(
+                f"{self.name(v)}[{','.join(str(d) for d in sc.shape)}]"
+                for v, sc in k.scratch.items()))
+        text = " ".join(parts)
+        if k.kind == "loop":
+            text += f" | {self._tree(k.items) or 'scalars'}"
+        return text + f" | passes {k.passes}"
+
+    def __str__(self) -> str:
+        lines = [self.format_kernel(k) for k in self.kernels]
+        n = len(self.kernels)
+        lines.append(f"memory passes: {self.memory_passes} ({n} kernel{'s' if n != 1 else ''})")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<KernelPlan {len(self.kernels)} kernels, {self.memory_passes} passes>"
+
+
+# ---- planning -------------------------------------------------------------------------------
+
+
+def fuse(graph: Graph) -> KernelPlan:
+    """Partition `graph` into kernels (see the module docstring)."""
+    return _Planner(graph).run()
+
+
+class _Planner:
+    def __init__(self, graph: Graph) -> None:
+        self.g = graph
+        self.eqns = graph.eqns
+        self.kernels: list[Kernel] = []
+        self.info: dict[Var, ValueInfo] = {}
+        self.eqn_kernel: list[int] = []
+        self.buffers: dict[Var, Var] = {}
+        self.stored: set[Var] = set()
+        self.outputs = {v for v in graph.outputs if isinstance(v, Var)}
+        self.users: dict[Var, list[int]] = {}
+        for i, e in enumerate(self.eqns):
+            for v in e.inputs:
+                if isinstance(v, Var):
+                    self.users.setdefault(v, []).append(i)
+        self._memo: dict[Any, Any] = {}
+
+    def run(self) -> KernelPlan:
+        for i, e in enumerate(self.eqns):
+            self.assign(i, e)
+        self.sink()
+        self.drop_empty()
+        self.decide_stores()
+        self.place_stores()
+        for kern in self.kernels:
+            if kern.kind == "loop":
+                self.add_scratch(kern)
+        self.collect()
+        return KernelPlan(self.g, self.kernels, self.info, self.stored, self.buffers)
+
+    # -- classification ----------------------------------------------------------------------
+
+    def kind(self, e: Eqn) -> str:
+        if any(True for _ in e.subgraphs()) or e.prim not in PRIMS:
+            raise CodegenError(f"the CPU backend cannot compile `{e.prim}`", loc=e.loc,
+                               hint="control flow and unknown primitives have no lowering yet")
+        if len(e.outputs) != 1:
+            raise CodegenError(f"`{e.prim}` has {len(e.outputs)} outputs; fusion handles one",
+                               loc=e.loc)
+        prim = e.prim
+        if PRIMS[prim].kind == ELEMENTWISE or prim in ("broadcast_to", "transpose", "slice",
+                                                        "gather"):
+            return "inline"
+        if prim == "reshape":
+            return "inline" if is_size1_reshape(e) else "view"
+        if prim in REDUCERS:
+            x = e.inputs[0]
+            if all(x.shape[a] == 1 for a in reduced_axes(e)):
+                return "inline"  # nothing to reduce: a reshape (or 0 for argmax)
+            return "reduce"
+        if prim in ("unslice", "scatter_add", "cumsum", "matmul", "concatenate"):
+            return prim
+        raise CodegenError(f"the CPU backend has no lowering for `{prim}`", loc=e.loc)
+
+    def avail(self, v: Value) -> int:
+        """The first kernel that may read `v`."""
+        if isinstance(v, Lit) or v not in self.info:
+            return 0
+        info = self.info[v]
+        return info.kernel + 1 if info.kind == "array" else info.kernel
+
+    # -- assignment --------------------------------------------------------------------------
+
+    def assign(self, i: int, e: Eqn) -> None:
+        kind = self.kind(e)
+        if kind in ("matmul", "concatenate", "view"):
+            k = self.new_kernel("reshape" if kind == "view" else kind, e.out.shape)
+            self.kernels[k].members.append(i)
+            self.eqn_kernel.append(k)
+            self.info[e.out] = ValueInfo("array", k, i)
+            return
+        if e.prim == "add" and self.merge(i, e):
+            return
+        lo = max((self.avail(v) for v in e.inputs), default=0)
+        for k in range(lo, len(self.kernels)):
+            if self.kernels[k].kind == "loop" and self.place(i, e, kind, self.kernels[k], False):
+                self.place(i, e, kind, self.kernels[k], True)
+                return
+        shape = e.out.shape if kind == "inline" else e.inputs[0].shape
+        k = self.new_kernel("loop", squeeze(shape))
+        if not self.place(i, e, kind, self.kernels[k], True):
+            raise AssertionError(f"cannot place {e.prim} in a fresh kernel")
+
+    def new_kernel(self, kind: str, domain: tuple[int, ...]) -> int:
+        self.kernels.append(Kernel(len(self.kernels), kind, tuple(domain)))
+        return len(self.kernels) - 1
+
+    def merge(self, i: int, e: Eqn) -> bool:
+        """add(acc_a, acc_b) of two sum-accumulations of one kernel: one shared accumulator."""
+        a, b = e.inputs
+        if not (isinstance(a, Var) and isinstance(b, Var)) or a is b:
+            return False
+        ia, ib = self.info.get(a), self.info.get(b)
+        if ia is None or ib is None or not (ia.summable and ib.summable):
+            return False
+        if ia.kernel != ib.kernel or a.type != e.out.type or b.type != e.out.type:
+            return False
+        if self.users[a] != [i] or self.users[b] != [i] or a in self.outputs or b in self.outputs:
+            return False
+        self.buffers[a] = e.out
+        self.buffers[b] = e.out
+        self.info[e.out] = ValueInfo("array", ia.kernel, i, summable=True)
+        self.kernels[ia.kernel].members.append(i)
+        self.eqn_kernel.append(ia.kernel)
+        return True
+
+    def place(self, i: int, e: Eqn, kind: str, kern: Kernel, commit: bool) -> bool:
+        shape = e.out.shape if kind == "inline" else e.inputs[0].shape
+        sq = squeeze(shape)
+        dom = kern.domain
+        if dom[:len(sq)] == sq:
+            new_dom = dom
+        elif sq[:len(dom)] == dom:
+            new_dom = sq
+        else:
+            return False
+        level = len(sq)
+        terms = driving_terms(shape)
+        self._memo.clear()
+        if kind == "inline":
+            deps = self.eqn_deps(e, terms, kern)
+        else:
+            deps = self.deps(e.inputs[0], terms, kern)
+            if deps is not None and e.prim == "scatter_add":
+                axis, r = e.p["axis"], e.inputs[1].type.ndim
+                more = self.deps(e.inputs[1], terms[axis:axis + r], kern)
+                deps = None if more is None else deps | more
+        if deps is None:
+            return False
+        if not commit:
+            return self.chain(kern, deps, level, False, new_dom) is not None
+        kern.domain = new_dom
+        kern.members.append(i)
+        self.eqn_kernel.append(kern.index)
+        out = e.out
+        if kind == "inline":
+            self.info[out] = ValueInfo("inline", kern.index, i, terms, level)
+            return True
+        chain = self.chain(kern, deps, level, True, new_dom)
+        assert chain is not None
+        body = chain[-1].items if chain else kern.items
+        if kind == "reduce":
+            axes = reduced_axes(e)
+            kept = tuple(t for d, t in enumerate(terms) if d not in axes)
+            kept_axes = [t.axis for t in kept if t.axis is not None]
+            red = [terms[a].axis for a in axes if terms[a].axis is not None]
+            if kept_axes == list(range(len(kept_axes))):  # a register at level k
+                k = len(kept_axes)
+                root = Root("reduce", out, i, level, terms, out_level=k,
+                            axis_loop=red[0] if e.prim in ("argmax", "argmin") else None)
+                chain[k].inits.append(root)
+                self.info[out] = ValueInfo("register", kern.index, i, kept, k, root,
+                                           tuple(chain[:k + 1]))
+            else:
+                root = Root("accum", out, i, level, terms, kept,
+                            axis_loop=red[0] if e.prim in ("argmax", "argmin") else None)
+                self.info[out] = ValueInfo("array", kern.index, i,
+                                           summable=e.prim == "reduce_sum")
+        elif kind == "unslice":
+            p = e.p
+            target = tuple(t.affine(s, st) for t, s, st in zip(terms, p["starts"], p["steps"],
+                                                                strict=True))
+            root = Root("accum", out, i, level, terms, target)
+            self.info[out] = ValueInfo("array", kern.index, i, summable=True)
+        elif kind == "scatter_add":
+            axis, r = e.p["axis"], e.inputs[1].type.ndim
+            target = terms[:axis] + (Term(data=(e.inputs[1], terms[axis:axis + r])),) \
+                + terms[axis + r:]
+            root = Root("accum", out, i, level, terms, target)
+            self.info[out] = ValueInfo("array", kern.index, i, summable=True)
+        else:  # cumsum
+            root = Root("scan", out, i, level, terms, terms, axis_loop=terms[e.p["axis"]].axis)
+            self.info[out] = ValueInfo("array", kern.index, i)
+        root.chain = tuple(chain)
+        body.append(root)
+        kern.roots.append(root)
+        return True
+
+    # -- dependencies on registers -----------------------------------------------------------
+
+    def eqn_deps(self, e: Eqn, terms: tuple[Term, ...], kern: Kernel) -> frozenset | None:
+        if e.prim in ("argmax", "argmin"):  # over a size-1 dim: the constant 0
+            return frozenset()
+        deps: frozenset = frozenset()
+        for j, x in enumerate(e.inputs):
+            d = self.deps(x, input_terms(e, j, terms), kern)
+            if d is None:
+                return None
+            deps |= d
+        return deps
+
+    def deps(self, v: Value, terms: tuple[Term, ...], kern: Kernel) -> frozenset | None:
+        """The registers of `kern` that reading `v` at `terms` inside `kern` needs, or None
+        when it cannot be read there (a register read away from its own index, an array not
+        written yet)."""
+        key = (v, terms)
+        if key in self._memo:
+            return self._memo[key]
+        deps: frozenset | None = frozenset()
+        for dv, dt in term_values(terms):
+            d = self.deps(dv, dt, kern)
+            deps = None if d is None or deps is None else deps | d
+        if deps is not None and isinstance(v, Var) and v in self.info:
+            info = self.info[v]
+            if info.kind == "array":
+                if info.kernel >= kern.index:
+                    deps = None
+            elif info.kind == "register":
+                if info.kernel == kern.index:
+                    same = all(a.is_const or a == b for a, b in zip(info.terms, terms,
+                                                                      strict=True))
+                    deps = deps | {info.root} if same else None
+            elif info.kernel == kern.index:
+                d = self.eqn_deps(self.eqns[info.eqn], terms, kern)
+                deps = None if d is None else deps | d
+        self._memo[key] = deps
+        return deps
+
+    def chain(self, kern: Kernel, deps: frozenset, level: int, commit: bool,
+              domain: tuple[int, ...]) -> list[Loop] | None:
+        """The loops (outermost first) a statement at `level` reading registers `deps` goes
+        in: inside the loops that hold each register's outer iterations, after the loop that
+        completes it; the earliest such existing loop, else a new one at the end."""
+        infos = [self.info[r.var] for r in deps]
+        items, parent = kern.items, None
+        chain: list[Loop] = []
+        for j in range(level):
+            equal = {inf.path[j] for inf in infos if inf.level > j}
+            after = [inf.path[j] for inf in infos if inf.level == j]
+            if any(lp.parent is not parent for lp in equal) or any(
+                    lp.parent is not parent for lp in after) or len(equal) > 1:
+                return None
+            pos = max((items.index(lp) for lp in after), default=-1)
+            if equal:
+                (c,) = equal
+                if items.index(c) <= pos:
+                    return None
+            else:
+                c = next((it for it in items[pos + 1:] if isinstance(it, Loop)), None)
+                if c is None:
+                    c = Loop(j, domain[j], parent)
+                    if commit:
+                        items.append(c)
+            chain.append(c)
+            parent, items = c, c.items
+        if any(inf.level > level for inf in infos):
+            return None
+        return chain
+
+    # -- after assignment --------------------------------------------------------------------
+
+    def sink(self) -> None:
+        """Move inline values whose users all run in later kernels into the first of those
+        (so an expensive value is computed once, where it is used, instead of stored)."""
+        for i in reversed(range(len(self.eqns))):
+            out = self.eqns[i].outputs[0]
+            info = self.info.get(out)
+            if info is None or info.kind != "inline" or out in self.outputs:
+                continue
+            users = self.users.get(out, [])
+            homes = [self.eqn_kernel[u] for u in users]
+            if not homes or min(homes) <= info.kernel:
+                continue
+            k = min(homes)
+            kern = self.kernels[k]
+            sq = squeeze(self.eqns[i].out.shape)
+            # It can always be computed there; it can be stored there (for users after that
+            # kernel) only when its shape fits the domain.
+            if kern.kind != "loop" or (kern.domain[:len(sq)] != sq and len(set(homes)) > 1):
+                continue
+            self.kernels[info.kernel].members.remove(i)
+            kern.members.append(i)
+            self.eqn_kernel[i] = k
+            info.kernel = k
+
+    def drop_empty(self) -> None:
+        """Renumber the kernels after sinking emptied some."""
+        keep = [k for k in self.kernels if k.members]
+        if len(keep) == len(self.kernels):
+            return
+        new = {k.index: i for i, k in enumerate(keep)}
+        for i, k in enumerate(keep):
+            k.index = i
+        for info in self.info.values():
+            info.kernel = new[info.kernel]
+        self.eqn_kernel = [new[k] for k in self.eqn_kernel]
+        self.kernels = keep
+
+    def need_array(self, v: Value) -> None:
+        if isinstance(v, Var) and v in self.info and self.info[v].kind in ("inline", "register") \
+                and v.shape != ():
+            self.stored.add(v)
+
+    def decide_stores(self) -> None:
+        for v in self.outputs:
+            self.need_array(v)
+        for kern in self.kernels:
+            if kern.kind != "loop":
+                for i in kern.members:
+                    for v in self.eqns[i].inputs:
+                        self.need_array(v)
+        self._recompute_ok: dict[Var, bool] = {}
+        while True:
+            before = len(self.stored)
+            for kern in self.kernels:
+                if kern.kind == "loop":
+                    self.walk_kernel(kern, None)
+            if len(self.stored) == before:
+                break
+
+    def root_reads(self, kern: Kernel) -> Iterator[tuple[Value, tuple[Term, ...]]]:
+        for r in kern.roots:
+            if r.kind in ("store", "scratch"):
+                yield r.var, r.terms
+                continue
+            e = self.eqns[r.eqn]
+            yield e.inputs[0], r.terms
+            if e.prim == "scatter_add":
+                axis, n = e.p["axis"], e.inputs[1].type.ndim
+                yield e.inputs[1], r.terms[axis:axis + n]
+        for v in self.stored:
+            info = self.info[v]
+            if info.kernel == kern.index and not any(r.kind == "store" and r.var is v
+                                                     for r in kern.roots):
+                yield v, info.terms
+
+    def walk_kernel(self, kern: Kernel, reads: list | None) -> None:
+        seen: set = set()
+        for v, terms in list(self.root_reads(kern)):
+            self.walk(v, terms, kern, seen, reads)
+
+    def walk(self, v: Value, terms: tuple[Term, ...], kern: Kernel, seen: set,
+             reads: list | None) -> None:
+        """Visit what reading `v` at `terms` in `kern` touches; store what cannot be redone."""
+        key = (v, terms)
+        if key in seen:
+            return
+        seen.add(key)
+        for dv, dt in term_values(terms):
+            self.walk(dv, dt, kern, seen, reads)
+        if isinstance(v, Lit):
+            if not v.is_scalar and reads is not None and v not in reads:
+                reads.append(v)
+            return
+        info = self.info.get(v)
+        memory = info is None or info.kind == "array" or (
+            info.kind == "register" and info.kernel != kern.index and info.level > 0)
+        if info is not None and info.kind == "register" and memory:
+            self.stored.add(v)
+        if info is not None and info.kind == "inline" and info.kernel != kern.index:
+            if v in self.stored:
+                memory = True
+            elif info.level > 0 and not self.recomputable(v):
+                self.stored.add(v)
+                memory = True
+            elif reads is not None and info.eqn not in kern.recomputed:
+                kern.recomputed.append(info.eqn)
+        if memory:
+            if reads is not None:
+                mem = self.buffer(v) if isinstance(v, Var) else v
+                if mem not in reads:
+                    reads.append(mem)
+            return
+        if info is None or info.kind == "register":
+            return
+        e = self.eqns[info.eqn]
+        if e.prim in ("argmax", "argmin"):
+            return
+        for j, x in enumerate(e.inputs):
+            self.walk(x, input_terms(e, j, terms), kern, seen, reads)
+
+    def buffer(self, v: Var) -> Var:
+        while v in self.buffers:
+            v = self.buffers[v]
+        return v
+
+    def recomputable(self, v: Var, budget: list[int] | None = None) -> bool:
+        """Cheap arithmetic over arrays and scalars, small enough to redo in a later kernel."""
+        top = budget is None
+        if top and v in self._recompute_ok:
+            return self._recompute_ok[v]
+        budget = [MAX_RECOMPUTE] if budget is None else budget
+        info = self.info[v]
+        e = self.eqns[info.eqn]
+        ok = e.prim in CHEAP
+        budget[0] -= 1
+        if budget[0] < 0:
+            ok = False
+        for x in e.inputs if ok else ():
+            if isinstance(x, Lit) or x not in self.info:
+                continue
+            xi = self.info[x]
+            if xi.kind == "array" or x in self.stored or xi.level == 0:
+                continue
+            if xi.kind == "register" or not self.recomputable(x, budget):
+                ok = False
+                break
+        if top:
+            self._recompute_ok[v] = ok
+        return ok
+
+    def place_stores(self) -> None:
+        for v in sorted(self.stored, key=lambda v: self.info[v].eqn):
+            info = self.info[v]
+            kern = self.kernels[info.kernel]
+            self._memo.clear()
+            deps = self.deps(v, info.terms, kern)
+            assert deps is not None, "a value is always readable at its own index"
+            chain = self.chain(kern, deps, info.level, True, kern.domain)
+            assert chain is not None
+            root = Root("store", v, info.eqn, info.level, info.terms, info.terms,
+                        chain=tuple(chain))
+            (chain[-1].items if chain else kern.items).append(root)
+            kern.roots.append(root)
+
+    def closure(self, r: Root, kern: Kernel) -> set[Var]:
+        """The inline values that root `r` computes at their own index."""
+        out: set[Var] = set()
+        seen: set = set()
+
+        def visit(v: Value, terms: tuple[Term, ...]) -> None:
+            if (v, terms) in seen:
+                return
+            seen.add((v, terms))
+            for dv, dt in term_values(terms):
+                visit(dv, dt)
+            info = self.info.get(v) if isinstance(v, Var) else None
+            if info is None or info.kind != "inline" or info.level == 0:
+                return
+            if info.kernel != kern.index and v in self.stored:
+                return
+            if terms == info.terms:
+                sc = kern.scratch.get(v)
+                if sc is not None and sc.writer not in r.chain:
+                    return
+                out.add(v)
+            e = self.eqns[info.eqn]
+            if e.prim not in ("argmax", "argmin"):
+                for j, x in enumerate(e.inputs):
+                    visit(x, input_terms(e, j, terms))
+
+        if r.kind in ("store", "scratch"):
+            visit(r.var, r.terms)
+        else:
+            e = self.eqns[r.eqn]
+            visit(e.inputs[0], r.terms)
+            if e.prim == "scatter_add":
+                axis, n = e.p["axis"], e.inputs[1].type.ndim
+                visit(e.inputs[1], r.terms[axis:axis + n])
+        return out
+
+    def add_scratch(self, kern: Kernel) -> None:
+        """Give expensive values that sibling loops all recompute a scratch buffer."""
+        while True:
+            sites: dict[Var, list[Root]] = {}
+            for r in kern.roots:
+                for v in self.closure(r, kern):
+                    sites.setdefault(v, []).append(r)
+            for v in sorted(sites, key=lambda v: self.info[v].eqn):
+                info = self.info[v]
+                if v in kern.scratch or self.eqns[info.eqn].prim in CHEAP:
+                    continue
+                chains = [r.chain for r in sites[v]]
+                stop = sum(1 for t in info.terms if t.axis is not None)
+                start = 0
+                while start < stop and all(len(c) > start and c[start] is chains[0][start]
+                                           for c in chains):
+                    start += 1
+                if start >= stop:
+                    continue
+                shape = kern.domain[start:stop]
+                size = 1
+                for d in shape:
+                    size *= d
+                if size > MAX_SCRATCH:
+                    continue
+                siblings = chains[0][start - 1].items if start else kern.items
+                writer = min((c[start] for c in chains), key=siblings.index)
+                first = next(c for c in chains if c[start] is writer)
+                kern.scratch[v] = Scratch(v, start, stop, shape, writer)
+                root = Root("scratch", v, info.eqn, stop, info.terms, chain=first[:stop])
+                first[stop - 1].items.append(root)
+                kern.roots.append(root)
+                break
+            else:
+                return
+
+    def collect(self) -> None:
+        for kern in self.kernels:
+            if kern.kind != "loop":
+                e = self.eqns[kern.members[0]]
+                for v in e.inputs:
+                    mem = self.buffer(v) if isinstance(v, Var) else v
+                    if mem not in kern.reads:
+                        kern.reads.append(mem)
+                kern.writes.append(e.out)
+                continue
+            self.walk_kernel(kern, kern.reads)
+            writes = [r.var for r in kern.roots if r.kind == "store"]
+            for r in kern.roots:
+                if r.kind in ("accum", "scan"):
+                    b = self.buffer(r.var)
+                    if b not in writes:
+                        writes.append(b)
+            kern.writes.extend(writes)
+            kern.members.sort()
+            kern.recomputed.sort()

@@ -1,0 +1,138 @@
+"""Kernel plans: golden plans of the target graphs, and invariants every plan keeps (each
+equation in one kernel, kernels after what they read, outputs written)."""
+from __future__ import annotations
+
+import doctest
+import pathlib
+import sys
+
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "codegen"))
+
+import adjit.passes.fuse as fuse_module
+from adjit.ir import Graph, Lit, Var
+from adjit.passes.fuse import KernelPlan, fuse
+from codegen_graphs import (
+    PRIM_CASES,
+    TRICKY,
+    build_group,
+    mlp,
+    rosenbrock,
+    softmax_ce,
+    sum_x2_exp,
+    tanh_expr,
+)
+
+
+def test_docstring_example() -> None:
+    result = doctest.testmod(fuse_module)
+    assert result.attempted > 0 and result.failed == 0
+
+
+GOLDEN = {
+    "sum_x2_exp": (sum_x2_exp, """\
+k0 loop(1000) %0-%10 reads x writes %10 | i0<1000[sum %3, store %10] | passes 1
+memory passes: 1 (1 kernel)"""),
+    "tanh_expr": (tanh_expr, """\
+k0 loop(1000) %0-%30 reads x, y writes %25, %30 | i0<1000[sum %10, store %25, store %30] \
+| passes 1
+memory passes: 1 (1 kernel)"""),
+    "softmax_ce": (softmax_ce, """\
+k0 loop(8,10) %0-%28 reads z, y writes %28 scratch %3[10] | i0<8[i1<10[max %0, sum %14], \
+i1<10[sum %4, sum %24, scratch %3], i1<10[sum %9, sum %21], i1<10[store %28]] | passes 4
+memory passes: 4 (1 kernel)"""),
+    "mlp": (mlp, """\
+k0 matmul(16,12) %0 reads x, w1 writes %0 | passes 1
+k1 loop(16,12) %1-%2 reads %0, b1 writes %2 | i0<16[i1<12[store %2]] | passes 1
+k2 matmul(16,3) %3 reads %2, w2 writes %3 | passes 1
+k3 loop(16,3) %4-%10 reads %3, b2, y writes %9, %10 | i0<16[i1<3[sum %7, acc %10, store %9]] \
+| passes 1
+k4 matmul(12,3) %11 reads %2, %9 writes %11 | passes 1
+k5 matmul(16,12) %12 reads %9, w2 writes %12 | passes 1
+k6 loop(16,12) %13-%16 reads %12, %2 writes %15, %16 | i0<16[i1<12[acc %16, store %15]] \
+| passes 1
+k7 matmul(20,12) %17 reads x, %15 writes %17 | passes 1
+memory passes: 8 (8 kernels)"""),
+    "rosenbrock": (rosenbrock, """\
+k0 loop(49) %0-%19 reads x writes %19 | i0<49[sum %9, acc %17, acc %18] | passes 1
+memory passes: 1 (1 kernel)"""),
+}
+
+
+@pytest.mark.parametrize("name", list(GOLDEN))
+def test_golden_plan(name: str) -> None:
+    make, text = GOLDEN[name]
+    plan = fuse(make())
+    assert str(plan) == text
+    assert plan.memory_passes == sum(k.passes for k in plan.kernels)
+
+
+def _all_graphs() -> list[tuple[str, Graph]]:
+    graphs = [(n, make()) for n, (make, _) in GOLDEN.items()]
+    graphs += [(n, make()) for n, make in TRICKY.items()]
+    names = list(PRIM_CASES)
+    graphs += [(f"prims{i}", build_group(names[i:i + 10], "f64")[0])
+               for i in range(0, len(names), 10)]
+    return graphs
+
+
+@pytest.mark.parametrize("name,graph", _all_graphs(), ids=[n for n, _ in _all_graphs()])
+def test_plan_invariants(name: str, graph: Graph) -> None:
+    plan = fuse(graph)
+    owner: dict[int, int] = {}
+    for k in plan.kernels:
+        assert k.members, f"k{k.index} is empty"
+        for i in k.members:
+            assert i not in owner, f"eqn {i} in k{owner[i]} and k{k.index}"
+            owner[i] = k.index
+    assert sorted(owner) == list(range(len(graph.eqns)))
+    written: dict[Var, int] = {}
+    for k in plan.kernels:
+        for v in k.reads:
+            assert isinstance(v, Lit) or v in graph.inputs or written.get(v, k.index) < k.index, \
+                f"k{k.index} reads {plan.name(v)} before it is written"
+        for v in k.writes:
+            written[v] = k.index
+    for v in graph.outputs:
+        if isinstance(v, Var) and v not in graph.inputs and v.shape != ():
+            assert plan.buffer(v) in written, f"output {plan.name(v)} is never written"
+    assert str(plan).splitlines()[-1].startswith(f"memory passes: {plan.memory_passes} ")
+    assert isinstance(plan, KernelPlan) and len(plan.kernels) == len(str(plan).splitlines()) - 1
+
+
+def test_scratch_only_for_small_rows() -> None:
+    (k,) = fuse(softmax_ce(2, 100_000)).kernels
+    assert not k.scratch and k.passes == 4  # a 100k row would not stay in cache: recompute
+
+
+def test_registers_needing_two_loops_split_the_kernel() -> None:
+    plan = fuse(TRICKY["conflict"]())
+    assert [k.kind for k in plan.kernels] == ["loop", "loop"]
+    assert plan.stored  # the row maxima cross to the second kernel as an array
+
+
+def test_expensive_values_move_to_their_users() -> None:
+    """tanh(w) read transposed only by a later kernel is computed there, not stored."""
+    plan = fuse(TRICKY["two_indices"]())
+    assert len(plan.kernels) == 2
+    assert "tanh" in plan.eqn_text[plan.kernels[1].members[0]]
+
+
+def test_cheap_values_are_recomputed_across_kernels() -> None:
+    plan = fuse(TRICKY["chain"]())
+    loops = [k for k in plan.kernels if k.kind == "loop"]
+    assert loops[1].recomputed == [0] and loops[2].recomputed == [0]  # x * 3 is redone
+    stored = {plan.name(v) for v in plan.stored}
+    assert "%0" not in stored and "%1" in stored  # ... but sin(x) is stored once
+
+
+def test_unsupported_primitive_is_a_codegen_error() -> None:
+    from adjit.ir import ArrayType, Eqn
+    from adjit.ir.errors import CodegenError
+
+    x = Var(ArrayType("f64", (2,)), "x")
+    y = Var(ArrayType("f64", (2,)))
+    g = Graph("g", (x,), (Eqn("no_such_primitive", (x,), (y,)),), (y,))
+    with pytest.raises(CodegenError, match="no_such_primitive"):
+        fuse(g)

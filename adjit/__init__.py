@@ -9,9 +9,12 @@
 from adjit.ir.errors import (AdjitError, CodegenError, IRError, NotDifferentiable, ShapeError,
                              TraceError)
 from adjit.runtime.api import grad, jit, stop_gradient, value_and_grad, vjp
+from adjit.runtime import explicit
+from adjit.runtime.compare import Comparison, compare
 from adjit.runtime.inspect import Inspection, inspect
 
 __version__ = "0.1.0"
-__all__ = ["AdjitError", "CodegenError", "IRError", "Inspection", "NotDifferentiable",
+__all__ = ["AdjitError", "CodegenError", "Comparison", "IRError", "Inspection",
+           "NotDifferentiable", "compare", "explicit",
            "ShapeError", "TraceError", "grad", "inspect", "jit", "stop_gradient",
            "value_and_grad", "vjp"]

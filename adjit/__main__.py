@@ -42,6 +42,12 @@ def main(argv: list[str] | None = None) -> int:
                                                  'e.g. "np.arange(4.0)" or "np.ones(3), 2.0"')
     p.add_argument("--stage", help="print only this stage: traced, adjoint, pruned, "
                                    "simplified, plan, source")
+    c = sub.add_parser("compare", help="the traced and declared graphs of a function, "
+                                       "side by side")
+    c.add_argument("target", help="path/to/file.py:function (traced)")
+    c.add_argument("--declared", help="path/to/file.py:build, called with one declared "
+                                      "variable per argument")
+    c.add_argument("--args", required=True, help="Python expression for the arguments")
     ns = parser.parse_args(argv)
     if ns.command == "demo":
         from adjit.demo import main as demo
@@ -50,6 +56,14 @@ def main(argv: list[str] | None = None) -> int:
     import adjit
 
     fn = _load(ns.target)
+    if ns.command == "compare":
+        build = _load(ns.declared) if ns.declared else None
+        try:
+            print(adjit.compare(fn, *_args(ns.args), declared=build))
+        except adjit.AdjitError as e:
+            print(f"adjit: {e}", file=sys.stderr)
+            return 1
+        return 0
     try:
         ins = adjit.inspect(fn, *_args(ns.args))
     except adjit.AdjitError as e:

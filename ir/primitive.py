@@ -70,3 +70,17 @@ def get(name: str) -> Primitive:
         return PRIMS[name]
     except KeyError:
         raise KeyError(f"unknown primitive {name!r}") from None
+
+
+# Graph transformations that primitives with sub-graphs need in their rules (the VJP of
+# `cond` is a `cond` of the branches' adjoints). `ir` cannot import `passes`, so each pass
+# registers itself here when imported: "adjoint", "jvp", "simplify".
+GRAPH_TRANSFORMS: dict[str, Callable[..., Any]] = {}
+
+
+def transform(name: str) -> Callable[..., Any]:
+    if name not in GRAPH_TRANSFORMS:
+        import importlib
+
+        importlib.import_module("adjit.passes")  # registers the passes
+    return GRAPH_TRANSFORMS[name]

@@ -47,13 +47,14 @@ def jvp(g: Graph, wrt: Sequence[int]) -> Graph:
                 continue
             if prim.jvp is None:
                 raise NotDifferentiable(f"`{eqn.prim}` has no forward-mode rule", loc=eqn.loc)
+            multi = len(eqn.outputs) != 1
             with context(loc=eqn.loc, role=f"jvp({eqn.prim})"):
-                out_t = prim.jvp(ts, *eqn.inputs, out=eqn.out, **dict(eqn.params))
-            if out_t is not None and eqn.out.type.is_float:
-                if out_t.dtype != eqn.out.dtype:
-                    with building(b), context(loc=eqn.loc, role=f"jvp({eqn.prim})"):
-                        out_t = ops.convert(out_t, eqn.out.dtype)
-                tangents[id(eqn.out)] = out_t
+                out_t = prim.jvp(ts, *eqn.inputs, out=eqn.outputs if multi else eqn.out,
+                                 **dict(eqn.params))
+                outs_t = out_t if multi else (out_t,)
+                for o, t in zip(eqn.outputs, outs_t, strict=True):
+                    if t is not None and o.type.is_float:
+                        tangents[id(o)] = ops.convert(t, o.dtype) if t.dtype != o.dtype else t
         outs_t: list[Value] = []
         with context(role="zero tangent"):
             for o in g.outputs:

@@ -6,10 +6,16 @@
 
     f(np.arange(4.0))   # array([ 0.,  4.,  8., 12.])
 """
-from adjit.ir.errors import (AdjitError, CodegenError, IRError, NotDifferentiable, ShapeError,
-                             TraceError)
-from adjit.runtime.api import grad, jit, stop_gradient, value_and_grad, vjp
+from adjit.ir.errors import (
+                             AdjitError,
+                             CodegenError,
+                             IRError,
+                             NotDifferentiable,
+                             ShapeError,
+                             TraceError,
+)
 from adjit.runtime import explicit
+from adjit.runtime.api import grad, jit, stop_gradient, value_and_grad, vjp
 from adjit.runtime.compare import Comparison, compare
 from adjit.runtime.inspect import Inspection, inspect
 

@@ -13,5 +13,6 @@ from .verify import verify
 
 __all__ = ["ArrayType", "Builder", "DTYPES", "Eqn", "Graph", "Lit", "Loc", "PRIMS", "Primitive",
            "Value", "Var", "AdjitError", "CodegenError", "IRError", "NotDifferentiable",
-           "ShapeError", "TraceError", "building", "context", "current_loc", "dtype_name", "emit", "emit_multi",
+           "ShapeError", "TraceError", "building", "context", "current_loc", "dtype_name", "emit",
+           "emit_multi",
            "evaluate", "parse", "verify"]

@@ -100,7 +100,8 @@ class Loc:
         return f"{os.path.basename(self.file)}:{self.line}"
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line} in {self.func}" if self.func else f"{self.file}:{self.line}"
+        where = f"{self.file}:{self.line}"
+        return f"{where} in {self.func}" if self.func else where
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -170,7 +171,7 @@ Value = Var | Lit
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Eqn:
-    """`outputs = prim(inputs; params)`. `role` is '' for user code, 'vjp(tanh)' for adjoint work."""
+    """`outputs = prim(inputs; params)`. `role`: '' for user code, 'vjp(tanh)' for adjoint work."""
 
     prim: str
     inputs: tuple[Value, ...]
@@ -201,7 +202,7 @@ class Eqn:
 
 
 def make_params(params: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
-    """Params are stored as a sorted tuple of pairs so equations hash and print deterministically."""
+    """Params are a sorted tuple of pairs so equations hash and print deterministically."""
     return tuple(sorted((k, _freeze(v)) for k, v in params.items()))
 
 

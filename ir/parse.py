@@ -422,7 +422,7 @@ def _split_top(text: str) -> list[str]:
 
 def _matching_bracket(line: _Line, text: str) -> int:
     """Index of the ']' closing the '[' at text[0]."""
-    for i, c, depth in _scan(text):
+    for i, _c, depth in _scan(text):
         if depth == 0:
             return i
     _fail(line, "unclosed '[' in params")

@@ -50,7 +50,8 @@ class Primitive:
     linear: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def out_types(self, in_types: tuple[ArrayType, ...], params: dict[str, Any]) -> tuple[ArrayType, ...]:
+    def out_types(self, in_types: tuple[ArrayType, ...],
+                  params: dict[str, Any]) -> tuple[ArrayType, ...]:
         t = self.shape(*in_types, **params)
         return t if isinstance(t, tuple) else (t,)
 

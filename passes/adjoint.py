@@ -20,8 +20,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from adjit.ir import Builder, Graph, Lit, Value, Var, building, context
-from adjit.ir import ops
+from adjit.ir import Builder, Graph, Lit, Value, Var, building, context, ops
 from adjit.ir.errors import NotDifferentiable
 from adjit.ir.primitive import PRIMS
 

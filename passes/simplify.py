@@ -17,7 +17,6 @@ from collections import Counter
 from typing import Any, Callable
 
 import numpy as np
-
 from adjit.ir import Eqn, Graph, Lit, Value, Var
 from adjit.ir.primitive import PRIMS
 
@@ -113,7 +112,8 @@ def _broadcast(eqn: Eqn) -> Value | Eqn | None:
     (x,) = eqn.inputs
     if x.type == eqn.out.type:
         return x
-    if isinstance(x, Lit) and x.value.size and not x.is_scalar and np.all(x.value == x.value.flat[0]):
+    uniform = isinstance(x, Lit) and x.value.size and np.all(x.value == x.value.flat[0])
+    if uniform and not x.is_scalar:
         # A uniform constant broadcasts from its scalar: codegen then needs no array for it.
         return eqn.replace(inputs=(Lit.make(x.value.flat[0], x.dtype),))
     return None
@@ -178,7 +178,8 @@ def _absorb_broadcast(eqn: Eqn, producers: dict[int, Eqn]) -> Eqn | None:
 
 def _only_unit_dims(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
     """Whether reshaping a to b only adds leading size-1 axes (which broadcasting implies)."""
-    return len(b) >= len(a) and b[len(b) - len(a):] == a and all(d == 1 for d in b[:len(b) - len(a)])
+    lead = len(b) - len(a)
+    return lead >= 0 and b[lead:] == a and all(d == 1 for d in b[:lead])
 
 
 def _add_self(eqn: Eqn) -> Eqn | None:

@@ -11,7 +11,6 @@ import functools
 from typing import Any, Callable, Sequence
 
 import numpy as np
-
 from adjit.ir.errors import AdjitError, NotDifferentiable, TraceError
 from adjit.tracer import Tracer, trace, unflatten
 from adjit.tracer.loc import user_loc
@@ -133,7 +132,7 @@ class Transformed:
         from adjit.passes.pipeline import differentiate, optimize
         from adjit.tracer.numpy_api import _t
 
-        tracers = [_t(a) if not (type(a) in (int, bool)) else a for a in args]
+        tracers = [_t(a) if type(a) not in (int, bool) else a for a in args]
         examples = tuple(a if not isinstance(a, Tracer) else
                          np.zeros(a.shape, a.dtype) for a in tracers)
         primals = examples[:-1] if self.mode == "vjp" else examples
@@ -239,7 +238,8 @@ def _transform(mode: str, fun: Callable[..., Any] | None, argnums: Argnums,
 
 def grad(fun: Callable[..., Any] | None = None, argnums: Argnums = 0, *,
          static_argnums: Argnums = ()) -> Any:
-    """The gradient of a scalar function, compiled. `@adjit.grad` or `adjit.grad(f, argnums=(0, 1))`."""
+    """The gradient of a scalar function, compiled: `@adjit.grad`, or
+    `adjit.grad(f, argnums=(0, 1))` for a tuple of gradients."""
     return _transform("grad", fun, argnums, static_argnums)
 
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
-
 from adjit.ir import Graph
 from adjit.passes.canonical import canonicalize
 from adjit.tracer import explicit as ex

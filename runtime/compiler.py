@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
-
 from adjit.ir import Graph
 from adjit.passes.pipeline import Stages, differentiate, optimize
 from adjit.tracer import Traced

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
-
 from adjit.ir.errors import AdjitError, ShapeError, TraceError
 from adjit.tracer import explicit as _ex
 from adjit.tracer.explicit import DeclaredGraph, Sym, constant, current, declaring, gradients, var

@@ -143,7 +143,8 @@ def _select_vjp(ct: Value, c: Value, x: Value, y: Value, out: Var) -> tuple[Valu
             ops.unbroadcast(ops.select(c, zero, ct), y.shape) if ny else None)
 
 
-def _select_jvp(tangents: list[Value | None], c: Value, x: Value, y: Value, out: Var) -> Value | None:
+def _select_jvp(tangents: list[Value | None], c: Value, x: Value, y: Value,
+                out: Var) -> Value | None:
     _, tx, ty = tangents
     if tx is None and ty is None:
         return None
@@ -154,7 +155,8 @@ def _select_jvp(tangents: list[Value | None], c: Value, x: Value, y: Value, out:
 
 register(Primitive("select", ELEMENTWISE, shape=_select_shape,
                    impl=lambda c, x, y: np.asarray(np.where(c, x, y)), jvp=_select_jvp,
-                   vjp=_select_vjp, code="({x} if {c} else {y})", args=("c", "x", "y"), linear=True))
+                   vjp=_select_vjp, code="({x} if {c} else {y})", args=("c", "x", "y"),
+                   linear=True))
 
 
 def _convert_shape(x: ArrayType, *, dtype: str) -> ArrayType:

@@ -66,9 +66,11 @@ DECLS: tuple[Decl, ...] = (
     Decl("arcsin", "asin(x)", np.arcsin, domain="abs(x) < 0.95"),
     Decl("arccos", "acos(x)", np.arccos, domain="abs(x) < 0.95"),
     Decl("arctan", "atan(x)", np.arctan),
-    Decl("arctan2", "atan2(x, y)", np.arctan2, d={"x": "y / (x**2 + y**2)", "y": "-x / (x**2 + y**2)"},
+    Decl("arctan2", "atan2(x, y)", np.arctan2,
+         d={"x": "y / (x**2 + y**2)", "y": "-x / (x**2 + y**2)"},
          code="math.atan2({x}, {y})", domain="x**2 + y**2 > 0.01"),
-    Decl("logistic", "1 / (1 + exp(-x))", lambda x: 1 / (1 + np.exp(-x)), d={"x": "out * (1 - out)"},
+    Decl("logistic", "1 / (1 + exp(-x))", lambda x: 1 / (1 + np.exp(-x)),
+         d={"x": "out * (1 - out)"},
          code="(1.0 / (1.0 + math.exp(-{x})))"),
     # |x|' = sign(x): 0 at 0, as PyTorch defines it.
     Decl("abs", "Abs(x)", np.abs, code="abs({x})"),

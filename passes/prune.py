@@ -29,6 +29,7 @@ class PruneReport:
     not_requested: list[str] = field(default_factory=list)
     inactive: list[str] = field(default_factory=list)  # requested inputs with no path to output
     stopped: list[Eqn] = field(default_factory=list)  # stop_gradient sites kept in the graph
+    known_conds: list[tuple[Eqn, bool]] = field(default_factory=list)  # replaced by a branch
 
     @property
     def pruned_ids(self) -> set[int]:
@@ -54,6 +55,9 @@ class PruneReport:
         for e in self.stopped:
             where = f" at {e.loc.short()}" if e.loc else ""
             lines.append(f"  stop_gradient{where}: no adjoint built behind it")
+        for e, value in self.known_conds:
+            where = f" at {e.loc.short()}" if e.loc else ""
+            lines.append(f"  cond{where}: predicate is always {value}, replaced by its branch")
         return "\n".join(lines)
 
 
@@ -72,8 +76,9 @@ def prune(g: Graph, *, wrt: Sequence[int] = (), forward: Graph | None = None
           ) -> tuple[Graph, PruneReport]:
     """Remove dead equations from the joint graph `g`. `wrt` are the differentiated input
     indices and `forward` the graph before the adjoint, used only to word the report."""
-    live = live_eqns(g)
     report = PruneReport()
+    g = _known_branches(g, report)
+    live = live_eqns(g)
     kept: list[Eqn] = []
     for eqn, keep in zip(g.eqns, live, strict=True):
         if keep:
@@ -103,3 +108,45 @@ def _reaching(g: Graph) -> set[int]:
         if any(id(o) in reach for o in eqn.outputs):
             reach.update(id(v) for v in eqn.inputs if isinstance(v, Var) and v.type.is_float)
     return reach
+
+
+FOLD_LIMIT = 64  # elements: predicates are scalars, the values feeding them are small
+
+
+def _known_branches(g: Graph, report: PruneReport) -> Graph:
+    """Replace each `cond` whose predicate depends only on constants by its branch."""
+    if not any(e.prim == "cond" for e in g.eqns):
+        return g
+    import numpy as np
+
+    from adjit.ir import Builder, Lit, building
+    from adjit.ir.builder import inline
+    from adjit.ir.primitive import PRIMS
+
+    known: dict[int, np.ndarray] = {}
+    subst: dict[int, object] = {}
+    b = Builder()
+
+    def read(v: object) -> object:
+        return subst.get(id(v), v) if isinstance(v, Var) else v
+
+    def value(v: object) -> np.ndarray | None:
+        return v.value if isinstance(v, Lit) else known.get(id(v))
+
+    with building(b):
+        for eqn in g.eqns:
+            eqn = eqn.replace(inputs=tuple(read(v) for v in eqn.inputs))
+            if eqn.prim == "cond" and value(eqn.inputs[0]) is not None:
+                taken = bool(value(eqn.inputs[0]))
+                outs = inline(eqn.p["branches"][int(taken)], list(eqn.inputs[1:]))
+                subst.update((id(o), n) for o, n in zip(eqn.outputs, outs, strict=True))
+                report.known_conds.append((eqn, taken))
+                continue
+            b.append(eqn)
+            vals = [value(v) for v in eqn.inputs]
+            prim = PRIMS[eqn.prim]
+            if (prim.kind != "control" and len(eqn.outputs) == 1 and vals
+                    and all(x is not None for x in vals) and eqn.out.type.size <= FOLD_LIMIT):
+                with np.errstate(all="ignore"):
+                    known[id(eqn.out)] = np.asarray(prim.impl(*vals, **dict(eqn.params)))
+    return g.replace(eqns=tuple(b.eqns), outputs=tuple(read(v) for v in g.outputs))

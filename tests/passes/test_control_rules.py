@@ -104,3 +104,24 @@ def test_cond_vjp_only_differentiates_the_branch_taken() -> None:
     x = np.array([-1.0, 2.0, 0.5])
     value, grad = evaluate(adjoint(g, [0]), x)
     np.testing.assert_allclose(grad, np.exp(x))
+
+
+def test_prune_replaces_a_cond_with_a_known_predicate_and_reports_it() -> None:
+    from adjit.passes.prune import prune
+
+    then = _graph("then", [F], lambda x: ops.ew("exp", x))
+    other = _graph("other", [F], lambda x: ops.ew("sin", x))
+
+    def f(x: Var) -> Var:
+        three = ops.reduce_sum(ops.broadcast_to(ops.lit(1.0, "f64"), (3,)), (0,))
+        pred = ops.ew("gt", three, 0.0)  # constant, though not a Python bool
+        (c,) = emit_multi("cond", pred, x, branches=(other, then))
+        return ops.reduce_sum(c, (0,))
+
+    g = _graph("f", [F], f)
+    joint = adjoint(g, [0])
+    pruned, report = prune(joint, wrt=[0], forward=g)
+    assert not any(e.prim == "cond" for e in pruned.eqns)
+    assert "predicate is always True, replaced by its branch" in str(report)
+    x = np.array([0.1, -0.2, 0.3])
+    np.testing.assert_allclose(evaluate(pruned, x)[1], np.exp(x))

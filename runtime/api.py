@@ -122,6 +122,16 @@ class Transformed:
                 return box_v(v, False), box_g(g, True)
 
             return value_and_grad_call
+        if self.mode in ("grad", "value_and_grad") and n_out == 1:
+            box_v, grad_boxes = boxes[0], boxes[1:]
+            with_value = self.mode == "value_and_grad"
+
+            def tuple_call(a: tuple[Any, ...]) -> Any:
+                r = fn(*a)
+                grads = tuple([bx(g, True) for bx, g in zip(grad_boxes, r[1:], strict=True)])
+                return (box_v(r[0], False), grads) if with_value else grads
+
+            return tuple_call
         return lambda a: self._assemble(spec, spec.run(a))
 
     def _inline(self, args: tuple[Any, ...]) -> Any:

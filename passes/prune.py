@@ -30,6 +30,8 @@ class PruneReport:
     inactive: list[str] = field(default_factory=list)  # requested inputs with no path to output
     stopped: list[Eqn] = field(default_factory=list)  # stop_gradient sites kept in the graph
     known_conds: list[tuple[Eqn, bool]] = field(default_factory=list)  # replaced by a branch
+    # (while_grad, names of carried values whose adjoint the requested gradients never use)
+    inactive_carried: list[tuple[Eqn, list[str]]] = field(default_factory=list)
 
     @property
     def pruned_ids(self) -> set[int]:
@@ -55,6 +57,10 @@ class PruneReport:
         for e in self.stopped:
             where = f" at {e.loc.short()}" if e.loc else ""
             lines.append(f"  stop_gradient{where}: no adjoint built behind it")
+        for e, names in self.inactive_carried:
+            where = f" at {e.loc.short()}" if e.loc else ""
+            lines.append(f"  while{where}: loop-carried {', '.join(names)} carry no adjoint "
+                         "(they do not reach a requested gradient)")
         for e, value in self.known_conds:
             where = f" at {e.loc.short()}" if e.loc else ""
             lines.append(f"  cond{where}: predicate is always {value}, replaced by its branch")
@@ -80,7 +86,10 @@ def prune(g: Graph, *, wrt: Sequence[int] = (), forward: Graph | None = None
     g = _known_branches(g, report)
     live = live_eqns(g)
     kept: list[Eqn] = []
+    used = _used_ids(g, live)
     for eqn, keep in zip(g.eqns, live, strict=True):
+        if keep and eqn.prim == "while_grad":
+            eqn = _prune_carried(eqn, used, report)
         if keep:
             kept.append(eqn)
             if eqn.prim == "stop_gradient" and not eqn.role:
@@ -150,3 +159,60 @@ def _known_branches(g: Graph, report: PruneReport) -> Graph:
                 with np.errstate(all="ignore"):
                     known[id(eqn.out)] = np.asarray(prim.impl(*vals, **dict(eqn.params)))
     return g.replace(eqns=tuple(b.eqns), outputs=tuple(read(v) for v in g.outputs))
+
+
+def _used_ids(g: Graph, live: list[bool]) -> set[int]:
+    """ids of the values that live equations or the outputs read."""
+    used = {id(v) for v in g.outputs if isinstance(v, Var)}
+    for eqn, keep in zip(g.eqns, live, strict=True):
+        if keep:
+            used.update(id(v) for v in eqn.inputs if isinstance(v, Var))
+    return used
+
+
+def _prune_carried(eqn: Eqn, used: set[int], report: PruneReport) -> Eqn:
+    """Keep in a while_grad's body_vjp only the adjoint work that reaches a used cotangent.
+
+    Each backward iteration feeds the carried cotangents it computes to the next, so a
+    carried value's adjoint is needed when its final cotangent is used, or when a needed
+    cotangent depends on it: a fixed point over body_vjp's dependencies.
+    """
+    from adjit.ir import Builder, building, ops
+
+    from .dce import dce
+
+    p = eqn.p
+    body, vjp, n_consts = p["body"], p["body_vjp"], p["n_consts"]
+    n_in, n_carried = len(body.inputs), len(body.outputs)
+    f_in = [i for i, v in enumerate(body.inputs) if v.type.is_float]
+    # position in f_in of the m-th float carried value, whose cotangent is vjp input n_in + m
+    carried_pos = [k for k, i in enumerate(f_in) if i >= n_consts]
+    needed = {k for k in range(len(f_in)) if id(eqn.outputs[n_carried + k]) in used}
+    while True:
+        reads = _reads(vjp, [vjp.outputs[k] for k in needed])
+        more = {carried_pos[m] for m in range(len(carried_pos))
+                if id(vjp.inputs[n_in + m]) in reads} - needed
+        if not more:
+            break
+        needed |= more
+    dropped = [k for k in carried_pos if k not in needed]
+    if not dropped:
+        return eqn
+    b = Builder()
+    with building(b):
+        zeros = {k: ops.zeros(vjp.outputs[k].type) for k in range(len(f_in)) if k not in needed}
+    outputs = tuple(vjp.outputs[k] if k in needed else zeros[k] for k in range(len(f_in)))
+    slim = dce(vjp.replace(eqns=vjp.eqns + tuple(b.eqns), outputs=outputs))
+    names = [body.inputs[f_in[k]].name or f"carried {f_in[k] - n_consts}" for k in dropped]
+    report.inactive_carried.append((eqn, names))
+    params = tuple((k, slim if k == "body_vjp" else v) for k, v in eqn.params)
+    return eqn.replace(params=params)
+
+
+def _reads(g: Graph, outputs: list) -> set[int]:
+    """ids of the values (inputs included) that `outputs` depend on in g."""
+    need = {id(v) for v in outputs if isinstance(v, Var)}
+    for e in reversed(g.eqns):
+        if any(id(o) in need for o in e.outputs):
+            need.update(id(v) for v in e.inputs if isinstance(v, Var))
+    return need

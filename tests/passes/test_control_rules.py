@@ -3,19 +3,18 @@ unbounded data-dependent trip count, forward mode, against finite differences.""
 from __future__ import annotations
 
 import numpy as np
-from check import numeric_jacobian
-
 from adjit.ir import ArrayType, Builder, Graph, Var, building, emit_multi, evaluate, ops
 from adjit.ir.verify import verify
 from adjit.passes.adjoint import adjoint
 from adjit.passes.jvp import jvp
 from adjit.passes.pipeline import differentiate
+from check import numeric_jacobian
 
 F = ArrayType("f64", (3,))
 S = ArrayType("f64", ())
 
 
-def _graph(name: str, types: list[ArrayType], body) -> Graph:  # noqa: ANN001
+def _graph(name: str, types: list[ArrayType], body) -> Graph:
     ins = [Var(t, f"v{i}") for i, t in enumerate(types)]
     with building(Builder()) as b:
         outs = body(*ins)
@@ -102,7 +101,7 @@ def test_cond_vjp_only_differentiates_the_branch_taken() -> None:
     g = _graph("f", [F], lambda x: ops.reduce_sum(emit_multi(
         "cond", ops.ew("gt", ops.reduce_sum(x, (0,)), 0.0), x, branches=(other, then))[0], (0,)))
     x = np.array([-1.0, 2.0, 0.5])
-    value, grad = evaluate(adjoint(g, [0]), x)
+    _, grad = evaluate(adjoint(g, [0]), x)
     np.testing.assert_allclose(grad, np.exp(x))
 
 
@@ -125,3 +124,32 @@ def test_prune_replaces_a_cond_with_a_known_predicate_and_reports_it() -> None:
     assert "predicate is always True, replaced by its branch" in str(report)
     x = np.array([0.1, -0.2, 0.3])
     np.testing.assert_allclose(evaluate(pruned, x)[1], np.exp(x))
+
+
+def test_prune_drops_adjoint_of_carried_values_that_do_not_reach_the_gradient() -> None:
+    from adjit.passes.prune import prune
+
+    # carried: t (a counter), y (busy work that never reaches the loss) and x
+    cond = _graph("cond", [S, F, F], lambda t, y, x: ops.ew("lt", t, 5.0))
+    body = _graph("body", [S, F, F], lambda t, y, x: [
+        ops.add(t, 1.0), ops.mul(y, ops.ew("sin", y)), ops.mul(x, ops.ew("cos", x))])
+
+    def f(y0: Var, x0: Var) -> Var:
+        _, _, x = emit_multi("while", ops.lit(0.0, "f64"), y0, x0, cond=cond, body=body,
+                             n_consts=0)
+        return ops.reduce_sum(x, (0,))
+
+    g = _graph("f", [F, F], f)
+    joint = adjoint(g, [1])
+    pruned, report = prune(joint, wrt=[1], forward=g)
+    assert "loop-carried v0, v1 carry no adjoint" in str(report)
+
+    def vjp_eqns(graph: Graph) -> int:
+        (wg,) = [e for e in graph.eqns if e.prim == "while_grad"]
+        return len(wg.p["body_vjp"].eqns)
+
+    assert vjp_eqns(pruned) < vjp_eqns(joint)
+    y, x = np.array([0.1, 0.2, 0.3]), np.array([0.3, -0.5, 1.0])
+    np.testing.assert_allclose(evaluate(pruned, y, x)[1], evaluate(joint, y, x)[1])
+    np.testing.assert_allclose(evaluate(pruned, y, x)[1], numeric_jacobian(
+        lambda y, x: evaluate(g, y, x)[0], y, x, argnum=1), rtol=1e-6)

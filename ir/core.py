@@ -104,12 +104,11 @@ class Loc:
         return f"{where} in {self.func}" if self.func else where
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Var:
-    """An SSA value. Identity is the value: two Vars are equal only if they are the same."""
+class _Typed:
+    """What every value offers: its shape and dtype, read off its `type`."""
 
+    __slots__ = ()
     type: ArrayType
-    name: str | None = None
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -119,12 +118,20 @@ class Var:
     def dtype(self) -> str:
         return self.type.dtype
 
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Var(_Typed):
+    """An SSA value. Identity is the value: two Vars are equal only if they are the same."""
+
+    type: ArrayType
+    name: str | None = None
+
     def __repr__(self) -> str:
         return f"Var({self.name or hex(id(self))}: {self.type})"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class Lit:
+class Lit(_Typed):
     """A constant. Scalars are the common case; arrays are allowed (closed-over data)."""
 
     value: np.ndarray
@@ -137,14 +144,6 @@ class Lit:
         arr = np.array(arr, dtype=DTYPES[dt])  # private copy: the IR must not see later mutation
         arr.setflags(write=False)
         return Lit(arr, ArrayType(dt, arr.shape))
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.type.shape
-
-    @property
-    def dtype(self) -> str:
-        return self.type.dtype
 
     @property
     def is_scalar(self) -> bool:

@@ -4,7 +4,9 @@
 `cache_dir/<sha256(text)[:20]>.py` (atomically, and only when the file is not there, so its
 mtime stays put and numba's on-disk cache, `njit(cache=True)`, hits in the next process),
 imports it by path, and returns the `numba.njit(cache=True, fastmath=False,
-error_model='numpy')` dispatcher; with `jit=False`, the plain Python function.
+error_model='numpy')` dispatcher; with `jit=False`, the plain Python function. The module's
+other functions (`src.callees`: the sub-graphs of `cond` and `while`) are compiled the same
+way, as numba callees of the main function; with `jit=False` they stay plain Python too.
 
 The returned object carries `__source__` (the text) and `__source_path__` (the file). numba
 compiles lazily at the first call; `compile_for(fn, *args)` (or `signature_args=`) compiles
@@ -56,10 +58,11 @@ def write_source(src: Source, cache_dir: pathlib.Path) -> pathlib.Path:
     return path
 
 
-def _load(path: pathlib.Path, name: str) -> Callable[..., Any]:
+def _load(path: pathlib.Path, name: str, jit: bool = True) -> Callable[..., Any]:
     # numba's disk cache imports the function's module *by name* when it loads an entry, so
-    # the name must be the same in every process: derive it from the file's hash.
-    modname = f"adjit_generated_{path.stem}"
+    # the name must be the same in every process: derive it from the file's hash. The plain
+    # Python version is a module of its own, so that its callees stay plain functions.
+    modname = f"adjit_generated_{path.stem}" + ("" if jit else "_py")
     module = sys.modules.get(modname)
     if module is None or getattr(module, "__file__", None) != str(path):
         spec = importlib.util.spec_from_file_location(modname, path)
@@ -83,13 +86,23 @@ def compile_source(src: Source, cache_dir: pathlib.Path, jit: bool = True,
                    signature_args: Sequence[Any] | None = None) -> Callable[..., Any]:
     """The compiled function for `src` (see the module docstring)."""
     path = write_source(src, cache_dir)
-    fn = _load(path, src.name)
+    fn = _load(path, src.name, jit)
     if not jit:
         fn.__source__ = src.text  # type: ignore[attr-defined]
         fn.__source_path__ = str(path)  # type: ignore[attr-defined]
         return fn
     import numba
 
+    # The sub-graph functions of control flow become numba callees: the main function
+    # resolves them from its module's globals when it is compiled. Their machine code is
+    # linked into the caller's, so a later process loads the caller from numba's cache
+    # without compiling them.
+    module = sys.modules[fn.__module__]
+    for callee in src.callees:
+        f = getattr(module, callee)
+        if not isinstance(f, numba.core.dispatcher.Dispatcher):
+            setattr(module, callee, numba.njit(cache=True, fastmath=False,
+                                               error_model="numpy")(f))
     disp = numba.njit(cache=True, fastmath=False, error_model="numpy")(fn)
     disp.__source__ = src.text
     disp.__source_path__ = str(path)

@@ -41,6 +41,17 @@ Memory passes: a loop kernel counts one pass per innermost loop of its nest (eac
 sweep over part of the domain; softmax's row kernel counts 3), a library call counts 1, a
 reshape view 0.
 
+Control flow (`cond`, `while`, `while_grad`) is a kernel of its own. Each sub-graph is planned
+recursively as a *function* (`SubFunction`: its own plan, and the inputs it reads), which the
+code generator emits as a separate function of the same module and calls: the branch taken
+and the trip count are decided at run time. The kernel reads its operands as arrays (inline
+values are stored) or scalars; its 0-d results are scalar locals ('local'), the others arrays.
+Sub-graphs with the same text share one function. A `while_grad` whose `while` (same cond,
+body and operands) runs earlier in the same graph is its *partner*: the `while` records the
+tape (the carried values body_vjp reads, `taped`) and the `while_grad` only runs the reverse
+loop, so the joint graph of a loop runs the loop forward once. A loop kernel's passes are
+counted per iteration.
+
 Before (the value and gradient of sum(x**2 * exp(x))) and after:
 
 >>> import numpy as np
@@ -79,6 +90,8 @@ from adjit.ir.core import Eqn, Graph, Lit, Value, Var
 from adjit.ir.errors import CodegenError
 from adjit.ir.primitive import ELEMENTWISE, PRIMS
 from adjit.ir.printer import Namer, format_eqn
+
+CONTROL_PRIMS = ("cond", "while", "while_grad")
 
 # ---- index terms ----------------------------------------------------------------------------
 
@@ -220,7 +233,8 @@ class ValueInfo:
     """How a value produced by an equation exists.
 
     kind: 'inline' (a scalar expression, recomputed where needed), 'register' (a reduction
-    result: a scalar local at `level`), 'array' (an array written by kernel `kernel`).
+    result: a scalar local at `level`), 'array' (an array written by kernel `kernel`), 'local'
+    (a 0-d result of a control kernel: a scalar local, available to later kernels).
     `terms` is the value's identity index in its kernel.
     """
 
@@ -259,12 +273,51 @@ class Kernel:
     writes: list[Var] = field(default_factory=list)
     recomputed: list[int] = field(default_factory=list)  # eqns of earlier kernels redone here
     scratch: dict[Var, Scratch] = field(default_factory=dict)
+    # Control kernels (kind 'cond', 'while', 'while_grad'): the functions called, by role
+    # ('then'/'else'; 'cond', 'body', 'body_vjp'); for a `while` and a `while_grad` that run
+    # the same loop on the same operands, `partner` links the two (the `while` records the
+    # tape, the `while_grad` only walks it backwards); `taped` are the carried values recorded
+    # per iteration (those body_vjp reads).
+    calls: dict[str, SubFunction] = field(default_factory=dict)
+    partner: int | None = None
+    taped: tuple[int, ...] = ()
+    tape_row_bytes: int = 0
 
     @property
     def passes(self) -> int:
+        """Sweeps over memory; for a loop kernel (while, while_grad) per iteration."""
         if self.kind == "loop":
             return _leaf_loops(self.items)
+        if self.kind == "cond":
+            return max(f.plan.memory_passes for f in self.calls.values())
+        if self.kind == "while":
+            return self.calls["cond"].plan.memory_passes + self.calls["body"].plan.memory_passes
+        if self.kind == "while_grad":
+            forward = 0 if self.partner is not None else (
+                self.calls["cond"].plan.memory_passes + self.calls["body"].plan.memory_passes)
+            return forward + self.calls["body_vjp"].plan.memory_passes
         return 0 if self.kind == "reshape" else 1
+
+
+@dataclass(eq=False)
+class SubFunction:
+    """A sub-graph of a control node, planned on its own and generated as its own function
+    (a numba callee). `name` is relative ('k1_body'); the code generator prefixes it with the
+    generated function's name. `params` are the indices of the graph inputs it reads: only
+    those are passed. Sub-graphs with the same text share one SubFunction (the `while` and
+    the `while_grad` of one loop call the same cond and body)."""
+
+    name: str
+    graph: Graph
+    plan: KernelPlan
+    params: tuple[int, ...]
+
+    def signature(self) -> str:
+        ins = ", ".join(f"{self.plan.name(self.graph.inputs[i])}: {self.graph.inputs[i].type}"
+                        for i in self.params)
+        outs = [str(t) for t in self.graph.out_types]
+        ret = outs[0] if len(outs) == 1 else "(" + ", ".join(outs) + ")"
+        return f"{self.name}({ins}) -> {ret}"
 
 
 def _leaf_loops(items: list[Loop | Root]) -> int:
@@ -276,21 +329,43 @@ def _leaf_loops(items: list[Loop | Root]) -> int:
     return n
 
 
+def _count_defs(g: Graph) -> int:
+    return sum(len(e.outputs) + sum(_count_defs(sub) for _, sub in e.subgraphs())
+               for e in g.eqns)
+
+
+def number(graph: Graph, start: int = 0) -> tuple[dict[int, str], list[str],
+                                                 dict[tuple[int, str], int]]:
+    """Printed names (id(var) -> name), each equation's text, and where the numbering of
+    each sub-graph starts ((eqn index, param key) -> N): the same names `str(graph)` shows,
+    sub-graphs numbered on from their enclosing graph."""
+    namer = Namer()
+    namer.counter = start
+    for v in graph.inputs:
+        namer.input(v)
+    texts: list[str] = []
+    starts: dict[tuple[int, str], int] = {}
+    for i, e in enumerate(graph.eqns):
+        texts.append(format_eqn(e, namer, locs=False))
+        for key, sub in e.subgraphs():
+            starts[(i, key)] = namer.counter
+            namer.counter += _count_defs(sub)
+    return namer.names, texts, starts
+
+
 class KernelPlan:
     """The kernels of a graph, in execution order, and how every value is held."""
 
     def __init__(self, graph: Graph, kernels: list[Kernel], info: dict[Var, ValueInfo],
-                 stored: set[Var], buffers: dict[Var, Var]) -> None:
+                 stored: set[Var], buffers: dict[Var, Var], start: int = 0) -> None:
         self.graph = graph
         self.kernels = kernels
         self.info = info
         self.stored = stored
         self.buffers = buffers  # accumulation var -> the var whose array holds it
-        namer = Namer()
-        for v in graph.inputs:
-            namer.input(v)
-        self.eqn_text = [format_eqn(e, namer, locs=False) for e in graph.eqns]
-        self.names = namer.names  # id(var) -> printed name
+        # Names as `str(graph)` prints them (a sub-graph's plan starts at `start`, where the
+        # printer's numbering of the enclosing graph has got to).
+        self.names, self.eqn_text, self.sub_starts = number(graph, start)
 
     @property
     def memory_passes(self) -> int:
@@ -309,7 +384,8 @@ class KernelPlan:
     def access(self, v: Value, k: int) -> str:
         """How kernel `k` gets value `v`: 'lit' (scalar constant), 'const' (array constant),
         'input', 'array' (an array of an earlier kernel), 'scalar' (a 0-d local of an earlier
-        kernel), 'register' (a reduction result of this kernel), 'inline' (computed here)."""
+        kernel: a full reduction, a control kernel's 0-d result), 'register' (a reduction
+        result of this kernel), 'inline' (computed here)."""
         if isinstance(v, Lit):
             return "lit" if v.is_scalar else "const"
         info = self.info.get(v)
@@ -317,6 +393,8 @@ class KernelPlan:
             return "input"
         if info.kind == "array":
             return "array"
+        if info.kind == "local":
+            return "scalar"
         if info.kind == "register":
             if info.kernel == k:
                 return "register"
@@ -358,6 +436,8 @@ class KernelPlan:
         return ", ".join(out)
 
     def format_kernel(self, k: Kernel) -> str:
+        if k.kind in CONTROL_PRIMS:
+            return self._format_control(k)
         dom = ",".join(str(d) for d in k.domain)
         parts = [f"k{k.index} {k.kind}({dom})", self._members(k.members)]
         if k.recomputed:
@@ -373,11 +453,47 @@ class KernelPlan:
             text += f" | {self._tree(k.items) or 'scalars'}"
         return text + f" | passes {k.passes}"
 
-    def __str__(self) -> str:
-        lines = [self.format_kernel(k) for k in self.kernels]
+    def _format_control(self, k: Kernel) -> str:
+        e = self.graph.eqns[k.members[0]]
+        parts = [f"k{k.index} {k.kind}", self._members(k.members),
+                 "reads " + (", ".join(self.name(v) for v in k.reads) or "-"),
+                 "writes " + (", ".join(self.name(v) for v in k.writes) or "-")]
+        c = {role: f.name for role, f in k.calls.items()}
+        if k.kind == "cond":
+            what = f"if {self.name(e.inputs[0])}: {c['then']} else {c['else']}"
+            return " ".join(parts) + f" | {what} | passes {k.passes}"
+        tape = (f"a tape of {', '.join(self.name(e.outputs[j]) for j in k.taped)} "
+                f"({k.tape_row_bytes} B/iter)" if k.taped else "the trip count (no tape)")
+        loop = f"while {c['cond']}: {c['body']}"
+        if k.kind == "while":
+            what = loop if k.partner is None else f"{loop}, recording {tape} for k{k.partner}"
+        else:
+            forward = (f"{loop}, recording {tape}" if k.partner is None
+                       else f"forward shared with k{k.partner}, which records {tape}")
+            what = f"{forward}; backward: {c['body_vjp']} per iteration, in reverse"
+        return " ".join(parts) + f" | {what} | passes {k.passes}/iter"
+
+    def lines(self, printed: set[int] | None = None) -> list[str]:
+        """The plan's lines; under a control kernel, the plans of the functions it calls
+        (each printed once, indented)."""
+        printed = set() if printed is None else printed
+        out = []
+        for k in self.kernels:
+            out.append(self.format_kernel(k))
+            for f in k.calls.values():
+                if id(f) in printed:
+                    continue
+                printed.add(id(f))
+                out.append(f"    def {f.signature()}:")
+                out.extend("        " + ln for ln in f.plan.lines(printed))
         n = len(self.kernels)
-        lines.append(f"memory passes: {self.memory_passes} ({n} kernel{'s' if n != 1 else ''})")
-        return "\n".join(lines)
+        loops = any(k.kind in ("while", "while_grad") for k in self.kernels)
+        out.append(f"memory passes: {self.memory_passes} ({n} kernel{'s' if n != 1 else ''}"
+                   f"{'; a loop counts its passes per iteration once' if loops else ''})")
+        return out
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
 
     def __repr__(self) -> str:
         return f"<KernelPlan {len(self.kernels)} kernels, {self.memory_passes} passes>"
@@ -391,8 +507,38 @@ def fuse(graph: Graph) -> KernelPlan:
     return _Planner(graph).run()
 
 
+# Control kernels call their sub-graphs in these roles (a cond's branches are (false, true)).
+ROLES = {"branches[0]": "else", "branches[1]": "then"}
+
+
+def control_operands(kern: Kernel, e: Eqn) -> list[int]:
+    """The operands of control kernel `kern` (equation `e`) that its code reads: a cond's
+    predicate and what its branches read; a loop's consts that a function reads, its initial
+    carried values and (while_grad) its cotangents."""
+    if kern.kind == "cond":
+        return [0] + sorted({1 + j for f in kern.calls.values() for j in f.params})
+    n_consts = e.p["n_consts"]
+    consts = {j for f in kern.calls.values() for j in f.params if j < n_consts}
+    return sorted(consts) + list(range(n_consts, len(e.inputs)))
+
+
+def _used_inputs(g: Graph) -> tuple[int, ...]:
+    used = {id(v) for e in g.eqns for v in e.inputs} | {id(v) for v in g.outputs}
+    return tuple(i for i, v in enumerate(g.inputs) if id(v) in used)
+
+
+def _same_operands(a: tuple[Value, ...], b: tuple[Value, ...]) -> bool:
+    return len(a) == len(b) and all(
+        x is y or (isinstance(x, Lit) and isinstance(y, Lit) and x == y)
+        for x, y in zip(a, b, strict=True))
+
+
 class _Planner:
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, functions: dict[str, SubFunction] | None = None,
+                 prefix: str = "", start: int = 0) -> None:
+        self.functions = {} if functions is None else functions  # graph text -> function
+        self.prefix = prefix  # of the names of the functions this graph's kernels call
+        self.start = start  # where this graph's %N numbering starts
         self.g = graph
         self.eqns = graph.eqns
         self.kernels: list[Kernel] = []
@@ -413,17 +559,70 @@ class _Planner:
             self.assign(i, e)
         self.sink()
         self.drop_empty()
+        self.plan_control()
         self.decide_stores()
         self.place_stores()
         for kern in self.kernels:
             if kern.kind == "loop":
                 self.add_scratch(kern)
         self.collect()
-        return KernelPlan(self.g, self.kernels, self.info, self.stored, self.buffers)
+        return KernelPlan(self.g, self.kernels, self.info, self.stored, self.buffers,
+                          self.start)
+
+    # -- control flow ------------------------------------------------------------------------
+
+    def plan_control(self) -> None:
+        """Plan the sub-graphs of control kernels as functions, and pair each `while_grad`
+        with a `while` of the same loop on the same operands (the joint graph of a loop has
+        both: the forward value, and the gradient that runs the loop again): the `while`
+        records the tape, the `while_grad` reuses it and only runs backwards."""
+        controls = [k for k in self.kernels if k.kind in CONTROL_PRIMS]
+        if not controls:
+            return
+        _, _, starts = number(self.g, self.start)
+        for kern in controls:
+            (i,) = kern.members
+            e = self.eqns[i]
+            for key, sub in e.subgraphs():
+                role = ROLES.get(key, key)
+                kern.calls[role] = self.function(f"k{kern.index}_{role}", sub, starts[(i, key)])
+            if kern.kind != "while_grad":
+                continue
+            n_consts = e.p["n_consts"]
+            body = e.p["body"]
+            kern.taped = tuple(j for j in range(len(body.outputs))
+                               if n_consts + j in kern.calls["body_vjp"].params)
+            kern.tape_row_bytes = sum(body.inputs[n_consts + j].type.size
+                                      * body.inputs[n_consts + j].type.np_dtype.itemsize
+                                      for j in kern.taped)
+            for fwd in controls:
+                if fwd.index >= kern.index:
+                    break
+                fe = self.eqns[fwd.members[0]]
+                if fwd.kind == "while" and fwd.partner is None \
+                        and fwd.calls["cond"] is kern.calls["cond"] \
+                        and fwd.calls["body"] is kern.calls["body"] \
+                        and fe.p["n_consts"] == n_consts \
+                        and _same_operands(fe.inputs, e.inputs[:len(body.inputs)]):
+                    fwd.partner, kern.partner = kern.index, fwd.index
+                    fwd.taped, fwd.tape_row_bytes = kern.taped, kern.tape_row_bytes
+                    break
+
+    def function(self, name: str, g: Graph, start: int) -> SubFunction:
+        key = g.format(locs=False)
+        f = self.functions.get(key)
+        if f is None:
+            full = self.prefix + name
+            plan = _Planner(g, self.functions, full + "_", start).run()
+            f = SubFunction(full, g, plan, _used_inputs(g))
+            self.functions[key] = f
+        return f
 
     # -- classification ----------------------------------------------------------------------
 
     def kind(self, e: Eqn) -> str:
+        if e.prim in CONTROL_PRIMS:
+            return "control"
         if any(True for _ in e.subgraphs()) or e.prim not in PRIMS:
             raise CodegenError(f"the CPU backend cannot compile `{e.prim}`", loc=e.loc,
                                hint="control flow and unknown primitives have no lowering yet")
@@ -450,12 +649,19 @@ class _Planner:
         if isinstance(v, Lit) or v not in self.info:
             return 0
         info = self.info[v]
-        return info.kernel + 1 if info.kind == "array" else info.kernel
+        return info.kernel + 1 if info.kind in ("array", "local") else info.kernel
 
     # -- assignment --------------------------------------------------------------------------
 
     def assign(self, i: int, e: Eqn) -> None:
         kind = self.kind(e)
+        if kind == "control":  # a kernel of its own; 0-d results are scalar locals
+            k = self.new_kernel(e.prim, ())
+            self.kernels[k].members.append(i)
+            self.eqn_kernel.append(k)
+            for o in e.outputs:
+                self.info[o] = ValueInfo("local" if o.shape == () else "array", k, i)
+            return
         if kind in ("matmul", "concatenate", "view"):
             k = self.new_kernel("reshape" if kind == "view" else kind, e.out.shape)
             self.kernels[k].members.append(i)
@@ -595,7 +801,7 @@ class _Planner:
             deps = None if d is None or deps is None else deps | d
         if deps is not None and isinstance(v, Var) and v in self.info:
             info = self.info[v]
-            if info.kind == "array":
+            if info.kind in ("array", "local"):
                 if info.kernel >= kern.index:
                     deps = None
             elif info.kind == "register":
@@ -688,7 +894,11 @@ class _Planner:
         for v in self.outputs:
             self.need_array(v)
         for kern in self.kernels:
-            if kern.kind != "loop":
+            if kern.kind in CONTROL_PRIMS:
+                e = self.eqns[kern.members[0]]
+                for j in control_operands(kern, e):
+                    self.need_array(e.inputs[j])
+            elif kern.kind != "loop":
                 for i in kern.members:
                     for v in self.eqns[i].inputs:
                         self.need_array(v)
@@ -698,6 +908,11 @@ class _Planner:
             for kern in self.kernels:
                 if kern.kind == "loop":
                     self.walk_kernel(kern, None)
+                elif kern.kind in CONTROL_PRIMS:  # 0-d operands are computed before the call
+                    e = self.eqns[kern.members[0]]
+                    for j in control_operands(kern, e):
+                        if e.inputs[j].shape == ():
+                            self.walk(e.inputs[j], (), kern, set(), None)
             if len(self.stored) == before:
                 break
 
@@ -754,7 +969,7 @@ class _Planner:
                 if mem not in reads:
                     reads.append(mem)
             return
-        if info is None or info.kind == "register":
+        if info is None or info.kind in ("register", "local"):
             return
         e = self.eqns[info.eqn]
         if e.prim in ("argmax", "argmin"):
@@ -880,6 +1095,20 @@ class _Planner:
 
     def collect(self) -> None:
         for kern in self.kernels:
+            if kern.kind in CONTROL_PRIMS:
+                e = self.eqns[kern.members[0]]
+                seen: set = set()
+                for j in control_operands(kern, e):
+                    v = e.inputs[j]
+                    if v.shape == () and isinstance(v, Var) and v in self.info \
+                            and self.info[v].kind != "local":
+                        self.walk(v, (), kern, seen, kern.reads)  # the arrays it is made of
+                    elif isinstance(v, Var) or not v.is_scalar:
+                        mem = self.buffer(v) if isinstance(v, Var) else v
+                        if mem not in kern.reads:
+                            kern.reads.append(mem)
+                kern.writes.extend(e.outputs)
+                continue
             if kern.kind != "loop":
                 e = self.eqns[kern.members[0]]
                 for v in e.inputs:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from adjit.ir import ArrayType, Builder, Graph, Lit, Var, building, emit, ops
+from adjit.ir import ArrayType, Builder, Graph, Lit, Var, building, emit, emit_multi, ops
 
 
 def _var(name: str, shape: tuple[int, ...], dtype: str = "f64") -> Var:
@@ -293,6 +293,58 @@ def _matmul(mk: Mk, dt: str) -> list:
     return outs
 
 
+def _subgraph(name: str, types: list[ArrayType], body: Callable[..., list]) -> Graph:
+    ins = tuple(Var(t, f"{name}{i}") for i, t in enumerate(types))
+    with building(Builder()) as b:
+        outs = body(*ins)
+    return b.graph(name, ins, tuple(outs))
+
+
+def _cond_case(mk: Mk, dt: str) -> list:
+    p, x = mk((), dt), mk((3, 4), dt)
+    types = [ArrayType(dt, ()), ArrayType(dt, (3, 4))]
+    then = _subgraph("then", types, lambda p, x: [ops.mul(ops.exp(x), p),
+                                                  ops.reduce_sum(x, (0, 1))])
+    other = _subgraph("other", types, lambda p, x: [ops.sub(x, p), ops.mul(p, 2.0)])
+    outs = []
+    for pred in (ops.ew("gt", p, 0.0), ops.ew("le", p, 0.0)):  # both branches run
+        outs += emit_multi("cond", pred, p, x, branches=(other, then))
+    return outs
+
+
+def _loop(dt: str) -> tuple[Graph, Graph]:
+    """k, x = 0, x0; while k < 3: k, x = k + 1, x * w + 1 (consts w)."""
+    types = [ArrayType(dt, (4,)), ArrayType("i64", ()), ArrayType(dt, (4,))]
+    cond = _subgraph("cond", types, lambda w, k, x: [ops.ew("lt", k, Lit.make(np.int64(3)))])
+    body = _subgraph("body", types, lambda w, k, x: [ops.add(k, Lit.make(np.int64(1))),
+                                                     ops.add(ops.mul(x, w), 1.0)])
+    return cond, body
+
+
+def _while_case(mk: Mk, dt: str) -> list:
+    cond, body = _loop(dt)
+    return list(emit_multi("while", mk((4,), dt), Lit.make(np.int64(0)), mk((4,), dt),
+                           cond=cond, body=body, n_consts=1))
+
+
+def _while_grad_case(mk: Mk, dt: str) -> list:
+    from adjit.ir.primitive import PRIMS
+
+    cond, body = _loop(dt)
+    w, x = mk((4,), dt), mk((4,), dt)
+    k0 = Lit.make(np.int64(0))
+    out = emit_multi("while", w, k0, x, cond=cond, body=body, n_consts=1)
+    ct = ops.mul(out[1], 2.0)
+    # the gradients of sum(x_final**2): the while_grad shares the forward loop ...
+    g_w, _, g_x = PRIMS["while"].vjp((None, ct), w, k0, x, out=out, cond=cond, body=body,
+                                        n_consts=1)
+    # ... and one on other operands runs its own
+    x2 = ops.mul(x, 0.5)
+    g_w2, _, g_x2 = PRIMS["while"].vjp((None, mk((4,), dt)), w, k0, x2, out=out, cond=cond,
+                                          body=body, n_consts=1)
+    return [out[1], g_w, g_x, g_w2, g_x2]
+
+
 ELEMENTWISE_UNARY = ("neg", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt",
                      "sin", "cos", "tan", "sinh", "cosh", "tanh", "arcsin", "arccos", "arctan",
                      "logistic", "abs", "sign", "floor")
@@ -310,6 +362,7 @@ PRIM_CASES: dict[str, Callable[[Mk, str], list]] = {
     "reshape": _reshape, "transpose": _transpose, "broadcast_to": _broadcast_to,
     "slice": _slice_case, "unslice": _unslice_case, "concatenate": _concatenate,
     "gather": _gather, "scatter_add": _scatter_add, "matmul": _matmul,
+    "cond": _cond_case, "while": _while_case, "while_grad": _while_grad_case,
 }
 # Cases that also make sense with integer inputs.
 INT_CASES = ("neg", "add", "sub", "mul", "abs", "maximum", "minimum", "select", "lt", "eq",

@@ -196,7 +196,7 @@ def _prune_carried(eqn: Eqn, used: set[int], report: PruneReport) -> Eqn:
             break
         needed |= more
     dropped = [k for k in carried_pos if k not in needed]
-    if not dropped:
+    if len(needed) == len(f_in):
         return eqn
     b = Builder()
     with building(b):
@@ -204,6 +204,8 @@ def _prune_carried(eqn: Eqn, used: set[int], report: PruneReport) -> Eqn:
     outputs = tuple(vjp.outputs[k] if k in needed else zeros[k] for k in range(len(f_in)))
     slim = dce(vjp.replace(eqns=vjp.eqns + tuple(b.eqns), outputs=outputs))
     names = [body.inputs[f_in[k]].name or f"carried {f_in[k] - n_consts}" for k in dropped]
+    names += [f"{body.inputs[f_in[k]].name or f'const {f_in[k]}'} (const)"
+              for k in range(len(f_in)) if k not in needed and k not in carried_pos]
     report.inactive_carried.append((eqn, names))
     params = tuple((k, slim if k == "body_vjp" else v) for k, v in eqn.params)
     return eqn.replace(params=params)

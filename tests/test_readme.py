@@ -31,3 +31,15 @@ def test_readme_example_prints_what_the_readme_shows() -> None:
     got = [ln.rstrip() for ln in buf.getvalue().strip().splitlines()]
     want = [ln.rstrip() for ln in expected.strip().splitlines()]
     assert got == want, "\n".join(got)
+
+
+def test_every_readme_python_block_runs() -> None:
+    namespace: dict = {"__name__": "readme"}
+    buf = io.StringIO()
+    for lang, line, code in _blocks():
+        if lang != "python":
+            continue
+        source = "\n" * (line - 1) + code
+        with contextlib.redirect_stdout(buf):
+            exec(compile(source, str(README), "exec"), namespace)
+    assert "canonical IR: identical" in buf.getvalue()

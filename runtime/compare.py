@@ -117,6 +117,10 @@ def compare(fn: Callable[..., Any], *example_args: Any,
     argument) declared; compare their canonical IR, build, compile and run times."""
     import adjit.codegen.compile  # noqa: F401  (load numba first: its import is no one's compile)
 
+    from .api import Transformed
+
+    if isinstance(fn, Transformed):  # compare the function itself, not its gradient
+        fn = fn.fun
     args = tuple(np.asarray(a) if not isinstance(a, np.ndarray) else a for a in example_args)
     ways = []
     t0 = time.perf_counter()

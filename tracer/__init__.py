@@ -1,5 +1,6 @@
-"""Turning Python into `ir.Graph`: tracer values, numpy protocols, and (later) control flow,
-the recorded Tensor tape and the explicit builder."""
+"""Turning Python into `ir.Graph`: tracer values, numpy protocols, control-flow capture
+(autograph.py rewrites a function's source, control.py emits `cond`/`while`), the recorded
+Tensor tape and the explicit builder."""
 from . import numpy_api  # noqa: F401  (installs the array methods on Tracer)
 from .trace import Traced, arg_type, trace, unflatten
 from .values import Tracer

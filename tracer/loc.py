@@ -7,6 +7,7 @@ from __future__ import annotations
 import linecache
 import os
 import sys
+from types import CodeType, FrameType
 
 from adjit.ir import Loc
 
@@ -20,10 +21,22 @@ def _internal(filename: str) -> bool:
     return filename.startswith(_SKIP) or filename.startswith("<frozen")
 
 
-def user_loc(depth: int = 1) -> Loc | None:
+def _user_frame(depth: int) -> FrameType | None:
+    """The innermost frame outside adjit, from `depth` frames above this one."""
     frame = sys._getframe(depth)
     while frame is not None and _internal(frame.f_code.co_filename):
         frame = frame.f_back
+    return frame
+
+
+def user_code(depth: int = 1) -> CodeType | None:
+    """The code object running in the innermost user frame."""
+    frame = _user_frame(depth + 1)
+    return frame.f_code if frame is not None else None
+
+
+def user_loc(depth: int = 1) -> Loc | None:
+    frame = _user_frame(depth + 1)
     if frame is None:
         return None
     code = frame.f_code

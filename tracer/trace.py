@@ -4,6 +4,9 @@ Array arguments become typed graph inputs named after the function's parameters;
 Python floats and ints become weakly typed 0-d inputs; `static` arguments are
 passed through as Python values (they are part of the compilation key). The
 output may be a tracer, a number, an array, or a (nested) tuple/list of them.
+
+The function runs converted (tracer/convert.py): its `if`/`while`/`for` on traced values
+become `cond`/`while` equations, and loops that unrolled instead are noted on the graph.
 """
 from __future__ import annotations
 
@@ -17,6 +20,9 @@ from adjit.ir import ArrayType, Builder, Graph, Lit, Value, Var, building, conte
 from adjit.ir.core import dtype_name
 from adjit.ir.errors import TraceError
 
+from .control import recording_notes
+from .convert import converted
+from .undefined import Undefined
 from .values import Tracer, pack_objects
 
 
@@ -75,15 +81,38 @@ def trace(fn: Callable[..., Any], args: Sequence[Any], static: Sequence[int] = (
         weak.append(w)
         call_args.append(Tracer(v, weak=w))
     builder = Builder()
-    with building(builder), context(loc=None, role=""):
-        out = fn(*call_args)
+    run = converted(fn)  # Python control flow on traced values -> cond / while (autograph.py)
+    with building(builder), context(loc=None, role=""), recording_notes() as notes:
+        out = run(*call_args)
     with building(builder):
         flat: list[Value] = []
         tree = _flatten(out, flat)
     gname = name or getattr(fn, "__name__", "f")
     if not gname.isidentifier():
         gname = "f"
-    return Traced(builder.graph(gname, tuple(inputs), tuple(flat)), tree, tuple(weak))
+    _check_closed(builder, inputs, flat)
+    return Traced(builder.graph(gname, tuple(inputs), tuple(flat), tuple(notes)), tree,
+                  tuple(weak))
+
+
+def _check_closed(builder: Builder, inputs: list[Var], outputs: list[Value]) -> None:
+    """Every value the graph reads is defined in it. A value traced inside a loop or branch
+    and kept outside it by a side effect (appended to a list, stored on an object) is not."""
+    defined = {id(v) for v in inputs}
+    for eqn in builder.eqns:
+        for v in eqn.inputs:
+            if isinstance(v, Var) and id(v) not in defined:
+                raise TraceError("a value computed inside a traced loop or branch is used "
+                                 "outside it", loc=eqn.loc,
+                                 hint="values leave a loop or an if only through variables "
+                                      "it assigns; do not store them in lists or attributes")
+        defined.update(id(o) for o in eqn.outputs)
+    for v in outputs:
+        if isinstance(v, Var) and id(v) not in defined:
+            raise TraceError("the function returns a value computed inside a traced loop or "
+                             "branch without assigning it to a variable",
+                             hint="values leave a loop or an if only through variables it "
+                                  "assigns; do not store them in lists or attributes")
 
 
 def _flatten(out: Any, flat: list[Value]) -> Any:
@@ -94,6 +123,8 @@ def _flatten(out: Any, flat: list[Value]) -> Any:
 
 
 def _to_value(o: Any) -> Value:
+    if isinstance(o, Undefined):  # returned: the statement that left it undefined says why
+        raise o.error(o.where) from None
     if isinstance(o, Tracer):
         return o.val
     if isinstance(o, np.ndarray) and o.dtype == object:

@@ -96,10 +96,22 @@ class Tracer:
         return out
 
     def __bool__(self) -> bool:
+        from .convert import why_unconverted_code
+        from .loc import user_code
+
         loc = user_loc(2)
+        code = user_code(2)
+        why = why_unconverted_code(code) if code is not None else None
+        where = (f"{code.co_name} runs as written, unconverted, because {why}" if why else
+                 "here Python itself needs the value (bool(), assert, a library function)")
         raise TraceError("the truth value of a traced array is not known while tracing",
-                         loc=loc, hint="write the condition with np.where(cond, a, b), or mark the "
-                                       "argument it depends on static with static_argnums")
+                         loc=loc, hint="adjit compiles `if`, `while`, `for i in range(n)` and "
+                                       "`a if cond else b` on traced values when they are "
+                                       "written in the traced function or a function of its "
+                                       f"module; {where}. Move the test into such "
+                                       "a statement, choose elementwise with np.where(cond, "
+                                       "a, b), or mark the argument it depends on static with "
+                                       "static_argnums")
 
     def _concrete(self, what: str) -> Any:
         raise TraceError(f"{what}() of a traced array needs its value, which is not known "

@@ -1,0 +1,86 @@
+"""Python's `max`, `min` and `sum` for traced values (converted code calls these in place of
+the builtins; `abs` needs nothing, `Tracer.__abs__` traces it).
+
+The builtins compare with `>` and ask Python for the truth value, which a tracer does not
+have. These versions keep the builtins' results exactly: `max` returns the *first*
+maximal item (so the gradient goes to it, as numpy's `np.maximum` would not promise),
+NaN compares false, `key=` and `default=` work, and anything without a tracer goes to
+the builtin itself.
+"""
+from __future__ import annotations
+
+import builtins
+from typing import Any, Callable
+
+from adjit.ir import context
+
+from .loc import user_loc
+from .values import Tracer
+
+_MISSING = object()
+
+
+def _pick_extreme(better: Callable[[Any, Any], Any], builtin: Callable[..., Any], args: tuple,
+                  key: Callable[[Any], Any] | None, default: Any) -> Any:
+    from . import numpy_api as api
+    from .control import truth
+
+    if len(args) == 1:
+        items = args[0]
+        if isinstance(items, Tracer):
+            if items.ndim == 0:
+                raise TypeError("iteration over a 0-d array")
+            if items.ndim == 1 and key is None:
+                with context(loc=user_loc(3)):
+                    return (api.max_ if builtin is builtins.max else api.min_)(items)
+        items = list(items)
+    else:
+        items = list(args)
+    keys = [key(i) for i in items] if key is not None else items
+    if not any(isinstance(x, Tracer) for x in (*items, *keys)):
+        kw: dict[str, Any] = {} if default is _MISSING else {"default": default}
+        if key is not None:
+            kw["key"] = key
+        return builtin(items, **kw) if len(args) == 1 else builtin(*items, **kw)
+    if not items:
+        if default is _MISSING:
+            raise ValueError(f"{builtin.__name__}() arg is an empty sequence")
+        return default
+    loc = user_loc(3)
+    best, best_key = items[0], keys[0]
+    for item, k in zip(items[1:], keys[1:], strict=True):
+        pred = truth(better(k, best_key), loc)  # strict: ties keep the first, as the builtin
+        if isinstance(pred, bool):
+            if pred:
+                best, best_key = item, k
+            continue
+        with context(loc=loc):
+            p = Tracer(pred)
+            best = api.where(p, item, best)
+            best_key = best if key is None else api.where(p, k, best_key)
+    return best
+
+
+def py_max(*args: Any, key: Callable[[Any], Any] | None = None, default: Any = _MISSING) -> Any:
+    return _pick_extreme(lambda a, b: a > b, builtins.max, args, key, default)
+
+
+def py_min(*args: Any, key: Callable[[Any], Any] | None = None, default: Any = _MISSING) -> Any:
+    return _pick_extreme(lambda a, b: a < b, builtins.min, args, key, default)
+
+
+def py_sum(iterable: Any, /, start: Any = 0) -> Any:
+    """`sum(x)` over a traced array adds its rows: one reduction instead of one add each."""
+    if isinstance(iterable, Tracer):
+        from . import numpy_api as api
+
+        if iterable.ndim == 0:
+            raise TypeError("iteration over a 0-d array")
+        with context(loc=user_loc(2)):
+            total = api.sum_(iterable, axis=0)
+            return total if type(start) is int and start == 0 else start + total
+    return builtins.sum(iterable, start)
+
+
+REPLACEMENTS: dict[Any, Callable[..., Any]] = {builtins.max: py_max, builtins.min: py_min,
+                                               builtins.sum: py_sum}

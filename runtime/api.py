@@ -18,6 +18,7 @@ from adjit.tracer.loc import user_loc
 from .compiler import Specialization, build
 
 Argnums = int | Sequence[int]
+MAX_GUARDED = 8  # specializations kept per signature when guards tell them apart
 
 
 def _boxer(shape: tuple[int, ...], dtype: np.dtype) -> Callable[[Any, bool], Any]:
@@ -78,6 +79,8 @@ class Transformed:
     def specialize(self, args: tuple[Any, ...]) -> Specialization:
         key = self._key(args)
         spec = self.specializations.get(key)
+        if spec is not None and spec.traced.guards and not spec.run(args)[spec.traced.n_outputs]:
+            spec = None  # traced under guards that do not hold for these arguments
         if spec is None:
             spec = self._compile(args)
             self.specializations[key] = spec
@@ -103,6 +106,8 @@ class Transformed:
     def _make_caller(self, spec: Specialization, args: tuple[Any, ...]) -> Callable[..., Any]:
         """The per-signature call path: everything decidable at compile time is decided here,
         so a call costs the key, numba's dispatch and the boxing of results."""
+        if spec.traced.guards:
+            return self._guarded_caller(self._key(args))
         fn, consts = spec.fn, spec.consts
         direct = not consts and all(type(a) is np.ndarray and a.dtype == dt
                                     for a, dt in zip(args, spec.in_dtypes, strict=True))
@@ -134,6 +139,27 @@ class Transformed:
             return tuple_call
         return lambda a: self._assemble(spec, spec.run(a))
 
+    def _guarded_caller(self, key: Any) -> Callable[..., Any]:
+        """Specializations that hold only while their guards do: run the newest one whose
+        guards hold for these arguments; when none does, trace again (tracer/guards.py)."""
+        tried: list[Specialization] = [self.specializations[key]]
+
+        def call(a: tuple[Any, ...]) -> Any:
+            for spec in reversed(tried):
+                outs = spec.run(a)
+                if outs[spec.traced.n_outputs]:
+                    return self._assemble(spec, outs)
+            try:
+                spec = self._compile(a)
+            except AdjitError as e:
+                raise e.with_traceback(None) from None
+            self.specializations[key] = spec
+            tried.append(spec)
+            del tried[:-MAX_GUARDED]
+            return call(a)
+
+        return call
+
     def _inline(self, args: tuple[Any, ...]) -> Any:
         """Called on tracers (inside another transformation, e.g. grad of grad): trace and
         differentiate here, then inline the resulting graph into the outer trace, so the
@@ -148,7 +174,7 @@ class Transformed:
         primals = examples[:-1] if self.mode == "vjp" else examples
         static = self._static_positions(primals)
         wrt = self._wrt(primals, static) if self.mode != "jit" else None
-        traced = trace(self.fun, primals, static)
+        traced = trace(self.fun, primals, static, concrete=False)
         if wrt is not None:
             self._check_scalar(traced)
             g = differentiate(traced.graph, wrt, seed="inputs" if self.mode == "vjp"
@@ -205,7 +231,7 @@ class Transformed:
     def _check_scalar(self, traced: Any) -> None:
         if self.mode == "vjp":
             return
-        outs = traced.graph.outputs
+        outs = traced.graph.outputs[:traced.n_outputs]
         if len(outs) != 1 or outs[0].type.ndim != 0 or not outs[0].type.is_float:
             desc = ", ".join(str(o.type) for o in outs)
             raise TraceError(
@@ -217,8 +243,9 @@ class Transformed:
     def _assemble(self, spec: Any, outs: list[Any]) -> Any:
         if self.mode == "jit":
             return unflatten(spec.traced.out_tree, [_scalar(o) for o in outs])
-        n_out = len(spec.traced.graph.outputs)
-        value = _scalar(outs[0]) if n_out == 1 else tuple(_scalar(o) for o in outs[:n_out])
+        n_out = len(spec.traced.graph.outputs)  # the function's outputs, then any guard check
+        n_user = spec.traced.n_outputs
+        value = _scalar(outs[0]) if n_user == 1 else tuple(_scalar(o) for o in outs[:n_user])
         grads = outs[n_out:]
         g = grads[0] if self.single else tuple(grads)
         if self.mode == "grad":

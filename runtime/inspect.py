@@ -20,6 +20,7 @@ class Inspection:
         self.mode = mode
         st = spec.stages
         self.traced: Graph = st.traced
+        self.guards = spec.traced.guards
         self.adjoint: Graph | None = st.joint
         self.pruned: Graph | None = st.pruned
         self.prune_report = st.prune_report
@@ -30,6 +31,9 @@ class Inspection:
 
     def sections(self) -> list[tuple[str, str]]:
         out = [("traced IR", str(self.traced))]
+        if self.guards:
+            out.append(("guards (checked on every call; a failing one retraces)",
+                        "\n".join(str(g) for g in self.guards)))
         if self.adjoint is not None:
             out.append(("adjoint (joint forward + backward) IR", str(self.adjoint)))
             out.append(("pruned IR", f"{self.pruned}\n\n{self.prune_report}"))

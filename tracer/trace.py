@@ -21,6 +21,7 @@ from adjit.ir.core import dtype_name
 from adjit.ir.errors import TraceError
 
 from .control import recording_notes
+from .guards import Guard, GuardContext, combined_check, guarding
 from .convert import converted
 from .undefined import Undefined
 from .values import Tracer, pack_objects
@@ -31,6 +32,13 @@ class Traced:
     graph: Graph
     out_tree: Any  # the output's structure: None for one value, else nested tuples of indices
     weak_inputs: tuple[bool, ...]
+    # With guards, the graph's last output is a bool[] that is true while they all hold.
+    guards: tuple[Guard, ...] = ()
+
+    @property
+    def n_outputs(self) -> int:
+        """The function's own outputs (the guard check, if any, comes after them)."""
+        return len(self.graph.outputs) - (1 if self.guards else 0)
 
 
 def arg_type(a: Any) -> tuple[ArrayType, bool]:
@@ -66,7 +74,9 @@ def param_names(fn: Callable[..., Any], n: int) -> list[str]:
 
 
 def trace(fn: Callable[..., Any], args: Sequence[Any], static: Sequence[int] = (),
-          name: str | None = None) -> Traced:
+          name: str | None = None, concrete: bool = True) -> Traced:
+    """Trace `fn` on `args`. With `concrete`, args are the real values of this call, so a
+    traced value Python itself needs can be specialized on under a guard (guards.py)."""
     names = param_names(fn, len(args))
     inputs: list[Var] = []
     weak: list[bool] = []
@@ -82,17 +92,25 @@ def trace(fn: Callable[..., Any], args: Sequence[Any], static: Sequence[int] = (
         call_args.append(Tracer(v, weak=w))
     builder = Builder()
     run = converted(fn)  # Python control flow on traced values -> cond / while (autograph.py)
-    with building(builder), context(loc=None, role=""), recording_notes() as notes:
+    arrays = [np.asarray(a, dtype=v.type.np_dtype) for a, v in
+              zip([a for i, a in enumerate(args) if i not in static], inputs, strict=True)]
+    guard_ctx = GuardContext(builder, inputs, arrays) if concrete else None
+    with building(builder), context(loc=None, role=""), recording_notes() as notes, \
+            guarding(guard_ctx):
         out = run(*call_args)
     with building(builder):
         flat: list[Value] = []
         tree = _flatten(out, flat)
+        guards = tuple(guard_ctx.guards) if guard_ctx else ()
+        if guards:
+            flat.append(combined_check(list(guards)))
     gname = name or getattr(fn, "__name__", "f")
     if not gname.isidentifier():
         gname = "f"
     _check_closed(builder, inputs, flat)
+    notes = list(notes) + [f"guard {g}" for g in guards]
     return Traced(builder.graph(gname, tuple(inputs), tuple(flat), tuple(notes)), tree,
-                  tuple(weak))
+                  tuple(weak), guards)
 
 
 def _check_closed(builder: Builder, inputs: list[Var], outputs: list[Value]) -> None:

@@ -97,9 +97,14 @@ class Tracer:
 
     def __bool__(self) -> bool:
         from .convert import why_unconverted_code
+        from .guards import concrete
         from .loc import user_code
 
         loc = user_loc(2)
+        with context(loc=loc):
+            seen = concrete(self.val, "bool", loc)
+        if seen is not None:
+            return seen
         code = user_code(2)
         why = why_unconverted_code(code) if code is not None else None
         where = (f"{code.co_name} runs as written, unconverted, because {why}" if why else
@@ -114,6 +119,14 @@ class Tracer:
                                        "static_argnums")
 
     def _concrete(self, what: str) -> Any:
+        from .guards import concrete
+
+        loc = user_loc(3)
+        if what in ("int", "float", "index"):
+            with context(loc=loc):
+                seen = concrete(self.val, "float" if what == "float" else "int", loc)
+            if seen is not None:
+                return seen
         raise TraceError(f"{what}() of a traced array needs its value, which is not known "
                          "while tracing", loc=user_loc(3),
                          hint="keep the value as an array, or mark the argument static with "

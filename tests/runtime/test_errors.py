@@ -65,14 +65,29 @@ def test_matmul_mismatch() -> None:
 
 
 def test_truth_value_of_traced_array() -> None:
-    # `if` on a traced value is captured (tests/tracer/test_control_capture.py); a truth
-    # value Python itself needs (bool(), assert) is still an error that says what to write.
+    # `if` on a traced value is captured (tests/tracer/test_control_capture.py), and a truth
+    # value Python needs at the top level is guarded (tests/runtime/test_guards.py); one
+    # needed inside a traced loop body, where no single value exists, is an error that says
+    # what to write.
+    def f(x):
+        while np.sum(x) < 10:
+            positive = bool(x.sum() > 0)
+            x = x * 2 if positive else x - 1
+        return np.sum(x)
+
+    text = _raises(adjit.TraceError, adjit.grad(f), np.ones(3), match="truth value")
+    assert "positive = bool(x.sum() > 0)" in text and "np.where" in text and "if" in text
+
+
+def test_bool_at_top_level_is_guarded() -> None:
     def f(x):
         positive = bool(x.sum() > 0)
         return np.sum(x) if positive else -np.sum(x)
 
-    text = _raises(adjit.TraceError, adjit.grad(f), np.ones(3), match="truth value")
-    assert "positive = bool(x.sum() > 0)" in text and "np.where" in text and "if" in text
+    g = adjit.grad(f)
+    assert g(np.ones(3)).tolist() == [1.0, 1.0, 1.0]
+    assert g(-np.ones(3)).tolist() == [-1.0, -1.0, -1.0]
+    assert g.compilations == 2
 
 
 def test_in_place_assignment() -> None:

@@ -1,20 +1,28 @@
 """adjoint: reverse mode. Graph -> joint graph computing the outputs and the VJPs.
 
-    graph f(x: f64[4]) -> f64[]:             graph f_vjp(x: f64[4]) -> (f64[], f64[4]):
-      %0 = mul x, x                            %0 = mul x, x
-      %1 = reduce_sum[axes=(0,)] %0            %1 = reduce_sum[axes=(0,)] %0
-      return %1                                %2 = broadcast_to[shape=(4,)] 1.0   vjp(reduce_sum)
-                                               %3 = mul %2, x                      vjp(mul)
-                                               %4 = mul %2, x                      vjp(mul)
-                                               %5 = add %3, %4                     vjp(mul)
-                                               return %1, %5
-
 The sweep is a reverse interpreter over the equations: each output's cotangent is
 handed to its primitive's VJP rule, which emits IR (so the result can be
 differentiated again). `None` is a symbolic zero: rules skip it, and values that
 never receive a cotangent produce no work. Fan-out is summed with `add`. This pass
 builds the cotangent of every value it reaches; `prune` then removes what the
 requested gradients do not need and reports it.
+
+>>> from adjit.ir import parse
+>>> g = parse('''graph f(x: f64[4]) -> f64[]:
+...   %0 = mul x, x : f64[4]
+...   %1 = reduce_sum[axes=(0,)] %0 : f64[]
+...   return %1''')
+>>> print(adjoint(g, [0]).format(locs=False))
+graph f_vjp(x: f64[4]) -> (f64[], f64[4]):
+  # adjoint wrt x
+  %0 = mul x, x : f64[4]
+  %1 = reduce_sum[axes=(0,)] %0 : f64[]
+  %2 = reshape[shape=(1,)] 1.0 : f64[1]
+  %3 = broadcast_to[shape=(4,)] %2 : f64[4]
+  %4 = mul %3, x : f64[4]
+  %5 = mul %3, x : f64[4]
+  %6 = add %4, %5 : f64[4]
+  return %1, %6
 """
 from __future__ import annotations
 

@@ -6,8 +6,22 @@ structural order, names the inputs a0, a1, ..., names the graph `f`, and drops
 locations, roles and notes. Two graphs that compute the same thing the same way
 print identically:
 
-    %0 = mul x, 2.0 ; %1 = add %0, y      and      %0 = mul 2.0, x ; %1 = add y, %0
-    both become   %0 = mul 2.0, a0 ; %1 = add %0, a1   (or one fixed order)
+>>> from adjit.ir import parse
+>>> a = parse('''graph g(x: f64[3], y: f64[3]) -> f64[3]:
+...   %0 = mul x, 2.0 : f64[3]
+...   %1 = add %0, y : f64[3]
+...   return %1''')
+>>> b = parse('''graph h(p: f64[3], q: f64[3]) -> f64[3]:
+...   %0 = mul 2.0, p : f64[3]
+...   %1 = add q, %0 : f64[3]
+...   return %1''')
+>>> print(canonicalize(a))
+graph f(a0: f64[3], a1: f64[3]) -> f64[3]:
+  %0 = mul a0, 2.0 : f64[3]
+  %1 = add %0, a1 : f64[3]
+  return %1
+>>> str(canonicalize(a)) == str(canonicalize(b))
+True
 """
 from __future__ import annotations
 

@@ -1,17 +1,24 @@
 """jvp: forward mode. Graph -> graph computing the outputs and their tangents.
 
-    graph f(x: f64[3]) -> f64[]:            graph f_jvp(x: f64[3], t_x: f64[3]) -> (f64[], f64[]):
-      %0 = sin x                              %0 = sin x
-      %1 = reduce_sum[axes=(0,)] %0           %1 = cos x                    jvp(sin)
-      return %1                               %2 = mul t_x, %1              jvp(sin)
-                                              %3 = reduce_sum[axes=(0,)] %0
-                                              %4 = reduce_sum[axes=(0,)] %2 jvp(reduce_sum)
-                                              return %3, %4
-
 A forward interpreter: each equation is copied, then its JVP rule turns the input
 tangents into the output's tangent. `None` is a symbolic zero, so work that does not
 depend on a perturbed input is never built. One pass per input direction, nothing
 stored: the trade-off against `adjoint` that the seed tutorials describe.
+
+>>> from adjit.ir import parse
+>>> g = parse('''graph f(x: f64[3]) -> f64[]:
+...   %0 = sin x : f64[3]
+...   %1 = reduce_sum[axes=(0,)] %0 : f64[]
+...   return %1''')
+>>> print(jvp(g, [0]).format(locs=False))
+graph f_jvp(x: f64[3], t_x: f64[3]) -> (f64[], f64[]):
+  # tangents wrt x
+  %0 = sin x : f64[3]
+  %1 = cos x : f64[3]
+  %2 = mul t_x, %1 : f64[3]
+  %3 = reduce_sum[axes=(0,)] %0 : f64[]
+  %4 = reduce_sum[axes=(0,)] %2 : f64[]
+  return %3, %4
 """
 from __future__ import annotations
 

@@ -5,12 +5,32 @@ then keeps only the adjoint of values that both depend on a differentiated input
 (they are *varied*) and reach a requested output (they are *useful*); everything
 else, forward or adjoint, is dead code and goes. `stop_gradient` and integer or
 boolean values end the derivative (their VJPs return symbolic zeros), so nothing is
-built behind them. The report names what went and why.
+built behind them. A `cond` whose predicate depends only on constants becomes its
+branch, and loop-carried values whose adjoint never reaches a requested gradient carry
+none. The report names what went and why.
 
-    before (wrt w only)                       after
-      %5 = mul %4, w      # vjp(mul)            %5 = mul %4, w      # vjp(mul)   (ct of x: unused)
-      %6 = mul %4, x      # vjp(mul)            %6 = mul %4, x      # vjp(mul)
-      return %1, %6                             return %1, %6
+>>> from adjit.ir import parse
+>>> from adjit.passes.adjoint import adjoint
+>>> g = parse('''graph f(w: f64[3], x: f64[3]) -> f64[]:
+...   %0 = mul w, x : f64[3]
+...   %1 = reduce_sum[axes=(0,)] %0 : f64[]
+...   return %1''')
+>>> joint = adjoint(g, [0, 1])
+>>> only_w = joint.replace(outputs=joint.outputs[:2])  # the gradient of w alone is asked for
+>>> pruned, report = prune(only_w, wrt=[0], forward=g)
+>>> print(pruned.format(locs=False))
+graph f_vjp(w: f64[3], x: f64[3]) -> (f64[], f64[3]):
+  # adjoint wrt w, x
+  %0 = mul w, x : f64[3]
+  %1 = reduce_sum[axes=(0,)] %0 : f64[]
+  %2 = reshape[shape=(1,)] 1.0 : f64[1]
+  %3 = broadcast_to[shape=(3,)] %2 : f64[3]
+  %4 = mul %3, x : f64[3]
+  return %1, %4
+>>> print(report)
+pruned 1 adjoint and 0 forward equations
+  cotangents not requested: x
+  - 1 x vjp(mul)
 """
 from __future__ import annotations
 

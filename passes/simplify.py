@@ -1,15 +1,27 @@
 """simplify: constant folding, algebraic identities and common subexpressions.
 
-    %0 = mul x, 1.0 : f64[4]          ->    (gone; uses of %0 read x)
-    %1 = add %0, 0.0 : f64[4]         ->    (gone)
-    %2 = exp x : f64[4]               ->    %2 = exp x : f64[4]
-    %3 = exp x : f64[4]               ->    (gone; uses of %3 read %2)
-
 Local rewrites are the `RULES` table of (primitive, rule) pairs. A rule sees one
 equation with its inputs already substituted and returns a replacement value, a new
 equation, or None. One engine drives the table to a fixed point and counts which
 rules fired (`SimplifyStats`). Rewrites never change an output's type, and keep the
 equation's location and role.
+
+>>> from adjit.ir import parse
+>>> g = parse('''graph f(x: f64[4]) -> f64[4]:
+...   %0 = mul x, 1.0 : f64[4]
+...   %1 = add %0, 0.0 : f64[4]
+...   %2 = exp %1 : f64[4]
+...   %3 = exp x : f64[4]
+...   %4 = add %2, %3 : f64[4]
+...   return %4''')
+>>> stats = SimplifyStats()
+>>> print(simplify(g, stats=stats).format(locs=False))
+graph f(x: f64[4]) -> f64[4]:
+  %0 = exp x : f64[4]
+  %1 = mul %0, 2.0 : f64[4]
+  return %1
+>>> print(stats)
+add: 2, cse: 1, mul: 1
 """
 from __future__ import annotations
 

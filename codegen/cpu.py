@@ -13,6 +13,13 @@ placed in the outermost loop whose indices it depends on. Arrays: graph inputs k
 names, arrays of stored values are `a3`, array constants `c0`. Scalar literals carry their
 dtype (`np.float32(2.0)` in float32 code, so numba keeps float32 arithmetic in float32).
 
+Sum accumulations (`passes.fuse.Accumulator`) are written where the last of their roots is:
+`a23[i0] += v12 + v19` for contributions to one index; with a carried `Walk`, one store and
+the registers shifted (`a23[i0] = c23_1 + v12 + v19; c23_1 = v16`), the registers zeroed
+before the loop and the elements they still hold stored after it (`a23[999] = c23_1`);
+with an outer-loop walk, `=` for the first contribution to an element and `+=` for the
+others. The elements no store reaches are zeroed with slice assignments (`a23[:2] = 0.0`).
+
 Control flow: each sub-graph of a `cond`/`while`/`while_grad` is a function of the module
 (`<name>_k1_body`, generated from its own plan by the same emitter; 0-d inputs and outputs are
 scalars, only the inputs it reads are parameters, array constants follow them) that
@@ -40,6 +47,7 @@ from adjit.ir.primitive import ELEMENTWISE, PRIMS
 from adjit.passes.fuse import (
     CONTROL_PRIMS,
     REDUCERS,
+    Accumulator,
     Kernel,
     KernelPlan,
     Loop,
@@ -247,6 +255,8 @@ class _Emitter:
         self.top: list[Any] = []
         self.scopes: list[_Scope] = [_Scope(self.top)]
         self.kernel: Kernel | None = None
+        self.accum: dict[Root, Accumulator] = {}  # the current kernel's roots' accumulators
+        self.pending: dict[Root, str] = {}  # their contributions, until the last one's turn
         self.alt: dict[Var, int] = {}
         self.open: list[Loop] = []  # the loops being emitted, outermost first
 
@@ -476,13 +486,15 @@ class _Emitter:
             self.top.append(f"{self.aname(v)} = np.full({shape}, {fill}, {dt})")
 
     def loop_kernel(self, kern: Kernel) -> None:
+        self.accum = {r: acc for acc in kern.accumulators for r in acc.roots}
+        written = {acc.buffer for acc in kern.accumulators if not acc.zero}
         done: set[Var] = set()
         for r in kern.roots:
             buf = self.plan.buffer(r.var)
             if buf in done or r.kind not in ("store", "scan", "accum"):
                 continue
             done.add(buf)
-            if r.kind in ("store", "scan"):
+            if r.kind in ("store", "scan") or buf in written:
                 self.alloc(buf, None)
             elif r.kind == "accum":
                 e = self.eqns[r.eqn]
@@ -501,6 +513,9 @@ class _Emitter:
             e = self.eqns[i]
             if e.prim == "add" and self.plan.info[e.out].kind == "array":
                 self.top.append(f"{self.comment(i)}   (summed in place in {self.aname(e.out)})")
+        for acc in kern.accumulators:  # the slabs no store of an outer-loop walk writes
+            if acc.walk is not None and not acc.walk.carried:
+                self.top.extend(self.fills(acc, before=None))
         for v, sc in kern.scratch.items():
             shape = ", ".join(str(d) for d in sc.shape)
             self.top.append(f"s{self.num[id(v)]} = np.empty(({shape},), {NP_DTYPE[v.dtype]})")
@@ -516,13 +531,96 @@ class _Emitter:
                 scope.items.append(block)
                 scope.open = block
                 self.scopes.append(_Scope(block.body))
+                carried = [acc for acc in self.kernel.accumulators
+                           if acc.loop is it and acc.walk is not None and acc.walk.carried]
+                for acc in carried:
+                    self.walk_start(acc, level)
                 self.open.append(it)
                 self.items(it.items, level + 1)
                 self.open.pop()
                 self.scopes.pop()
                 scope.open = None
+                for acc in carried:
+                    self.walk_end(acc, level)
             else:
                 self.root(it, level)
+
+    # -- sum accumulations (see passes.fuse.Accumulator and Walk) ----------------------------
+
+    def carries(self, acc: Accumulator) -> list[str]:
+        """The registers of a carried walk: `c23_d` holds, between iterations, the partial
+        sum of the element d steps after the one just stored."""
+        assert acc.walk is not None
+        num = self.num[id(acc.buffer)]
+        return [f"c{num}_{d}" for d in range(1, acc.walk.depth + 1)]
+
+    def walk_index(self, acc: Accumulator, walked: str, rows: bool = True) -> str:
+        """An index into a walked array: `walked` along the walked dim, and the roots' common
+        index along the others (`rows`) or all of them (`:`)."""
+        assert acc.walk is not None
+        parts = [self.term(t)[0] if rows else ":" for t in acc.roots[0].target]
+        parts[acc.walk.dim] = walked
+        return ", ".join(parts)
+
+    def fills(self, acc: Accumulator, before: bool | None) -> list[str]:
+        """Zeros for the elements no store of the walk writes: those before the loop's first
+        (`before`), after its last, or all (None: whole slabs before the kernel)."""
+        w = acc.walk
+        assert w is not None
+        size = acc.buffer.shape[w.dim]
+        zero = literal(0, acc.buffer.dtype)
+        return [f"{self.aname(acc.buffer)}[{self.walk_index(acc, walked, before is not None)}]"
+                f" = {zero}"
+                for lo, hi in w.fill if before is None or (lo == 0) == before
+                for walked in [f"{lo if lo else ''}:{hi if hi < size else ''}"]]
+
+    def walk_start(self, acc: Accumulator, level: int) -> None:
+        """Before a carried walk's loop: the registers start at zero; elements before the
+        first one it stores are zeroed."""
+        zero = literal(0, acc.buffer.dtype)
+        self.put(level, [f"{c} = {zero}" for c in self.carries(acc)]
+                 + self.fills(acc, before=True))
+
+    def walk_end(self, acc: Accumulator, level: int) -> None:
+        """After a carried walk's loop: the elements still carried, and zeros after them."""
+        w, loop = acc.walk, acc.loop
+        assert w is not None and loop is not None
+        name = self.aname(acc.buffer)
+        last = w.base + w.step * (loop.extent - 1)
+        self.put(level, [f"{name}[{self.walk_index(acc, str(last + w.step * d))}] = {c}"
+                         for d, c in enumerate(self.carries(acc), 1)]
+                 + self.fills(acc, before=False))
+
+    def accumulate(self, r: Root, acc: Accumulator, level: int) -> None:
+        """A root of a sum accumulation: its contribution is computed here, and the last
+        root of the accumulation writes them all: one `+=` per distinct index; walked, the
+        first contribution to an element with `=` instead; carried, one plain store of the
+        completed element and the registers shifted by one."""
+        e = self.eqns[r.eqn]
+        self.pending[r], _ = self.ev(e.inputs[0], r.terms)
+        if r is not acc.roots[-1]:
+            return
+        code = {x: self.pending.pop(x) for x in acc.roots}
+        lines: list[Any] = [self.comment(x.eqn) for x in acc.roots]
+        name = self.aname(acc.buffer)
+        w = acc.walk
+        if w is None or not w.carried:
+            for target, roots in acc.targets:
+                idx, _ = self.index(target)
+                op = "=" if w is not None and w.lags[roots[0]] == w.depth else "+="
+                lines.append(f"{name}[{idx}] {op} {' + '.join(code[x] for x in roots)}")
+            self.put(level, lines)
+            return
+        regs = self.carries(acc)
+        by_lag: list[list[str]] = [[] for _ in range(w.depth + 1)]
+        for x in acc.roots:
+            by_lag[w.lags[x]].append(code[x])
+        now, _ = self.term(Term(w.base, w.step, w.axis))
+        lines.append(f"{name}[{self.walk_index(acc, now)}] = "
+                     + " + ".join(regs[:1] + by_lag[0]))
+        for d in range(1, w.depth + 1):
+            lines.append(f"{regs[d - 1]} = " + " + ".join(regs[d:d + 1] + by_lag[d]))
+        self.put(level, lines)
 
     def init(self, r: Root, level: int) -> None:
         e = self.eqns[r.eqn]
@@ -543,6 +641,10 @@ class _Emitter:
             code, _ = self.ev(r.var, r.terms)
             idx, _ = self.index(r.target)
             self.put(level, [f"{self.aname(r.var)}[{idx}] = {code}"])
+            return
+        acc = self.accum.get(r)
+        if acc is not None:
+            self.accumulate(r, acc, level)
             return
         e = self.eqns[r.eqn]
         code, _ = self.ev(e.inputs[0], r.terms)

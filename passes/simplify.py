@@ -90,6 +90,29 @@ def _mul(eqn: Eqn, producers: dict[int, Eqn]) -> Value | Eqn | None:
             return _same_type(eqn, a)
         if _lit_is(b, -1, producers) and a.type == eqn.out.type:
             return eqn.replace(prim="neg", inputs=(a,))
+    return _scale_twice(eqn, producers)
+
+
+def _is_pow2(c: float) -> bool:
+    m, _ = np.frexp(c)
+    return bool(np.isfinite(c)) and c != 0 and abs(m) == 0.5
+
+
+def _scale_twice(eqn: Eqn, producers: dict[int, Eqn]) -> Eqn | None:
+    """c1 * (c2 * x) -> (c1*c2) * x, when c1 or c2 is a power of two: scaling by a power of
+    two is exact, so the result is bitwise the same (short of overflow) and one multiply
+    less."""
+    for lit, other in (eqn.inputs, eqn.inputs[::-1]):
+        if not (isinstance(lit, Lit) and lit.is_scalar and isinstance(other, Var)):
+            continue
+        src = producers.get(id(other))
+        if src is None or src.prim != "mul" or src.out.type != eqn.out.type:
+            continue
+        for inner, x in (src.inputs, src.inputs[::-1]):
+            if isinstance(inner, Lit) and inner.is_scalar and x.type == eqn.out.type:
+                c1, c2 = float(lit.scalar()), float(inner.scalar())
+                if _is_pow2(c1) or _is_pow2(c2):
+                    return eqn.replace(inputs=(x, Lit.make(c1 * c2, lit.dtype)))
     return None
 
 

@@ -25,9 +25,8 @@ graph f1_vjp(x: f64[4]) -> (f64[], f64[4]):
   %0 = mul x, x : f64[4]
   %1 = reduce_sum[axes=(0,)] %0 : f64[]
   %2 = mul 2.0, %1 : f64[]
-  %3 = mul 2.0, x : f64[4]
-  %4 = mul %3, 2.0 : f64[4]
-  return %2, %4"""
+  %3 = mul x, 4.0 : f64[4]
+  return %2, %3"""
 
 
 def test_f1_golden() -> None:

@@ -13,45 +13,25 @@ import textwrap
 import numpy as np
 import pytest
 from adjit.codegen.cpu import emit_cpu
-from adjit.ir import ArrayType, Builder, Graph, Lit, Var, building, emit_multi, evaluate, ops
+from adjit.ir import ArrayType, Graph, Lit, Var, emit_multi, evaluate, ops
 from adjit.ir.verify import verify
 from adjit.passes.fuse import fuse
 from adjit.passes.jvp import jvp
 from adjit.passes.pipeline import differentiate
 from adjit.passes.simplify import simplify
 from conftest import Compiled, Compiler, assert_matches
+from control_graphs import F, S, graph, tutorial_graph
 
-F = ArrayType("f64", (3,))
-S = ArrayType("f64", ())
 I = ArrayType("i64", ())
 M = ArrayType("f64", (3, 3))
 
 
-def _graph(name: str, types: list[ArrayType], body, names: str = "") -> Graph:
-    ins = [Var(t, n) for t, n in zip(types, names.split() or [f"v{i}" for i in
-                                                              range(len(types))], strict=True)]
-    with building(Builder()) as b:
-        outs = body(*ins)
-    return b.graph(name, tuple(ins), tuple(outs if isinstance(outs, (list, tuple)) else [outs]))
+_graph = graph
 
 
 # ---- graphs ----------------------------------------------------------------------------------
 
-def tutorial() -> Graph:
-    """b = a*2; while norm(b) < 1000: b = b*2; c = b if sum(b) > 0 else 100*b; sum(c)."""
-    cond = _graph("cond", [F], lambda b: ops.ew("lt", ops.ew("sqrt", ops.reduce_sum(
-        ops.mul(b, b), (0,))), 1000.0))
-    body = _graph("body", [F], lambda b: ops.mul(b, 2.0))
-    then = _graph("then", [F], lambda b: b)
-    other = _graph("other", [F], lambda b: ops.mul(100.0, b))
-
-    def f(a: Var) -> Var:
-        (b,) = emit_multi("while", ops.mul(a, 2.0), cond=cond, body=body, n_consts=0)
-        pred = ops.ew("gt", ops.reduce_sum(b, (0,)), 0.0)
-        (c,) = emit_multi("cond", pred, b, branches=(other, then))
-        return ops.reduce_sum(c, (0,))
-
-    return _graph("tutorial", [F], f, "a")
+tutorial = tutorial_graph
 
 
 def euler() -> Graph:

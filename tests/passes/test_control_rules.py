@@ -3,40 +3,15 @@ unbounded data-dependent trip count, forward mode, against finite differences.""
 from __future__ import annotations
 
 import numpy as np
-from adjit.ir import ArrayType, Builder, Graph, Var, building, emit_multi, evaluate, ops
+from adjit.ir import Graph, Var, emit_multi, evaluate, ops
 from adjit.ir.verify import verify
 from adjit.passes.adjoint import adjoint
 from adjit.passes.jvp import jvp
 from adjit.passes.pipeline import differentiate
 from check import numeric_jacobian
+from control_graphs import F, S, graph, tutorial_graph
 
-F = ArrayType("f64", (3,))
-S = ArrayType("f64", ())
-
-
-def _graph(name: str, types: list[ArrayType], body) -> Graph:
-    ins = [Var(t, f"v{i}") for i, t in enumerate(types)]
-    with building(Builder()) as b:
-        outs = body(*ins)
-    return b.graph(name, tuple(ins), tuple(outs if isinstance(outs, (list, tuple)) else [outs]))
-
-
-def tutorial_graph() -> Graph:
-    """b = a*2; while norm(b) < 1000: b = b*2; c = b if sum(b) > 0 else 100*b; sum(c)."""
-    cond = _graph("cond", [F], lambda b: ops.ew("lt", ops.ew("sqrt", ops.reduce_sum(
-        ops.mul(b, b), (0,))), 1000.0))
-    body = _graph("body", [F], lambda b: ops.mul(b, 2.0))
-    then = _graph("then", [F], lambda b: b)
-    other = _graph("other", [F], lambda b: ops.mul(100.0, b))
-
-    def f(a: Var) -> Var:
-        b = ops.mul(a, 2.0)
-        (b,) = emit_multi("while", b, cond=cond, body=body, n_consts=0)
-        pred = ops.ew("gt", ops.reduce_sum(b, (0,)), 0.0)
-        (c,) = emit_multi("cond", pred, b, branches=(other, then))
-        return ops.reduce_sum(c, (0,))
-
-    return _graph("f", [F], f)
+_graph = graph
 
 
 def numpy_f(a: np.ndarray) -> float:

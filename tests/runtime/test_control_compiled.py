@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 from check import numeric_jacobian
+from control_graphs import newton_sqrt
 
 import adjit
 
@@ -70,15 +71,6 @@ def test_euler_with_a_traced_step_count_compiles_once() -> None:
             np.testing.assert_allclose(gdt, numeric_jacobian(euler, x, n, dt, argnum=2),
                                        rtol=1e-6)
     assert f.compilations == 1
-
-
-def newton_sqrt(a):
-    x = a
-    step = a
-    while abs(step) > 1e-12:
-        step = (x * x - a) / (2 * x)
-        x = x - step
-    return x
 
 
 def test_newton_iteration_gradient_is_the_implicit_derivative() -> None:

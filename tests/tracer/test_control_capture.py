@@ -9,14 +9,14 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 import pytest
-from check import numeric_jacobian
-
-import adjit
 from adjit.ir import Graph, evaluate, verify
 from adjit.passes.pipeline import differentiate
 from adjit.tracer import trace
 from adjit.tracer.convert import converted, converted_source, why_unconverted
+from check import numeric_jacobian
+from control_graphs import newton_sqrt
 
+import adjit
 
 # ---- helpers ---------------------------------------------------------------------------------
 
@@ -229,15 +229,6 @@ def test_break_in_while_switches_to_a_traced_loop() -> None:
 def test_continue_in_while() -> None:
     x = np.array([0.3, 0.15])
     check(continue_in_while, [(x, np.int64(n)) for n in (6, 2, 0)])
-
-
-def newton_sqrt(a):
-    x = a
-    step = a
-    while abs(step) > 1e-12:
-        step = (x * x - a) / (2 * x)
-        x = x - step
-    return x
 
 
 def test_newton_iteration_gradient_is_the_implicit_derivative() -> None:

@@ -18,8 +18,18 @@ def cache_dir() -> pathlib.Path:
     else:
         base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         path = pathlib.Path(base) / "adjit"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if os.access(path, os.W_OK):
+            return path
+    except OSError:
+        pass
+    # An unwritable cache location must not stop compilation: use a private temp folder.
+    import tempfile
+
+    fallback = pathlib.Path(tempfile.gettempdir()) / f"adjit-{os.getuid()}"
+    fallback.mkdir(parents=True, exist_ok=True)
+    return fallback
 
 
 def nojit() -> bool:

@@ -128,3 +128,15 @@ def test_array_method_as_first_operation() -> None:
     # regression: methods were installed only once a numpy function had been traced
     g = adjit.grad(lambda x: x.max() + x.sum())(np.array([1.0, 3.0, 2.0]))
     assert g.tolist() == [1.0, 2.0, 1.0]
+
+
+def test_unwritable_cache_dir_falls_back(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    import os
+
+    from adjit.runtime import config
+
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    monkeypatch.setenv("ADJIT_CACHE_DIR", str(blocked / "cache"))
+    path = config.cache_dir()
+    assert path.is_dir() and os.access(path, os.W_OK)

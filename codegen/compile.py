@@ -27,6 +27,7 @@ from typing import Any
 
 from adjit.ir.errors import CodegenError
 
+from . import fastmath
 from .cpu import Source
 
 
@@ -93,6 +94,7 @@ def compile_source(src: Source, cache_dir: pathlib.Path, jit: bool = True,
         return fn
     import numba
 
+    fastmath.register()  # numba's implementations of the `fm.*` calls the text may make
     # The sub-graph functions of control flow become numba callees: the main function
     # resolves them from its module's globals when it is compiled. Their machine code is
     # linked into the caller's, so a later process loads the caller from numba's cache

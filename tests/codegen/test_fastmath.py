@@ -1,0 +1,276 @@
+"""codegen/fastmath.py and where codegen.cpu uses it: the inline `exp` against numpy and a
+long-double reference (numba and plain Python, float64 and float32, special values bit for
+bit), the generated source of sum(x**2 * exp(x)), the loops LLVM really vectorizes, and
+numba's disk cache in a second process."""
+from __future__ import annotations
+
+import pathlib
+import re
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import numpy as np
+import pytest
+from adjit.codegen import fastmath as fm
+from adjit.codegen.cpu import emit_cpu, vector_text
+from adjit.ir import ArrayType, Builder, Graph, Var, building, ops
+from adjit.passes.fuse import fuse
+from codegen_graphs import mlp, random_args, softmax_ce, sum_x2_exp, tanh_expr
+from conftest import Compiler, check_against_evaluate
+
+# exp(x) is finite below X_OVER and nonzero above X_UNDER (both are doubles next to the
+# thresholds ln(DBL_MAX + ulp/2) and ln(2^-1075)), and subnormal below X_SUB = ln(DBL_MIN).
+X_OVER, X_UNDER, X_SUB = 709.782712893384, -745.1332191019411, -708.3964185322641
+SPECIAL = np.array([np.nan, -np.nan, np.inf, -np.inf, 0.0, -0.0, 5e-324, -5e-324, 1e-300, 1.0,
+                    -1.0, X_OVER, np.nextafter(X_OVER, np.inf), X_UNDER,
+                    np.nextafter(X_UNDER, -np.inf), X_SUB, np.nextafter(X_SUB, -np.inf),
+                    -740.0, 710.0, -746.0, 1e4, -1e4, 1e308, -1e308, np.finfo(float).max,
+                    -np.finfo(float).max, 0.5 * np.log(2), -0.5 * np.log(2)])
+
+
+def _exp_kernel():
+    import numba
+
+    fm.register()
+
+    @numba.njit(error_model="numpy")
+    def kernel(a):
+        out = np.empty_like(a)
+        for i in range(a.size):
+            out[i] = fm.exp(a[i])
+        return out
+
+    return kernel
+
+
+@pytest.fixture(scope="module")
+def exp_kernel():
+    return _exp_kernel()
+
+
+def _ulps(got: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """|got - exp(x)| in units in the last place of the correctly rounded result (long double
+    reference: 11 more bits than float64 on x86). Overflowed or zero results must be exact."""
+    with np.errstate(over="ignore"):
+        exact = np.exp(x.astype(np.longdouble))
+        rounded = exact.astype(got.dtype)
+    finite = np.isfinite(rounded) & (rounded != 0)
+    ulp = np.spacing(np.abs(rounded)).astype(np.longdouble)
+    err = np.zeros(x.shape)
+    err[finite] = np.abs((got[finite].astype(np.longdouble) - exact[finite])
+                         / ulp[finite]).astype(float)
+    same = (got == rounded) | (np.isnan(got) & np.isnan(rounded))
+    err[~finite] = np.where(same[~finite], 0.0, np.inf)
+    return err
+
+
+needs_long_double = pytest.mark.skipif(np.finfo(np.longdouble).nmant < 60,
+                                       reason="no 80-bit long double for the reference")
+
+
+def _sweep(n: int = 2_000_000) -> np.ndarray:
+    """A dense sweep of the whole range plus the regions where errors are likely."""
+    rng = np.random.default_rng(7)
+    return np.concatenate([np.linspace(X_UNDER - 0.5, X_OVER + 0.5, n // 2),
+                           rng.uniform(-1.0, 1.0, n // 4),
+                           rng.uniform(X_UNDER, X_SUB, n // 8),
+                           rng.uniform(700.0, X_OVER, n // 8)])
+
+
+@needs_long_double
+def test_exp_within_one_ulp(exp_kernel) -> None:
+    x = _sweep()
+    got = exp_kernel(x)
+    err = _ulps(got, x)
+    normal = np.abs(got) >= np.finfo(float).tiny
+    assert err.max() <= 1.0, (err.max(), x[err.argmax()])
+    # measured: 0.70 ulp on normal results, ~0.76 on subnormal ones (rounded twice)
+    assert err[normal].max() < 0.75 and (err > 0.5).mean() < 0.03
+    # ... while numpy's own exp is the benchmark for "good enough"
+    with np.errstate(over="ignore"):
+        np.testing.assert_allclose(got, np.exp(x), rtol=3e-16, atol=1e-323)
+
+
+def test_exp_against_mpmath(exp_kernel) -> None:
+    """A spot check with an independent, arbitrary-precision reference (the full sweep:
+    `python benchmarks/bench_exp.py --accuracy`)."""
+    mp = pytest.importorskip("mpmath")
+    rng = np.random.default_rng(11)
+    x = np.concatenate([rng.uniform(X_UNDER, X_OVER, 3000), rng.uniform(-0.35, 0.35, 1000),
+                        rng.uniform(X_UNDER, X_SUB, 500)])
+    got = exp_kernel(x)
+    with mp.workprec(120):
+        for v, g in zip(x.tolist(), got.tolist(), strict=True):
+            exact = mp.exp(mp.mpf(v))
+            ulp = np.spacing(float(exact)) if float(exact) >= np.finfo(float).tiny else 5e-324
+            assert abs(mp.mpf(g) - exact) <= ulp, v
+
+
+def test_exp_special_values_bit_for_bit(exp_kernel) -> None:
+    with np.errstate(over="ignore"):
+        want = np.exp(SPECIAL)
+    for got in (exp_kernel(SPECIAL), np.array([fm.exp(v) for v in SPECIAL])):
+        assert np.isnan(got[:2]).all() and np.isnan(want[:2]).all()
+        np.testing.assert_array_equal(got[2:].view(np.int64), want[2:].view(np.int64))
+    assert fm.exp(-0.0) == 1.0 and fm.exp(X_UNDER) == 5e-324 and fm.exp(710.0) == np.inf
+    assert 0 < fm.exp(X_SUB - 1) < np.finfo(float).tiny  # gradual underflow
+
+
+def test_plain_python_is_bit_identical(exp_kernel) -> None:
+    """The same code runs as Python (struct for the bit casts): the same bits."""
+    x = np.concatenate([_sweep(40_000), SPECIAL])
+    py = np.array([fm.exp(v) for v in x])
+    np.testing.assert_array_equal(py.view(np.int64), exp_kernel(x).view(np.int64))
+    assert isinstance(fm.exp(np.float32(1.0)), np.float32) and isinstance(fm.exp(1), float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warnings from numpy scalars
+        assert fm.exp(np.float32(100.0)) == np.inf and fm.exp(np.float64(1e3)) == np.inf
+
+
+@needs_long_double
+def test_exp_float32(exp_kernel) -> None:
+    """float32: computed in float64 and rounded once, so within 1 ulp of float32."""
+    with np.errstate(over="ignore"):
+        special = SPECIAL.astype(np.float32)
+    x = np.concatenate([np.linspace(-104.0, 89.0, 1_000_000, dtype=np.float32), special])
+    got = exp_kernel(x)
+    assert got.dtype == np.float32
+    assert _ulps(got, x).max() <= 1.0
+    with np.errstate(over="ignore"):  # correctly rounded (numpy's float32 exp is not)
+        want = np.exp(special.astype(np.longdouble)).astype(np.float32)
+    tail = got[-len(SPECIAL):]
+    np.testing.assert_array_equal(np.isnan(tail), np.isnan(want))
+    ok = ~np.isnan(want)
+    np.testing.assert_array_equal(tail[ok], want[ok])
+    py = np.array([fm.exp(v) for v in x[::100]], dtype=np.float32)
+    np.testing.assert_array_equal(py.view(np.int32), got[::100].view(np.int32))
+
+
+def test_reassoc_add() -> None:
+    assert fm.reassoc_add(1.5, 2) == 3.5 and fm.reassoc_add(np.float32(1), np.float32(2)) == 3
+
+
+# ---- where the generated code uses it ---------------------------------------------------------
+
+def _loop_body(text: str, header: str) -> list[str]:
+    return [ln.strip() for ln in text.split(header + "\n")[1].splitlines()
+            if ln.strip() and not ln.strip().startswith("#")][:-1]  # up to the return
+
+
+def test_sum_x2_exp_source_uses_the_inline_exp() -> None:
+    """Golden: the one loop of sum(x**2 * exp(x)) and its gradient calls fm.exp and sums with
+    fm.reassoc_add, and the module imports fastmath with its tag."""
+    g = sum_x2_exp(1000)
+    text = emit_cpu(g, fuse(g), "f").text
+    assert f"\nfrom adjit.codegen import fastmath as fm  # fastmath {fm.TAG}\n" in text
+    assert _loop_body(text, "    for i0 in range(1000):") == [
+        "v0 = x[i0] * x[i0]", "v1 = fm.exp(x[i0])", "v2 = v0 * v1",
+        "v3 = fm.reassoc_add(v3, v2)", "v5 = v4 * v1", "v6 = 2.0 * x[i0]", "v7 = v5 * v6",
+        "v8 = v4 * v0", "v9 = v8 * v1", "v10 = v7 + v9", "a10[i0] = v10"]
+    assert "math.exp" not in text
+
+
+def test_traced_sum_x2_exp_uses_the_inline_exp() -> None:
+    """The same through the whole pipeline (trace, adjoint, simplify, fuse, emit)."""
+    import adjit
+
+    f = adjit.value_and_grad(lambda x: np.sum(x**2 * np.exp(x)))
+    text = adjit.inspect(f, np.linspace(-1.0, 1.0, 1000)).source
+    body = _loop_body(text, "    for i0 in range(1000):")
+    assert "v1 = fm.exp(x[i0])" in body and "math.exp" not in text
+    assert any(re.fullmatch(r"v(\d+) = fm\.reassoc_add\(v\1, v\d+\)", ln) for ln in body)
+
+
+def test_scalar_loops_keep_libm() -> None:
+    """A loop that calls libm anyway (sin, cos) stays scalar: there libm's exp is faster, and
+    its sum stays in sequential order."""
+    g = tanh_expr(100)
+    text = emit_cpu(g, fuse(g), "f").text
+    assert "fm." not in text and "import fastmath" not in text
+    assert text.count("math.exp(") == 2 and re.search(r"v\d+ \+= v\d+", text)
+
+
+def test_vector_text() -> None:
+    assert vector_text("v1 = math.exp(x[i0]) + math.exp(-v0)") == \
+        "v1 = fm.exp(x[i0]) + fm.exp(-v0)"
+    assert vector_text("a3[i0, i1] = v2 if v2 > y[i1 + 1] else np.float32(0.5)") is not None
+    for blocked in ("v1 = math.sin(x[i0])", "v1 = x[i0] ** 2.5", "a3[i0] += v2",
+                    "v1 = x[v0]", "v1 = x[i0] // 3", "v1 = math.log(v0)", "v1 = len(x)"):
+        assert vector_text(blocked) is None, blocked
+
+
+def _graph(name: str, fn, shape=(64, 37), dtype: str = "f64") -> Graph:
+    x, y = Var(ArrayType(dtype, shape), "x"), Var(ArrayType(dtype, shape), "y")
+    with building(Builder()) as b:
+        return b.graph(name, (x, y), tuple(fn(x, y)))
+
+
+# One loop nest each, with exp among other elementwise work; the shapes are not multiples of
+# the vector width, so remainders are exercised.
+PATTERNS = {
+    "exp_max_select": lambda x, y: [ops.select(ops.ew("gt", x, 0.0),
+                                               ops.ew("maximum", ops.exp(x), y), ops.neg(y))],
+    "logistic_sum": lambda x, y: [ops.reduce_sum(ops.ew("logistic", x), (0, 1))],
+    "tanh_row_sums": lambda x, y: [ops.reduce_sum(ops.mul(ops.tanh(x), y), (1,))],
+    "exp_broadcast": lambda x, y: [ops.exp(ops.sub(x, ops.reduce_sum(y, (0,))))],
+}
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory: pytest.TempPathFactory) -> Compiler:
+    """Compiles into a cache directory of its own: a function numba loads from its disk cache
+    (the same source compiled by another test) has no LLVM IR to inspect."""
+    return Compiler(tmp_path_factory.mktemp("fastmath_cache"))
+
+
+@pytest.mark.parametrize("dtype", ["f64", "f32"])
+@pytest.mark.parametrize("name", list(PATTERNS))
+def test_loops_with_fm_exp_vectorize(name: str, dtype: str, fresh: Compiler) -> None:
+    """Every innermost loop given fm.exp is vectorized by LLVM (vector types in the optimized
+    IR, no call to a scalar exp) and matches the reference interpreter, jit and plain."""
+    c = fresh(("fastmath", name, dtype), lambda: _graph(name, PATTERNS[name], dtype=dtype))
+    assert "fm.exp(" in c.source.text and "math.exp(" not in c.source.text
+    args = random_args(c.graph)
+    check_against_evaluate(c, args, dtype)
+    _assert_vectorized(c.fn, "float" if dtype == "f32" else "double")
+
+
+def _assert_vectorized(fn, elem: str) -> None:
+    """The loop with fm.exp is vectorized: only exp shifts int64s (its 2^n), and here they
+    are vectors; and nothing calls a scalar exp."""
+    llvm = fn.inspect_llvm(fn.signatures[0])
+    assert re.search(rf"<\d+ x {elem}>", llvm) and re.search(r"shl <\d+ x i64>", llvm), \
+        "the loop with fm.exp was not vectorized"
+    assert not re.search(r"call [^\n]*@(llvm\.)?exp(f)?(\.f\d\d)?\(", llvm)
+
+
+@pytest.mark.parametrize("which", ["sum_x2_exp", "softmax", "mlp"])
+def test_target_graphs_vectorize(which: str, fresh: Compiler) -> None:
+    make = {"sum_x2_exp": lambda: sum_x2_exp(1000), "softmax": lambda: softmax_ce(8, 100),
+            "mlp": lambda: mlp(batch=16, n_in=20, hidden=40)}[which]
+    c = fresh(("fastmath-target", which), make)
+    assert c.source.text.count("fm.exp(") == 1
+    check_against_evaluate(c, random_args(c.graph))
+    _assert_vectorized(c.fn, "double")
+
+
+def test_numba_disk_cache_hit_in_a_second_process(tmp_path: pathlib.Path) -> None:
+    script = textwrap.dedent(f"""
+        import sys
+        import numpy as np
+        sys.path.insert(0, {str(pathlib.Path(__file__).parent)!r})
+        from adjit.codegen.compile import compile_source
+        from adjit.codegen.cpu import emit_cpu
+        from adjit.passes.fuse import fuse
+        from codegen_graphs import sum_x2_exp
+        g = sum_x2_exp(100)
+        fn = compile_source(emit_cpu(g, fuse(g), "f"), {str(tmp_path)!r})
+        s, grad = fn(np.linspace(-1.0, 1.0, 100))
+        print(sum(fn.stats.cache_hits.values()), sum(fn.stats.cache_misses.values()), repr(s))
+        """)
+    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           check=True, timeout=120).stdout.split() for _ in range(2)]
+    assert runs[0][:2] == ["0", "1"] and runs[1][:2] == ["1", "0"], runs
+    assert runs[0][2] == runs[1][2]

@@ -86,11 +86,30 @@ class Transformed:
             self.specializations[key] = spec
         return spec
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs:
+            args = self._positional(args, kwargs)
         caller = self._callers.get(self._key(args))
         if caller is not None:
             return caller(args)
         return self._first_call(args)
+
+    def _positional(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+        """Keyword arguments in their positions (`grad(loss)(w, X=X, y=y)`); parameters
+        between them that were left out take their defaults. argnums count positions."""
+        import inspect
+
+        try:
+            bound = inspect.signature(self.fun).bind(*args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"{getattr(self.fun, '__name__', 'function')}(): {e}") from None
+        bound.apply_defaults()
+        if bound.kwargs:
+            raise TraceError(f"adjit.{self.mode}: keyword-only arguments "
+                             f"({', '.join(bound.kwargs)}) are not supported",
+                             loc=user_loc(3), hint="make them positional, or bind them with "
+                                                   "functools.partial before transforming")
+        return tuple(bound.args)
 
     def _first_call(self, args: tuple[Any, ...]) -> Any:
         if any(isinstance(a, Tracer) for a in args):
@@ -156,7 +175,10 @@ class Transformed:
             self.specializations[key] = spec
             tried.append(spec)
             del tried[:-MAX_GUARDED]
-            return call(a)
+            # Traced on these very arguments, so its guards hold for them, even where the
+            # compiled code rounds a guarded value differently from the interpreter that
+            # computed it while tracing (checking again would retrace forever).
+            return self._assemble(spec, spec.run(a))
 
         return call
 
@@ -223,6 +245,7 @@ class Transformed:
         traced = trace(self.fun, primals, static)
         if wrt is not None:
             self._check_scalar(traced)
+            _check_no_cut(traced, wrt)
         seed = "inputs" if self.mode == "vjp" else "auto"
         spec = build(traced, wrt=wrt, static=static, n_args=len(args), seed=seed)
         self.compilations += 1
@@ -251,6 +274,20 @@ class Transformed:
         if self.mode == "grad":
             return g
         return value, g
+
+
+def _check_no_cut(traced: Any, wrt: Sequence[int]) -> None:
+    from adjit.tracer.guards import derivative_cut
+
+    cut = derivative_cut(traced.graph, traced.guards, wrt)
+    if cut is not None:
+        raise TraceError(
+            f"{cut.what} turns a traced value that depends on a differentiated argument into "
+            f"a Python number ({cut.seen!r}), so its derivative would be lost", loc=cut.loc,
+            hint="keep it an array. numpy calls float() itself in np.mean of a Python list of "
+                 "traced values (use np.mean(np.stack(values))) and in np.asarray(x, "
+                 "dtype=float) (use x.astype(float)). Wrap the value in adjit.stop_gradient "
+                 "if a constant is meant")
 
 
 class _Inlined:

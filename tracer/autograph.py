@@ -39,6 +39,11 @@ import ast
 import itertools
 from typing import Any, Iterable
 
+# `math` functions of a traced number that converted code traces (tracer/pybuiltins.py).
+MATH_NAMES = frozenset(["sqrt", "exp", "expm1", "log", "log2", "log10", "log1p", "sin", "cos",
+                        "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh", "fabs",
+                        "pow", "hypot"])
+
 AG = "ag__"  # the runtime namespace (convert.Namespace), a closure cell of converted code
 RETVAL = "ag__retval"
 DO_RETURN = "ag__do_return"
@@ -500,6 +505,10 @@ class _Control(ast.NodeTransformer):
     def visit_Call(self, node: ast.Call) -> ast.expr:
         self.generic_visit(node)
         f = node.func
-        if isinstance(f, ast.Name) and f.id != "super" and not f.id.startswith(AG):
+        plain = isinstance(f, ast.Name) and f.id != "super" and not f.id.startswith(AG)
+        # math.sqrt(x) too: traced, not float(x) (pybuiltins.py)
+        math_fn = (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name)
+                   and f.attr in MATH_NAMES)
+        if plain or math_fn:
             node.func = _located(_call("cv", f), f)
         return node

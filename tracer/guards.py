@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -28,6 +28,8 @@ class Guard:
     what: str  # "bool(x.sum() > 0)", "int(n)"
     seen: Any
     loc: Loc | None
+    kind: str = "bool"  # bool, int or float: what Python asked for
+    value: Value | None = None  # the guarded traced value
 
     def __str__(self) -> str:
         where = f"{self.loc.short()}: " if self.loc else ""
@@ -80,8 +82,15 @@ def concrete(v: Value, kind: str, loc: Loc | None) -> Any | None:
     if arr.size != 1:
         return None  # numpy's own ambiguity error is the right answer
     seen = {"bool": bool, "int": int, "float": float}[kind](arr.reshape(()).item())
-    check = ops.ew("eq", v if v.type.size == 1 and v.type.ndim == 0 else ops.reshape(v, ()),
-                   ops.lit(arr.reshape(()).item(), v.dtype))
+    scalar = v if v.type.size == 1 and v.type.ndim == 0 else ops.reshape(v, ())
+    check = ops.ew("eq", scalar, ops.lit(arr.reshape(()).item(), v.dtype))
+    if kind == "float" and v.type.is_float:
+        # The compiled code may round the value differently from the interpreter that
+        # computed `seen` (another summation order): equal up to rounding still holds.
+        tol = (1e-5 if v.dtype == "f32" else 1e-12) * max(1.0, abs(seen))
+        check = ops.ew("le", ops.ew("abs", ops.sub(scalar, seen)), tol)
+    elif kind == "int" and v.type.is_float:  # int() truncates: the truncated values agree
+        check = ops.ew("eq", ops.convert(scalar, "i64"), ops.lit(seen, "i64"))
     if kind == "bool" and v.dtype != "bool":
         check = ops.ew("eq", ops.ew("ne", ops.reshape(v, ()), ops.lit(0, v.dtype)),
                        ops.lit(seen, "bool"))
@@ -91,8 +100,27 @@ def concrete(v: Value, kind: str, loc: Loc | None) -> Any | None:
     if loc is not None and loc.source and loc.col is not None and loc.end_col is not None:
         expr = loc.source[loc.col:loc.end_col]
     what = f"{kind}({expr})" if expr and not expr.startswith(f"{kind}(") else expr or f"{kind}()"
-    ctx.guards.append(Guard(check, what, seen, loc))
+    ctx.guards.append(Guard(check, what, seen, loc, kind, v))
     return seen
+
+
+def derivative_cut(graph: Graph, guards: Sequence[Guard], wrt: Sequence[int]) -> Guard | None:
+    """A float guard whose value depends on a differentiated input, if any.
+
+    Python got that value as a number (`float(x)`, `np.float64(x)`, numpy's own `np.mean`
+    of a list of traced values), so the derivative through it is lost: a gradient would
+    silently treat it as a constant. (bool and int guards are piecewise constant: nothing
+    is lost.)"""
+    floats = [g for g in guards if g.kind == "float" and isinstance(g.value, Var)]
+    if not floats:
+        return None
+    dep = {id(graph.inputs[i]) for i in wrt}
+    for eqn in graph.eqns:
+        if eqn.prim == "stop_gradient":
+            continue
+        if any(id(v) in dep for v in eqn.inputs):
+            dep.update(id(o) for o in eqn.outputs if o.type.is_float)
+    return next((g for g in floats if id(g.value) in dep), None)
 
 
 def combined_check(guards: list[Guard]) -> Value:

@@ -95,7 +95,10 @@ def getitem(x: Tracer, key: Any) -> Tracer:
             continue
         n = x.shape[axis]
         if isinstance(k, slice):
-            start, stop, step = k.indices(n)
+            try:
+                start, stop, step = k.indices(n)
+            except (ValueError, TypeError) as e:  # a zero step, a traced bound
+                raise TraceError(f"bad slice {k}: {e}", loc=current_loc()) from None
             size = len(range(start, stop, step))
             starts.append(start if size else 0)
             steps.append(step)

@@ -7,6 +7,7 @@ broadcasting, negative axes, `keepdims`.
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -111,8 +112,26 @@ def _ceil(x: Any) -> Tracer:
     return elementwise("neg", elementwise("floor", elementwise("neg", x)))
 
 
+def _nan_ignoring(prim: str) -> Callable[..., Tracer]:
+    """np.fmax / np.fmin: like maximum / minimum, but a NaN loses to a number."""
+    def fn(x: Any, y: Any) -> Tracer:
+        if any(isinstance(a, Masked) for a in (x, y)):
+            return elementwise(prim, x, y)
+        (xv, yv), weak = _operands(x, y)
+        xv, yv = ops.coerce(xv, yv)
+        out = ops.ew(prim, xv, yv)
+        if xv.dtype in ("f32", "f64"):
+            out = ops.select(ops.ew("ne", yv, yv), ops.broadcast_to(xv, out.shape), out)
+            out = ops.select(ops.ew("ne", xv, xv), ops.broadcast_to(yv, out.shape), out)
+        return wrap(out, weak)
+
+    return fn
+
+
 _UFUNC_EXTRA: dict[str, Callable[..., Any]] = {"square": _square, "reciprocal": _reciprocal,
-                                                "positive": _positive, "ceil": _ceil}
+                                                "positive": _positive, "ceil": _ceil,
+                                                "fmax": _nan_ignoring("maximum"),
+                                                "fmin": _nan_ignoring("minimum")}
 
 
 def apply_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -137,6 +156,10 @@ def apply_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: d
     else:
         raise TraceError(f"numpy's {name} is not supported by adjit", loc=current_loc(),
                          hint="see the list of supported numpy functions in docs/numpy.md")
+    if isinstance(out, Tracer) and out.weak:
+        # numpy turns Python scalars into numpy scalars (np.sin(0.5) is an np.float64),
+        # which are strongly typed: np.sin(s) * float32 array is float64 (NEP 50).
+        out = wrap(out.val, False)
     return astype(out, dtype) if dtype is not None else out
 
 
@@ -183,14 +206,34 @@ def _sum_dtype(v: Value) -> Value:
 
 # ---- reductions -------------------------------------------------------------------------------------
 
+def _where_mask(where: Any, shape: tuple[int, ...]) -> Value | None:
+    """A reduction's `where=`: a boolean mask broadcast to the reduced array's shape."""
+    if where is None or where is True:
+        return None
+    w = _t(where).val
+    if w.dtype != "bool":
+        w = ops.ew("ne", w, ops.lit(0, w.dtype))
+    try:
+        np.broadcast_shapes(w.shape, shape)
+    except ValueError:
+        raise ShapeError(f"where= of shape {w.shape} does not broadcast to the array's shape "
+                         f"{shape}", loc=current_loc()) from None
+    return ops.broadcast_to(ops.reshape(w, (1,) * (len(shape) - len(w.shape)) + w.shape), shape)
+
+
+def _fill(v: Value, mask: Value | None, fill: Any) -> Value:
+    return v if mask is None else ops.select(mask, v, ops.lit(fill, v.dtype))
+
+
 def sum_(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False,
          initial: Any = None, where: Any = None) -> Any:
     _no_out(out, "sum")
     if isinstance(a, Masked):
+        _no_where(where, "sum")
         return masked.reduce("sum", a, axis, keepdims)
     x = _t(a)
     v = x.val if dtype is None else ops.convert(x.val, _dtype(dtype))
-    v = _sum_dtype(v)
+    v = _fill(_sum_dtype(v), _where_mask(where, x.shape), 0)
     axes = _axes(axis, x.ndim)
     r = ops.reduce_sum(v, axes) if x.ndim else v
     if initial is not None:
@@ -198,39 +241,65 @@ def sum_(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims:
     return wrap(_keep(r, x.shape, axes, keepdims))
 
 
+def _count(x: Tracer, axes: tuple[int, ...], mask: Value | None, dtype: str) -> Value | float:
+    """How many elements a mean over `axes` averages: all of them, or where `mask` holds."""
+    if mask is None:
+        return float(int(np.prod([x.shape[i] for i in axes], dtype=np.int64)) if x.ndim else 1)
+    m = ops.convert(mask, dtype)
+    return ops.reduce_sum(m, axes) if x.ndim else m
+
+
 def mean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
-         keepdims: bool = False) -> Any:
+         keepdims: bool = False, where: Any = None) -> Any:
     _no_out(out, "mean")
     if isinstance(a, Masked):
+        _no_where(where, "mean")
         return masked.reduce("mean", a, axis, keepdims)
     x = _t(a)
     v = _float(x.val) if dtype is None else ops.convert(x.val, _dtype(dtype))
+    mask = _where_mask(where, x.shape)
+    v = _fill(v, mask, 0)
     axes = _axes(axis, x.ndim)
-    n = int(np.prod([x.shape[i] for i in axes], dtype=np.int64)) if x.ndim else 1
-    r = ops.div(ops.reduce_sum(v, axes) if x.ndim else v, float(n))
+    r = ops.div(ops.reduce_sum(v, axes) if x.ndim else v, _count(x, axes, mask, v.dtype))
     return wrap(_keep(r, x.shape, axes, keepdims))
 
 
 def var(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
-        keepdims: bool = False) -> Any:
+        keepdims: bool = False, where: Any = None, correction: Any = None) -> Any:
     _no_out(out, "var")
+    ddof = _correction(ddof, correction)
     if isinstance(a, Masked):
+        _no_where(where, "var")
         return masked.reduce("var", a, axis, keepdims, ddof)
     x = _t(a)
     v = _float(x.val) if dtype is None else ops.convert(x.val, _dtype(dtype))
+    mask = _where_mask(where, x.shape)
     axes = _axes(axis, x.ndim)
-    n = int(np.prod([x.shape[i] for i in axes], dtype=np.int64)) if x.ndim else 1
-    m = ops.div(ops.reduce_sum(v, axes), float(n)) if x.ndim else v
-    d = ops.sub(v, _keep(m, x.shape, axes, True))
-    r = ops.div(ops.reduce_sum(ops.mul(d, d), axes) if x.ndim else ops.mul(d, d), float(n - ddof))
+    n = _count(x, axes, mask, v.dtype)
+    m = ops.div(ops.reduce_sum(_fill(v, mask, 0), axes), n) if x.ndim else v
+    d = _fill(ops.sub(v, _keep(m, x.shape, axes, True)), mask, 0)
+    r = ops.div(ops.reduce_sum(ops.mul(d, d), axes) if x.ndim else ops.mul(d, d),
+                ops.sub(n, float(ddof)) if mask is not None else float(n - ddof))
     return wrap(_keep(r, x.shape, axes, keepdims))
 
 
+def _correction(ddof: Any, correction: Any) -> Any:
+    """numpy 2's array-API spelling of ddof."""
+    if correction is None:
+        return ddof
+    if ddof != 0:
+        raise TraceError("ddof and correction are the same argument: give one",
+                         loc=current_loc())
+    return correction
+
+
 def std(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
-        keepdims: bool = False) -> Any:
+        keepdims: bool = False, where: Any = None, correction: Any = None) -> Any:
+    ddof = _correction(ddof, correction)
     if isinstance(a, Masked):
+        _no_where(where, "std")
         return masked.reduce("std", a, axis, keepdims, ddof)
-    return wrap(ops.ew("sqrt", var(a, axis, dtype, out, ddof, keepdims).val))
+    return wrap(ops.ew("sqrt", var(a, axis, dtype, out, ddof, keepdims, where).val))
 
 
 def _reduce(prim: str) -> Callable[..., Any]:
@@ -238,11 +307,21 @@ def _reduce(prim: str) -> Callable[..., Any]:
                initial: Any = None, where: Any = None, dtype: Any = None) -> Any:
         _no_out(out, prim)
         if isinstance(a, Masked):
+            _no_where(where, prim)
             return masked.reduce(prim.split("_")[1], a, axis, keepdims)
         x = _t(a)
         v = x.val if dtype is None else ops.convert(x.val, _dtype(dtype))
         if prim == "reduce_prod":
             v = _sum_dtype(v)
+        mask = _where_mask(where, x.shape)
+        if mask is not None:
+            if prim != "reduce_prod" and initial is None:
+                raise TraceError(f"{prim.split('_')[1]} with where= needs initial= (numpy's "
+                                 "rule: the reduction has no identity)", loc=current_loc())
+            if isinstance(initial, Tracer):
+                raise TraceError("a traced initial= with where= is not supported",
+                                 loc=current_loc())
+            v = _fill(v, mask, 1 if prim == "reduce_prod" else initial)
         axes = _axes(axis, x.ndim)
         if x.ndim and any(x.shape[i] == 0 for i in axes) and prim != "reduce_prod":
             raise ShapeError("zero-size array to reduction operation which has no identity",
@@ -267,7 +346,8 @@ def _arg(prim: str) -> Callable[..., Any]:
         x = _t(a)
         if axis is None:
             v = ops.reshape(x.val, (x.size,))
-            return wrap(emit(prim, v, axis=0))
+            r = emit(prim, v, axis=0)
+            return wrap(ops.reshape(r, (1,) * x.ndim) if keepdims else r)
         (ax,) = _axes(axis, x.ndim)
         r = emit(prim, x.val, axis=ax)
         return wrap(_keep(r, x.shape, (ax,), keepdims))
@@ -288,6 +368,12 @@ def cumsum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
         return wrap(emit("cumsum", v, axis=0))
     (ax,) = _axes(axis, x.ndim)
     return wrap(emit("cumsum", v, axis=ax))
+
+
+def _no_where(where: Any, name: str) -> None:
+    if where is not None and where is not True:
+        raise TraceError(f"{name}(..., where=...) of a boolean-mask selection is not supported",
+                         loc=current_loc(), hint="reduce np.where(mask, x, 0) instead")
 
 
 def _no_out(out: Any, name: str) -> None:
@@ -312,6 +398,9 @@ def astype(x: Any, dtype: Any, copy: bool = True, **_: Any) -> Tracer:
 
 def matmul(a: Any, b: Any) -> Tracer:
     (x, y), _ = _operands(_t(a), _t(b))
+    if x.dtype != y.dtype:  # float32 @ float64 is float64, as numpy promotes
+        dt = ops.promote_dtypes(x.dtype, y.dtype)
+        x, y = ops.convert(x, dt), ops.convert(y, dt)
     if x.type.ndim == 0 or y.type.ndim == 0:
         raise ShapeError("matmul: input operand does not have enough dimensions (a scalar); "
                          "use * for scalars", loc=current_loc())
@@ -428,9 +517,19 @@ def _norm_shape(shape: Any, size: int) -> tuple[int, ...]:
     return shape
 
 
+def _order(order: Any, name: str) -> str:
+    order = "C" if order is None else order
+    if order not in ("C", "F"):
+        raise TraceError(f"{name} with order={order!r} is not supported (it depends on how "
+                         "the array is laid out in memory)", loc=current_loc(),
+                         hint="use order='C' or order='F'")
+    return order
+
+
 def reshape(a: Any, *shape: Any, order: str = "C", newshape: Any = None, **kw: Any) -> Tracer:
-    if order != "C":
-        raise TraceError("only C-order reshape is supported", loc=current_loc())
+    if len(shape) == 2 and isinstance(shape[1], str):  # np.reshape(a, shape, order)
+        shape, order = shape[:1], shape[1]
+    order = _order(order, "reshape")
     x = _t(a)
     if newshape is not None:
         shape = (newshape,)
@@ -438,11 +537,17 @@ def reshape(a: Any, *shape: Any, order: str = "C", newshape: Any = None, **kw: A
         shape = (kw["shape"],)
     if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
         shape = tuple(shape[0])
-    return wrap(ops.reshape(x.val, _norm_shape(shape, x.size)), x.weak)
+    shape = _norm_shape(shape, x.size)
+    if order == "F":  # Fortran order: reversed axes, C-order reshape, reversed back
+        rev = ops.reshape(ops.transpose(x.val, tuple(reversed(range(x.ndim)))), shape[::-1])
+        return wrap(ops.transpose(rev, tuple(reversed(range(len(shape))))), x.weak)
+    return wrap(ops.reshape(x.val, shape), x.weak)
 
 
 def ravel(a: Any, order: str = "C") -> Tracer:
     x = _t(a)
+    if _order(order, "ravel") == "F":
+        return reshape(x, (x.size,), order="F")
     return wrap(ops.reshape(x.val, (x.size,)), x.weak)
 
 
@@ -545,21 +650,24 @@ def concatenate(arrays: Sequence[Any], axis: Any = 0, out: Any = None, dtype: An
     return wrap(emit("concatenate", *vals, axis=ax))
 
 
-def stack(arrays: Sequence[Any], axis: int = 0, out: Any = None, **_: Any) -> Tracer:
+def stack(arrays: Sequence[Any], axis: int = 0, out: Any = None, dtype: Any = None,
+          **_: Any) -> Tracer:
+    _no_out(out, "stack")
     xs = [_t(a) for a in arrays]
     shapes = {x.shape for x in xs}
     if len(shapes) != 1:
         raise ShapeError("all input arrays must have the same shape", loc=current_loc())
-    return concatenate([expand_dims(x, axis) for x in xs], axis=axis % (xs[0].ndim + 1))
+    return concatenate([expand_dims(x, axis) for x in xs], axis=axis % (xs[0].ndim + 1),
+                       dtype=dtype)
 
 
-def vstack(tup: Sequence[Any], **_: Any) -> Tracer:
-    return concatenate([atleast_2d(a) for a in tup], axis=0)
+def vstack(tup: Sequence[Any], dtype: Any = None, **_: Any) -> Tracer:
+    return concatenate([atleast_2d(a) for a in tup], axis=0, dtype=dtype)
 
 
-def hstack(tup: Sequence[Any], **_: Any) -> Tracer:
+def hstack(tup: Sequence[Any], dtype: Any = None, **_: Any) -> Tracer:
     xs = [atleast_1d(a) for a in tup]
-    return concatenate(xs, axis=0 if xs[0].ndim == 1 else 1)
+    return concatenate(xs, axis=0 if xs[0].ndim == 1 else 1, dtype=dtype)
 
 
 def column_stack(tup: Sequence[Any]) -> Tracer:
@@ -650,7 +758,20 @@ def take(a: Any, indices: Any, axis: Any = None, out: Any = None, mode: str = "r
     if axis is None:
         x, axis = ravel(x), 0
     ax = int(axis) % x.ndim
-    idx = index_value(indices, x.shape[ax])
+    n = x.shape[ax]
+    if mode in ("wrap", "clip") and n:
+        if isinstance(indices, Tracer):
+            iv = ops.convert(indices.val, "i64")
+            iv = (ops.sub(iv, ops.mul(_floor_divide(iv, n), n)) if mode == "wrap" else
+                  ops.ew("minimum", ops.ew("maximum", iv, 0), n - 1))
+            indices = wrap(iv)
+        else:
+            arr = np.asarray(indices)
+            if arr.dtype.kind in "iu":
+                indices = arr % n if mode == "wrap" else np.clip(arr, 0, n - 1)
+    elif mode != "raise":
+        raise TraceError(f"np.take with mode={mode!r} is not supported", loc=current_loc())
+    idx = index_value(indices, n)
     return wrap(emit("gather", x.val, idx, axis=ax), x.weak)
 
 
@@ -718,41 +839,81 @@ def copy(a: Any, **_: Any) -> Tracer:
     return _t(a)
 
 
-def diff(a: Any, n: int = 1, axis: int = -1) -> Tracer:
+def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = None) -> Tracer:
     x = _t(a)
     ax = axis % x.ndim
+    if prepend is not None or append is not None:  # as numpy: broadcast 0-d ones, join
+        parts = []
+        for extra in (prepend, x, append):
+            if extra is None:
+                continue
+            e = _t(extra)
+            if e.ndim == 0:
+                e = broadcast_to(e, x.shape[:ax] + (1,) + x.shape[ax + 1:])
+            parts.append(e)
+        x = concatenate(parts, axis=ax)
     for _ in range(n):
         m = x.shape[ax]
         x = elementwise("sub", _slice_axis(x, ax, 1, m), _slice_axis(x, ax, 0, m - 1))
     return x
 
 
-def trace_(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tracer:
+def trace_(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = None,
+           out: Any = None) -> Tracer:
+    _no_out(out, "trace")
     x = _t(a)
-    if x.ndim != 2 or offset != 0:
-        raise TraceError("np.trace is supported for 2-d arrays with offset 0", loc=current_loc())
-    mask = np.eye(x.shape[0], x.shape[1], dtype=bool)
-    return sum_(where(mask, x, 0.0))
+    if x.ndim != 2:
+        raise TraceError("np.trace is supported for 2-d arrays", loc=current_loc())
+    if axis1 % 2 == axis2 % 2:
+        raise ShapeError("axis1 and axis2 cannot be the same", loc=current_loc())
+    if axis1 % 2 == 1:
+        x = transpose(x)
+    return sum_(diag(x, offset), dtype=dtype)
 
 
 def diag(v: Any, k: int = 0) -> Tracer:
     x = _t(v)
-    if k != 0:
-        raise TraceError("np.diag with k != 0 is not supported", loc=current_loc())
+    k = int(k)
     if x.ndim == 1:
         n = x.shape[0]
-        return elementwise("mul", reshape(x, (n, 1)), np.eye(n, dtype=x.dtype))
-    n = min(x.shape)
-    idx = np.arange(n) * (x.shape[1] + 1)
+        m = n + abs(k)
+        i, j = np.indices((m, m))
+        on = (j - i) == k
+        src = np.clip(i if k >= 0 else j, 0, max(n - 1, 0))
+        picked = take(x, src.reshape(-1)) if n else x
+        return where(on, reshape(picked, (m, m)) if n else 0, 0)
+    if x.ndim != 2:
+        raise ShapeError("np.diag: input must be 1- or 2-d", loc=current_loc())
+    rows, cols = x.shape
+    i = np.arange(max(0, -k), min(rows, cols - k)) if -rows < k < cols else np.arange(0)
+    idx = i * cols + (i + k)
+    if idx.size == 0:
+        return wrap(Lit.make(np.zeros(0, x.dtype), x.val.dtype))
     return take(ravel(x), idx)
 
 
 def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = False,
-            keepdims: bool = False) -> Tracer:
+            keepdims: bool = False) -> Any:
+    if returned:  # (the average, the sum of the weights in its shape), as numpy returns
+        avg = average(a, axis, weights, keepdims=keepdims)
+        if weights is None:
+            x = _t(a)
+            n = x.size // max(avg.size, 1) if x.size else 0
+            scl = wrap(ops.broadcast_to(ops.lit(float(n), avg.val.dtype), avg.shape))
+        else:
+            w = _average_weights(_t(weights), _t(a), axis)
+            scl = broadcast_to(astype(sum_(w, axis=axis, keepdims=keepdims), avg.dtype),
+                               avg.shape)
+        return avg, scl
     if weights is None:
         return mean(a, axis=axis, keepdims=keepdims)
-    w = _t(weights)
     x = _t(a)
+    w = _average_weights(_t(weights), x, axis)
+    num = sum_(elementwise("mul", x, w), axis=axis, keepdims=keepdims)
+    return elementwise("div", num, sum_(w, axis=axis, keepdims=keepdims))
+
+
+def _average_weights(w: Tracer, x: Tracer, axis: Any) -> Tracer:
     if w.shape != x.shape:
         if axis is None or w.ndim != 1:
             raise TraceError("np.average: weights must have the array's shape, or be 1-d with "
@@ -760,8 +921,7 @@ def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = Fals
         shp = [1] * x.ndim
         shp[int(axis) % x.ndim] = w.shape[0]
         w = broadcast_to(reshape(w, tuple(shp)), x.shape)
-    num = sum_(elementwise("mul", x, w), axis=axis, keepdims=keepdims)
-    return elementwise("div", num, sum_(w, axis=axis, keepdims=keepdims))
+    return w
 
 
 def stop_gradient(x: Any) -> Tracer:
@@ -806,7 +966,31 @@ def apply_function(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
         raise TraceError(f"{name} is not supported by adjit", loc=current_loc(),
                          hint="rewrite it with supported numpy functions (docs/numpy.md lists "
                               "them), or compute it outside the differentiated function")
+    _bind(impl, f"np.{getattr(func, '__name__', func)}", args, kwargs)
     return impl(*args, **kwargs)
+
+
+_SIGNATURES: dict[Any, inspect.Signature | None] = {}
+
+
+def _bind(impl: Callable[..., Any], name: str, args: tuple[Any, ...],
+          kwargs: dict[str, Any]) -> None:
+    """An argument adjit's version of a numpy function does not take (numpy has many) is a
+    TraceError naming it, not Python's TypeError from inside adjit."""
+    sig = _SIGNATURES.get(impl, False)
+    if sig is False:
+        try:
+            sig = inspect.signature(impl)
+        except (TypeError, ValueError):
+            sig = None
+        _SIGNATURES[impl] = sig
+    if sig is None:
+        return
+    try:
+        sig.bind(*args, **kwargs)
+    except TypeError as e:
+        raise TraceError(f"{name}: {e} (adjit does not support this argument)",
+                         loc=current_loc(), hint="docs/numpy.md lists what traces") from None
 
 
 # ---- array methods ------------------------------------------------------------------------------
@@ -818,6 +1002,7 @@ def _method(fn: Callable[..., Any]) -> Callable[..., Any]:
         from .loc import user_loc
 
         with context(loc=user_loc(2)):
+            _bind(fn, f".{fn.__name__.rstrip('_')}()", (self,) + args, kwargs)
             return fn(self, *args, **kwargs)
 
     method.__name__ = fn.__name__

@@ -1,5 +1,6 @@
 """Python's `max`, `min` and `sum` for traced values (converted code calls these in place of
-the builtins; `abs` needs nothing, `Tracer.__abs__` traces it).
+the builtins; `abs` needs nothing, `Tracer.__abs__` traces it), and the `math` module's
+functions of one traced number (`math.sqrt(np.sum(x ** 2))`).
 
 The builtins compare with `>` and ask Python for the truth value, which a tracer does not
 have. These versions keep the builtins' results exactly: `max` returns the *first*
@@ -10,6 +11,7 @@ the builtin itself.
 from __future__ import annotations
 
 import builtins
+import math
 from typing import Any, Callable
 
 from adjit.ir import context
@@ -82,5 +84,53 @@ def py_sum(iterable: Any, /, start: Any = 0) -> Any:
     return builtins.sum(iterable, start)
 
 
+def _math(fn: Callable[..., Any], ufunc: str | None = None,
+          make: Callable[..., Any] | None = None) -> Callable[..., Any]:
+    """`math.<fn>` that traces a size-1 traced argument instead of asking for its float()
+    (which would drop its derivative); a Python float comes out, so the result is weak."""
+    def traced(*args: Any) -> Any:
+        if not any(isinstance(a, Tracer) for a in args):
+            return fn(*args)
+        from . import numpy_api as api
+
+        with context(loc=user_loc(2)):
+            xs = []
+            for a in args:
+                if isinstance(a, Tracer):
+                    if a.size != 1:
+                        raise TypeError("only length-1 arrays can be converted to Python "
+                                        "scalars")
+                    a = api.astype(api.reshape(a, ()), "f64")
+                    a = Tracer(a.val, weak=True)
+                xs.append(a)
+            out = make(*xs) if make is not None else api.elementwise(ufunc, *xs)
+            return Tracer(out.val, weak=True)
+
+    traced.__name__ = fn.__name__
+    return traced
+
+
+def _log(x: Any, base: Any = None) -> Any:
+    from . import numpy_api as api
+
+    out = api.elementwise("log", x)
+    return out if base is None else api.elementwise("div", out, api.elementwise("log", base))
+
+
+def _hypot(x: Any, y: Any) -> Any:
+    from . import numpy_api as api
+
+    e = api.elementwise
+    return e("sqrt", e("add", e("mul", x, x), e("mul", y, y)))
+
+
 REPLACEMENTS: dict[Any, Callable[..., Any]] = {builtins.max: py_max, builtins.min: py_min,
                                                builtins.sum: py_sum}
+for _name, _ufunc in (("sqrt", "sqrt"), ("exp", "exp"), ("expm1", "expm1"), ("log2", "log2"),
+                      ("log10", "log10"), ("log1p", "log1p"), ("sin", "sin"), ("cos", "cos"),
+                      ("tan", "tan"), ("asin", "arcsin"), ("acos", "arccos"),
+                      ("atan", "arctan"), ("atan2", "arctan2"), ("sinh", "sinh"),
+                      ("cosh", "cosh"), ("tanh", "tanh"), ("fabs", "abs"), ("pow", "pow")):
+    REPLACEMENTS[getattr(math, _name)] = _math(getattr(math, _name), _ufunc)
+REPLACEMENTS[math.log] = _math(math.log, make=_log)
+REPLACEMENTS[math.hypot] = _math(math.hypot, make=_hypot)

@@ -10,21 +10,24 @@ become `cond`/`while` equations, and loops that unrolled instead are noted on th
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
+import linecache
+import os
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from adjit.ir import ArrayType, Builder, Graph, Lit, Value, Var, building, context
+from adjit.ir import ArrayType, Builder, Graph, Lit, Loc, Value, Var, building, context
 from adjit.ir.core import dtype_name
-from adjit.ir.errors import TraceError
+from adjit.ir.errors import AdjitError, TraceError
 
 from .control import recording_notes
 from .guards import Guard, GuardContext, combined_check, guarding
 from .convert import converted
 from .undefined import Undefined
-from .values import Tracer, pack_objects
+from .values import CONVERSIONS, Tracer, pack_objects
 
 
 @dataclass(frozen=True)
@@ -96,8 +99,14 @@ def trace(fn: Callable[..., Any], args: Sequence[Any], static: Sequence[int] = (
               zip([a for i, a in enumerate(args) if i not in static], inputs, strict=True)]
     guard_ctx = GuardContext(builder, inputs, arrays) if concrete else None
     with building(builder), context(loc=None, role=""), recording_notes() as notes, \
-            guarding(guard_ctx):
-        out = run(*call_args)
+            guarding(guard_ctx), _conversions():
+        try:
+            out = run(*call_args)
+        except AdjitError:
+            raise
+        except Exception as e:
+            _numpy_needed_values(e, getattr(getattr(fn, "__code__", None), "co_filename", None))
+            raise
     with building(builder):
         flat: list[Value] = []
         tree = _flatten(out, flat)
@@ -111,6 +120,56 @@ def trace(fn: Callable[..., Any], args: Sequence[Any], static: Sequence[int] = (
     notes = list(notes) + [f"guard {g}" for g in guards]
     return Traced(builder.graph(gname, tuple(inputs), tuple(flat), tuple(notes)), tree,
                   tuple(weak), guards)
+
+
+@contextlib.contextmanager
+def _conversions() -> Iterator[None]:
+    saved = list(CONVERSIONS)
+    CONVERSIONS.clear()
+    try:
+        yield
+    finally:
+        CONVERSIONS[:] = saved
+
+
+def _numpy_needed_values(e: Exception, user_file: str | None) -> None:
+    """An exception from numpy on a line where a traced array became an object array of
+    tracers (`Tracer.__array__`): numpy wanted its values (`np.take(table, idx)`, `int(...)`
+    of its elements). Say so at that line, instead of numpy's message about dtype object.
+    Likewise for an exception from library code (scipy's) after such a conversion."""
+    tbs = list(_walk(e.__traceback__))
+    frames = [(tb.tb_frame.f_code.co_filename, tb.tb_lineno) for tb in tbs]
+    convs = [loc for loc in CONVERSIONS if loc is not None]
+    exact = [loc for loc in convs if (loc.file, loc.line) in frames]
+    in_library = bool(frames) and frames[-1][0] != user_file and not frames[-1][0].startswith(
+        _ADJIT_DIR)
+    if not exact and not (convs and in_library):
+        return
+    loc = (exact or convs)[-1]
+    where = ""
+    if not exact:  # report it at the user's line that called the library
+        mine = [tb for tb in tbs if tb.tb_frame.f_code.co_filename == user_file]
+        if mine:
+            tb = mine[-1]
+            code = tb.tb_frame.f_code
+            where = f" (library code converted it to an object array at {loc.short()})"
+            loc = Loc(code.co_filename, tb.tb_lineno, code.co_name,
+                      linecache.getline(code.co_filename, tb.tb_lineno).rstrip("\n"))
+    raise TraceError(f"numpy needed the values of a traced array here, which are not known "
+                     f"while tracing{where}: {type(e).__name__}: {e}", loc=loc,
+                     hint="a numpy function that does not dispatch to adjit on this argument "
+                          "(np.take(table, idx) with a numpy table, say) or that adjit does not "
+                          "support; docs/numpy.md lists what traces. Index a traced array "
+                          "instead, or compare: (idx[:, None] == np.arange(k))") from e
+
+
+_ADJIT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _walk(tb: Any) -> Iterator[Any]:
+    while tb is not None:
+        yield tb
+        tb = tb.tb_next
 
 
 def _check_closed(builder: Builder, inputs: list[Var], outputs: list[Value]) -> None:

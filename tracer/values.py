@@ -12,7 +12,9 @@ differentiable.
 """
 from __future__ import annotations
 
+import dis
 import functools
+import sys
 from typing import Any, Callable
 
 import numpy as np
@@ -22,6 +24,15 @@ from adjit.ir.core import DTYPES, dtype_name
 from adjit.ir.errors import TraceError
 
 from .loc import user_loc
+
+
+class UnsupportedAttribute(TraceError, AttributeError):
+    """An ndarray attribute a Tracer lacks: a TraceError for the user, and still an
+    AttributeError, so `hasattr(x, "flags")` in library code stays False."""
+
+
+# Where tracers became object arrays (`__array__`) during the current trace.
+CONVERSIONS: list[Any] = []
 
 
 def located(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -74,6 +85,15 @@ class Tracer:
 
     __hash__ = object.__hash__
 
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for names a Tracer does not define: an ndarray attribute or method
+        # adjit does not support (x.flat, x.sort()) is a TraceError, not an AttributeError.
+        if not name.startswith("__") and hasattr(np.ndarray, name):
+            raise UnsupportedAttribute(f"the array attribute .{name} is not supported by adjit",
+                             loc=user_loc(2), hint="docs/numpy.md lists the array methods "
+                                                   "that trace")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     # ---- numpy protocols -------------------------------------------------------------------
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
         from .numpy_api import apply_ufunc
@@ -88,7 +108,17 @@ class Tracer:
             return apply_function(func, args, kwargs)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        # Element-wise object array; see the module docstring.
+        if _subscripting(sys._getframe(1)):
+            # `table[idx]` with a numpy `table`: numpy wants integers now, and would fail
+            # with an IndexError on the object array below.
+            raise TraceError("a numpy array cannot be indexed by a traced array: numpy "
+                             "needs the index values while tracing", loc=user_loc(2),
+                             hint="index a traced array instead (pass the table as an "
+                                  "argument), or compare: (idx[:, None] == np.arange(k)) is "
+                                  "the one-hot np.eye(k)[idx]")
+        # Element-wise object array; see the module docstring. Where numpy then fails (it
+        # wanted numbers: `np.take(table, idx)`), trace() reports it at this line.
+        CONVERSIONS.append(user_loc(2))
         with context(loc=user_loc(2)):
             out = np.empty(self.shape, dtype=object)
             for idx in np.ndindex(*self.shape):
@@ -140,6 +170,30 @@ class Tracer:
 
     def __index__(self) -> int:
         return self._concrete("index")
+
+    def _rounded(self, how: str) -> int:
+        # math.floor / math.ceil / math.trunc: an int, specialized on under a guard (its
+        # derivative is 0, so nothing is lost, unlike float()).
+        from . import numpy_api as api
+
+        e = api.elementwise
+        with context(loc=user_loc(3)):
+            if how == "floor":
+                r = e("floor", self)
+            elif how == "ceil":
+                r = api._ceil(self)
+            else:
+                r = e("mul", e("sign", self), e("floor", e("abs", self)))
+        return r._concrete("int")
+
+    def __floor__(self) -> int:
+        return self._rounded("floor")
+
+    def __ceil__(self) -> int:
+        return self._rounded("ceil")
+
+    def __trunc__(self) -> int:
+        return self._rounded("trunc")
 
     def item(self) -> Any:
         return self._concrete("item")
@@ -215,6 +269,17 @@ Tracer.__neg__ = _unop("neg")
 Tracer.__abs__ = _unop("abs")
 Tracer.__invert__ = _unop("logical_not")
 Tracer.__pos__ = lambda self: self
+
+
+def _subscripting(frame: Any) -> bool:
+    """Whether `frame` is executing `container[key]` (numpy converting a key to an index)."""
+    if frame is None:
+        return False
+    for ins in dis.get_instructions(frame.f_code):
+        if ins.offset == frame.f_lasti:
+            return ins.opname == "BINARY_SUBSCR" or (ins.opname == "BINARY_OP"
+                                                     and ins.argrepr == "[]")
+    return False
 
 
 def unwrap(x: Any, like: Value | None = None) -> Value | int | float | bool:

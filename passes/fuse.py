@@ -970,6 +970,8 @@ class _Planner:
             for kern in self.kernels:
                 if kern.kind == "loop":
                     self.walk_kernel(kern, None)
+                    if not kern.domain:
+                        self.walk_scalar_members(kern)
                 elif kern.kind in CONTROL_PRIMS:  # 0-d operands are computed before the call
                     e = self.eqns[kern.members[0]]
                     for j in control_operands(kern, e):
@@ -993,6 +995,24 @@ class _Planner:
             if info.kernel == kern.index and not any(r.kind == "store" and r.var is v
                                                      for r in kern.roots):
                 yield v, info.terms
+
+    def walk_scalar_members(self, kern: Kernel) -> None:
+        """A scalar kernel has no loop and often no roots (its 0-d results are locals): what
+        its equations read from other kernels (an element of a reduced array, say) must still
+        be stored by them."""
+        seen: set = set()
+        for i in kern.members:
+            e = self.eqns[i]
+            if len(e.outputs) != 1 or e.out.type.size != 1:
+                continue
+            at = (CONST0,) * e.out.type.ndim  # the one element of a size-1 result
+            for j, x in enumerate(e.inputs):
+                if PRIMS[e.prim].kind in (ELEMENTWISE, "shape", "reduce") or e.prim == "gather":
+                    try:
+                        terms = input_terms(e, j, at)
+                    except AssertionError:
+                        continue
+                    self.walk(x, terms, kern, seen, None)
 
     def walk_kernel(self, kern: Kernel, reads: list | None) -> None:
         seen: set = set()

@@ -237,9 +237,8 @@ def test_small_signature_gaps() -> None:
         adjit.grad(lambda a: np.sum(a[::0]))(X64)
 
 
-@pytest.mark.xfail(reason="codegen/fuse bug, reported: a reduction read only by a scalar "
-                          "kernel (an index into it) is never written to its buffer; numba "
-                          "fails with NameError: name 'a0' is not defined", strict=False)
+# Regression: a reduction read only by a scalar kernel (an index into it) was never written
+# to its buffer, and numba failed with a NameError.
 @pytest.mark.parametrize("f", [
     lambda x: np.sum(x, axis=1)[0],
     lambda x: np.exp(x).sum(axis=1)[0] * 2,

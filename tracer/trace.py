@@ -142,7 +142,7 @@ def _numpy_needed_values(e: Exception, user_file: str | None) -> None:
     convs = [loc for loc in CONVERSIONS if loc is not None]
     exact = [loc for loc in convs if (loc.file, loc.line) in frames]
     in_library = bool(frames) and frames[-1][0] != user_file and not frames[-1][0].startswith(
-        _ADJIT_DIR)
+        _ADJIT_PACKAGES)
     if not exact and not (convs and in_library):
         return
     loc = (exact or convs)[-1]
@@ -163,7 +163,10 @@ def _numpy_needed_values(e: Exception, user_file: str | None) -> None:
                           "instead, or compare: (idx[:, None] == np.arange(k))") from e
 
 
-_ADJIT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+# adjit's own package folders (not the repository root: a virtual environment may live there)
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_ADJIT_PACKAGES = tuple(os.path.join(_ROOT, d) + os.sep
+                        for d in ("tracer", "ir", "passes", "codegen", "runtime", "adjit"))
 
 
 def _walk(tb: Any) -> Iterator[Any]:

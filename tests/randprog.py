@@ -495,7 +495,8 @@ def op_reduce(g: Gen) -> None:
     form = g.int(0, 3)
     if form == 0 and name not in ("amax", "amin"):
         g.add(f"{x}.{name}({kw})", fn_src, margin=margin)
-    elif form == 1 and name in ("sum", "max", "min", "prod") and isinstance(axis, int):
+    elif form == 1 and name in ("sum", "max", "min", "prod") and isinstance(axis, int) \
+            and not extra:
         ufunc = {"sum": "add", "max": "maximum", "min": "minimum", "prod": "multiply"}[name]
         g.add(f"np.{ufunc}.reduce({x}, axis={axis}{', keepdims=True' if keep else ''})", fn_src,
               margin=margin)

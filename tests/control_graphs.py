@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import numpy as np
 from adjit.ir import ArrayType, Builder, Graph, Var, building, emit_multi, ops
 
 F = ArrayType("f64", (3,))
@@ -43,3 +44,22 @@ def newton_sqrt(a):  # noqa: ANN001, ANN201  (traced: plain Python on purpose)
         step = (x * x - a) / (2 * x)
         x = x - step
     return x
+
+
+def tutorial(a):  # noqa: ANN001, ANN201
+    """The seed tutorial's function: a data-dependent loop, then a data-dependent branch."""
+    b = a * 2
+    while np.linalg.norm(b) < 1000:
+        b = b * 2
+    if b.sum() > 0:
+        c = b
+    else:
+        c = 100 * b
+    return c.sum()
+
+
+def euler(x, n, dt):  # noqa: ANN001, ANN201
+    """Euler steps of dx/dt = sin(x); `n` is traced when it is an array."""
+    for _ in range(n):
+        x = x + dt * np.sin(x)
+    return np.sum(x ** 2)

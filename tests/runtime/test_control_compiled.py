@@ -5,20 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 from check import numeric_jacobian
-from control_graphs import newton_sqrt
+from control_graphs import euler, newton_sqrt, tutorial
 
 import adjit
-
-
-def tutorial(a):
-    b = a * 2
-    while np.linalg.norm(b) < 1000:
-        b = b * 2
-    if b.sum() > 0:
-        c = b
-    else:
-        c = 100 * b
-    return c.sum()
 
 
 def _numpy_tutorial(a: np.ndarray) -> tuple[float, int, bool]:
@@ -50,12 +39,6 @@ def test_tutorial_on_scalars() -> None:
         value, _, _ = _numpy_tutorial(np.array(a))
         np.testing.assert_allclose(f(np.float64(a)), value / a, rtol=1e-12)
     assert f.compilations == 1
-
-
-def euler(x, n, dt):
-    for _ in range(n):
-        x = x + dt * np.sin(x)
-    return np.sum(x ** 2)
 
 
 def test_euler_with_a_traced_step_count_compiles_once() -> None:

@@ -14,7 +14,7 @@ from adjit.passes.pipeline import differentiate
 from adjit.tracer import trace
 from adjit.tracer.convert import converted, converted_source, why_unconverted
 from check import numeric_jacobian
-from control_graphs import newton_sqrt
+from control_graphs import euler, newton_sqrt, tutorial
 
 import adjit
 
@@ -58,17 +58,6 @@ def _rng(seed: int) -> np.random.Generator:
 
 
 # ---- the tutorial function -------------------------------------------------------------------
-
-def tutorial(a):
-    b = a * 2
-    while np.linalg.norm(b) < 1000:
-        b = b * 2
-    if b.sum() > 0:
-        c = b
-    else:
-        c = 100 * b
-    return c.sum()
-
 
 @pytest.mark.parametrize("shape", [(), (10,)])
 def test_tutorial_gradient_is_f_over_a_for_every_input(shape: tuple[int, ...]) -> None:
@@ -267,12 +256,6 @@ def test_return_inside_a_loop() -> None:
 
 
 # ---- for -------------------------------------------------------------------------------------
-
-def euler(x, n, dt):
-    for _ in range(n):
-        x = x + dt * np.sin(x)
-    return np.sum(x ** 2)
-
 
 def test_euler_integrator_with_a_traced_step_count() -> None:
     x, dt = np.array([0.3, -1.0, 2.0]), np.array(0.05)

@@ -15,6 +15,7 @@ function there and inlines the resulting graph, so the outer one differentiates 
 from __future__ import annotations
 
 import functools
+import operator
 import sys
 import types
 import weakref
@@ -237,11 +238,34 @@ class Transformed:
             return self._guarded_caller(key)
         fn = spec.fn
         boxes = _boxes(spec)
-        direct = not spec.consts and not spec.traced.captured and all(
+        # Direct: every argument is a native-endian ndarray of the traced dtype (the key
+        # says so), as are the captured arrays (their tokens do), so numba gets them as is.
+        direct = not spec.consts and not self._n_ct and all(
             isinstance(k, tuple) and len(k) == 2 and isinstance(k[0], tuple)
             for k in (key if not self._probe else key[0]))
         n_out = len(spec.traced.graph.outputs)
         if not direct:
+            return lambda a, v: self._assemble(spec, spec.run(self._call_args(spec, a, v)),
+                                               boxes)
+        captured = spec.traced.captured
+        if captured:
+            pick = operator.itemgetter(*captured)
+            many = len(captured) > 1
+
+            def run(a: tuple[Any, ...], v: Any) -> Any:  # the arguments, then the captured
+                return fn(*a, *pick(v)) if many else fn(*a, pick(v))
+
+            if self.mode == "grad" and self.single:
+                box = boxes[n_out]
+                return lambda a, v: box(run(a, v)[n_out], True)
+            if self.mode == "value_and_grad" and self.single and n_out == 1:
+                box_v, box_g = boxes[0], boxes[1]
+
+                def captured_value_and_grad(a: tuple[Any, ...], v: Any) -> Any:
+                    val, g = run(a, v)
+                    return box_v(val, False), box_g(g, True)
+
+                return captured_value_and_grad
             return lambda a, v: self._assemble(spec, spec.run(self._call_args(spec, a, v)),
                                                boxes)
         if self.mode == "grad" and self.single:

@@ -28,6 +28,7 @@ import contextlib
 import functools
 import hashlib
 import operator
+import sys
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -287,7 +288,13 @@ class _Walker:
     # the walk
     def _add(self, parent: int, get: Callable[[Any], Any], step: tuple[str, Any], name: str,
              v: Any, depth: int, module: str) -> None:
-        if len(self.nodes) >= MAX_NODES or isinstance(v, types.ModuleType):
+        if len(self.nodes) >= MAX_NODES:
+            return
+        if isinstance(v, types.ModuleType):
+            if _user_module(v) and id(v) not in self.seen_objects:  # `config.W`
+                self.seen_objects.add(id(v))
+                self.nodes.append(Node(parent, get, step, name))
+                self.pending_objects.append((len(self.nodes) - 1, v, depth))
             return
         if isinstance(v, types.FunctionType):
             self.nodes.append(Node(parent, get, step, name))
@@ -336,7 +343,8 @@ class _Walker:
             for k, v in attrs.items():
                 if k in self.names:
                     self._add(index, operator.attrgetter(k), ("attr", k), f"{name}.{k}", v,
-                              depth + 1, type(obj).__module__)
+                              depth + 1, obj.__name__ if isinstance(obj, types.ModuleType)
+                              else type(obj).__module__)
 
 
 def _global_names(code: types.CodeType) -> list[str]:
@@ -345,6 +353,15 @@ def _global_names(code: types.CodeType) -> list[str]:
         if isinstance(c, types.CodeType):
             out.extend(_global_names(c))
     return list(dict.fromkeys(out))
+
+
+def _user_module(m: types.ModuleType) -> bool:
+    """A module of the user's program (not the standard library or an installed package)."""
+    top = m.__name__.split(".")[0]
+    path = getattr(m, "__file__", None) or ""
+    return (bool(path) and top not in sys.stdlib_module_names and top not in _SKIP_MODULES
+            and "site-packages" not in path and "dist-packages" not in path
+            and not top.startswith("adjit"))
 
 
 def _user_object(v: Any) -> bool:

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 from adjit.ir.errors import AdjitError, NotDifferentiable, TraceError
-from adjit.tracer import Tracer, trace, unflatten
+from adjit.tracer import Tracer, pytree, trace, unflatten
 from adjit.tracer.captures import Probe, discover
 from adjit.tracer.loc import user_loc
 
@@ -184,7 +184,7 @@ class Transformed:
         return (key, tokens) if self._probe else key
 
     def _first_call(self, args: tuple[Any, ...]) -> Any:
-        if any(isinstance(a, Tracer) for a in args):
+        if any(isinstance(a, Tracer) for a in pytree.flatten(args)[0]):
             return self._inline(args)
         try:
             probe, vals, tokens = self._state()
@@ -315,22 +315,28 @@ class Transformed:
         from adjit.passes.pipeline import differentiate, optimize
         from adjit.tracer.numpy_api import _t
 
-        tracers = [_t(a) if type(a) not in (int, bool) else a for a in args]
-        examples = tuple(a if not isinstance(a, Tracer) else
-                         np.zeros(a.shape, a.dtype) for a in tracers)
+        leaves, _, trees = pytree.flatten_arguments(args, ())
+        leaves = [_t(a) if type(a) not in (int, bool) else a for a in leaves]
+        tracers = pytree.regroup(trees, leaves)
+        examples = tuple(pytree.regroup(trees, [
+            a if not isinstance(a, Tracer) else np.zeros(a.shape, a.dtype) for a in leaves]))
         primals, _ = self._split_cotangents(examples)
         static = self._static_positions(primals)
-        wrt = self._wrt(primals, static) if self.mode != "jit" else None
+        wrt, grad_trees = (self._layout(primals, static) if self.mode != "jit"
+                           else (None, []))
         traced = trace(self.fun, primals, static, concrete=False, free=True)
         if wrt is not None:
             seed = self._check_output(traced)
             g = differentiate(traced.graph, wrt, seed=seed).simplified
         else:
             g = optimize(traced.graph).simplified
-        values = [t.val for i, t in enumerate(tracers[:len(primals)]) if i not in static]
+        flat, flat_static, _ = pytree.flatten_arguments(tracers[:len(primals)], static)
+        values = [t.val for t, st in zip(flat, flat_static, strict=True) if not st]
         values += list(traced.free) + [t.val for t in tracers[len(primals):]]
         outs = [Tracer(v) for v in inline(g, values)]
-        return self._assemble(_Inlined(traced), outs)
+        inlined = _Inlined(traced)
+        inlined.grad_trees = grad_trees if any(t is not None for t in grad_trees) else None
+        return self._assemble(inlined, outs)
 
     # ---- compiling -------------------------------------------------------------------------------
     _n_ct = 0  # trailing arguments that are output cotangents (vjp), not the function's
@@ -343,42 +349,58 @@ class Transformed:
         """The compiled function's arguments: the call's, with the captured arrays it reads
         placed after the function's own (and before any cotangents)."""
         captured = spec.traced.captured
+        if spec.arg_trees is not None:
+            cut = len(args) - self._n_ct
+            flat = pytree.flatten_arguments(args[:cut], spec.arg_trees[0])[0]
+            args = (*flat, *args[cut:])
         if not captured:
             return args
         cut = len(args) - self._n_ct
         return (*args[:cut], *[vals[i] for i in captured], *args[cut:])
 
     def _wrt(self, args: tuple[Any, ...], static: tuple[int, ...]) -> list[int]:
-        """Graph input positions of the differentiated arguments (statics are not inputs)."""
+        """Graph input positions of the differentiated leaves (statics are not inputs), in
+        argnums order; an argument that is a structure (pytree) contributes each leaf."""
+        return self._layout(args, static)[0]
+
+    def _layout(self, args: tuple[Any, ...], static: tuple[int, ...]
+                ) -> tuple[list[int], list[Any]]:
+        """`_wrt`, and for each differentiated argument its tree (None for a plain array)."""
         for i in self.argnums:
             if not -len(args) <= i < len(args):
                 raise TraceError(f"adjit.{self.mode}: argnums {i} is out of range for "
                                  f"{len(args)} argument{'s' if len(args) != 1 else ''}",
-                                 loc=user_loc(4))
+                                 loc=user_loc(5))
         argnums = [i % len(args) for i in self.argnums]
+        flat, flat_static, trees = pytree.flatten_arguments(args, static)
+        owner = [i for i, tree in enumerate(trees) for _ in
+                 range(1 if tree is None else pytree.count(tree))]
+        input_of = {}  # flat position -> graph input position
+        for j, st in enumerate(flat_static):
+            if not st:
+                input_of[j] = len(input_of)
+        wrt: list[int] = []
         for i in argnums:
             if i in self.static:
                 raise TraceError(f"argument {i} is both differentiated and static",
-                                 loc=user_loc(4))
-            a = args[i]
-            if isinstance(a, (list, tuple, dict)):
-                raise TraceError(
-                    f"adjit.{self.mode}: argument {i} is a {type(a).__name__}; adjit "
-                    f"differentiates arrays and floats, and would not return the gradient "
-                    f"in the {type(a).__name__}'s structure", loc=user_loc(4),
-                    hint="pass one array (np.asarray(...)) or each array as an argument of "
-                         "its own, with argnums=(0, 1, ...)")
-            dt = (np.dtype(bool) if isinstance(a, bool) else np.dtype(int)
-                  if isinstance(a, int) else np.dtype(float) if isinstance(a, float)
-                  else np.asarray(a).dtype)
-            if dt.kind != "f":
-                raise NotDifferentiable(
-                    f"adjit.{self.mode} cannot differentiate with respect to argument {i}, "
-                    f"which is {dtype_words(dt)} ({type(a).__name__})", loc=user_loc(4),
-                    hint="pass it as a float array (e.g. np.asarray(x, dtype=float)), or leave "
-                         "it out of argnums")
-        positions = [i for i in range(len(args)) if i not in static]
-        return [positions.index(i) for i in argnums]
+                                 loc=user_loc(5))
+            names = (["" if trees[i] is None else ""] if trees[i] is None
+                     else pytree.paths(trees[i], ""))
+            leaves = [j for j, o in enumerate(owner) if o == i]
+            for j, where in zip(leaves, names, strict=True):
+                a = flat[j]
+                dt = (np.dtype(bool) if isinstance(a, bool) else np.dtype(int)
+                      if isinstance(a, int) else np.dtype(float) if isinstance(a, float)
+                      else np.asarray(a).dtype)
+                if dt.kind != "f":
+                    raise NotDifferentiable(
+                        f"adjit.{self.mode} cannot differentiate with respect to argument "
+                        f"{i}{where}, which is {dtype_words(dt)} ({type(a).__name__})",
+                        loc=user_loc(5),
+                        hint="pass it as a float array (e.g. np.asarray(x, dtype=float)), or "
+                             "leave it out of argnums")
+                wrt.append(input_of[j])
+        return wrt, [trees[i] for i in argnums]
 
     def _static_positions(self, args: tuple[Any, ...]) -> tuple[int, ...]:
         """Declared static arguments, and every Python int or bool (sizes, counts, indices)."""
@@ -392,16 +414,22 @@ class Transformed:
             if i not in self.static:
                 check_argument(i, a, f"adjit.{self.mode}")
         static = self._static_positions(primals)
-        wrt = self._wrt(primals, static) if self.mode != "jit" else None
+        wrt, grad_trees = (self._layout(primals, static) if self.mode != "jit"
+                           else (None, []))
         traced = trace(self.fun, primals, static, probe=probe, probe_vals=vals)
         seed = "auto"
         if wrt is not None:
             seed = self._check_output(traced)
             _check_no_cut(traced, wrt)
+        flat, flat_static, trees = pytree.flatten_arguments(primals, static)
         captured = [vals[i] for i in traced.captured]
-        spec = build(traced, wrt=wrt, static=static,
-                     n_args=len(primals) + len(captured) + n_ct, seed=seed,
+        spec = build(traced, wrt=wrt, static=[j for j, st in enumerate(flat_static) if st],
+                     n_args=len(flat) + len(captured) + n_ct, seed=seed,
                      **({"reason": reason} if _build_takes_reason() else {}))
+        # How this call's arguments become the compiled function's, and its gradients the
+        # arguments' structures (None where nothing is a structure).
+        spec.arg_trees = (static, trees) if any(t is not None for t in trees) else None
+        spec.grad_trees = grad_trees if any(t is not None for t in grad_trees) else None
         self.compilations += 1
         return spec
 
@@ -429,11 +457,24 @@ class Transformed:
         if self.mode == "jit":
             return unflatten(spec.traced.out_tree, [_scalar(o) for o in outs[:n_user]])
         value = _scalar(outs[0]) if n_user == 1 else tuple(_scalar(o) for o in outs[:n_user])
-        grads = outs[n_out:]
+        grads = _regroup(getattr(spec, "grad_trees", None), outs[n_out:])
         g = grads[0] if self.single else tuple(grads)
         if self.mode == "grad":
             return g
         return value, g
+
+
+def _regroup(trees: Sequence[Any] | None, grads: Sequence[Any]) -> list[Any]:
+    """One gradient per differentiated argument, in its structure."""
+    if trees is None:
+        return list(grads)
+    return pytree.regroup(trees, [_scalar(g) if isinstance(g, np.ndarray) and g.ndim == 0
+                                  and t is not None else g
+                                  for g, t in zip(grads, _leaf_owners(trees), strict=True)])
+
+
+def _leaf_owners(trees: Sequence[Any]) -> list[Any]:
+    return [t for t in trees for _ in range(1 if t is None else pytree.count(t))]
 
 
 def _boxes(spec: Specialization) -> list[Callable[[Any, bool], Any]]:
@@ -525,5 +566,3 @@ def stop_gradient(x: Any) -> Any:
         return traced_stop(x)
     return x
 
-
-from .vjp import vjp  # noqa: F401  (vjp builds on Transformed)

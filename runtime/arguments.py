@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from adjit.ir import Lit
 from adjit.ir.errors import TraceError
-from adjit.tracer import Tracer
+from adjit.tracer import Tracer, pytree
 from adjit.tracer.loc import user_loc
 
 # dtypes adjit computes in; others are refused with what to do instead
@@ -41,29 +41,26 @@ def sig(a: Any) -> Any:
         return ("tracer", id(a))
     if isinstance(a, np.ndarray):
         return (type(a), a.shape, a.dtype.char)
-    if isinstance(a, (list, tuple)):
-        return (t, tuple(sig(x) for x in a))
+    if t is list or t is tuple or (isinstance(a, tuple) and hasattr(t, "_fields")):
+        return (t, tuple([sig(x) for x in a]))
+    if t is dict:
+        return (t, tuple((k, sig(a[k])) for k in sorted(a, key=lambda k: (type(k).__name__, k))))
+    if a is None:
+        return None
     return ("object", t)
 
 
-def check_argument(i: int, a: Any, what: str) -> None:
+def check_argument(i: int | str, a: Any, what: str) -> None:
     """Refuse, with a clear error at the caller's line, what adjit cannot take as an argument."""
     if isinstance(a, np.ma.MaskedArray):
         raise TraceError(f"{what}: argument {i} is a numpy masked array; adjit would ignore its "
                          f"mask", loc=user_loc(4),
                          hint="pass the data and the mask as two arrays (a.filled(0.0), "
                               "np.ma.getmaskarray(a)) and apply the mask with np.where")
-    if isinstance(a, (list, tuple)):
-        try:
-            arr = np.asarray(a)
-        except ValueError:
-            raise TraceError(f"{what}: argument {i} is a {type(a).__name__} of differently "
-                             f"shaped values", loc=user_loc(4),
-                             hint="pass each array as an argument of its own, or stack them "
-                                  "into one array") from None
-        if arr.dtype.kind not in "biuf":
-            raise TraceError(f"{what}: argument {i} is a {type(a).__name__} holding "
-                             f"{dtype_words(arr.dtype)} values", loc=user_loc(4))
+    if pytree.is_container(a):  # a structure (pytree): each leaf is an argument
+        leaves, tree = pytree.flatten(a)
+        for leaf, path in zip(leaves, pytree.paths(tree, ""), strict=True):
+            check_argument(f"{i}{path}", leaf, what)  # type: ignore[arg-type]
         return
     dt = _dtype_of(a)
     if dt is None:

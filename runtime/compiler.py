@@ -29,6 +29,10 @@ class Specialization:
     out_dtypes: tuple[np.dtype, ...]
     out_shapes: tuple[tuple[int, ...], ...]
     consts: tuple[np.ndarray, ...] = field(default=())
+    # set by the runtime: how structured (pytree) arguments flatten into the compiled
+    # function's, and how gradients regroup into those structures (None: no structure)
+    arg_trees: Any = None
+    grad_trees: Any = None
 
     def run(self, args: Sequence[Any]) -> list[Any]:
         """Call the compiled function; returns one numpy value per graph output."""

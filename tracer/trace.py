@@ -18,16 +18,15 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
-
 from adjit.ir import ArrayType, Builder, Graph, Lit, Loc, Value, Var, building, context
 from adjit.ir.core import dtype_name
 from adjit.ir.errors import AdjitError, TraceError
 
-from . import randomness
+from . import pytree, randomness
 from .captures import Probe
 from .control import recording_notes
-from .guards import Guard, GuardContext, combined_check, guarding
 from .convert import converted
+from .guards import Guard, GuardContext, combined_check, guarding
 from .undefined import Undefined
 from .values import CONVERSIONS, Tracer, pack_objects
 
@@ -35,7 +34,7 @@ from .values import CONVERSIONS, Tracer, pack_objects
 @dataclass(frozen=True)
 class Traced:
     graph: Graph
-    out_tree: Any  # the output's structure: None for one value, else nested tuples of indices
+    out_tree: Any  # the output's structure (tracer/pytree.py): None for one value
     weak_inputs: tuple[bool, ...]
     # With guards, the graph's last output is a bool[] that is true while they all hold.
     guards: tuple[Guard, ...] = ()
@@ -93,22 +92,26 @@ def trace(fn: Callable[..., Any], args: Sequence[Any], static: Sequence[int] = (
     (a nested transformation closing over an outer traced value) become inputs after
     those; otherwise reading one is an error."""
     names = param_names(fn, len(args))
+    flat, flat_static, trees = pytree.flatten_arguments(args, static)
+    leaf_names = [p for nm, tree in zip(names, trees, strict=True)
+                  for p in ([nm] if tree is None else pytree.paths(tree, nm))]
     inputs: list[Var] = []
     weak: list[bool] = []
-    call_args: list[Any] = []
-    for i, (a, nm) in enumerate(zip(args, names, strict=True)):
-        if i in static:
-            call_args.append(a)
+    arrays: list[np.ndarray] = []
+    values: list[Any] = []
+    for a, is_static, nm in zip(flat, flat_static, leaf_names, strict=True):
+        if is_static:
+            values.append(a)
             continue
         t, w = arg_type(a)
-        v = Var(t, nm)
+        v = Var(t, identifier(nm))
         inputs.append(v)
         weak.append(w)
-        call_args.append(Tracer(v, weak=w))
+        arrays.append(np.asarray(a, dtype=t.np_dtype))
+        values.append(Tracer(v, weak=w))
+    call_args = pytree.regroup(trees, values)
     builder = Builder()
     run = converted(fn)  # Python control flow on traced values -> cond / while (autograph.py)
-    arrays = [np.asarray(a, dtype=v.type.np_dtype) for a, v in
-              zip([a for i, a in enumerate(args) if i not in static], inputs, strict=True)]
     guard_ctx = GuardContext(builder, inputs, arrays) if concrete else None
     n_args = len(inputs)
     captured: list[int] = []
@@ -142,7 +145,8 @@ def trace(fn: Callable[..., Any], args: Sequence[Any], static: Sequence[int] = (
                                          "`return` statement?)")
     with building(builder):
         flat: list[Value] = []
-        tree = _flatten(out, flat)
+        leaves, tree = pytree.flatten(out)
+        flat.extend(_to_value(leaf) for leaf in leaves)
         guards = tuple(guard_ctx.guards) if guard_ctx else ()
         if guards:
             flat.append(combined_check(list(guards)))
@@ -165,9 +169,14 @@ def trace(fn: Callable[..., Any], args: Sequence[Any], static: Sequence[int] = (
 
 def _capture_name(probe: Probe | None, index: int) -> str:
     """An input name for a captured array: `self.w` -> `self_w`."""
-    raw = probe.nodes[index].name if probe is not None else "captured"
-    out = "".join(c if c.isalnum() or c == "_" else "_" for c in raw).strip("_") or "captured"
-    return out if out[0].isalpha() or out[0] == "_" else f"c_{out}"
+    return identifier(probe.nodes[index].name if probe is not None else "captured")
+
+
+def identifier(raw: str) -> str:
+    """A graph input name for what the user writes: `params['w']` -> `params_w`."""
+    out = "_".join(part for part in "".join(c if c.isalnum() or c == "_" else " "
+                                            for c in raw).split()) or "arg"
+    return out if out[0].isalpha() or out[0] == "_" else f"a_{out}"
 
 
 def _drop_unused(builder: Builder, inputs: list[Var], outputs: list[Value], n_args: int,
@@ -262,13 +271,6 @@ def _check_closed(builder: Builder, inputs: list[Var], outputs: list[Value],
     return list(outer.values())
 
 
-def _flatten(out: Any, flat: list[Value]) -> Any:
-    if isinstance(out, (tuple, list)):
-        return tuple(_flatten(o, flat) for o in out)
-    flat.append(_to_value(out))
-    return len(flat) - 1
-
-
 def _to_value(o: Any) -> Value:
     if isinstance(o, Undefined):  # returned: the statement that left it undefined says why
         raise o.error(o.where) from None
@@ -289,6 +291,5 @@ def _to_value(o: Any) -> Value:
 
 
 def unflatten(tree: Any, values: Sequence[Any]) -> Any:
-    if isinstance(tree, tuple):
-        return tuple(unflatten(t, values) for t in tree)
-    return values[tree]
+    """The function's output structure (a pytree) filled with `values`."""
+    return pytree.unflatten(tree, values)

@@ -277,11 +277,27 @@ def test_one_element_outputs_are_differentiable():
         np.ones((2, 1))), [[2.0], [2.0]])
 
 
-def test_structured_arguments_are_refused_not_stacked():
-    with pytest.raises(adjit.TraceError, match="argument 0 is a tuple"):
-        adjit.grad(lambda t: t[0] * t[1])((2.0, 3.0))
-    with pytest.raises(adjit.TraceError, match="differently shaped"):
-        adjit.jit(lambda ps: ps[0].sum())([np.ones(2), np.ones(3)])
+def test_structured_arguments_keep_their_structure():
+    t = adjit.grad(lambda t: t[0] * t[1])((2.0, 3.0))
+    assert isinstance(t, tuple) and t == (3.0, 2.0)
+    grads = adjit.grad(lambda ps: sum((p**2).sum() for p in ps))([np.ones(2), np.ones(3)])
+    assert isinstance(grads, list) and [g.shape for g in grads] == [(2,), (3,)]
+
+    def loss(params, X, y):
+        return ((X @ params["w"] + params["b"] - y) ** 2).mean()
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(8, 3)), rng.normal(size=8)
+    params = {"w": rng.normal(size=3), "b": 0.5}
+    g = adjit.grad(loss)(params, X, y)
+    r = X @ params["w"] + 0.5 - y
+    assert set(g) == {"w", "b"}
+    np.testing.assert_allclose(g["w"], 2 * X.T @ r / 8)
+    np.testing.assert_allclose(g["b"], 2 * r.mean())
+    with pytest.raises(adjit.NotDifferentiable, match=r"argument 0\['n'\]"):
+        adjit.grad(lambda p: p["x"] * p["n"])({"x": 2.0, "n": 1})
+    out = adjit.jit(lambda x: {"a": x, "b": [x * 2, x * 3]})(np.ones(2))
+    assert set(out) == {"a", "b"} and isinstance(out["b"], list)
 
 
 def test_pickles_after_the_first_call_and_runs_in_a_pool():

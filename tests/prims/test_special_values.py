@@ -49,7 +49,7 @@ POW = [
     (0.0, 3.0, 0.0, 0.0),
     (-2.0, 3.0, 12.0, NAN),   # 3 * x**2, not NaN from log(x)
     (-2.0, 2.0, -4.0, NAN),
-    (0.0, -1.0, -INF, 0.0),   # -1 * 0**-2
+    (0.0, -1.0, -INF, NAN),   # -1 * 0**-2; d/dy at the pole: NaN (JAX; PyTorch -inf)
     (-2.0, -1.0, -0.25, NAN),
     (-2.0, -2.0, 0.25, NAN),
     (0.0, 0.5, INF, 0.0),     # as JAX and PyTorch

@@ -19,6 +19,8 @@ the registers shifted (`a23[i0] = c23_1 + v12 + v19; c23_1 = v16`), the register
 before the loop and the elements they still hold stored after it (`a23[999] = c23_1`);
 with an outer-loop walk, `=` for the first contribution to an element and `+=` for the
 others. The elements no store reaches are zeroed with slice assignments (`a23[:2] = 0.0`).
+float32 sums accumulate in float64 and are rounded once (`v12_w`, `a23_w`; see
+`wide_register`), so their error does not grow with their length.
 
 Vectorization: numba has no vector math library here, so a loop calling libm's `math.exp`
 stays scalar, and so does one accumulating a float sum in sequential order. An innermost loop

@@ -107,14 +107,17 @@ LAE_D = [1.0, 0.0, 0.5, 1.0, 0.0, NAN]
 @pytest.mark.parametrize("f", [lambda x: np.logaddexp(x, 0.0).sum(),
                                lambda x: np.logaddexp(0.0, x).sum()],
                          ids=["logaddexp(x, 0)", "softplus logaddexp(0, x)"])
-def test_logaddexp_at_infinity(f: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    assert_grads(f, (LAE_X,), LAE_D, monkeypatch)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_logaddexp_at_infinity(f: Callable[..., Any], dtype: type,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    assert_grads(f, (LAE_X.astype(dtype),), LAE_D, monkeypatch)
 
 
-def test_logaddexp_both_infinite(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_logaddexp_both_infinite(dtype: type, monkeypatch: pytest.MonkeyPatch) -> None:
     """Equal arguments split the derivative evenly, infinities too (see the declaration)."""
-    a = np.array([INF, -INF, INF, -INF, 1.0, INF])
-    b = np.array([INF, -INF, -INF, INF, 1.0, 1.0])
+    a = np.array([INF, -INF, INF, -INF, 1.0, INF], dtype)
+    b = np.array([INF, -INF, -INF, INF, 1.0, 1.0], dtype)
     assert_grads(lambda a, b: np.logaddexp(a, b).sum(), (a, b),
                  ([0.5, 0.5, 1.0, 0.0, 0.5, 1.0], [0.5, 0.5, 0.0, 1.0, 0.5, 0.0]),
                  monkeypatch, argnums=(0, 1))

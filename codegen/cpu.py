@@ -19,6 +19,8 @@ the registers shifted (`a23[i0] = c23_1 + v12 + v19; c23_1 = v16`), the register
 before the loop and the elements they still hold stored after it (`a23[999] = c23_1`);
 with an outer-loop walk, `=` for the first contribution to an element and `+=` for the
 others. The elements no store reaches are zeroed with slice assignments (`a23[:2] = 0.0`).
+float32 sums accumulate in float64 and are rounded once (`v12_w`, `a23_w`; see
+`wide_register`), so their error does not grow with their length.
 
 Vectorization: numba has no vector math library here, so a loop calling libm's `math.exp`
 stays scalar, and so does one accumulating a float sum in sequential order. An innermost loop
@@ -188,6 +190,38 @@ def identity_literal(op: str, dtype: str) -> str:
     return literal(-np.inf if low else np.inf, dtype)
 
 
+# float32 sums. A float32 sum accumulated in float32 loses accuracy with its length: adding n
+# terms in order (or in a few vector lanes) has a relative error growing like sqrt(n) eps32
+# (8.6e-4 at 2^24 terms), where numpy's pairwise sum stays near eps32. Here they accumulate in
+# float64 (53 bits: exact enough at any length that fits in memory) and are rounded to float32
+# once, at the end: a register `v3_w = np.float64(0.0)`, `v3 = np.float32(v3_w)` after its
+# loop; an array `a3_w = np.zeros(.., np.float64)`, `a3 = a3_w.astype(np.float32)` after the
+# kernel. The loop still vectorizes: float32 loads widened to float64 lanes.
+
+
+def wide_register(e: Any) -> bool:
+    """Whether reduction `e` into a register accumulates in float64 (a float32 sum)."""
+    return REDUCERS.get(e.prim) == "sum" and e.inputs[0].dtype == "f32"
+
+
+def wide_buffers(kern: Kernel, eqns: Any, plan: KernelPlan) -> set[Var]:
+    """The float32 arrays of `kern` that a sum with no bound on its terms per element (a
+    reduce_sum over outer axes, a scatter_add) accumulates into: these accumulate in float64.
+    Walked accumulators (shifted slices: a few terms per element, each stored once) and arrays
+    that a max/min/prod also accumulates into keep their dtype."""
+    wide = {acc.buffer for acc in kern.accumulators
+            if acc.buffer.dtype == "f32" and acc.walk is None
+            and any(eqns[r.eqn].prim in ("reduce_sum", "scatter_add") for r in acc.roots)}
+    summed = {r for acc in kern.accumulators for r in acc.roots}
+    for acc in kern.accumulators:
+        if acc.walk is not None:
+            wide.discard(acc.buffer)
+    for r in kern.roots:
+        if r.kind == "accum" and r not in summed:
+            wide.discard(plan.buffer(r.var))
+    return wide
+
+
 def _strip(expr: str) -> str:
     """Drop one pair of parentheses around a whole expression."""
     if not (expr.startswith("(") and expr.endswith(")")):
@@ -348,6 +382,7 @@ class _Emitter:
         self.scopes: list[_Scope] = [_Scope(self.top)]
         self.kernel: Kernel | None = None
         self.accum: dict[Root, Accumulator] = {}  # the current kernel's roots' accumulators
+        self.wide: set[Var] = set()  # the current kernel's float32 sums kept in float64 arrays
         self.pending: dict[Root, str] = {}  # their contributions, until the last one's turn
         self.alt: dict[Var, int] = {}
         self.open: list[Loop] = []  # the loops being emitted, outermost first
@@ -581,6 +616,7 @@ class _Emitter:
 
     def loop_kernel(self, kern: Kernel) -> None:
         self.accum = {r: acc for acc in kern.accumulators for r in acc.roots}
+        self.wide = wide_buffers(kern, self.eqns, self.plan)
         written = {acc.buffer for acc in kern.accumulators if not acc.zero}
         done: set[Var] = set()
         for r in kern.roots:
@@ -599,6 +635,9 @@ class _Emitter:
                     shape = ", ".join(str(d) for d in buf.shape)
                     self.top.append(f"{self.aname(buf)}_best = np.full(({shape},), "
                                     f"{identity_literal(op, x.dtype)}, {NP_DTYPE[x.dtype]})")
+                elif buf in self.wide:
+                    shape = ", ".join(str(d) for d in buf.shape)
+                    self.top.append(f"{self.sum_name(buf)} = np.zeros(({shape},), np.float64)")
                 elif op == "sum":
                     self.alloc(buf, "0")
                 else:
@@ -614,6 +653,12 @@ class _Emitter:
             shape = ", ".join(str(d) for d in sc.shape)
             self.top.append(f"s{self.num[id(v)]} = np.empty(({shape},), {NP_DTYPE[v.dtype]})")
         self.items(kern.items, 0)
+        for buf in sorted(self.wide, key=self.aname):  # rounded once, as numpy's sum rounds
+            self.top.append(f"{self.aname(buf)} = {self.sum_name(buf)}.astype(np.float32)")
+
+    def sum_name(self, buf: Var) -> str:
+        """The array a sum accumulates into: `a3_w` (float64) for a float32 `a3` in `wide`."""
+        return self.aname(buf) + ("_w" if buf in self.wide else "")
 
     def items(self, items: list[Any], level: int) -> None:
         for it in items:
@@ -636,6 +681,8 @@ class _Emitter:
                 scope.open = None
                 for acc in carried:
                     self.walk_end(acc, level)
+                self.put(level, [f"{self.vname(r.var)} = np.float32({self.vname(r.var)}_w)"
+                                 for r in it.inits if wide_register(self.eqns[r.eqn])])
             else:
                 self.root(it, level)
 
@@ -696,7 +743,7 @@ class _Emitter:
             return
         code = {x: self.pending.pop(x) for x in acc.roots}
         lines: list[Any] = [self.comment(x.eqn) for x in acc.roots]
-        name = self.aname(acc.buffer)
+        name = self.sum_name(acc.buffer)
         w = acc.walk
         if w is None or not w.carried:
             for target, roots in acc.targets:
@@ -723,6 +770,8 @@ class _Emitter:
         v = self.vname(r.var)
         if op in ("argmax", "argmin"):
             self.put(level, [f"{v} = 0", f"{v}_best = {identity_literal(op, x.dtype)}"])
+        elif wide_register(e):
+            self.put(level, [f"{v}_w = np.float64(0.0)"])
         else:
             self.put(level, [f"{v} = {identity_literal(op, x.dtype)}"])
 
@@ -761,6 +810,8 @@ class _Emitter:
         if r.kind == "reduce":
             acc = self.vname(r.var)
             best = f"{acc}_best"
+            if wide_register(e):
+                acc += "_w"
         else:
             idx, _ = self.index(r.target)
             acc = f"{self.aname(r.var)}[{idx}]"

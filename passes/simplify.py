@@ -26,7 +26,8 @@ add: 2, cse: 1, mul: 1
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from adjit.ir import Eqn, Graph, Lit, Value, Var
@@ -123,6 +124,8 @@ def _div(eqn: Eqn) -> Value | None:
 
 def _pow(eqn: Eqn) -> Value | Eqn | None:
     x, y = eqn.inputs
+    if _lit_is(y, 0) and isinstance(y, Lit) and y.is_scalar:  # x**0 is 1, for x = 0 or NaN too
+        return _broadcast_of(eqn, Lit.make(1, eqn.out.dtype))
     if _lit_is(y, 1):
         return _same_type(eqn, x)
     if _lit_is(y, 2) and x.type == eqn.out.type:
@@ -179,13 +182,23 @@ def _transpose(eqn: Eqn, producers: dict[int, Eqn]) -> Value | Eqn | None:
     return None
 
 
-def _select(eqn: Eqn) -> Value | None:
+def _select(eqn: Eqn) -> Value | Eqn | None:
     c, x, y = eqn.inputs
     if x is y or (isinstance(x, Lit) and x == y):
-        return _same_type(eqn, x)
+        return _broadcast_of(eqn, x)
     if isinstance(c, Lit) and c.is_scalar:
-        return _same_type(eqn, x if c.scalar() else y)
+        return _broadcast_of(eqn, x if c.scalar() else y)
     return None
+
+
+def _broadcast_of(eqn: Eqn, v: Value) -> Value | Eqn | None:
+    """`v` in place of eqn's output, broadcast to its shape if need be (a rule's
+    `select(y == 0, 0.0, ...)` with a literal y leaves a scalar 0.0 for an array)."""
+    if v.type == eqn.out.type:
+        return v
+    if v.dtype != eqn.out.dtype:
+        return None
+    return eqn.replace(prim="broadcast_to", inputs=(v,), params=(("shape", eqn.out.shape),))
 
 
 def _absorb_broadcast(eqn: Eqn, producers: dict[int, Eqn]) -> Eqn | None:

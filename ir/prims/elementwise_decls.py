@@ -45,9 +45,13 @@ DECLS: tuple[Decl, ...] = (
     Decl("mul", "x * y", np.multiply, code="({x} * {y})"),
     Decl("div", "x / y", np.divide, d={"x": "1/y", "y": "-out/y"}, code="({x} / {y})",
          domain="Ne(y, 0)"),
-    # d/dx avoids x**y/x (NaN at x=0); d/dy is 0 where x=0, as JAX and PyTorch define it.
-    Decl("pow", "x**y", np.power, d={"x": "y * x**(y - 1)",
-                                      "y": "Piecewise((0, Eq(x, 0)), (log(x) * out, True))"},
+    # d/dx is y * x**(y-1), not y * out / x (NaN at x = 0), and 0 where y = 0 (as PyTorch
+    # has it: every polynomial's constant term; 0 * 0**-1 would be NaN). JAX's float pow gives
+    # NaN there, its integer_pow 0. x**3 at x < 0 is 3 * x**2.0, exact. d/dy takes the log of
+    # 1 where x = 0, as JAX does: 0 * out, which is 0 for y >= 0 (JAX and PyTorch) and NaN at
+    # the pole y < 0 (JAX; PyTorch -inf); log(0) is never evaluated.
+    Decl("pow", "x**y", np.power, d={"x": "Piecewise((0, Eq(y, 0)), (y * x**(y - 1), True))",
+                                      "y": "log(Piecewise((1, Eq(x, 0)), (x, True))) * out"},
          code="({x} ** {y})", domain="x > 0"),
     Decl("exp", "exp(x)", np.exp, d={"x": "out"}),
     Decl("exp2", "2**x", np.exp2, d={"x": "out * log(2)"}, code="(2.0 ** {x})"),
@@ -80,8 +84,16 @@ DECLS: tuple[Decl, ...] = (
     # Ties split the derivative evenly (Heaviside(0) = 1/2), as JAX and PyTorch do.
     Decl("maximum", "Max(x, y)", np.maximum, code="({x} if {x} >= {y} or {x} != {x} else {y})"),
     Decl("minimum", "Min(x, y)", np.minimum, code="({x} if {x} <= {y} or {x} != {x} else {y})"),
+    # d/dx is the logistic of x - y, from e = exp(-|x - y|) <= 1 (no overflow, one exp for
+    # both partials): 1/(1 + e) for the larger argument, e/(1 + e) for the other. So 1 at
+    # x = +inf and 0 at x = -inf, where exp(x - out) is exp(inf - inf) = NaN. Equal arguments
+    # (infinities too) split it evenly, as maximum's ties do: logaddexp(inf, inf) has partials
+    # 1/2, 1/2 (JAX: 1, 1 at +inf and NaN at -inf; PyTorch: NaN at both).
     Decl("logaddexp", "log(exp(x) + exp(y))", np.logaddexp,
-         d={"x": "exp(x - out)", "y": "exp(y - out)"},
+         d={"x": "Piecewise((1/2, Eq(x, y)), (1 / (1 + exp(-Abs(x - y))), x > y), "
+                 "(exp(-Abs(x - y)) / (1 + exp(-Abs(x - y))), True))",
+            "y": "Piecewise((1/2, Eq(x, y)), (1 / (1 + exp(-Abs(x - y))), y > x), "
+                 "(exp(-Abs(x - y)) / (1 + exp(-Abs(x - y))), True))"},
          code="(max({x}, {y}) + math.log1p(math.exp(-abs({x} - {y}))) if {x} != {y} "
               "else {x} + 0.6931471805599453)"),
 )

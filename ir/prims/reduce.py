@@ -2,6 +2,8 @@
 and cumulative sums."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .. import ops
@@ -47,9 +49,12 @@ def _chooser_mask(x: Value, out: Var, axes: tuple[int, ...]) -> tuple[Value, Val
 
 
 def _chooser_vjp(ct: Value, x: Value, out: Var, axes: tuple[int, ...]) -> tuple[Value]:
+    # The transpose of the JVP below, as JAX's reduce_max rule: (ct / count) * mask. Where the
+    # extremum is NaN no element equals it (count = 0), so that slice's gradient is NaN, not a
+    # silent zero; the JVP's (sum of the masked tangents) / count is NaN there too.
     mask, count = _chooser_mask(x, out, axes)
     share = expand_back(ops.div(ct, count), x, axes)
-    return (ops.select(mask, share, ops.lit(0, x.dtype)),)
+    return (ops.mul(share, ops.convert(mask, x.dtype)),)
 
 
 def _chooser_jvp(ts: list[Value | None], x: Value, out: Var, axes: tuple[int, ...]) -> Value:
@@ -58,9 +63,12 @@ def _chooser_jvp(ts: list[Value | None], x: Value, out: Var, axes: tuple[int, ..
     return ops.div(ops.reduce_sum(picked, axes), count)
 
 
+def _reduce_impl(fn: Any) -> Any:
+    return lambda x, axes: np.asarray(fn(x, axis=axes))
+
+
 for _name, _fn, _ident in (("reduce_max", np.max, -np.inf), ("reduce_min", np.min, np.inf)):
-    register(Primitive(_name, REDUCE, shape=_reduce_shape,
-                       impl=(lambda fn: lambda x, axes: np.asarray(fn(x, axis=axes)))(_fn),
+    register(Primitive(_name, REDUCE, shape=_reduce_shape, impl=_reduce_impl(_fn),
                        jvp=_chooser_jvp, vjp=_chooser_vjp, params=("axes",),
                        extra={"identity": _ident}))
 
@@ -97,9 +105,13 @@ def _arg_shape(x: ArrayType, *, axis: int) -> ArrayType:
     return ArrayType("i64", tuple(d for i, d in enumerate(x.shape) if i != axis))
 
 
+def _arg_impl(fn: Any) -> Any:
+    return lambda x, axis: np.asarray(fn(x, axis=axis))
+
+
 for _name, _fn in (("argmax", np.argmax), ("argmin", np.argmin)):
     register(Primitive(_name, REDUCE, shape=_arg_shape,
-                       impl=(lambda fn: lambda x, axis: np.asarray(fn(x, axis=axis)))(_fn),
+                       impl=_arg_impl(_fn),
                        jvp=None, vjp=None, params=("axis",), nondiff=True))
 
 

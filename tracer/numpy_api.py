@@ -471,10 +471,10 @@ def tensordot(a: Any, b: Any, axes: Any = 2) -> Tracer:
     return reshape(r, tuple(x.shape[i] for i in free_a) + tuple(y.shape[i] for i in free_b))
 
 
-def einsum(subscripts: str, *operands: Any, **kwargs: Any) -> Tracer:
+def einsum(*operands: Any, **kwargs: Any) -> Tracer:
     from .einsum import einsum as _einsum
 
-    return _einsum(subscripts, *operands, **kwargs)
+    return _einsum(*operands, **kwargs)
 
 
 def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Tracer:

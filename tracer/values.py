@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import dis
 import functools
+import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
-
 from adjit.ir import ArrayType, Lit, Value, Var, context, ops
 from adjit.ir.core import DTYPES, dtype_name
 from adjit.ir.errors import TraceError
@@ -108,6 +109,12 @@ class Tracer:
             return apply_function(func, args, kwargs)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if _called_from_numpy_ma(sys._getframe(1)):
+            # np.ma.masked_where(c, x), np.ma.array(x, mask=m), np.ma.sum(...) on a tracer:
+            # numpy.ma would hold an object array of tracers with a mask that adjit cannot
+            # see, and decide element by element through bool() of traced values.
+            raise TraceError("numpy masked arrays (np.ma) are not traced by adjit: their mask "
+                             "would be ignored", loc=user_loc(2), hint=MASKED_HINT)
         if _subscripting(sys._getframe(1)):
             # `table[idx]` with a numpy `table`: numpy wants integers now, and would fail
             # with an IndexError on the object array below.
@@ -271,6 +278,42 @@ Tracer.__invert__ = _unop("logical_not")
 Tracer.__pos__ = lambda self: self
 
 
+MASKED_HINT = ("adjit computes on plain arrays. Pass the data and the mask as two arrays "
+               "(`m.filled(0.0)` or `m.data`, and `np.ma.getmaskarray(m)`), and apply the mask "
+               "with np.where(mask, fill, x), or a reduction's where=~mask "
+               "(np.sum(x, where=~mask), np.mean(x, where=~mask))")
+
+
+def is_masked_array(a: Any) -> bool:
+    """Whether `a` is a numpy masked array (numpy.ma is not imported to find out)."""
+    ma = sys.modules.get("numpy.ma")
+    return ma is not None and isinstance(a, ma.MaskedArray)
+
+
+def check_argument(a: Any, name: str = "an argument") -> None:
+    """Refuse what adjit cannot take as an argument of a transformed function without
+    silently changing its meaning: a numpy masked array (its mask would be dropped when it
+    is converted to a plain array). `name` says which argument ("argument 0 (x)").
+    The runtime calls this on every argument that is not a plain ndarray or Python number."""
+    if is_masked_array(a):
+        raise TraceError(f"{name} is a numpy masked array (np.ma.MaskedArray), and adjit "
+                         "would ignore its mask", loc=user_loc(2), hint=MASKED_HINT)
+
+
+_NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__)) + os.sep
+_NUMPY_MA_DIR = os.path.join(_NUMPY_DIR, "ma") + os.sep
+
+
+def _called_from_numpy_ma(frame: Any) -> bool:
+    """Whether numpy code running on behalf of numpy.ma asks for an array (walks up through
+    numpy's own frames only)."""
+    while frame is not None and frame.f_code.co_filename.startswith(_NUMPY_DIR):
+        if frame.f_code.co_filename.startswith(_NUMPY_MA_DIR):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _subscripting(frame: Any) -> bool:
     """Whether `frame` is executing `container[key]` (numpy converting a key to an index)."""
     if frame is None:
@@ -288,6 +331,9 @@ def unwrap(x: Any, like: Value | None = None) -> Value | int | float | bool:
         return x.val
     if isinstance(x, (bool, int, float)) and not isinstance(x, np.generic):
         return x
+    if is_masked_array(x):  # a constant masked array met in a traced function
+        raise TraceError("a numpy masked array (np.ma) is used with traced values, and adjit "
+                         "would ignore its mask", loc=user_loc(3), hint=MASKED_HINT)
     if isinstance(x, np.ndarray) and x.dtype == object:
         return pack_objects(x).val
     arr = np.asarray(x)

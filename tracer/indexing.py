@@ -68,7 +68,8 @@ def _index_array(k: Any) -> Any:
         from .values import pack_objects
 
         obj = np.empty(len(k), dtype=object)
-        obj[:] = k
+        for i, e in enumerate(k):  # one by one: numpy would ask a tracer for its values
+            obj[i] = _index_array(e) if isinstance(e, list) else e
         return pack_objects(obj)
     arr = np.asarray(k)
     if arr.dtype == object:

@@ -115,6 +115,10 @@ class Tracer:
             # see, and decide element by element through bool() of traced values.
             raise TraceError("numpy masked arrays (np.ma) are not traced by adjit: their mask "
                              "would be ignored", loc=user_loc(2), hint=MASKED_HINT)
+        if self.val.dtype in ("i32", "i64", "bool") and storing(sys._getframe(1)):
+            # `out[idx] = v` with a traced index (numpy wants its values now), or an integer
+            # traced value stored into a numpy array (a float one fails in __float__)
+            raise inplace_error(user_loc(2))
         if _subscripting(sys._getframe(1)):
             # `table[idx]` with a numpy `table`: numpy wants integers now, and would fail
             # with an IndexError on the object array below.
@@ -138,6 +142,8 @@ class Tracer:
         from .loc import user_code
 
         loc = user_loc(2)
+        if storing(sys._getframe(1)):  # `out[i] = t` into a numpy bool array
+            raise inplace_error(loc)
         with context(loc=loc):
             seen = concrete(self.val, "bool", loc)
         if seen is not None:
@@ -159,6 +165,8 @@ class Tracer:
         from .guards import concrete
 
         loc = user_loc(3)
+        if storing(sys._getframe(2)):  # `out[i] = t`: numpy converts t to store it
+            raise inplace_error(loc)
         if what in ("int", "float", "index"):
             with context(loc=loc):
                 seen = concrete(self.val, "float" if what == "float" else "int", loc)
@@ -209,9 +217,7 @@ class Tracer:
         return self._concrete("tolist")
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        raise TraceError("in-place assignment to a traced array is not supported",
-                         loc=user_loc(2), hint="build a new array instead, e.g. with np.where, "
-                                               "np.concatenate or x + np.eye(...) * v")
+        raise inplace_error(user_loc(2), traced_target=True)
 
     # ---- operators ---------------------------------------------------------------------------
     def __getitem__(self, key: Any) -> Any:
@@ -312,6 +318,49 @@ def _called_from_numpy_ma(frame: Any) -> bool:
             return True
         frame = frame.f_back
     return False
+
+
+INPLACE_HINT = ("build a new array instead: np.where(np.arange(n) == i, v, x) replaces x[i] "
+                "(the numpy spelling of JAX's x.at[i].set(v)), np.where(mask, v, x) the "
+                "selected elements, np.concatenate([x[:i], v, x[i + 1:]]) a block; or collect "
+                "the values in a list and np.stack(values)")
+
+
+def inplace_error(loc: Any, traced_target: bool = False) -> TraceError:
+    what = ("into a traced array" if traced_target else
+            "of a traced value into a numpy array")
+    return TraceError(f"in-place assignment {what} is not traced: adjit records operations "
+                      "that make new arrays, not writes into existing ones", loc=loc,
+                      hint=INPLACE_HINT)
+
+
+def storing(frame: Any) -> bool:
+    """Whether `frame` is executing `container[key] = value` (numpy converting the value, or
+    the key, to store it)."""
+    return _current_op(frame) == "STORE_SUBSCR"
+
+
+def augmented_assignment() -> bool:
+    """Whether the user's line being traced is executing `y += x` (or -=, *=, ...)."""
+    from .loc import _user_frame
+
+    frame = _user_frame(2)
+    if frame is None:
+        return False
+    for ins in dis.get_instructions(frame.f_code):
+        if ins.offset == frame.f_lasti:
+            return ins.opname.startswith("INPLACE_") or (
+                ins.opname == "BINARY_OP" and ins.argrepr.endswith("="))
+    return False
+
+
+def _current_op(frame: Any) -> str | None:
+    if frame is None:
+        return None
+    for ins in dis.get_instructions(frame.f_code):
+        if ins.offset == frame.f_lasti:
+            return ins.opname
+    return None
 
 
 def _subscripting(frame: Any) -> bool:

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 from adjit.ir import Builder, Graph, Lit, Loc, Value, Var, evaluate, ops
-from adjit.ir.builder import current_builder
+from adjit.ir.builder import current_builder, current_loc
+from adjit.ir.errors import ShapeError
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,30 @@ def same_decision(v: Value, kind: str, seen: Any) -> Value:
     if kind == "float" and floating and math.isnan(seen):
         return ops.ew("ne", v, v)
     return ops.ew("eq", v, ops.lit(seen, v.dtype))
+
+
+def in_bounds(v: Value, n: int) -> None:
+    """Traced integer indices `v` into an axis of length `n`, as numpy checks them: at the
+    top level of a trace, where the arguments are known, an index out of range is numpy's
+    IndexError now (a ShapeError), and a guard holds while every index stays in range, so a
+    later call with one out of range retraces and gets that error. (The indexing code clamps
+    traced indices too, so compiled code never reads or writes outside an array, even in a
+    loop body, where no guard can be made.)"""
+    ctx = _CONTEXT.get()
+    if ctx is None or not ctx.active() or isinstance(v, Lit) or v.type.size == 0:
+        return
+    arr = ctx.value(v)
+    bad = arr[(arr < -n) | (arr >= n)]
+    if bad.size:
+        raise ShapeError(f"index {bad.flat[0]} is out of bounds for axis with size {n}",
+                         loc=current_loc(), hint="a traced index array holds it: numpy "
+                                                 "raises IndexError here too")
+    flat = ops.reshape(v, (v.type.size,))
+    lo = ops.emit("reduce_min", flat, axes=(0,))
+    hi = ops.emit("reduce_max", flat, axes=(0,))
+    check = ops.ew("logical_and", ops.ew("ge", lo, ops.lit(-n, v.dtype)),
+                   ops.ew("lt", hi, ops.lit(n, v.dtype)))
+    ctx.guards.append(Guard(check, f"every index in [{-n}, {n})", True, current_loc()))
 
 
 def derivative_cut(graph: Graph, guards: Sequence[Guard], wrt: Sequence[int]) -> Guard | None:

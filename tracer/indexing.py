@@ -19,6 +19,7 @@ from adjit.ir import Lit, Value, current_loc, ops
 from adjit.ir.builder import emit
 from adjit.ir.errors import ShapeError, TraceError
 
+from .guards import in_bounds
 from .values import Tracer, wrap
 
 
@@ -30,7 +31,13 @@ def index_value(index: Any, n: int) -> Value:
             raise TraceError(f"arrays used as indices must be of integer type, not {v.dtype}",
                              loc=current_loc())
         v = ops.convert(v, "i64")
-        return ops.select(ops.ew("lt", v, 0), ops.add(v, n), v)
+        if n == 0 and v.type.size:
+            raise ShapeError("index is out of bounds for axis with size 0", loc=current_loc())
+        in_bounds(v, n)  # numpy's IndexError, while tracing and (by a guard) on later calls
+        v = ops.select(ops.ew("lt", v, 0), ops.add(v, n), v)
+        # Clamped as well: compiled code never reads or writes outside the array (a guard
+        # cannot be made inside a traced loop or branch body).
+        return ops.ew("minimum", ops.ew("maximum", v, 0), n - 1)
     arr = np.asarray(index)
     if arr.dtype == object:
         from .values import pack_objects

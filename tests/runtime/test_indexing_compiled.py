@@ -4,6 +4,7 @@ arrays, and the scatter-add gradient with repeated indices."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import adjit
 
@@ -45,3 +46,24 @@ def test_boolean_arrays_and_new_axes() -> None:
     np.testing.assert_array_equal(out, x[None, :, m, None])
     np.testing.assert_array_equal(adjit.jit(lambda x: x[True, ..., [0, 0]])(x),
                                   x[True, ..., [0, 0]])
+
+
+def test_traced_indices_out_of_bounds_are_numpys_error_not_a_wild_read() -> None:
+    """A traced index out of range read and wrote outside the array (garbage, a segfault in
+    the scatter-add of the gradient). It is numpy's IndexError, as a ShapeError, on the first
+    call and on later ones (a guard), and compiled code clamps traced indices meanwhile."""
+    x = np.arange(3.0)
+    f = adjit.jit(lambda x, i: x[i])
+    np.testing.assert_array_equal(f(x, np.array([1, -1])), [1.0, 2.0])
+    for bad in (np.array([5, 0]), np.array([-4]), np.array([100_000_000])):
+        with pytest.raises(adjit.ShapeError, match="out of bounds"):
+            f(x, bad)
+    np.testing.assert_array_equal(f(x, np.array([2, -3])), [2.0, 0.0])
+    assert f.compilations == 1
+    g = adjit.grad(lambda x, i: np.sum(x[i] ** 2))
+    np.testing.assert_array_equal(g(x, np.array([1, 1])), [0.0, 4.0, 0.0])
+    with pytest.raises(adjit.ShapeError, match="index 7 is out of bounds"):
+        g(x, np.array([7, -9]))
+    with pytest.raises(adjit.ShapeError, match="out of bounds"):
+        adjit.grad(lambda x, i: np.sum(np.take_along_axis(x, i, 1)))(
+            np.ones((2, 3)), np.array([[0], [3]]))

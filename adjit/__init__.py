@@ -15,12 +15,14 @@ from adjit.ir.errors import (
                              TraceError,
 )
 from adjit.runtime import explicit
-from adjit.runtime.api import grad, jit, stop_gradient, value_and_grad, vjp
+from adjit.runtime.api import grad, jit, stop_gradient, value_and_grad
+from adjit.runtime.vjp import vjp
 from adjit.runtime.compare import Comparison, compare
 from adjit.runtime.inspect import Inspection, inspect
+from adjit.runtime.recompile import RecompileWarning
 
 __version__ = "0.1.0"
 __all__ = ["AdjitError", "CodegenError", "Comparison", "IRError", "Inspection",
-           "NotDifferentiable", "compare", "explicit",
+           "NotDifferentiable", "RecompileWarning", "compare", "explicit",
            "ShapeError", "TraceError", "grad", "inspect", "jit", "stop_gradient",
            "value_and_grad", "vjp"]

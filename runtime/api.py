@@ -1,54 +1,49 @@
 """The public transformations: grad, value_and_grad, jit, vjp, stop_gradient.
 
-Each returns a `Transformed` callable that traces the user's function on first use
-for each argument signature (shapes, dtypes, Python-scalar kinds and the values of
-static arguments), compiles it, and keeps the specialization in a dictionary, so a
-later call with the same signature costs one dictionary lookup plus numba's dispatch.
+Each returns a `Transformed` callable that traces the user's function on first use for each
+signature, compiles it, and keeps the specialization, so a later call with the same
+signature costs a key, one dictionary lookup and numba's dispatch. The key is made of the
+arguments' shapes and dtypes, the values of static arguments (Python ints and bools, and
+`static_argnums`), and the tokens of the state the function captured (tracer/captures.py):
+captured float arrays are passed to the compiled code at every call, so it never computes
+with stale values; anything else captured that changes makes it trace again.
+
+Transformations compose like the mathematical functions they stand for: called on tracers
+(inside another transformation's trace) a `Transformed` traces and differentiates its
+function there and inlines the resulting graph, so the outer one differentiates that.
 """
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Sequence
+import operator
+import sys
+import types
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from adjit.ir.errors import AdjitError, NotDifferentiable, TraceError
-from adjit.tracer import Tracer, trace, unflatten
+from adjit.tracer import Tracer, pytree, trace, unflatten
+from adjit.tracer.captures import Probe, discover
 from adjit.tracer.loc import user_loc
 
+from .arguments import (
+    aliasing_outputs,
+    as_index,
+    boxer,
+    check_argument,
+    describe_outputs,
+    dtype_words,
+    sig,
+)
 from .compiler import Specialization, build
+from .recompile import RecompileWatch
 
 Argnums = int | Sequence[int]
 MAX_GUARDED = 8  # specializations kept per signature when guards tell them apart
-
-
-def _boxer(shape: tuple[int, ...], dtype: np.dtype) -> Callable[[Any, bool], Any]:
-    """Results as numpy gives them: a 0-d value is a numpy scalar (a 0-d array for a
-    gradient, which has its argument's shape); numba returns 0-d results as Python numbers."""
-    if shape:
-        return lambda r, is_grad: r
-    scalar = dtype.type
-    return lambda r, is_grad: np.asarray(r, dtype) if is_grad else scalar(r)
-
-
-def _sig(a: Any) -> Any:
-    t = type(a)
-    if t is np.ndarray:
-        return (a.shape, a.dtype.char)
-    if t is float:
-        return t
-    if t is int or t is bool:
-        return (t, a)  # Python ints and bools are static: their value is part of the key
-    if isinstance(a, np.generic):
-        return ((), a.dtype.char)
-    if isinstance(a, Tracer):
-        return ("tracer", id(a))
-    if isinstance(a, np.ndarray):
-        return (a.shape, a.dtype.char)
-    try:
-        arr = np.asarray(a)
-    except Exception:
-        return ("?", type(a))
-    return (arr.shape, arr.dtype.char)
+_NO_PROBE = Probe([])
 
 
 class Transformed:
@@ -60,38 +55,87 @@ class Transformed:
             raise TypeError(f"adjit.{mode} expects a function, got {type(fun).__name__}")
         self.fun = fun
         self.mode = mode
-        self.single = isinstance(argnums, int)
-        self.argnums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-        self.static = ((static_argnums,) if isinstance(static_argnums, int)
-                       else tuple(static_argnums))
-        self.specializations: dict[Any, Specialization] = {}
-        self._callers: dict[Any, Callable[..., Any]] = {}
+        what = f"adjit.{mode}"
+        self.single = not isinstance(argnums, (tuple, list))
+        self.argnums = ((as_index(argnums, what),) if self.single
+                        else tuple(as_index(n, what) for n in argnums))
+        self.static = ((as_index(static_argnums, what),)
+                       if not isinstance(static_argnums, (tuple, list))
+                       else tuple(as_index(n, what) for n in static_argnums))
+        self.specializations: OrderedDict[Any, Specialization] = OrderedDict()
+        self._callers: OrderedDict[Any, Callable[..., Any]] = OrderedDict()
+        self._probe: Probe | None = None  # what `fun` captures; found at the first call
+        self._bound: weakref.WeakKeyDictionary[Any, Transformed] | None = None
+        self._watch = RecompileWatch(self)
         self.compilations = 0
-        functools.update_wrapper(self, fun)
+        # Name, docstring and module of `fun`, but never its __dict__: a Transformed of a
+        # Transformed must keep its own `fun` and `mode`.
+        functools.update_wrapper(self, fun, updated=())
+
+    # ---- binding, pickling -----------------------------------------------------------------------
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        """`@adjit.grad` on a method binds like a function: `model.loss(x)` differentiates
+        `loss(model, x)` with respect to x, reading `model`'s attributes at every call."""
+        if obj is None:
+            return self
+        if self._bound is None:
+            self._bound = weakref.WeakKeyDictionary()
+        try:
+            return self._bound[obj]
+        except (KeyError, TypeError):
+            pass
+        bound = self._rebind(types.MethodType(self.fun, obj))
+        try:
+            self._bound[obj] = bound
+        except TypeError:  # not weak-referenceable or unhashable: bind afresh each time
+            pass
+        return bound
+
+    def _rebind(self, fun: Callable[..., Any]) -> Transformed:
+        new = object.__new__(type(self))
+        Transformed.__init__(new, fun, self.mode, self.argnums[0] if self.single else
+                             self.argnums, self.static)
+        return new
+
+    def __reduce__(self) -> Any:
+        """Pickles as its function and options (compiled code is rebuilt where unpickled);
+        a decorated module-level function pickles by reference, as functions do."""
+        module, qual = getattr(self, "__module__", None), getattr(self, "__qualname__", "")
+        obj: Any = sys.modules.get(module) if module else None
+        for part in qual.split("."):
+            obj = getattr(obj, part, None)
+        if obj is self:
+            return (_lookup, (module, qual))
+        return (_restore, (type(self), self.fun, self.mode,
+                           self.argnums[0] if self.single else self.argnums, self.static))
 
     # ---- calling -------------------------------------------------------------------------------
     def _key(self, args: tuple[Any, ...]) -> Any:
         if self.static:
-            return tuple((("static", a) if i in self.static else _sig(a))
+            return tuple((("static", a) if i in self.static else sig(a))
                          for i, a in enumerate(args))
-        return tuple([_sig(a) for a in args])
-
-    def specialize(self, args: tuple[Any, ...]) -> Specialization:
-        key = self._key(args)
-        spec = self.specializations.get(key)
-        if spec is not None and spec.traced.guards and not spec.run(args)[spec.traced.n_outputs]:
-            spec = None  # traced under guards that do not hold for these arguments
-        if spec is None:
-            spec = self._compile(args)
-            self.specializations[key] = spec
-        return spec
+        return tuple([sig(a) for a in args])
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs:
             args = self._positional(args, kwargs)
-        caller = self._callers.get(self._key(args))
+        probe = self._probe
+        if probe is None:
+            return self._first_call(args)
+        if probe.nodes:
+            state = probe.resolve()
+            if state is None:
+                return self._first_call(args)
+            vals, tokens = state
+            key: Any = (self._key(args), tokens)
+        else:
+            vals, key = (), self._key(args)
+        try:
+            caller = self._callers.get(key)
+        except TypeError:
+            return self._first_call(args)  # an unhashable static argument: say so there
         if caller is not None:
-            return caller(args)
+            return caller(args, vals)
         return self._first_call(args)
 
     def _positional(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
@@ -99,10 +143,23 @@ class Transformed:
         between them that were left out take their defaults. argnums count positions."""
         import inspect
 
+        name = getattr(self.fun, "__name__", "function")
         try:
-            bound = inspect.signature(self.fun).bind(*args, **kwargs)
+            sig_ = inspect.signature(self.fun)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name}(): keyword arguments need a function whose signature "
+                            f"Python can read") from None
+        params = sig_.parameters
+        if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+            unknown = [k for k in kwargs if k not in params or
+                       params[k].kind == params[k].POSITIONAL_ONLY]
+            if unknown:
+                raise TypeError(f"{name}{sig_} got an unexpected keyword argument "
+                                f"{unknown[0]!r}")
+        try:
+            bound = sig_.bind(*args, **kwargs)
         except TypeError as e:
-            raise TypeError(f"{getattr(self.fun, '__name__', 'function')}(): {e}") from None
+            raise TypeError(f"{name}{sig_}: {e}") from None
         bound.apply_defaults()
         if bound.kwargs:
             raise TraceError(f"adjit.{self.mode}: keyword-only arguments "
@@ -111,169 +168,342 @@ class Transformed:
                                                    "functools.partial before transforming")
         return tuple(bound.args)
 
+    def _state(self) -> tuple[Probe, list[Any], Any]:
+        """What the function captures now: the probe (found again, since the objects it
+        reaches may have changed), the current values and their tokens."""
+        probe = discover(self.fun)
+        state = probe.resolve() if probe.nodes else ([], ())
+        if state is None:  # the state changed while it was walked; walk it once more
+            probe = discover(self.fun)
+            state = probe.resolve() or ([], ())
+        self._probe = probe if probe.nodes else _NO_PROBE
+        return probe, state[0], state[1]
+
+    def _full_key(self, args: tuple[Any, ...], tokens: Any) -> Any:
+        key = self._key(args)
+        return (key, tokens) if self._probe else key
+
     def _first_call(self, args: tuple[Any, ...]) -> Any:
-        if any(isinstance(a, Tracer) for a in args):
+        if any(isinstance(a, Tracer) for a in pytree.flatten(args)[0]):
             return self._inline(args)
         try:
-            spec = self.specialize(args)
+            probe, vals, tokens = self._state()
+            key = self._full_key(args, tokens)
+            try:
+                hash(key)
+            except TypeError:
+                raise self._unhashable(args) from None
+            spec = self._specialize(key, args, probe, vals)
+            caller = self._make_caller(spec, key)
         except AdjitError as e:
             raise e.with_traceback(None) from None
-        caller = self._make_caller(spec, args)
-        self._callers[self._key(args)] = caller
-        return caller(args)
+        self._callers[key] = caller
+        self._watch.evict(self._callers)
+        return caller(args, vals)
 
-    def _make_caller(self, spec: Specialization, args: tuple[Any, ...]) -> Callable[..., Any]:
+    def specialize(self, args: tuple[Any, ...]) -> Specialization:
+        """The specialization for these arguments (compiled now if it does not exist)."""
+        probe, vals, tokens = self._state()
+        return self._specialize(self._full_key(args, tokens), args, probe, vals)
+
+    def _specialize(self, key: Any, args: tuple[Any, ...], probe: Probe,
+                    vals: list[Any]) -> Specialization:
+        spec = self.specializations.get(key)
+        if spec is not None and spec.traced.guards and \
+                not spec.run(self._call_args(spec, args, vals))[spec.traced.n_outputs]:
+            spec = None  # traced under guards that do not hold for these arguments
+        if spec is None:
+            spec = self._compile(args, probe, vals, self._watch.reason(key))
+            self.specializations[key] = spec
+            self._watch.evict(self.specializations)
+        return spec
+
+    def _unhashable(self, args: tuple[Any, ...]) -> TraceError:
+        for i, a in enumerate(args):
+            if i in self.static:
+                try:
+                    hash(a)
+                except TypeError:
+                    return TraceError(f"adjit.{self.mode}: static argument {i} is a "
+                                      f"{type(a).__name__}, which cannot be hashed",
+                                      loc=user_loc(4),
+                                      hint="static arguments key the compiled code by value: "
+                                           "pass a tuple instead of a list, or a frozen object")
+        return TraceError(f"adjit.{self.mode}: an argument cannot be hashed", loc=user_loc(4))
+
+    def _make_caller(self, spec: Specialization, key: Any) -> Callable[..., Any]:
         """The per-signature call path: everything decidable at compile time is decided here,
         so a call costs the key, numba's dispatch and the boxing of results."""
         if spec.traced.guards:
-            return self._guarded_caller(self._key(args))
-        fn, consts = spec.fn, spec.consts
-        direct = not consts and all(type(a) is np.ndarray and a.dtype == dt
-                                    for a, dt in zip(args, spec.in_dtypes, strict=True))
-        if not direct:
-            return lambda a: self._assemble(spec, spec.run(a))
-        boxes = [_boxer(shape, dt) for shape, dt in zip(spec.out_shapes, spec.out_dtypes,
-                                                          strict=True)]
+            return self._guarded_caller(key)
+        fn = spec.fn
+        boxes = _boxes(spec)
+        # Direct: every argument is a native-endian ndarray of the traced dtype (the key
+        # says so), as are the captured arrays (their tokens do), so numba gets them as is.
+        direct = not spec.consts and not self._n_ct and all(
+            isinstance(k, tuple) and len(k) == 2 and isinstance(k[0], tuple)
+            for k in (key if not self._probe else key[0]))
         n_out = len(spec.traced.graph.outputs)
+        if not direct:
+            return lambda a, v: self._assemble(spec, spec.run(self._call_args(spec, a, v)),
+                                               boxes)
+        captured = spec.traced.captured
+        if captured:
+            pick = operator.itemgetter(*captured)
+            many = len(captured) > 1
+
+            def run(a: tuple[Any, ...], v: Any) -> Any:  # the arguments, then the captured
+                return fn(*a, *pick(v)) if many else fn(*a, pick(v))
+
+            if self.mode == "grad" and self.single:
+                box = boxes[n_out]
+                return lambda a, v: box(run(a, v)[n_out], True)
+            if self.mode == "value_and_grad" and self.single and n_out == 1:
+                box_v, box_g = boxes[0], boxes[1]
+
+                def captured_value_and_grad(a: tuple[Any, ...], v: Any) -> Any:
+                    val, g = run(a, v)
+                    return box_v(val, False), box_g(g, True)
+
+                return captured_value_and_grad
+            return lambda a, v: self._assemble(spec, spec.run(self._call_args(spec, a, v)),
+                                               boxes)
         if self.mode == "grad" and self.single:
             box = boxes[n_out]
-            return lambda a: box(fn(*a)[n_out], True)
+            return lambda a, v: box(fn(*a)[n_out], True)
         if self.mode == "value_and_grad" and self.single and n_out == 1:
             box_v, box_g = boxes[0], boxes[1]
 
-            def value_and_grad_call(a: tuple[Any, ...]) -> Any:
-                v, g = fn(*a)
-                return box_v(v, False), box_g(g, True)
+            def value_and_grad_call(a: tuple[Any, ...], v: Any) -> Any:
+                val, g = fn(*a)
+                return box_v(val, False), box_g(g, True)
 
             return value_and_grad_call
-        if self.mode in ("grad", "value_and_grad") and n_out == 1:
-            box_v, grad_boxes = boxes[0], boxes[1:]
-            with_value = self.mode == "value_and_grad"
-
-            def tuple_call(a: tuple[Any, ...]) -> Any:
-                r = fn(*a)
-                grads = tuple([bx(g, True) for bx, g in zip(grad_boxes, r[1:], strict=True)])
-                return (box_v(r[0], False), grads) if with_value else grads
-
-            return tuple_call
-        return lambda a: self._assemble(spec, spec.run(a))
+        return lambda a, v: self._assemble(spec, spec.run(self._call_args(spec, a, v)), boxes)
 
     def _guarded_caller(self, key: Any) -> Callable[..., Any]:
         """Specializations that hold only while their guards do: run the newest one whose
         guards hold for these arguments; when none does, trace again (tracer/guards.py)."""
         tried: list[Specialization] = [self.specializations[key]]
 
-        def call(a: tuple[Any, ...]) -> Any:
+        def call(a: tuple[Any, ...], vals: Any) -> Any:
             for spec in reversed(tried):
-                outs = spec.run(a)
+                outs = spec.run(self._call_args(spec, a, vals))
                 if outs[spec.traced.n_outputs]:
                     return self._assemble(spec, outs)
             try:
-                spec = self._compile(a)
+                probe = self._probe if self._probe is not None else _NO_PROBE
+                spec = self._compile(a, probe, list(vals), "a guard failed")
             except AdjitError as e:
                 raise e.with_traceback(None) from None
+            self._watch.guard_failed()
             self.specializations[key] = spec
             tried.append(spec)
             del tried[:-MAX_GUARDED]
-            # Traced on these very arguments, so its guards hold for them, even where the
-            # compiled code rounds a guarded value differently from the interpreter that
-            # computed it while tracing (checking again would retrace forever).
-            return self._assemble(spec, spec.run(a))
+            # Traced on these very arguments, so its guards hold for them.
+            return self._assemble(spec, spec.run(self._call_args(spec, a, vals)))
 
         return call
 
     def _inline(self, args: tuple[Any, ...]) -> Any:
         """Called on tracers (inside another transformation, e.g. grad of grad): trace and
         differentiate here, then inline the resulting graph into the outer trace, so the
-        outer transformation differentiates the derivative."""
+        outer transformation differentiates the derivative. Values of the outer trace that
+        the function closes over become inputs of the inner graph (not differentiated by
+        this transformation; the outer one differentiates through them)."""
         from adjit.ir.builder import inline
         from adjit.passes.pipeline import differentiate, optimize
         from adjit.tracer.numpy_api import _t
 
-        tracers = [_t(a) if type(a) not in (int, bool) else a for a in args]
-        examples = tuple(a if not isinstance(a, Tracer) else
-                         np.zeros(a.shape, a.dtype) for a in tracers)
-        primals = examples[:-1] if self.mode == "vjp" else examples
+        leaves, _, trees = pytree.flatten_arguments(args, ())
+        leaves = [_t(a) if type(a) not in (int, bool) else a for a in leaves]
+        tracers = pytree.regroup(trees, leaves)
+        examples = tuple(pytree.regroup(trees, [
+            a if not isinstance(a, Tracer) else np.zeros(a.shape, a.dtype) for a in leaves]))
+        primals, _ = self._split_cotangents(examples)
         static = self._static_positions(primals)
-        wrt = self._wrt(primals, static) if self.mode != "jit" else None
-        traced = trace(self.fun, primals, static, concrete=False)
+        wrt, grad_trees = (self._layout(primals, static) if self.mode != "jit"
+                           else (None, []))
+        traced = trace(self.fun, primals, static, concrete=False, free=True)
         if wrt is not None:
-            self._check_scalar(traced)
-            g = differentiate(traced.graph, wrt, seed="inputs" if self.mode == "vjp"
-                              else "auto").simplified
+            seed = self._check_output(traced)
+            g = differentiate(traced.graph, wrt, seed=seed).simplified
         else:
             g = optimize(traced.graph).simplified
-        values = [t.val for i, t in enumerate(tracers) if i not in static]
+        flat, flat_static, _ = pytree.flatten_arguments(tracers[:len(primals)], static)
+        values = [t.val for t, st in zip(flat, flat_static, strict=True) if not st]
+        values += list(traced.free) + [t.val for t in tracers[len(primals):]]
         outs = [Tracer(v) for v in inline(g, values)]
-        return self._assemble(_Inlined(traced), outs)
+        inlined = _Inlined(traced)
+        inlined.grad_trees = grad_trees if any(t is not None for t in grad_trees) else None
+        return self._assemble(inlined, outs)
 
     # ---- compiling -------------------------------------------------------------------------------
+    _n_ct = 0  # trailing arguments that are output cotangents (vjp), not the function's
+
+    def _split_cotangents(self, args: tuple[Any, ...]) -> tuple[tuple[Any, ...], int]:
+        n = self._n_ct
+        return (args[:len(args) - n] if n else args), n
+
+    def _call_args(self, spec: Specialization, args: tuple[Any, ...], vals: Any) -> Any:
+        """The compiled function's arguments: the call's, with the captured arrays it reads
+        placed after the function's own (and before any cotangents)."""
+        captured = spec.traced.captured
+        if spec.arg_trees is not None:
+            cut = len(args) - self._n_ct
+            flat = pytree.flatten_arguments(args[:cut], spec.arg_trees[0])[0]
+            args = (*flat, *args[cut:])
+        if not captured:
+            return args
+        cut = len(args) - self._n_ct
+        return (*args[:cut], *[vals[i] for i in captured], *args[cut:])
+
     def _wrt(self, args: tuple[Any, ...], static: tuple[int, ...]) -> list[int]:
-        """Graph input positions of the differentiated arguments (statics are not inputs)."""
+        """Graph input positions of the differentiated leaves (statics are not inputs), in
+        argnums order; an argument that is a structure (pytree) contributes each leaf."""
+        return self._layout(args, static)[0]
+
+    def _layout(self, args: tuple[Any, ...], static: tuple[int, ...]
+                ) -> tuple[list[int], list[Any]]:
+        """`_wrt`, and for each differentiated argument its tree (None for a plain array)."""
         for i in self.argnums:
             if not -len(args) <= i < len(args):
-                raise TraceError(f"argnums {i} is out of range for {len(args)} arguments",
-                                 loc=user_loc(4))
+                raise TraceError(f"adjit.{self.mode}: argnums {i} is out of range for "
+                                 f"{len(args)} argument{'s' if len(args) != 1 else ''}",
+                                 loc=user_loc(5))
         argnums = [i % len(args) for i in self.argnums]
+        flat, flat_static, trees = pytree.flatten_arguments(args, static)
+        owner = [i for i, tree in enumerate(trees) for _ in
+                 range(1 if tree is None else pytree.count(tree))]
+        input_of = {}  # flat position -> graph input position
+        for j, st in enumerate(flat_static):
+            if not st:
+                input_of[j] = len(input_of)
+        wrt: list[int] = []
         for i in argnums:
             if i in self.static:
                 raise TraceError(f"argument {i} is both differentiated and static",
-                                 loc=user_loc(4))
-            a = args[i]
-            kind = np.asarray(a).dtype.kind if not isinstance(a, (bool, int, float)) else (
-                "b" if isinstance(a, bool) else "i" if isinstance(a, int) else "f")
-            if kind != "f":
-                what = {"b": "boolean", "i": "integer", "u": "integer"}.get(kind, kind)
-                raise NotDifferentiable(
-                    f"adjit.{self.mode} cannot differentiate with respect to argument {i}, "
-                    f"which is {what} ({type(a).__name__})", loc=user_loc(4),
-                    hint="pass it as a float array (e.g. np.asarray(x, dtype=float)), or leave "
-                         "it out of argnums")
-        positions = [i for i in range(len(args)) if i not in static]
-        return [positions.index(i) for i in argnums]
+                                 loc=user_loc(5))
+            names = (["" if trees[i] is None else ""] if trees[i] is None
+                     else pytree.paths(trees[i], ""))
+            leaves = [j for j, o in enumerate(owner) if o == i]
+            for j, where in zip(leaves, names, strict=True):
+                a = flat[j]
+                dt = (np.dtype(bool) if isinstance(a, bool) else np.dtype(int)
+                      if isinstance(a, int) else np.dtype(float) if isinstance(a, float)
+                      else np.asarray(a).dtype)
+                if dt.kind != "f":
+                    raise NotDifferentiable(
+                        f"adjit.{self.mode} cannot differentiate with respect to argument "
+                        f"{i}{where}, which is {dtype_words(dt)} ({type(a).__name__})",
+                        loc=user_loc(5),
+                        hint="pass it as a float array (e.g. np.asarray(x, dtype=float)), or "
+                             "leave it out of argnums")
+                wrt.append(input_of[j])
+        return wrt, [trees[i] for i in argnums]
 
     def _static_positions(self, args: tuple[Any, ...]) -> tuple[int, ...]:
         """Declared static arguments, and every Python int or bool (sizes, counts, indices)."""
         auto = [i for i, a in enumerate(args) if type(a) in (int, bool) and i not in self.argnums]
         return tuple(sorted(set(self.static) | set(auto)))
 
-    def _compile(self, args: tuple[Any, ...]) -> Specialization:
-        # A vjp's last argument is the output cotangent, an input of the joint graph only.
-        primals = args[:-1] if self.mode == "vjp" else args
+    def _compile(self, args: tuple[Any, ...], probe: Probe, vals: list[Any],
+                 reason: str) -> Specialization:
+        primals, n_ct = self._split_cotangents(args)
+        for i, a in enumerate(primals):
+            if i not in self.static:
+                check_argument(i, a, f"adjit.{self.mode}")
         static = self._static_positions(primals)
-        wrt = self._wrt(primals, static) if self.mode != "jit" else None
-        traced = trace(self.fun, primals, static)
+        wrt, grad_trees = (self._layout(primals, static) if self.mode != "jit"
+                           else (None, []))
+        traced = trace(self.fun, primals, static, probe=probe, probe_vals=vals)
+        seed = "auto"
         if wrt is not None:
-            self._check_scalar(traced)
+            seed = self._check_output(traced)
             _check_no_cut(traced, wrt)
-        seed = "inputs" if self.mode == "vjp" else "auto"
-        spec = build(traced, wrt=wrt, static=static, n_args=len(args), seed=seed)
+        flat, flat_static, trees = pytree.flatten_arguments(primals, static)
+        captured = [vals[i] for i in traced.captured]
+        spec = build(traced, wrt=wrt, static=[j for j, st in enumerate(flat_static) if st],
+                     n_args=len(flat) + len(captured) + n_ct, seed=seed,
+                     **({"reason": reason} if _build_takes_reason() else {}))
+        # How this call's arguments become the compiled function's, and its gradients the
+        # arguments' structures (None where nothing is a structure).
+        spec.arg_trees = (static, trees) if any(t is not None for t in trees) else None
+        spec.grad_trees = grad_trees if any(t is not None for t in grad_trees) else None
         self.compilations += 1
         return spec
 
-    def _check_scalar(self, traced: Any) -> None:
-        if self.mode == "vjp":
-            return
+    def _check_output(self, traced: Any) -> str:
+        """The adjoint's seed for this function's outputs: one float scalar (or any
+        one-element array), whose cotangent is 1."""
         outs = traced.graph.outputs[:traced.n_outputs]
-        if len(outs) != 1 or outs[0].type.ndim != 0 or not outs[0].type.is_float:
-            desc = ", ".join(str(o.type) for o in outs)
+        if len(outs) != 1 or outs[0].type.size != 1 or not outs[0].type.is_float:
+            name = getattr(self.fun, "__name__", "the function")
             raise TraceError(
                 f"adjit.{self.mode} needs a function returning one float scalar, but "
-                f"{getattr(self.fun, '__name__', 'the function')} returns {desc}",
+                f"{name} returns {describe_outputs(outs)}",
                 loc=user_loc(5), hint="reduce the output (e.g. .sum()), or use adjit.vjp "
                                       "for non-scalar outputs")
+        return "ones"
 
-    def _assemble(self, spec: Any, outs: list[Any]) -> Any:
-        if self.mode == "jit":
-            return unflatten(spec.traced.out_tree, [_scalar(o) for o in outs])
+    def _assemble(self, spec: Any, outs: list[Any], boxes: Sequence[Any] | None = None) -> Any:
+        if boxes is None and isinstance(spec, Specialization):
+            boxes = _boxes(spec)
+        if boxes is not None:
+            outs = [b(o, False) if isinstance(o, np.ndarray) and o.ndim else o
+                    for b, o in zip(boxes, outs, strict=False)]
         n_out = len(spec.traced.graph.outputs)  # the function's outputs, then any guard check
         n_user = spec.traced.n_outputs
+        if self.mode == "jit":
+            return unflatten(spec.traced.out_tree, [_scalar(o) for o in outs[:n_user]])
         value = _scalar(outs[0]) if n_user == 1 else tuple(_scalar(o) for o in outs[:n_user])
-        grads = outs[n_out:]
+        grads = _regroup(getattr(spec, "grad_trees", None), outs[n_out:])
         g = grads[0] if self.single else tuple(grads)
         if self.mode == "grad":
             return g
         return value, g
+
+
+def _regroup(trees: Sequence[Any] | None, grads: Sequence[Any]) -> list[Any]:
+    """One gradient per differentiated argument, in its structure."""
+    if trees is None:
+        return list(grads)
+    return pytree.regroup(trees, [_scalar(g) if isinstance(g, np.ndarray) and g.ndim == 0
+                                  and t is not None else g
+                                  for g, t in zip(grads, _leaf_owners(trees), strict=True)])
+
+
+def _leaf_owners(trees: Sequence[Any]) -> list[Any]:
+    return [t for t in trees for _ in range(1 if t is None else pytree.count(t))]
+
+
+def _boxes(spec: Specialization) -> list[Callable[[Any, bool], Any]]:
+    boxes = getattr(spec, "boxes", None)
+    if boxes is None:
+        fresh = aliasing_outputs(spec.final)
+        boxes = spec.boxes = [boxer(shape, dt, i in fresh) for i, (shape, dt) in
+                              enumerate(zip(spec.out_shapes, spec.out_dtypes, strict=True))]
+    return boxes
+
+
+@functools.cache
+def _build_takes_reason() -> bool:
+    import inspect
+
+    return "reason" in inspect.signature(build).parameters
+
+
+def _lookup(module: str, qualname: str) -> Any:
+    obj: Any = sys.modules.get(module) or __import__(module, fromlist=["_"])
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _restore(cls: type, fun: Any, mode: str, argnums: Any, static: Any) -> Any:
+    new = object.__new__(cls)
+    Transformed.__init__(new, fun, mode, argnums, static)
+    return new
 
 
 def _check_no_cut(traced: Any, wrt: Sequence[int]) -> None:
@@ -328,27 +558,6 @@ def jit(fun: Callable[..., Any] | None = None, *, static_argnums: Argnums = ()) 
     return _transform("jit", fun, (), static_argnums)
 
 
-class _VJP(Transformed):
-    def _assemble(self, spec: Any, outs: list[Any]) -> Any:
-        n_out = len(spec.traced.graph.outputs)
-        grads = outs[n_out:]
-        return grads[0] if self.single else tuple(grads)
-
-
-def vjp(fun: Callable[..., Any], *primals: Any, argnums: Argnums | None = None) -> Any:
-    """`(out, vjp_fn)`: `vjp_fn(ct)` is the vector-Jacobian product of `fun` at `primals`."""
-    nums = tuple(range(len(primals))) if argnums is None else argnums
-    fwd = Transformed(fun, "jit")
-    out = fwd(*primals)
-    back = _VJP(fun, "vjp", nums)
-
-    def vjp_fn(ct: Any) -> Any:
-        res = back(*primals, np.asarray(ct, dtype=np.asarray(out).dtype))
-        return res if isinstance(res, tuple) else (res,)
-
-    return out, vjp_fn
-
-
 def stop_gradient(x: Any) -> Any:
     """x, as a constant for differentiation: no gradient flows through it."""
     if isinstance(x, Tracer):
@@ -356,3 +565,4 @@ def stop_gradient(x: Any) -> Any:
 
         return traced_stop(x)
     return x
+

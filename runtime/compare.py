@@ -137,6 +137,6 @@ def compare(fn: Callable[..., Any], *example_args: Any,
             out = declared(*vs)
             g = dg.slice_for([out.val], [v.val for v in vs], name=traced.graph.name)
         build_s = time.perf_counter() - t0
-        d_traced = Traced(g, 0, tuple(False for _ in args))
+        d_traced = Traced(g, None, tuple(False for _ in args))
         ways.append(_finish(Way("declared", g, canonicalize(g), None, build_s), d_traced, args))
     return Comparison(getattr(fn, "__name__", "f"), ways)

@@ -29,10 +29,14 @@ class Specialization:
     out_dtypes: tuple[np.dtype, ...]
     out_shapes: tuple[tuple[int, ...], ...]
     consts: tuple[np.ndarray, ...] = field(default=())
+    # set by the runtime: how structured (pytree) arguments flatten into the compiled
+    # function's, and how gradients regroup into those structures (None: no structure)
+    arg_trees: Any = None
+    grad_trees: Any = None
 
     def run(self, args: Sequence[Any]) -> list[Any]:
         """Call the compiled function; returns one numpy value per graph output."""
-        call_args = [a if type(a) is np.ndarray else np.asarray(a, dtype=dt)
+        call_args = [a if type(a) is np.ndarray and a.dtype == dt else np.asarray(a, dtype=dt)
                      for a, dt in zip(args, self.in_dtypes, strict=True) if dt is not None]
         raw = self.fn(*call_args, *self.consts)
         return [r if type(r) is np.ndarray and r.dtype == dt else np.asarray(r, dtype=dt)
@@ -56,7 +60,7 @@ def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n
     plan = fuse(final)
     if "fuse" in dump:
         print(f"--- kernel plan ---\n{plan}")
-    source = emit_cpu(final, plan, f"{final.name}_kernel")
+    source = emit_cpu(final, plan, f"{final.name}_kernel", tape_limit=config.max_tape_bytes())
     fn = compile_source(source, config.cache_dir(), jit=not config.nojit())
     in_types = iter(final.inputs)
     in_dtypes = tuple(None if i in static else next(in_types).type.np_dtype

@@ -43,3 +43,26 @@ def checks() -> bool:
 def dump_after() -> set[str]:
     spec = os.environ.get("ADJIT_DUMP", "")
     return {part.split(":", 1)[1] for part in spec.split(",") if part.startswith("after:")}
+
+
+def max_specializations() -> int:
+    """ADJIT_MAX_SPECIALIZATIONS: compiled versions kept per function (least recent out)."""
+    return _int("ADJIT_MAX_SPECIALIZATIONS", 32)
+
+
+def recompile_warning() -> int:
+    """ADJIT_RECOMPILE_WARNING: compilations of one function after which adjit warns once."""
+    return _int("ADJIT_RECOMPILE_WARNING", 16)
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    try:
+        return max(1, int(raw)) if raw else default
+    except ValueError:
+        return default
+
+
+def max_tape_bytes() -> int:
+    """ADJIT_MAX_TAPE_MB: how much a `while` under differentiation may record (default 4096)."""
+    return _int("ADJIT_MAX_TAPE_MB", 4096) << 20

@@ -11,6 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 from adjit.ir.errors import AdjitError, ShapeError, TraceError
 from adjit.tracer import explicit as _ex
+from adjit.tracer import pytree
 from adjit.tracer.explicit import DeclaredGraph, Sym, constant, current, declaring, gradients, var
 from adjit.tracer.loc import user_loc
 from adjit.tracer.sympy_bridge import from_sympy, to_sympy
@@ -35,7 +36,7 @@ class Function:
         owner = _ex._owner(ins + outs)
         self.graph = owner.slice_for([o.val for o in outs], [i.val for i in ins], "function")
         self.inputs = ins
-        tree = 0 if single else tuple(range(len(outs)))
+        tree = None if single else pytree.flatten(tuple(range(len(outs))))[1]
         traced = Traced(self.graph, tree, tuple(False for _ in ins))
         self.spec: Specialization = build(traced, wrt=None, static=(), n_args=len(ins))
 
@@ -57,7 +58,7 @@ class Function:
             raise e.with_traceback(None) from None
         vals = [o[()] if o.ndim == 0 else o for o in outs]
         tree = self.spec.traced.out_tree
-        return vals[0] if tree == 0 else tuple(vals)
+        return vals[0] if tree is None else tuple(vals)
 
 
 def function(inputs: Sequence[Sym], outputs: Sym | Sequence[Sym]) -> Function:

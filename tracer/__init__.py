@@ -2,6 +2,7 @@
 (autograph.py rewrites a function's source, control.py emits `cond`/`while`), the recorded
 Tensor tape and the explicit builder."""
 from . import numpy_api  # noqa: F401  (installs the array methods on Tracer)
+from . import pytree  # noqa: F401  (structured arguments)
 from .trace import Traced, arg_type, trace, unflatten
 from .values import Tracer
 

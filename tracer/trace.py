@@ -18,14 +18,15 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
-
 from adjit.ir import ArrayType, Builder, Graph, Lit, Loc, Value, Var, building, context
 from adjit.ir.core import dtype_name
 from adjit.ir.errors import AdjitError, TraceError
 
+from . import pytree, randomness
+from .captures import Probe
 from .control import recording_notes
-from .guards import Guard, GuardContext, combined_check, guarding
 from .convert import converted
+from .guards import Guard, GuardContext, combined_check, guarding
 from .undefined import Undefined
 from .values import CONVERSIONS, Tracer, pack_objects
 
@@ -33,10 +34,15 @@ from .values import CONVERSIONS, Tracer, pack_objects
 @dataclass(frozen=True)
 class Traced:
     graph: Graph
-    out_tree: Any  # the output's structure: None for one value, else nested tuples of indices
+    out_tree: Any  # the output's structure (tracer/pytree.py): None for one value
     weak_inputs: tuple[bool, ...]
     # With guards, the graph's last output is a bool[] that is true while they all hold.
     guards: tuple[Guard, ...] = ()
+    # The graph's inputs after the arguments' are captured arrays: these `Probe` nodes.
+    captured: tuple[int, ...] = ()
+    # ... and after those, values of an enclosing trace the function closed over
+    # (`free=True`): these Vars of the enclosing graph.
+    free: tuple[Var, ...] = ()
 
     @property
     def n_outputs(self) -> int:
@@ -77,29 +83,50 @@ def param_names(fn: Callable[..., Any], n: int) -> list[str]:
 
 
 def trace(fn: Callable[..., Any], args: Sequence[Any], static: Sequence[int] = (),
-          name: str | None = None, concrete: bool = True) -> Traced:
+          name: str | None = None, concrete: bool = True, probe: Probe | None = None,
+          probe_vals: Sequence[Any] = (), free: bool = False) -> Traced:
     """Trace `fn` on `args`. With `concrete`, args are the real values of this call, so a
-    traced value Python itself needs can be specialized on under a guard (guards.py)."""
+    traced value Python itself needs can be specialized on under a guard (guards.py).
+    With a `probe` (captures.py) and its current values, captured float arrays become
+    inputs after the arguments. With `free`, values of an enclosing trace that `fn` reads
+    (a nested transformation closing over an outer traced value) become inputs after
+    those; otherwise reading one is an error."""
     names = param_names(fn, len(args))
+    flat, flat_static, trees = pytree.flatten_arguments(args, static)
+    leaf_names = [p for nm, tree in zip(names, trees, strict=True)
+                  for p in ([nm] if tree is None else pytree.paths(tree, nm))]
     inputs: list[Var] = []
     weak: list[bool] = []
-    call_args: list[Any] = []
-    for i, (a, nm) in enumerate(zip(args, names, strict=True)):
-        if i in static:
-            call_args.append(a)
+    arrays: list[np.ndarray] = []
+    values: list[Any] = []
+    for a, is_static, nm in zip(flat, flat_static, leaf_names, strict=True):
+        if is_static:
+            values.append(a)
             continue
         t, w = arg_type(a)
-        v = Var(t, nm)
+        v = Var(t, identifier(nm))
         inputs.append(v)
         weak.append(w)
-        call_args.append(Tracer(v, weak=w))
+        arrays.append(np.asarray(a, dtype=t.np_dtype))
+        values.append(Tracer(v, weak=w))
+    call_args = pytree.regroup(trees, values)
     builder = Builder()
     run = converted(fn)  # Python control flow on traced values -> cond / while (autograph.py)
-    arrays = [np.asarray(a, dtype=v.type.np_dtype) for a, v in
-              zip([a for i, a in enumerate(args) if i not in static], inputs, strict=True)]
     guard_ctx = GuardContext(builder, inputs, arrays) if concrete else None
+    n_args = len(inputs)
+    captured: list[int] = []
+
+    def capture_input(index: int, arr: np.ndarray) -> Tracer:
+        v = Var(ArrayType(dtype_name(arr.dtype), arr.shape), _capture_name(probe, index))
+        inputs.append(v)
+        arrays.append(arr)
+        captured.append(index)
+        return Tracer(v)
+
+    substituted = (probe.substituted(list(probe_vals), capture_input) if probe
+                   else contextlib.nullcontext())
     with building(builder), context(loc=None, role=""), recording_notes() as notes, \
-            guarding(guard_ctx), _conversions():
+            guarding(guard_ctx), _conversions(), substituted, randomness.forbidden():
         try:
             out = run(*call_args)
         except AdjitError:
@@ -109,19 +136,58 @@ def trace(fn: Callable[..., Any], args: Sequence[Any], static: Sequence[int] = (
                 raise e.__cause__ from None  # traced value stored into an array: ValueError)
             _numpy_needed_values(e, getattr(getattr(fn, "__code__", None), "co_filename", None))
             raise
+    if out is None:
+        code = getattr(fn, "__code__", None) or getattr(getattr(fn, "__func__", None),
+                                                         "__code__", None)
+        where = Loc(code.co_filename, code.co_firstlineno, code.co_name,
+                    linecache.getline(code.co_filename, code.co_firstlineno).rstrip("\n")) \
+            if code is not None else None
+        raise TraceError(f"the traced function {getattr(fn, '__name__', '')} returned None",
+                         loc=where, hint="return the value to differentiate (a missing "
+                                         "`return` statement?)")
     with building(builder):
         flat: list[Value] = []
-        tree = _flatten(out, flat)
+        leaves, tree = pytree.flatten(out)
+        flat.extend(_to_value(leaf) for leaf in leaves)
         guards = tuple(guard_ctx.guards) if guard_ctx else ()
         if guards:
             flat.append(combined_check(list(guards)))
     gname = name or getattr(fn, "__name__", "f")
     if not gname.isidentifier():
         gname = "f"
-    _check_closed(builder, inputs, flat)
+    outer = _check_closed(builder, inputs, flat, free)
+    inputs, captured = _drop_unused(builder, inputs, flat, n_args, captured)
+    fresh = [Var(v.type, v.name) for v in outer]
+    if fresh:  # the enclosing trace's values, as inputs of this graph of their own
+        sub = {id(v): f for v, f in zip(outer, fresh, strict=True)}
+        builder.eqns = [e.replace(inputs=tuple(sub.get(id(v), v) for v in e.inputs))
+                        for e in builder.eqns]
+        flat = [sub.get(id(v), v) for v in flat]
     notes = list(notes) + [f"guard {g}" for g in guards]
-    return Traced(builder.graph(gname, tuple(inputs), tuple(flat), tuple(notes)), tree,
-                  tuple(weak), guards)
+    return Traced(builder.graph(gname, tuple(inputs) + tuple(fresh), tuple(flat),
+                                tuple(notes)), tree, tuple(weak), guards, tuple(captured),
+                  tuple(outer))
+
+
+def _capture_name(probe: Probe | None, index: int) -> str:
+    """An input name for a captured array: `self.w` -> `self_w`."""
+    return identifier(probe.nodes[index].name if probe is not None else "captured")
+
+
+def identifier(raw: str) -> str:
+    """A graph input name for what the user writes: `params['w']` -> `params_w`."""
+    out = "_".join(part for part in "".join(c if c.isalnum() or c == "_" else " "
+                                            for c in raw).split()) or "arg"
+    return out if out[0].isalpha() or out[0] == "_" else f"a_{out}"
+
+
+def _drop_unused(builder: Builder, inputs: list[Var], outputs: list[Value], n_args: int,
+                 captured: list[int]) -> tuple[list[Var], list[int]]:
+    """Captured arrays the graph never reads are not inputs (the arguments always are)."""
+    used = {id(v) for e in builder.eqns for v in e.inputs} | {id(v) for v in outputs}
+    keep = [i for i in range(n_args, len(inputs)) if id(inputs[i]) in used]
+    return (inputs[:n_args] + [inputs[i] for i in keep],
+            [captured[i - n_args] for i in keep])
 
 
 @contextlib.contextmanager
@@ -177,31 +243,34 @@ def _walk(tb: Any) -> Iterator[Any]:
         tb = tb.tb_next
 
 
-def _check_closed(builder: Builder, inputs: list[Var], outputs: list[Value]) -> None:
+def _check_closed(builder: Builder, inputs: list[Var], outputs: list[Value],
+                  free: bool = False) -> list[Var]:
     """Every value the graph reads is defined in it. A value traced inside a loop or branch
-    and kept outside it by a side effect (appended to a list, stored on an object) is not."""
+    and kept outside it by a side effect (appended to a list, stored on an object) is not.
+    With `free`, values of the enclosing trace are allowed, and returned in order."""
     defined = {id(v) for v in inputs}
+    outer: dict[int, Var] = {}
     for eqn in builder.eqns:
         for v in eqn.inputs:
-            if isinstance(v, Var) and id(v) not in defined:
+            if isinstance(v, Var) and id(v) not in defined and free:
+                # A value of the enclosing trace (one leaked from a loop body is caught
+                # there, when the enclosing graph is checked in turn).
+                outer.setdefault(id(v), v)
+            elif isinstance(v, Var) and id(v) not in defined:
                 raise TraceError("a value computed inside a traced loop or branch is used "
                                  "outside it", loc=eqn.loc,
                                  hint="values leave a loop or an if only through variables "
                                       "it assigns; do not store them in lists or attributes")
         defined.update(id(o) for o in eqn.outputs)
     for v in outputs:
-        if isinstance(v, Var) and id(v) not in defined:
+        if isinstance(v, Var) and id(v) not in defined and free:
+            outer.setdefault(id(v), v)
+        elif isinstance(v, Var) and id(v) not in defined:
             raise TraceError("the function returns a value computed inside a traced loop or "
                              "branch without assigning it to a variable",
                              hint="values leave a loop or an if only through variables it "
                                   "assigns; do not store them in lists or attributes")
-
-
-def _flatten(out: Any, flat: list[Value]) -> Any:
-    if isinstance(out, (tuple, list)):
-        return tuple(_flatten(o, flat) for o in out)
-    flat.append(_to_value(out))
-    return len(flat) - 1
+    return list(outer.values())
 
 
 def _to_value(o: Any) -> Value:
@@ -224,6 +293,5 @@ def _to_value(o: Any) -> Value:
 
 
 def unflatten(tree: Any, values: Sequence[Any]) -> Any:
-    if isinstance(tree, tuple):
-        return tuple(unflatten(t, values) for t in tree)
-    return values[tree]
+    """The function's output structure (a pytree) filled with `values`."""
+    return pytree.unflatten(tree, values)

@@ -296,16 +296,6 @@ def is_masked_array(a: Any) -> bool:
     return ma is not None and isinstance(a, ma.MaskedArray)
 
 
-def check_argument(a: Any, name: str = "an argument") -> None:
-    """Refuse what adjit cannot take as an argument of a transformed function without
-    silently changing its meaning: a numpy masked array (its mask would be dropped when it
-    is converted to a plain array). `name` says which argument ("argument 0 (x)").
-    The runtime calls this on every argument that is not a plain ndarray or Python number."""
-    if is_masked_array(a):
-        raise TraceError(f"{name} is a numpy masked array (np.ma.MaskedArray), and adjit "
-                         "would ignore its mask", loc=user_loc(2), hint=MASKED_HINT)
-
-
 _NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__)) + os.sep
 _NUMPY_MA_DIR = os.path.join(_NUMPY_DIR, "ma") + os.sep
 

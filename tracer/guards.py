@@ -125,6 +125,9 @@ def in_bounds(v: Value, n: int) -> None:
     ctx = _CONTEXT.get()
     if ctx is None or not ctx.active() or isinstance(v, Lit) or v.type.size == 0:
         return
+    known = _known_range(ctx.builder, v)
+    if known is not None and -n <= known[0] and known[1] <= n:
+        return  # in range by construction (x[np.argmax(x)])
     arr = ctx.value(v)
     bad = arr[(arr < -n) | (arr >= n)]
     if bad.size:
@@ -137,6 +140,20 @@ def in_bounds(v: Value, n: int) -> None:
     check = ops.ew("logical_and", ops.ew("ge", lo, ops.lit(-n, v.dtype)),
                    ops.ew("lt", hi, ops.lit(n, v.dtype)))
     ctx.guards.append(Guard(check, f"every index in [{-n}, {n})", True, current_loc()))
+
+
+def _known_range(builder: Builder, v: Value) -> tuple[int, int] | None:
+    """[lo, hi) that integer `v` lies in by construction: an argmax/argmin's axis (through
+    reshapes, transposes, slices and broadcasts, which move values without changing them)."""
+    for eqn in reversed(builder.eqns):
+        if any(o is v for o in eqn.outputs):
+            if eqn.prim in ("argmax", "argmin"):
+                return 0, eqn.inputs[0].shape[dict(eqn.params)["axis"]]
+            if eqn.prim in ("reshape", "broadcast_to", "transpose", "slice") or (
+                    eqn.prim == "convert" and eqn.inputs[0].dtype in ("i32", "i64")):
+                return _known_range(builder, eqn.inputs[0])  # the same values, moved
+            return None
+    return None
 
 
 def derivative_cut(graph: Graph, guards: Sequence[Guard], wrt: Sequence[int]) -> Guard | None:

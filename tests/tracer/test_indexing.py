@@ -178,3 +178,13 @@ def test_generated_keys_like_numpy(case: tuple[tuple[int, ...], tuple[Any, ...],
     # (Where a boolean array's True count does not broadcast with the other index arrays,
     # numpy raises IndexError, and adjit must raise too: check_key checks both.)
     check_key(x, key if len(key) != 1 or traced else key[0], traced)
+
+
+def test_bounds_guard_only_where_an_index_can_be_out_of_range() -> None:
+    """A traced index argument gets a bounds guard (tests/runtime/test_indexing_compiled.py);
+    an argmax's is in range by construction and gets none."""
+    x = np.arange(6.0)
+    in_range = trace(lambda x: x[np.argmax(x)] + np.take_along_axis(
+        x[None], np.argmax(x[None], axis=1)[:, None], 1).sum(), (x,))
+    assert in_range.guards == ()
+    assert len(trace(lambda x, i: x[i], (x, np.array([1]))).guards) == 1

@@ -13,8 +13,11 @@ is real).
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from adjit.ir import ArrayType, Lit, Loc, Value, Var, building, context, emit_multi, ops
 from adjit.ir.errors import TraceError
@@ -66,10 +69,39 @@ class _Slot:
     weak: bool
 
 
+# The traced if/while statements whose branches or bodies are being traced, innermost last.
+_TRACING: contextvars.ContextVar[tuple[Any, ...]] = contextvars.ContextVar("tracing", default=())
+
+
+@contextlib.contextmanager
+def tracing_branches(loc: Loc | None, what: str) -> Iterator[None]:
+    """Trace the branches (or body) of the traced `what` at `loc`. A function that calls
+    itself there, stopping on a traced condition, never stops: both branches are traced,
+    each calling it again. That RecursionError becomes an error at the user's statement."""
+    key = (loc.file, loc.line, loc.col) if loc is not None else None
+    token = _TRACING.set(_TRACING.get() + (key,))
+    try:
+        yield
+    except RecursionError:
+        if key is None or _TRACING.get().count(key) < 2:
+            raise  # not the same statement traced inside itself: some other recursion
+        fn = f"{loc.func}() " if loc.func else "a function "
+        article = "an" if what[0] in "aeiou" else "a"
+        raise TraceError(f"recursion on a traced value cannot be captured: {fn}calls itself "
+                         f"inside {article} {what} whose condition is traced, and adjit traces "
+                         "every branch, so the recursion never reaches its base case", loc=loc,
+                         hint="write it as a while loop on the traced condition, or make the "
+                              "recursion depth a Python int (int arguments are static), so "
+                              "Python decides when it stops") from None
+    finally:
+        _TRACING.reset(token)
+
+
 def traced_if(pred: Value, true_fn: Callable[[], State], false_fn: Callable[[], State],
               names: Sequence[str], loc: Loc | None) -> State:
-    b_true, out_true = sg.run(true_fn)
-    b_false, out_false = sg.run(false_fn)
+    with tracing_branches(loc, "if"):
+        b_true, out_true = sg.run(true_fn)
+        b_false, out_false = sg.run(false_fn)
     slots: list[_Slot] = []
     merged = [_merge_var(name, f, t, slots, loc)
               for name, f, t in zip(names, out_false, out_true, strict=True)]

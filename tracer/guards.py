@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
-
 from adjit.ir import Builder, Graph, Lit, Loc, Value, Var, evaluate, ops
-from adjit.ir.builder import current_builder
+from adjit.ir.builder import current_builder, current_loc
+from adjit.ir.errors import ShapeError
 
 
 @dataclass(frozen=True)
 class Guard:
-    check: Value  # bool[]: true while the guarded value equals what it was when traced
+    check: Value  # bool[]: true while Python would get exactly what it got when traced
     what: str  # "bool(x.sum() > 0)", "int(n)"
     seen: Any
     loc: Loc | None
@@ -81,27 +83,77 @@ def concrete(v: Value, kind: str, loc: Loc | None) -> Any | None:
     arr = ctx.value(v)
     if arr.size != 1:
         return None  # numpy's own ambiguity error is the right answer
-    seen = {"bool": bool, "int": int, "float": float}[kind](arr.reshape(()).item())
-    scalar = v if v.type.size == 1 and v.type.ndim == 0 else ops.reshape(v, ())
-    check = ops.ew("eq", scalar, ops.lit(arr.reshape(()).item(), v.dtype))
-    if kind == "float" and v.type.is_float:
-        # The compiled code may round the value differently from the interpreter that
-        # computed `seen` (another summation order): equal up to rounding still holds.
-        tol = (1e-5 if v.dtype == "f32" else 1e-12) * max(1.0, abs(seen))
-        check = ops.ew("le", ops.ew("abs", ops.sub(scalar, seen)), tol)
-    elif kind == "int" and v.type.is_float:  # int() truncates: the truncated values agree
-        check = ops.ew("eq", ops.convert(scalar, "i64"), ops.lit(seen, "i64"))
-    if kind == "bool" and v.dtype != "bool":
-        check = ops.ew("eq", ops.ew("ne", ops.reshape(v, ()), ops.lit(0, v.dtype)),
-                       ops.lit(seen, "bool"))
-    elif kind == "bool":
-        check = ops.ew("eq", ops.reshape(v, ()), ops.lit(seen, "bool"))
+    x = arr.reshape(()).item()
+    seen = {"bool": bool, "int": int, "float": float}[kind](x)  # int(nan) raises, as Python
+    if isinstance(v, Lit):
+        return seen  # a constant: nothing to guard
+    check = same_decision(ops.reshape(v, ()), kind, seen)
     expr = ""
     if loc is not None and loc.source and loc.col is not None and loc.end_col is not None:
         expr = loc.source[loc.col:loc.end_col]
     what = f"{kind}({expr})" if expr and not expr.startswith(f"{kind}(") else expr or f"{kind}()"
     ctx.guards.append(Guard(check, what, seen, loc, kind, v))
     return seen
+
+
+def same_decision(v: Value, kind: str, seen: Any) -> Value:
+    """bool[]: whether Python, asking `kind(v)`, gets exactly `seen` again.
+
+    Exact, with no tolerance: a guard that held for nearby values would reuse a branch on
+    the wrong side of a threshold (`float(t) > 0.5`). A NaN equals NaN here (Python got a
+    NaN, and gets one again), so a NaN guard does not fail on every call. The sign of a zero
+    is not compared (Python's decisions rarely see it; compiled sums may differ in it)."""
+    floating = v.dtype in ("f32", "f64")
+    if kind == "bool":
+        truth = v if v.dtype == "bool" else ops.ew("ne", v, ops.lit(0, v.dtype))
+        return truth if seen else ops.ew("logical_not", truth)
+    if kind == "int" and floating:  # int() truncates toward zero: the truncations agree
+        trunc = ops.mul(ops.ew("sign", v), ops.ew("floor", ops.ew("abs", v)))
+        return ops.ew("eq", trunc, ops.lit(float(seen), v.dtype))
+    if kind == "float" and floating and math.isnan(seen):
+        return ops.ew("ne", v, v)
+    return ops.ew("eq", v, ops.lit(seen, v.dtype))
+
+
+def in_bounds(v: Value, n: int) -> None:
+    """Traced integer indices `v` into an axis of length `n`, as numpy checks them: at the
+    top level of a trace, where the arguments are known, an index out of range is numpy's
+    IndexError now (a ShapeError), and a guard holds while every index stays in range, so a
+    later call with one out of range retraces and gets that error. (The indexing code clamps
+    traced indices too, so compiled code never reads or writes outside an array, even in a
+    loop body, where no guard can be made.)"""
+    ctx = _CONTEXT.get()
+    if ctx is None or not ctx.active() or isinstance(v, Lit) or v.type.size == 0:
+        return
+    known = _known_range(ctx.builder, v)
+    if known is not None and -n <= known[0] and known[1] <= n:
+        return  # in range by construction (x[np.argmax(x)])
+    arr = ctx.value(v)
+    bad = arr[(arr < -n) | (arr >= n)]
+    if bad.size:
+        raise ShapeError(f"index {bad.flat[0]} is out of bounds for axis with size {n}",
+                         loc=current_loc(), hint="a traced index array holds it: numpy "
+                                                 "raises IndexError here too")
+    flat = ops.reshape(v, (v.type.size,))
+    lo = ops.emit("reduce_min", flat, axes=(0,))
+    hi = ops.emit("reduce_max", flat, axes=(0,))
+    check = ops.ew("logical_and", ops.ew("ge", lo, ops.lit(-n, v.dtype)),
+                   ops.ew("lt", hi, ops.lit(n, v.dtype)))
+    ctx.guards.append(Guard(check, f"every index in [{-n}, {n})", True, current_loc()))
+
+
+def _known_range(builder: Builder, v: Value) -> tuple[int, int] | None:
+    """[lo, hi) that integer `v` lies in by construction: an argmax/argmin's axis (through
+    reshapes, transposes, slices and broadcasts, which move values without changing them)."""
+    for eqn in reversed(builder.eqns):
+        if any(o is v for o in eqn.outputs):
+            if eqn.prim in ("argmax", "argmin"):
+                return 0, eqn.inputs[0].shape[dict(eqn.params)["axis"]]
+            if eqn.prim in ("reshape", "broadcast_to", "transpose", "slice") or (
+                    eqn.prim == "convert" and eqn.inputs[0].dtype in ("i32", "i64")):
+                return _known_range(builder, eqn.inputs[0])  # the same values, moved
+            return None
+    return None
 
 
 def derivative_cut(graph: Graph, guards: Sequence[Guard], wrt: Sequence[int]) -> Guard | None:

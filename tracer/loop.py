@@ -11,14 +11,15 @@ promoted to the body's type where numpy's promotion and broadcasting allow it
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from adjit.ir import Loc, Value, Var, building, context, emit_multi, ops
 from adjit.ir.errors import TraceError
 
 from . import subgraph as sg
-from .cond import truth
+from .cond import tracing_branches, truth
 from .masked import Masked
 from .undefined import Undefined, UndefinedReturn
 from .values import Tracer
@@ -73,7 +74,8 @@ def traced_while(test_fn: Callable[..., Any], body: Callable[..., State], state:
     lvars = [_LoopVar.of(n, v) for n, v in zip(names, state, strict=True)]
     for _ in range(_MAX_RETRACES):
         ins, args = _loop_inputs(lvars)
-        b_body, out = sg.run(body, *args)
+        with tracing_branches(loc, what):
+            b_body, out = sg.run(body, *args)
         changed = [_settle(lv, o, loc, what) for lv, o in zip(lvars, out, strict=True)]
         if not any(changed):
             break

@@ -8,10 +8,11 @@ broadcasting, negative axes, `keepdims`.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Sequence
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
-
 from adjit.ir import Lit, Value, Var, current_loc, ops
 from adjit.ir.builder import emit
 from adjit.ir.errors import ShapeError, TraceError
@@ -137,6 +138,13 @@ _UFUNC_EXTRA: dict[str, Callable[..., Any]] = {"square": _square, "reciprocal": 
 def apply_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     name = ufunc.__name__
     if kwargs.get("out") is not None:
+        from .values import INPLACE_HINT, augmented_assignment
+
+        if augmented_assignment():  # `y += x` with y a numpy array
+            raise TraceError("in-place assignment into a numpy array is not traced: an "
+                             "augmented assignment (`y += x`) on a numpy array writes into it",
+                             loc=current_loc(), hint="write y = y + x (a new array); "
+                                                     + INPLACE_HINT)
         raise TraceError(f"np.{name}(..., out=...) writes in place, which adjit cannot trace",
                          loc=current_loc(), hint="use the returned value instead of out=")
     dtype = kwargs.pop("dtype", None)
@@ -146,7 +154,8 @@ def apply_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: d
     if method == "accumulate" and name == "add":
         return cumsum(inputs[0], axis=kwargs.get("axis", 0))
     if method != "__call__":
-        raise TraceError(f"np.{name}.{method} is not supported by adjit", loc=current_loc())
+        raise TraceError(f"{ufunc_name(ufunc)}.{method} is not supported by adjit",
+                         loc=current_loc())
     if name == "float_power":
         inputs = tuple(astype(i, "f64") if isinstance(i, Tracer) else i for i in inputs)
     if name in _UFUNC_EXTRA:
@@ -154,13 +163,38 @@ def apply_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: d
     elif name in _UFUNC_PRIMS:
         out = elementwise(_UFUNC_PRIMS[name], *inputs)
     else:
-        raise TraceError(f"numpy's {name} is not supported by adjit", loc=current_loc(),
-                         hint="see the list of supported numpy functions in docs/numpy.md")
+        qual = ufunc_name(ufunc)
+        hint = _UFUNC_REWRITES.get(qual, "write it with the numpy functions adjit supports "
+                                         "(docs/numpy.md lists them)")
+        raise TraceError(f"{qual} is not supported by adjit yet", loc=current_loc(),
+                         hint=hint)
     if isinstance(out, Tracer) and out.weak:
         # numpy turns Python scalars into numpy scalars (np.sin(0.5) is an np.float64),
         # which are strongly typed: np.sin(s) * float32 array is float64 (NEP 50).
         out = wrap(out.val, False)
     return astype(out, dtype) if dtype is not None else out
+
+
+_UFUNC_REWRITES = {
+    "scipy.special.expit": "write expit(x) as 1 / (1 + np.exp(-x)), or 0.5 * (1 + np.tanh(x / 2)) "
+                           "(no overflow)",
+    "scipy.special.log_expit": "write log_expit(x) as -np.logaddexp(0, -x)",
+    "scipy.special.logit": "write logit(p) as np.log(p) - np.log1p(-p)",
+    "scipy.special.xlogy": "write xlogy(x, y) as np.where(x == 0, 0.0, x * np.log(y))",
+    "scipy.special.softplus": "write softplus(x) as np.logaddexp(0, x)",
+}
+
+
+def ufunc_name(ufunc: np.ufunc) -> str:
+    """Where a ufunc lives, as its users spell it: `np.exp`, `scipy.special.expit` (ufuncs
+    do not record their module: the public module holding it is looked up)."""
+    name = ufunc.__name__
+    if getattr(np, name, None) is ufunc:
+        return f"np.{name}"
+    homes = [m for m, mod in list(sys.modules.items())
+             if mod is not None and not any(p.startswith("_") for p in m.split("."))
+             and getattr(mod, name, None) is ufunc]
+    return f"{min(homes, key=len)}.{name}" if homes else f"the ufunc {name}"
 
 
 # ---- helpers --------------------------------------------------------------------------------------
@@ -471,10 +505,10 @@ def tensordot(a: Any, b: Any, axes: Any = 2) -> Tracer:
     return reshape(r, tuple(x.shape[i] for i in free_a) + tuple(y.shape[i] for i in free_b))
 
 
-def einsum(subscripts: str, *operands: Any, **kwargs: Any) -> Tracer:
+def einsum(*operands: Any, **kwargs: Any) -> Tracer:
     from .einsum import einsum as _einsum
 
-    return _einsum(subscripts, *operands, **kwargs)
+    return _einsum(*operands, **kwargs)
 
 
 def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Tracer:
@@ -1029,9 +1063,17 @@ for _name, _fn in _METHODS.items():
 
 # numpy's object-dtype loops call a method of each element named after the ufunc
 # (np.exp on an object array calls x.exp()): support them for `np.asarray(tracer)`.
+def _unary_method(prim: str) -> Callable[..., Any]:
+    def method(self: Tracer) -> Tracer:
+        return elementwise(prim, self)
+
+    method.__name__ = prim
+    return method
+
+
 for _uname, _prim in _UFUNC_PRIMS.items():
     if not hasattr(Tracer, _uname) and _prim not in ("matmul",):
-        setattr(Tracer, _uname, _method((lambda p: lambda self: elementwise(p, self))(_prim)))
+        setattr(Tracer, _uname, _method(_unary_method(_prim)))
 for _uname, _fn in _UFUNC_EXTRA.items():
     if not hasattr(Tracer, _uname):
         setattr(Tracer, _uname, _method(_fn))

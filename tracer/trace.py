@@ -132,6 +132,8 @@ def trace(fn: Callable[..., Any], args: Sequence[Any], static: Sequence[int] = (
         except AdjitError:
             raise
         except Exception as e:
+            if isinstance(e.__cause__, AdjitError):  # numpy wrapped adjit's own error (a
+                raise e.__cause__ from None  # traced value stored into an array: ValueError)
             _numpy_needed_values(e, getattr(getattr(fn, "__code__", None), "co_filename", None))
             raise
     if out is None:

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import dis
 import functools
+import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
-
 from adjit.ir import ArrayType, Lit, Value, Var, context, ops
 from adjit.ir.core import DTYPES, dtype_name
 from adjit.ir.errors import TraceError
@@ -108,6 +109,16 @@ class Tracer:
             return apply_function(func, args, kwargs)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if _called_from_numpy_ma(sys._getframe(1)):
+            # np.ma.masked_where(c, x), np.ma.array(x, mask=m), np.ma.sum(...) on a tracer:
+            # numpy.ma would hold an object array of tracers with a mask that adjit cannot
+            # see, and decide element by element through bool() of traced values.
+            raise TraceError("numpy masked arrays (np.ma) are not traced by adjit: their mask "
+                             "would be ignored", loc=user_loc(2), hint=MASKED_HINT)
+        if self.val.dtype in ("i32", "i64", "bool") and storing(sys._getframe(1)):
+            # `out[idx] = v` with a traced index (numpy wants its values now), or an integer
+            # traced value stored into a numpy array (a float one fails in __float__)
+            raise inplace_error(user_loc(2))
         if _subscripting(sys._getframe(1)):
             # `table[idx]` with a numpy `table`: numpy wants integers now, and would fail
             # with an IndexError on the object array below.
@@ -131,6 +142,8 @@ class Tracer:
         from .loc import user_code
 
         loc = user_loc(2)
+        if storing(sys._getframe(1)):  # `out[i] = t` into a numpy bool array
+            raise inplace_error(loc)
         with context(loc=loc):
             seen = concrete(self.val, "bool", loc)
         if seen is not None:
@@ -152,6 +165,8 @@ class Tracer:
         from .guards import concrete
 
         loc = user_loc(3)
+        if storing(sys._getframe(2)):  # `out[i] = t`: numpy converts t to store it
+            raise inplace_error(loc)
         if what in ("int", "float", "index"):
             with context(loc=loc):
                 seen = concrete(self.val, "float" if what == "float" else "int", loc)
@@ -202,9 +217,7 @@ class Tracer:
         return self._concrete("tolist")
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        raise TraceError("in-place assignment to a traced array is not supported",
-                         loc=user_loc(2), hint="build a new array instead, e.g. with np.where, "
-                                               "np.concatenate or x + np.eye(...) * v")
+        raise inplace_error(user_loc(2), traced_target=True)
 
     # ---- operators ---------------------------------------------------------------------------
     def __getitem__(self, key: Any) -> Any:
@@ -271,6 +284,75 @@ Tracer.__invert__ = _unop("logical_not")
 Tracer.__pos__ = lambda self: self
 
 
+MASKED_HINT = ("adjit computes on plain arrays. Pass the data and the mask as two arrays "
+               "(`m.filled(0.0)` or `m.data`, and `np.ma.getmaskarray(m)`), and apply the mask "
+               "with np.where(mask, fill, x), or a reduction's where=~mask "
+               "(np.sum(x, where=~mask), np.mean(x, where=~mask))")
+
+
+def is_masked_array(a: Any) -> bool:
+    """Whether `a` is a numpy masked array (numpy.ma is not imported to find out)."""
+    ma = sys.modules.get("numpy.ma")
+    return ma is not None and isinstance(a, ma.MaskedArray)
+
+
+_NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__)) + os.sep
+_NUMPY_MA_DIR = os.path.join(_NUMPY_DIR, "ma") + os.sep
+
+
+def _called_from_numpy_ma(frame: Any) -> bool:
+    """Whether numpy code running on behalf of numpy.ma asks for an array (walks up through
+    numpy's own frames only)."""
+    while frame is not None and frame.f_code.co_filename.startswith(_NUMPY_DIR):
+        if frame.f_code.co_filename.startswith(_NUMPY_MA_DIR):
+            return True
+        frame = frame.f_back
+    return False
+
+
+INPLACE_HINT = ("build a new array instead: np.where(np.arange(n) == i, v, x) replaces x[i] "
+                "(the numpy spelling of JAX's x.at[i].set(v)), np.where(mask, v, x) the "
+                "selected elements, np.concatenate([x[:i], v, x[i + 1:]]) a block; or collect "
+                "the values in a list and np.stack(values)")
+
+
+def inplace_error(loc: Any, traced_target: bool = False) -> TraceError:
+    what = ("into a traced array" if traced_target else
+            "of a traced value into a numpy array")
+    return TraceError(f"in-place assignment {what} is not traced: adjit records operations "
+                      "that make new arrays, not writes into existing ones", loc=loc,
+                      hint=INPLACE_HINT)
+
+
+def storing(frame: Any) -> bool:
+    """Whether `frame` is executing `container[key] = value` (numpy converting the value, or
+    the key, to store it)."""
+    return _current_op(frame) == "STORE_SUBSCR"
+
+
+def augmented_assignment() -> bool:
+    """Whether the user's line being traced is executing `y += x` (or -=, *=, ...)."""
+    from .loc import _user_frame
+
+    frame = _user_frame(2)
+    if frame is None:
+        return False
+    for ins in dis.get_instructions(frame.f_code):
+        if ins.offset == frame.f_lasti:
+            return ins.opname.startswith("INPLACE_") or (
+                ins.opname == "BINARY_OP" and ins.argrepr.endswith("="))
+    return False
+
+
+def _current_op(frame: Any) -> str | None:
+    if frame is None:
+        return None
+    for ins in dis.get_instructions(frame.f_code):
+        if ins.offset == frame.f_lasti:
+            return ins.opname
+    return None
+
+
 def _subscripting(frame: Any) -> bool:
     """Whether `frame` is executing `container[key]` (numpy converting a key to an index)."""
     if frame is None:
@@ -288,6 +370,9 @@ def unwrap(x: Any, like: Value | None = None) -> Value | int | float | bool:
         return x.val
     if isinstance(x, (bool, int, float)) and not isinstance(x, np.generic):
         return x
+    if is_masked_array(x):  # a constant masked array met in a traced function
+        raise TraceError("a numpy masked array (np.ma) is used with traced values, and adjit "
+                         "would ignore its mask", loc=user_loc(3), hint=MASKED_HINT)
     if isinstance(x, np.ndarray) and x.dtype == object:
         return pack_objects(x).val
     arr = np.asarray(x)

@@ -210,7 +210,7 @@ class Transformed:
                     vals: list[Any]) -> Specialization:
         spec = self.specializations.get(key)
         if spec is not None and spec.traced.guards and \
-                not spec.run(self._call_args(spec, args, vals))[spec.traced.n_outputs]:
+                not _holds(spec, self._call_args(spec, args, vals)):
             spec = None  # traced under guards that do not hold for these arguments
         if spec is None:
             spec = self._compile(args, probe, vals, self._watch.reason(key))
@@ -288,8 +288,9 @@ class Transformed:
 
         def call(a: tuple[Any, ...], vals: Any) -> Any:
             for spec in reversed(tried):
-                outs = spec.run(self._call_args(spec, a, vals))
-                if outs[spec.traced.n_outputs]:
+                call_args = self._call_args(spec, a, vals)
+                outs = spec.run(call_args)
+                if outs[spec.traced.n_outputs] or _traced_on(spec, call_args):
                     return self._assemble(spec, outs)
             try:
                 probe = self._probe if self._probe is not None else _NO_PROBE
@@ -431,6 +432,15 @@ class Transformed:
         spec.arg_trees = (static, trees) if any(t is not None for t in trees) else None
         spec.grad_trees = grad_trees if any(t is not None for t in grad_trees) else None
         self.compilations += 1
+        if traced.guards:
+            call_args = self._call_args(spec, args, vals)
+            if not spec.run(call_args)[traced.n_outputs]:
+                # Guards compare exactly, and the compiled code computes a guarded value
+                # with other rounding than the interpreter that computed it while tracing
+                # (another summation order). Python's decisions were traced for these very
+                # arguments, so the specialization holds for them: keep a copy to know them
+                # again (else every call with them would retrace).
+                spec.traced_on = tuple(np.array(x, copy=True) for x in call_args)
         return spec
 
     def _check_output(self, traced: Any) -> str:
@@ -504,6 +514,24 @@ def _restore(cls: type, fun: Any, mode: str, argnums: Any, static: Any) -> Any:
     new = object.__new__(cls)
     Transformed.__init__(new, fun, mode, argnums, static)
     return new
+
+
+def _holds(spec: Specialization, call_args: Any) -> bool:
+    """Whether a guarded specialization serves these (compiled-function) arguments."""
+    return bool(spec.run(call_args)[spec.traced.n_outputs]) or _traced_on(spec, call_args)
+
+
+def _traced_on(spec: Specialization, call_args: Any) -> bool:
+    """Whether `call_args` are, bit for bit, the arguments `spec` was traced on (kept only
+    where its compiled guard check rounds differently from the trace)."""
+    snap = spec.traced_on
+    if snap is None or len(snap) != len(call_args):
+        return False
+    for s, a in zip(snap, call_args, strict=True):
+        arr = np.asarray(a)
+        if arr.dtype != s.dtype or arr.shape != s.shape or arr.tobytes() != s.tobytes():
+            return False
+    return True
 
 
 def _check_no_cut(traced: Any, wrt: Sequence[int]) -> None:

@@ -33,6 +33,9 @@ class Specialization:
     # function's, and how gradients regroup into those structures (None: no structure)
     arg_trees: Any = None
     grad_trees: Any = None
+    # set by the runtime for a guarded specialization whose guard check fails on the very
+    # arguments it was traced on (compiled rounding): a copy of them (api.py `_traced_on`)
+    traced_on: tuple[np.ndarray, ...] | None = None
 
     def run(self, args: Sequence[Any]) -> list[Any]:
         """Call the compiled function; returns one numpy value per graph output."""

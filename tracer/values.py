@@ -234,7 +234,9 @@ def _binop(name: str, reflected: bool = False) -> Callable[..., Any]:
 
         with context(loc=user_loc(2)):
             try:
-                return elementwise(name, other, self) if reflected else elementwise(name, self, other)
+                if reflected:
+                    return elementwise(name, other, self)
+                return elementwise(name, self, other)
             except _Unsupported:
                 return NotImplemented
 

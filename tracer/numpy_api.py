@@ -158,7 +158,7 @@ def apply_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...],
         out = elementwise(_UFUNC_PRIMS[name], *inputs)
     else:
         raise TraceError(f"numpy's {name} is not supported by adjit", loc=current_loc(),
-                         hint="see the list of supported numpy functions in docs/numpy.md")
+                         hint="`python -m adjit numpy` lists the numpy that traces")
     if isinstance(out, Tracer) and out.weak:
         # numpy turns Python scalars into numpy scalars (np.sin(0.5) is an np.float64),
         # which are strongly typed: np.sin(s) * float32 array is float64 (NEP 50).
@@ -970,8 +970,8 @@ def apply_function(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
         name = f"{mod.replace('numpy.linalg', 'np.linalg').replace('numpy', 'np')}."\
                f"{getattr(func, '__name__', func)}"
         raise TraceError(f"{name} is not supported by adjit", loc=current_loc(),
-                         hint="rewrite it with supported numpy functions (docs/numpy.md lists "
-                              "them), or compute it outside the differentiated function")
+                         hint="rewrite it with supported numpy functions (`python -m adjit numpy` "
+                              "lists them), or compute it outside the differentiated function")
     _bind(impl, f"np.{getattr(func, '__name__', func)}", args, kwargs)
     return impl(*args, **kwargs)
 
@@ -996,7 +996,8 @@ def _bind(impl: Callable[..., Any], name: str, args: tuple[Any, ...],
         sig.bind(*args, **kwargs)
     except TypeError as e:
         raise TraceError(f"{name}: {e} (adjit does not support this argument)",
-                         loc=current_loc(), hint="docs/numpy.md lists what traces") from None
+                         loc=current_loc(),
+                         hint="`python -m adjit numpy` lists what traces") from None
 
 
 # ---- array methods ------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import ast
 import importlib.util
+import os
 import pathlib
 import sys
 from typing import Any
@@ -166,6 +167,11 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as e:
         print(f"adjit: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader stopped early (`python -m adjit numpy | head`): not an error. Point
+        # stdout at devnull so that the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import pathlib
 import re
+import subprocess
+import sys
 import textwrap
 import warnings
 
@@ -193,3 +195,13 @@ def test_adjit_checks_verifies_the_ir_after_every_pass(monkeypatch: pytest.Monke
     monkeypatch.setenv("ADJIT_CHECKS", "1")
     _compile_fresh(21.0)
     assert len(seen) >= 4  # trace, adjoint, prune, simplify
+
+
+def test_cli_output_cut_short_by_the_reader_is_not_an_error() -> None:
+    """`python -m adjit numpy | head -1`: no BrokenPipeError traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "adjit", "numpy"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # before the child writes anything (importing adjit takes longer)
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err

@@ -24,7 +24,7 @@ if (_os.path.isfile(_os.path.join(_root, "pyproject.toml"))
                                              "ir"))
         and _root not in __path__):
     __path__.append(_root)
-del _root
+del _root, _os
 
 from adjit.ir.errors import (  # noqa: E402  (after the search path is complete)
     AdjitError,

@@ -6,20 +6,40 @@
 
     f(np.arange(4.0))   # array([ 0.,  4.,  8., 12.])
 """
-from adjit.ir.errors import (
-                             AdjitError,
-                             CodegenError,
-                             IRError,
-                             NotDifferentiable,
-                             ShapeError,
-                             TraceError,
+import os as _os
+
+# The stage folders (ir/, tracer/, passes/, codegen/, runtime/) sit beside this folder in a
+# source checkout and become adjit.ir, adjit.tracer, ... only when installed (pyproject's
+# package-dir). Python puts the current folder first on sys.path, so in the root of a checkout
+# `import adjit` finds this folder, not the installed package, and `adjit.ir` would then be
+# missing whenever the install is not an editable one (`pip install . && python -m adjit demo`
+# run from the root). So when this package is the checkout's own adjit/ folder (its parent
+# holds pyproject.toml and ir/, and no ir/ is inside it, as in an installed package), its
+# parent joins the package's search path: adjit.ir is then the checkout's ir/, the same files
+# an editable install maps it to. An installed copy never has this layout and is untouched.
+_root = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+if (_os.path.isfile(_os.path.join(_root, "pyproject.toml"))
+        and _os.path.isfile(_os.path.join(_root, "ir", "__init__.py"))
+        and not _os.path.isdir(_os.path.join(_os.path.dirname(_os.path.abspath(__file__)),
+                                             "ir"))
+        and _root not in __path__):
+    __path__.append(_root)
+del _root, _os
+
+from adjit.ir.errors import (  # noqa: E402  (after the search path is complete)
+    AdjitError,
+    CodegenError,
+    IRError,
+    NotDifferentiable,
+    ShapeError,
+    TraceError,
 )
-from adjit.runtime import explicit
-from adjit.runtime.api import grad, jit, stop_gradient, value_and_grad
-from adjit.runtime.vjp import vjp
-from adjit.runtime.compare import Comparison, compare
-from adjit.runtime.inspect import Inspection, inspect
-from adjit.runtime.recompile import RecompileWarning
+from adjit.runtime import explicit  # noqa: E402
+from adjit.runtime.api import grad, jit, stop_gradient, value_and_grad  # noqa: E402
+from adjit.runtime.vjp import vjp  # noqa: E402
+from adjit.runtime.compare import Comparison, compare  # noqa: E402
+from adjit.runtime.inspect import Inspection, inspect  # noqa: E402
+from adjit.runtime.recompile import RecompileWarning  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["AdjitError", "CodegenError", "Comparison", "IRError", "Inspection",

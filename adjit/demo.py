@@ -1,9 +1,12 @@
-"""The functional (traced) seed examples F1-F8 and F11 from the autograd tutorials.
+"""The functional (traced) seed examples F1-F11 from the autograd tutorials.
 
-Run: python -m adjit demo   (examples/seeds_functional.py runs the same)
-Each example returns (name, what was computed, result, expected).
+Run: python -m adjit demo [--plot PATH]   (examples/seeds_functional.py runs the same)
+Each example returns (name, what was computed, result, expected). The demo writes a file only
+when asked: `--plot PATH` draws sin(x) and its derivative (F11) with matplotlib.
 """
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 
@@ -66,13 +69,57 @@ def f8() -> tuple:
     return "F8", "u = stop_gradient(x * x); z = (u * x).sum()", adjit.grad(z)(x), x * x
 
 
+def tutorial(a):  # noqa: ANN001, ANN201  (traced: written as the tutorial writes it)
+    """The seed tutorial's function (F9, F10): a loop and a branch that depend on the data.
+
+    It is piecewise linear, f(a) = k * a, so its derivative is k = f(a) / a. The loop count and
+    the branch are decided inside the compiled kernel, so one compilation serves every `a`."""
+    b = a * 2
+    while np.linalg.norm(b) < 1000:
+        b = b * 2
+    if b.sum() > 0:
+        c = b
+    else:
+        c = 100 * b
+    return c
+
+
+def tutorial_sum(a):  # noqa: ANN001, ANN201
+    return tutorial(a).sum()
+
+
+def slope(a: float | np.ndarray) -> float:
+    """The k of f(a) = k * a, counted as `tutorial` runs: 2 per doubling, and 100 times that
+    on the `else` branch. It is exact (a power of two, or 100 times one): f(a) / a is k only
+    up to rounding."""
+    k, b = 2.0, np.asarray(a) * 2
+    while np.linalg.norm(b) < 1000:
+        k, b = 2 * k, b * 2
+    return k if b.sum() > 0 else 100 * k
+
+
+def f9() -> tuple:
+    # A scalar from a normal distribution, and its negative: the other branch of the `if`,
+    # from the same compiled function.
+    a = np.random.default_rng(9).normal()
+    g = adjit.grad(tutorial)
+    return "F9", "while norm(b) < 1000: b = 2b; if/else (scalar a, -a)", (g(a), g(-a)), \
+        (slope(a), slope(-a))
+
+
+def f10() -> tuple:
+    a = np.random.default_rng(10).normal(size=10)
+    return "F10", "the same, vector a of 10: grad of f(a).sum() = f(a)/a", \
+        adjit.grad(tutorial_sum)(a), np.full(10, slope(a))
+
+
 def f11() -> tuple:
     x = np.arange(-20, 20, 0.1)
     d = adjit.grad(lambda x: np.sin(x).sum())(x)
     return "F11", "d/dx sin(x), without writing cos", d, np.cos(x)
 
 
-EXAMPLES = (f1, f2, f3, f4, f5, f6, f7, f8, f11)
+EXAMPLES = (f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11)
 
 
 def _close(a: object, b: object) -> bool:
@@ -81,33 +128,58 @@ def _close(a: object, b: object) -> bool:
     return bool(np.allclose(a, b, rtol=1e-12, atol=1e-12))
 
 
-def main() -> int:
+def _show(got: object, expected: object) -> str:
+    if isinstance(got, tuple):
+        return "(" + ", ".join(_show(g, e) for g, e in zip(got, expected, strict=True)) + ")"
+    if np.ndim(got) == 0:
+        return repr(float(got))
+    if np.size(got) <= 8:
+        return str(got)
+    return f"array of {np.size(got)}, max |err| {np.max(np.abs(got - expected)):.1e}"
+
+
+def plot(path: str) -> None:
+    """Draw sin(x) and adjit's derivative of it (F11) into `path` (format from the extension).
+    A Figure of its own, not pyplot's, so the caller's matplotlib backend is left alone."""
+    from matplotlib.figure import Figure
+
+    _, _, d, _ = f11()
+    x = np.arange(-20, 20, 0.1)
+    fig = Figure(figsize=(8, 4), layout="constrained")
+    ax = fig.subplots()
+    ax.plot(x, np.sin(x), label="sin(x)")
+    ax.plot(x, d, label="adjit.grad(lambda x: np.sin(x).sum())(x), i.e. cos(x)")
+    ax.set_xlabel("x")
+    fig.legend(loc="outside upper center", ncols=2)
+    fig.savefig(path)
+
+
+def main(plot_path: str | None = None) -> int:
+    """Run every example and print what it computed; 0 when all are right. With `plot_path`,
+    also draw F11 there (it needs matplotlib)."""
+    if plot_path is not None:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print("adjit demo: --plot needs matplotlib (pip install matplotlib)",
+                  file=sys.stderr)
+            return 2
     failures = 0
     for ex in EXAMPLES:
         name, what, got, expected = ex()
         ok = _close(got, expected)
         failures += not ok
-        shown = got if not isinstance(got, np.ndarray) or got.size <= 8 else \
-            f"array of {got.size}, max |err| {np.max(np.abs(got - expected)):.1e}"
-        print(f"{name:4} {what:55} {'ok ' if ok else 'BAD'} {shown}")
+        print(f"{name:4} {what:55} {'ok ' if ok else 'BAD'} {_show(got, expected)}")
     f = adjit.grad(lambda x: 2 * np.dot(x, x))
     print("\nThe IR of F1, after pruning and simplification:")
     print(adjit.inspect(f, np.arange(4.0)).simplified)
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        _, _, d, _ = f11()
-        x = np.arange(-20, 20, 0.1)
-        plt.plot(x, np.sin(x), label="sin(x)")
-        plt.plot(x, d, label="adjit.grad of sin")
-        plt.legend()
-        plt.savefig("f11_sin_derivative.png")
-        print("\nwrote f11_sin_derivative.png")
-    except ImportError:
-        pass
+    if plot_path is not None:
+        try:
+            plot(plot_path)
+        except (OSError, ValueError) as e:  # a folder that is not there, an unknown format
+            print(f"adjit demo: cannot write the plot to {plot_path}: {e}", file=sys.stderr)
+            return 1
+        print(f"\nwrote {plot_path}: sin(x) and its derivative (F11)")
     return 1 if failures else 0
 
 

@@ -410,7 +410,7 @@ def compare(got: Any, want: Any, what: str, rtol: float = RTOL) -> float:
     if len(g) != len(w):
         raise Mismatch(f"{what}: {len(g)} outputs, expected {len(w)}")
     worst = 0.0
-    for k, (a, b) in enumerate(zip(g, w)):
+    for k, (a, b) in enumerate(zip(g, w, strict=True)):
         label = "value" if k == 0 else f"gradient {k}"
         if a.shape != b.shape:
             raise Mismatch(f"{what}: {label} has shape {a.shape}, expected {b.shape}")
@@ -600,10 +600,10 @@ def print_table(rows: Sequence[Row]) -> None:
                      fmt_time(r.adjit, c.overhead), f"{r.ratio_hand:.2f}x",
                      f"{r.ratio_fwd:.2f}x", target, "PASS" if r.passed else "FAIL",
                      f"{r.compile_s:.2f} s"])
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=True)]
 
     def line(cells: Sequence[Any]) -> str:
-        return "  ".join(str(x).ljust(w) for x, w in zip(cells, widths)).rstrip()
+        return "  ".join(str(x).ljust(w) for x, w in zip(cells, widths, strict=True)).rstrip()
 
     print(line(head))
     print(line(["-" * w for w in widths]))

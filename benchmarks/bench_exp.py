@@ -178,7 +178,8 @@ def main() -> None:
             t = {name: bench(lambda f=f, x=x, out=out: f(x, out), budget, repeats) / n * 1e9
                  for name, f in calls.items()}
             print(f"{np.dtype(dtype).name:6} {n:>8}  {t['libm']:>12.2f} ns {t['fm']:>10.2f} ns "
-                  f"{t['numpy']:>5.2f} ns  {t['fm'] / t['libm']:>7.2f}x {t['fm'] / t['numpy']:>7.2f}x"
+                  f"{t['numpy']:>5.2f} ns  {t['fm'] / t['libm']:>7.2f}x "
+                  f"{t['fm'] / t['numpy']:>7.2f}x"
                   f"   {t['libm_s']:>15.2f} ns {t['fm_s']:>5.2f} ns")
 
 

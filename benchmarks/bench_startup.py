@@ -11,7 +11,8 @@ Every figure comes from a new `python` subprocess (single-threaded, like bench_c
                source and numba's on-disk cache are reused. Target: process start to first
                result under 0.8 s.
 
-      python -c "import adjit, numpy as np; f=adjit.value_and_grad(lambda x: (x**2*np.exp(x)).sum()); f(np.ones(4))"
+      python -c "import adjit, numpy as np; \
+                 f=adjit.value_and_grad(lambda x: (x**2*np.exp(x)).sum()); f(np.ones(4))"
 
 Two measurements per run:
   - wall: the exact command above, timed from just before the spawn to its exit

@@ -1,11 +1,14 @@
 """adjit.inspect: every stage of a compilation, printable as a whole or one by one."""
 from __future__ import annotations
 
+import inspect as _pyinspect
 import shutil
 import subprocess
 from typing import Any, Callable
 
 from adjit.ir import Graph
+from adjit.ir.errors import TraceError
+from adjit.tracer.loc import user_loc
 
 from .api import Transformed, value_and_grad
 from .compiler import Specialization
@@ -14,6 +17,10 @@ from .compiler import Specialization
 class Inspection:
     """The stages of one specialization: `traced`, `adjoint`, `pruned` (with `prune_report`),
     `simplified`, `plan` (the kernel plan) and `source` (the generated code)."""
+
+    # The attributes that `python -m adjit inspect --stage NAME` prints, in pipeline order.
+    STAGES = ("traced", "guards", "adjoint", "pruned", "prune_report", "simplified", "plan",
+              "source")
 
     def __init__(self, spec: Specialization, mode: str) -> None:
         self.spec = spec
@@ -75,6 +82,25 @@ class Inspection:
 def inspect(fun: Callable[..., Any], *args: Any) -> Inspection:
     """Compile `fun` for `args` (a plain function is treated as `value_and_grad(fun)`) and
     return its stages."""
+    if not args and _needs_arguments(fun):
+        name = getattr(fun, "__name__", "")
+        name = name if name.isidentifier() else "f"
+        raise TraceError(f"adjit.inspect({name}) needs example arguments: it compiles {name} "
+                         f"for their shapes and dtypes and shows each stage",
+                         loc=user_loc(),
+                         hint=f"pass what you would call {name} with, as "
+                              f"adjit.inspect({name}, np.arange(4.0))")
     t = fun if isinstance(fun, Transformed) else value_and_grad(fun)
     spec = t.specialize(tuple(args))
     return Inspection(spec, t.mode)
+
+
+def _needs_arguments(fun: Callable[..., Any]) -> bool:
+    """Whether `fun` has a positional parameter without a default (a transformed function
+    shows its wrapped function's signature); True when the signature cannot be read."""
+    try:
+        params = _pyinspect.signature(fun).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+               for p in params)

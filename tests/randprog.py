@@ -305,7 +305,7 @@ def _reduced_count(shape: tuple[int, ...], axis: Any) -> int:
     return int(np.prod([shape[a] for a in {a % len(shape) for a in ax}]))
 
 
-# ---- operations -----------------------------------------------------------------------------------
+# ---- operations ----------------------------------------------------------------------------------
 # Each takes the generator and adds one value to the pool (or raises Reject).
 
 _UNARY_ANY = ["sin", "cos", "tanh", "arctan", "sinh", "cosh", "exp", "expm1", "square",
@@ -423,7 +423,8 @@ def op_scalar_arg(g: Gen) -> None:
     elif form == 3:
         g.add(f"np.sin({s.name}) * {x} + {s.name} ** 2")
     else:
-        g.add(f"np.maximum({x}, {s.name})", margin=float(np.abs(np.asarray(v.value) - s.value).min()))
+        g.add(f"np.maximum({x}, {s.name})",
+              margin=float(np.abs(np.asarray(v.value) - s.value).min()))
 
 
 def op_where_mask(g: Gen) -> None:
@@ -620,7 +621,8 @@ def op_products(g: Gen) -> None:
             ax = g.choice([0, 1, -1])
             g.add(f"np.linalg.norm({x}, axis={ax})")
             return
-        src = f"np.linalg.norm({x}.ravel(){'' if o is None else ', ord=' + ('np.inf' if o == np.inf else str(o))})"
+        ord_ = "" if o is None else ", ord=" + ("np.inf" if o == np.inf else str(o))
+        src = f"np.linalg.norm({x}.ravel(){ord_})"
         t_src = src.replace(f"{x}.ravel()", f"np.ravel({x})")
         g.add(src, t_src, margin=margin)
 
@@ -683,7 +685,7 @@ def op_shape(g: Gen) -> None:
     elif form == 6 and nd >= 1:
         ax = g.int(-nd, nd - 1)
         other_cands = [w for w in g.pool if not w.pyfloat and w.ndim == nd and all(
-            a == b for i, (a, b) in enumerate(zip(w.shape, v.shape)) if i != ax % nd)]
+            a == b for i, (a, b) in enumerate(zip(w.shape, v.shape, strict=True)) if i != ax % nd)]
         w = g.choice(other_cands).name if other_cands else f"np.sin({x})"
         t = g.choice(["concatenate", "concatenate", "stack", "concat"])
         if t == "stack":
@@ -731,7 +733,8 @@ def op_shape(g: Gen) -> None:
         n = g.int(1, 2)
         if v.shape[ax] <= n:
             raise Reject("diff")
-        g.add(f"np.diff({x}, n={n}, axis={ax})" if n > 1 or g.bool() else f"np.diff({x}, axis={ax})",
+        g.add(f"np.diff({x}, n={n}, axis={ax})" if n > 1 or g.bool()
+              else f"np.diff({x}, axis={ax})",
               f"np.diff({x}, n={n}, axis={ax})")
     elif form == 12 and nd in (1, 2):
         if nd == 2 and g.bool():
@@ -832,7 +835,8 @@ def op_index(g: Gen) -> None:
         if g.bool():
             ax = g.int(0, nd - 1) if nd > 1 and g.bool() else None
             if ax is None:
-                g.add(f"np.ravel({x})[np.argmax({x})] * {x}", f"np.ravel({x})[np.argmax({x})] * {x}",
+                g.add(f"np.ravel({x})[np.argmax({x})] * {x}",
+                      f"np.ravel({x})[np.argmax({x})] * {x}",
                       margin=_gap(xv, None))
             else:
                 g.add(f"np.take_along_axis({x}, np.expand_dims(np.argmax({x}, axis={ax}), {ax}),"

@@ -77,7 +77,12 @@ def move(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return flat[torch.as_tensor(np.array(idx.reshape(-1)), dtype=torch.long)].reshape(idx.shape)
 
 
-_MOVERS = ["reshape", "ravel", "transpose", "swapaxes", "moveaxis", "expand_dims", "squeeze", "broadcast_to", "atleast_1d", "atleast_2d", "concatenate", "concat", "stack", "vstack", "hstack", "column_stack", "tile", "repeat", "flip", "fliplr", "flipud", "roll", "take", "take_along_axis", "diag", "where", "copy"]
+_MOVERS = [
+    "reshape", "ravel", "transpose", "swapaxes", "moveaxis", "expand_dims", "squeeze",
+    "broadcast_to", "atleast_1d", "atleast_2d", "concatenate", "concat", "stack", "vstack",
+    "hstack", "column_stack", "tile", "repeat", "flip", "fliplr", "flipud", "roll", "take",
+    "take_along_axis", "diag", "where", "copy",
+]
 
 _UNARY = {
     "sin": "sin", "cos": "cos", "tan": "tan", "arcsin": "asin", "arccos": "acos",

@@ -14,7 +14,8 @@ from adjit.ir import Loc
 _ADJIT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _NUMPY_ROOT = os.path.dirname(os.path.abspath(__import__("numpy").__file__))
 _SKIP = tuple(os.path.join(_ADJIT_ROOT, d) + os.sep
-              for d in ("tracer", "ir", "passes", "codegen", "runtime", "adjit")) + (_NUMPY_ROOT + os.sep,)
+              for d in ("tracer", "ir", "passes", "codegen", "runtime", "adjit")) \
+    + (_NUMPY_ROOT + os.sep,)
 
 
 def _internal(filename: str) -> bool:

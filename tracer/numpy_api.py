@@ -31,7 +31,9 @@ def _as_value(x: Any) -> Value | int | float | bool:
 def _weak_kind(x: Any) -> str:
     v = x.val if isinstance(x, Tracer) else x
     if isinstance(v, (Var, Lit)):
-        return "float" if v.dtype in ("f32", "f64") else "int" if v.dtype in ("i32", "i64") else "bool"
+        if v.dtype in ("f32", "f64"):
+            return "float"
+        return "int" if v.dtype in ("i32", "i64") else "bool"
     return "bool" if isinstance(v, bool) else "int" if isinstance(v, int) else "float"
 
 
@@ -135,7 +137,8 @@ _UFUNC_EXTRA: dict[str, Callable[..., Any]] = {"square": _square, "reciprocal": 
                                                 "fmin": _nan_ignoring("minimum")}
 
 
-def apply_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def apply_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...],
+                kwargs: dict[str, Any]) -> Any:
     name = ufunc.__name__
     if kwargs.get("out") is not None:
         from .values import INPLACE_HINT, augmented_assignment
@@ -165,7 +168,7 @@ def apply_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: d
     else:
         qual = ufunc_name(ufunc)
         hint = _UFUNC_REWRITES.get(qual, "write it with the numpy functions adjit supports "
-                                         "(docs/numpy.md lists them)")
+                                         "(`python -m adjit numpy` lists them)")
         raise TraceError(f"{qual} is not supported by adjit yet", loc=current_loc(),
                          hint=hint)
     if isinstance(out, Tracer) and out.weak:
@@ -197,7 +200,7 @@ def ufunc_name(ufunc: np.ufunc) -> str:
     return f"{min(homes, key=len)}.{name}" if homes else f"the ufunc {name}"
 
 
-# ---- helpers --------------------------------------------------------------------------------------
+# ---- helpers -------------------------------------------------------------------------------------
 
 def _t(x: Any) -> Tracer:
     """Any array-like as a Tracer (constants become literal tracers)."""
@@ -238,7 +241,7 @@ def _sum_dtype(v: Value) -> Value:
     return ops.convert(v, "i64") if v.dtype in ("bool", "i32") else v
 
 
-# ---- reductions -------------------------------------------------------------------------------------
+# ---- reductions ----------------------------------------------------------------------------------
 
 def _where_mask(where: Any, shape: tuple[int, ...]) -> Value | None:
     """A reduction's `where=`: a boolean mask broadcast to the reduced array's shape."""
@@ -428,7 +431,7 @@ def astype(x: Any, dtype: Any, copy: bool = True, **_: Any) -> Tracer:
                             ("f32", "f64", "i32", "i64", "bool") else _dtype(dtype)), t.weak)
 
 
-# ---- linear algebra --------------------------------------------------------------------------------
+# ---- linear algebra ------------------------------------------------------------------------------
 
 def matmul(a: Any, b: Any) -> Tracer:
     (x, y), _ = _operands(_t(a), _t(b))
@@ -452,7 +455,8 @@ def matmul(a: Any, b: Any) -> Tracer:
     xs = ops.broadcast_to(xs, batch + xs.shape[-2:])
     ys = ops.broadcast_to(ys, batch + ys.shape[-2:])
     r = ops.matmul(xs, ys)
-    shape = batch + (x.shape[-2:-1] if x.type.ndim > 1 else ()) + (y.shape[-1:] if y.type.ndim > 1 else ())
+    shape = (batch + (x.shape[-2:-1] if x.type.ndim > 1 else ())
+             + (y.shape[-1:] if y.type.ndim > 1 else ()))
     return wrap(ops.reshape(r, shape))
 
 
@@ -642,7 +646,8 @@ def broadcast_to(a: Any, shape: Any, subok: bool = False) -> Tracer:
     try:
         np.broadcast_shapes(x.shape, shape)
     except ValueError:
-        raise ShapeError(f"cannot broadcast shape {x.shape} to {shape}", loc=current_loc()) from None
+        raise ShapeError(f"cannot broadcast shape {x.shape} to {shape}",
+                         loc=current_loc()) from None
     return wrap(ops.broadcast_to(ops.reshape(x.val, (1,) * (len(shape) - x.ndim) + x.shape),
                                  shape), x.weak)
 
@@ -675,8 +680,9 @@ def concatenate(arrays: Sequence[Any], axis: Any = 0, out: Any = None, dtype: An
         raise ShapeError("zero-dimensional arrays cannot be concatenated", loc=current_loc())
     ax = int(axis) % nd
     for v in vals[1:]:
-        if v.type.ndim != nd or any(a != b for i, (a, b) in enumerate(zip(v.shape, vals[0].shape))
-                                    if i != ax):
+        if v.type.ndim != nd or any(
+                a != b for i, (a, b) in enumerate(zip(v.shape, vals[0].shape, strict=True))
+                if i != ax):
             raise ShapeError(f"all the input array dimensions except for the concatenation axis "
                              f"must match exactly: {vals[0].shape} vs {v.shape}", loc=current_loc())
     if len(vals) == 1:
@@ -715,10 +721,10 @@ def tile(a: Any, reps: Any) -> Tracer:
     nd = max(x.ndim, len(reps))
     shape = (1,) * (nd - x.ndim) + x.shape
     reps = (1,) * (nd - len(reps)) + reps
-    inter = tuple(v for pair in zip((1,) * nd, shape) for v in pair)
-    target = tuple(v for pair in zip(reps, shape) for v in pair)
+    inter = tuple(v for pair in zip((1,) * nd, shape, strict=True) for v in pair)
+    target = tuple(v for pair in zip(reps, shape, strict=True) for v in pair)
     v = ops.broadcast_to(ops.reshape(x.val, inter), target)
-    return wrap(ops.reshape(v, tuple(r * s for r, s in zip(reps, shape))), x.weak)
+    return wrap(ops.reshape(v, tuple(r * s for r, s in zip(reps, shape, strict=True))), x.weak)
 
 
 def repeat(a: Any, repeats: Any, axis: Any = None) -> Tracer:
@@ -998,8 +1004,8 @@ def apply_function(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
         name = f"{mod.replace('numpy.linalg', 'np.linalg').replace('numpy', 'np')}."\
                f"{getattr(func, '__name__', func)}"
         raise TraceError(f"{name} is not supported by adjit", loc=current_loc(),
-                         hint="rewrite it with supported numpy functions (docs/numpy.md lists "
-                              "them), or compute it outside the differentiated function")
+                         hint="rewrite it with supported numpy functions (`python -m adjit numpy` "
+                              "lists them), or compute it outside the differentiated function")
     _bind(impl, f"np.{getattr(func, '__name__', func)}", args, kwargs)
     return impl(*args, **kwargs)
 
@@ -1024,7 +1030,8 @@ def _bind(impl: Callable[..., Any], name: str, args: tuple[Any, ...],
         sig.bind(*args, **kwargs)
     except TypeError as e:
         raise TraceError(f"{name}: {e} (adjit does not support this argument)",
-                         loc=current_loc(), hint="docs/numpy.md lists what traces") from None
+                         loc=current_loc(),
+                         hint="`python -m adjit numpy` lists what traces") from None
 
 
 # ---- array methods ------------------------------------------------------------------------------

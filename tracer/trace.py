@@ -227,8 +227,8 @@ def _numpy_needed_values(e: Exception, user_file: str | None) -> None:
                      f"while tracing{where}: {type(e).__name__}: {e}", loc=loc,
                      hint="a numpy function that does not dispatch to adjit on this argument "
                           "(np.take(table, idx) with a numpy table, say) or that adjit does not "
-                          "support; docs/numpy.md lists what traces. Index a traced array "
-                          "instead, or compare: (idx[:, None] == np.arange(k))") from e
+                          "support; `python -m adjit numpy` lists what traces. Index a traced "
+                          "array instead, or compare: (idx[:, None] == np.arange(k))") from e
 
 
 # adjit's own package folders (not the repository root: a virtual environment may live there)

@@ -91,8 +91,8 @@ class Tracer:
         # adjit does not support (x.flat, x.sort()) is a TraceError, not an AttributeError.
         if not name.startswith("__") and hasattr(np.ndarray, name):
             raise UnsupportedAttribute(f"the array attribute .{name} is not supported by adjit",
-                             loc=user_loc(2), hint="docs/numpy.md lists the array methods "
-                                                   "that trace")
+                             loc=user_loc(2), hint="`python -m adjit numpy` lists the array "
+                                                   "methods that trace")
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # ---- numpy protocols -------------------------------------------------------------------
@@ -247,7 +247,9 @@ def _binop(name: str, reflected: bool = False) -> Callable[..., Any]:
 
         with context(loc=user_loc(2)):
             try:
-                return elementwise(name, other, self) if reflected else elementwise(name, self, other)
+                if reflected:
+                    return elementwise(name, other, self)
+                return elementwise(name, self, other)
             except _Unsupported:
                 return NotImplemented
 

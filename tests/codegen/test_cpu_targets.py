@@ -88,7 +88,7 @@ def test_rosenbrock_gradient_is_stored_once_per_element(compiled: Compiler) -> N
 def test_one_statement_per_equation_with_comments(compiled: Compiler) -> None:
     c = compiled("tanh_expr", lambda: tanh_expr(500))
     text = c.source.text
-    for i, line in enumerate(c.plan.eqn_text):
+    for line in c.plan.eqn_text:
         assert f"# {line}" in text, line
     # names come from the IR: inputs keep theirs, %3 is v3
     assert re.search(r"def tanh_expr_kernel\(x, y\):", text)

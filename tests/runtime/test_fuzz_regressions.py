@@ -232,7 +232,9 @@ def test_small_signature_gaps() -> None:
     assert adjit.jit(lambda a: np.stack([a, a], dtype=np.float32))(X64).dtype == np.float32
     assert adjit.jit(lambda a: np.vstack([a, a], dtype=np.float32))(X64).dtype == np.float32
     assert adjit.jit(lambda a: np.argmax(a, keepdims=True))(X64).shape == (1, 1)
-    f = lambda a: np.var(a, correction=1) + np.std(a, axis=0, correction=1).sum()
+    def f(a):
+        return np.var(a, correction=1) + np.std(a, axis=0, correction=1).sum()
+
     np.testing.assert_allclose(adjit.jit(f)(X64), f(X64), rtol=1e-12)
     with pytest.raises(adjit.TraceError, match="'mean'"):
         adjit.grad(lambda a: np.std(a, mean=np.mean(a)))(X64)

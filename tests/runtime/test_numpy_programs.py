@@ -103,7 +103,8 @@ def gaussian_loglik(mu, log_sigma, x):
 
 
 def diag_gaussian_nll(x, mu, log_var):
-    return 0.5 * np.sum(log_var + (x - mu) ** 2 / np.exp(log_var) + np.log(2 * np.pi), axis=-1).mean()
+    terms = log_var + (x - mu) ** 2 / np.exp(log_var) + np.log(2 * np.pi)
+    return 0.5 * np.sum(terms, axis=-1).mean()
 
 
 def entropy_softmax(x):
@@ -140,7 +141,7 @@ def temperature_softmax(x, T):
     return np.sum(p * np.arange(len(x)))
 
 
-# ---- normalization, attention ---------------------------------------------------------------------
+# ---- normalization, attention --------------------------------------------------------------------
 
 def layer_norm(x, gamma, beta, eps=1e-5):
     mu = x.mean(-1, keepdims=True)
@@ -264,7 +265,7 @@ def weighted_average(x, w):
     return np.sum(np.average(x, axis=0, weights=w) ** 2)
 
 
-# ---- networks, loops ------------------------------------------------------------------------------
+# ---- networks, loops -----------------------------------------------------------------------------
 
 def mlp_relu(W1, b1, W2, b2, X, y):
     h = np.maximum(0, X @ W1 + b1)
@@ -386,7 +387,7 @@ def outer_product_trace(a, b):
     return np.trace(M @ M.T) + np.sum(np.diag(M) * np.arange(3.0))
 
 
-# ---- Python control flow on traced values (converted: cond / while) -------------------------------
+# ---- Python control flow on traced values (converted: cond / while) ------------------------------
 
 def piecewise(x):
     if np.sum(x) > 0:
@@ -438,8 +439,8 @@ PROGS: list[Prog] = [
          (0, 1)),
     Prog("poisson_nll", poisson_nll, lambda r: (_n(r, 5) * 0.5, r.poisson(2.0, 5).astype(float))),
     Prog("gaussian_loglik", gaussian_loglik, lambda r: (0.3, -0.2, _n(r, 7)), (0, 1)),
-    Prog("diag_gaussian_nll", diag_gaussian_nll, lambda r: (_n(r, 4, 3), _n(r, 3), _n(r, 4, 3) * 0.3),
-         (1, 2)),
+    Prog("diag_gaussian_nll", diag_gaussian_nll,
+         lambda r: (_n(r, 4, 3), _n(r, 3), _n(r, 4, 3) * 0.3), (1, 2)),
     Prog("entropy_softmax", entropy_softmax, lambda r: (_n(r, 6),)),
     Prog("kl_softmax", kl_softmax, lambda r: (_n(r, 2, 4), _n(r, 2, 4)), (0, 1)),
     Prog("triplet", triplet, lambda r: (_n(r, 5, 3), _n(r, 5, 3), _n(r, 5, 3)), (0, 1, 2)),
@@ -447,7 +448,8 @@ PROGS: list[Prog] = [
     Prog("temperature_softmax", temperature_softmax, lambda r: (_n(r, 5), 0.7), (0, 1)),
     Prog("layer_norm", layer_norm, lambda r: (_n(r, 3, 4), 1 + 0.1 * _n(r, 4), 0.1 * _n(r, 4)),
          (0, 1, 2)),
-    Prog("batch_norm", batch_norm, lambda r: (_n(r, 5, 3), 1 + 0.1 * _n(r, 3), _n(r, 3)), (0, 1, 2)),
+    Prog("batch_norm", batch_norm, lambda r: (_n(r, 5, 3), 1 + 0.1 * _n(r, 3), _n(r, 3)),
+         (0, 1, 2)),
     Prog("attention", attention, lambda r: (_n(r, 3, 4), _n(r, 5, 4), _n(r, 5, 2)), (0, 1, 2)),
     Prog("multi_head", multi_head, lambda r: (_n(r, 3, 4), _n(r, 4, 4) * 0.5, _n(r, 4, 4) * 0.5,
                                               _n(r, 4, 4) * 0.5), (0, 1, 2, 3)),

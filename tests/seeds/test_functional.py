@@ -1,4 +1,4 @@
-"""The functional seed examples F1-F8 and F11 with their exact expected values, compiled."""
+"""The functional seed examples F1-F11 with their exact expected values, compiled."""
 from __future__ import annotations
 
 import numpy as np

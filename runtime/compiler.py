@@ -47,7 +47,9 @@ class Specialization:
 
 
 def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n_args: int,
-          seed: str = "auto") -> Specialization:
+          seed: str = "auto", also: Sequence[Any] = ()) -> Specialization:
+    """Compile `traced` (its gradient wrt inputs `wrt`, and the cotangents of the values in
+    `also`, when `wrt` is given)."""
     # Imported here so that `import adjit` stays cheap for IR-only use (numba loads on first
     # compile).
     from adjit.codegen.compile import compile_source
@@ -57,7 +59,8 @@ def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n
     checks = config.checks()
     dump = config.dump_after()
     g = traced.graph
-    stages = (differentiate(g, wrt, seed=seed, checks=checks, dump=dump) if wrt is not None
+    stages = (differentiate(g, wrt, seed=seed, checks=checks, dump=dump, also=also)
+              if wrt is not None
               else optimize(g, checks=checks, dump=dump))
     final = stages.simplified
     plan = fuse(final)

@@ -29,8 +29,11 @@ _COMPARE = {"lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": opera
 
 def _binary(name: str, op: Callable[[Any, Any], Any], reflected: bool) -> Callable[..., Any]:
     if reflected:
+        def rop(a: Any, b: Any) -> Any:
+            return op(b, a)
+
         def method(self: Tensor, other: Any) -> Any:
-            return apply(lambda a, b: op(b, a), (self, other), name=name)
+            return apply(rop, (self, other), name=name)
     else:
         def method(self: Tensor, other: Any) -> Any:
             return apply(op, (self, other), name=name)
@@ -68,8 +71,19 @@ def _array_ufunc(self: Tensor, ufunc: np.ufunc, method: str, *inputs: Any,
                  **kwargs: Any) -> Any:
     if kwargs.get("out") is not None:
         return NotImplemented
-    return apply(lambda *a, **k: getattr(ufunc, method)(*a, **k), inputs, kwargs,
-                 name=ufunc.__name__)
+    return apply(_UFUNC_CALLS[method], (ufunc, *inputs), kwargs, name=ufunc.__name__,
+                 key=(ufunc, method))
+
+
+def _ufunc_call(method: str) -> Callable[..., Any]:
+    def call(ufunc: np.ufunc, *args: Any, **kwargs: Any) -> Any:
+        return getattr(ufunc, method)(*args, **kwargs)
+
+    return call
+
+
+_UFUNC_CALLS = {m: _ufunc_call(m)
+                for m in ("__call__", "reduce", "accumulate", "outer", "at", "reduceat")}
 
 
 def _array_function(self: Tensor, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
@@ -105,7 +119,7 @@ def _setitem(self: Tensor, key: Any, value: Any) -> None:
         key = tuple(np.asarray(k) if isinstance(k, Tensor) else k
                     for k in (key if isinstance(key, tuple) else (key,)))
     self._inplace(lambda t, v: apply(lambda a, b: _set_static(a, key, b), (t, v),
-                                     name="CopySlices"), "__setitem__", (value,))
+                                     name="CopySlices", key=False), "__setitem__", (value,))
 
 
 Tensor.__getitem__ = _getitem
@@ -280,16 +294,21 @@ for _n in ("add", "sub", "mul", "div", "pow", "exp", "log", "sigmoid", "relu", "
     setattr(Tensor, f"{_n}_", _inplace_method(_n))
 
 
+def _filled(a: Any, b: Any) -> Any:
+    return np.zeros_like(a) + b
+
+
+def _copied(a: Any, b: Any) -> Any:
+    return np.broadcast_to(b, a.shape).astype(a.dtype)
+
+
 def _fill_(self: Tensor, value: Any) -> Tensor:
-    return self._inplace(lambda t, v: apply(lambda a, b: np.zeros_like(a) + b, (t, v),
-                                            name="FillBackward0"), "fill_", (value,))
+    return self._inplace(lambda t, v: apply(_filled, (t, v), name="FillBackward0"), "fill_",
+                         (value,))
 
 
 def _copy_(self: Tensor, src: Any) -> Tensor:
-    def copied(a: Any, b: Any) -> Any:
-        return np.broadcast_to(b, a.shape).astype(a.dtype)
-
-    return self._inplace(lambda t, s: apply(copied, (t, s), name="CopyBackward0"), "copy_",
+    return self._inplace(lambda t, s: apply(_copied, (t, s), name="CopyBackward0"), "copy_",
                          (src,))
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from adjit.ir.errors import CodegenError
 
-from . import fastmath
+from . import conv_kernels, fastmath
 from .cpu import Source
 
 
@@ -95,6 +95,7 @@ def compile_source(src: Source, cache_dir: pathlib.Path, jit: bool = True,
     import numba
 
     fastmath.register()  # numba's implementations of the `fm.*` calls the text may make
+    conv_kernels.register()  # and of the `ck.*` library kernels
     # The sub-graph functions of control flow become numba callees: the main function
     # resolves them from its module's globals when it is compiled. Their machine code is
     # linked into the caller's, so a later process loads the caller from numba's cache

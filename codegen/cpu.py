@@ -6,9 +6,10 @@ per graph output (0-d outputs as scalars). It runs under `numba.njit` and, uncha
 Python with numpy.
 
 Each kernel of the plan becomes one block: allocations of the arrays it writes, then its loop
-nest (`for i0 in range(n):` over the kernel's domain) or its library call (`np.dot`). Inside a
-loop, every equation is one statement preceded by the comment `# %3 = mul %2, %2 : f64[8]
-model.py:6`; its value is a scalar local (`v3`; `v3_1` when recomputed at another index),
+nest (`for i0 in range(n):` over the kernel's domain) or its library call (`np.dot`; for
+convolution and pooling, a kernel of codegen/conv_kernels.py: `ck.conv2d(x, w, a3, ...)`).
+Inside a loop, every equation is one statement preceded by the comment `# %3 = mul %2, %2 :
+f64[8] model.py:6`; its value is a scalar local (`v3`; `v3_1` when recomputed at another index),
 placed in the outermost loop whose indices it depends on. Arrays: graph inputs keep their
 names, arrays of stored values are `a3`, array constants `c0`. Scalar literals carry their
 dtype (`np.float32(2.0)` in float32 code, so numba keeps float32 arithmetic in float32).
@@ -53,7 +54,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from adjit.codegen import fastmath
+from adjit.codegen import conv_kernels, fastmath
 from adjit.ir.core import Graph, Lit, Value, Var
 from adjit.ir.errors import CodegenError
 from adjit.ir.primitive import ELEMENTWISE, PRIMS
@@ -103,7 +104,7 @@ def _tanh_lines(x: str, name: str) -> list[str]:
 # Primitives lowered to several statements (faster than their one-line template).
 EXPANSIONS = {"tanh": _tanh_lines}
 _FLOAT_LIT = re.compile(r"(?<![\w.])(\d+\.\d*(?:[eE][-+]?\d+)?)")
-_RESERVED = {"np", "math", "fm", "range", "abs", "max", "min", "int", "float", "bool", "len",
+_RESERVED = {"np", "math", "fm", "ck", "range", "abs", "max", "min", "int", "float", "bool", "len",
              "True", "False", "None", "tape_bytes"}
 _GENERATED = re.compile(r"^(v|a|c|i|j|s|t|n|r|it)\d")
 
@@ -144,6 +145,10 @@ def emit_cpu(graph: Graph, plan: KernelPlan, name: str, *, tape_bytes: bool = Fa
     if module.uses_fm:
         # the tag is a hash of fastmath.py: numba's cache does not see edits to it otherwise
         lines.append(f"from adjit.codegen import fastmath as fm  # fastmath {fastmath.TAG}")
+    if module.uses_ck:
+        # the same for the library kernels (convolution, pooling)
+        lines.append(f"from adjit.codegen import conv_kernels as ck  # conv_kernels "
+                     f"{conv_kernels.TAG}")
     if module.functions:
         lines += ["", "# The sub-graphs of control flow are functions of their own, compiled as",
                   "# numba callees (njit(cache=True)) by adjit.codegen.compile:"]
@@ -326,6 +331,7 @@ class _Module:
         self.functions: dict[str, list[str]] = {}
         self.const_params: dict[str, dict[Lit, str]] = {}
         self.uses_fm = False  # some loop calls codegen/fastmath.py
+        self.uses_ck = False  # some kernel calls codegen/conv_kernels.py
         self.tape_limit = 4 << 30  # bytes a taped while may record
 
     def const(self, v: Lit) -> str:
@@ -557,6 +563,8 @@ class _Emitter:
                 self.control(kern)
             elif kern.kind == "matmul":
                 self.matmul(kern)
+            elif kern.kind == "library":
+                self.library(kern)
             elif kern.kind == "concatenate":
                 self.concatenate(kern)
             else:
@@ -885,6 +893,18 @@ class _Emitter:
         blk.body.append(f"acc += {ra}[{ai}] * {rb}[{bj}]")
         items.append(blk)
         items.append(f"{ro}[{bi}jm, jn] = acc")
+
+    def library(self, kern: Kernel) -> None:
+        """A `LIBRARY` primitive: `ck.<prim>(inputs, out, params)` fills the array it is given
+        (codegen/conv_kernels.py)."""
+        (i,) = kern.members
+        e = self.eqns[i]
+        self.top.append(self.comment(i))
+        self.alloc(e.out, None)
+        args = [self.array_ref(v) for v in e.inputs] + [self.aname(e.out)]
+        args += [f"{k}={v!r}" for k, v in e.params]
+        self.top.append(f"ck.{e.prim}({', '.join(args)})")
+        self.module.uses_ck = True
 
     def concatenate(self, kern: Kernel) -> None:
         (i,) = kern.members

@@ -19,6 +19,7 @@ REDUCE = "reduce"  # reduces `axes` of its single input
 SHAPE = "shape"  # moves data without arithmetic (reshape, transpose, slice, ...)
 INDEX = "index"  # data-dependent addressing (gather, scatter_add)
 LINALG = "linalg"  # matrix products: BLAS
+LIBRARY = "library"  # a kernel of its own: codegen calls the library function of its name
 CONTROL = "control"  # structured control flow with sub-graphs
 
 

@@ -25,9 +25,10 @@ renders it. The model:
   the kernels producing its inputs, whose domain fits (or extends by more trailing axes),
   where every register it reads is read at its own index, and where a loop position exists
   after the loops that compute those registers. Otherwise it opens a new kernel. `matmul`
-  (BLAS), `concatenate` and general reshapes are kernels of their own. Inline values all of
-  whose users landed in one later kernel are then moved there. `add` of two accumulation
-  arrays of one kernel becomes a shared accumulator.
+  (BLAS), the `LIBRARY` primitives (convolution and pooling: one call of a library kernel,
+  codegen/conv_kernels.py), `concatenate` and general reshapes are kernels of their own.
+  Inline values all of whose users landed in one later kernel are then moved there. `add` of
+  two accumulation arrays of one kernel becomes a shared accumulator.
 - Sum accumulations into one array from one loop body (an `Accumulator`) add the
   contributions to one index together before one `+=`. Where their indices walk a dimension
   of the array with one loop, at constant offsets (a `Walk`: the unslices of shifted slices),
@@ -96,7 +97,7 @@ from typing import Any
 
 from adjit.ir.core import Eqn, Graph, Lit, Value, Var
 from adjit.ir.errors import CodegenError
-from adjit.ir.primitive import ELEMENTWISE, PRIMS
+from adjit.ir.primitive import ELEMENTWISE, LIBRARY, PRIMS
 from adjit.ir.printer import Namer, format_eqn
 
 CONTROL_PRIMS = ("cond", "while", "while_grad")
@@ -324,7 +325,7 @@ class Accumulator:
 @dataclass(eq=False)
 class Kernel:
     index: int
-    kind: str  # 'loop' | 'matmul' | 'concatenate' | 'reshape'
+    kind: str  # 'loop' | 'matmul' | 'library' | 'concatenate' | 'reshape'
     domain: tuple[int, ...]
     members: list[int] = field(default_factory=list)
     items: list[Loop | Root] = field(default_factory=list)
@@ -704,6 +705,8 @@ class _Planner:
             return "reduce"
         if prim in ("unslice", "scatter_add", "cumsum", "matmul", "concatenate"):
             return prim
+        if PRIMS[prim].kind == LIBRARY:
+            return "library"
         raise CodegenError(f"the CPU backend has no lowering for `{prim}`", loc=e.loc)
 
     def avail(self, v: Value) -> int:
@@ -724,7 +727,7 @@ class _Planner:
             for o in e.outputs:
                 self.info[o] = ValueInfo("local" if o.shape == () else "array", k, i)
             return
-        if kind in ("matmul", "concatenate", "view"):
+        if kind in ("matmul", "library", "concatenate", "view"):
             k = self.new_kernel("reshape" if kind == "view" else kind, e.out.shape)
             self.kernels[k].members.append(i)
             self.eqn_kernel.append(k)

@@ -1,0 +1,251 @@
+"""Library kernels for the `LIBRARY` primitives of ir/prims/conv.py: convolution and pooling.
+
+Generated code calls them by the primitive's name, inputs first, then the output array it
+allocated, then the primitive's params as keywords (`ck.conv2d(x, w, a3, padding=(3, 3),
+stride=(2, 2))`); each fills its output and returns nothing. They are plain numpy as written
+(so `ADJIT_NOJIT=1` runs the same generated text), and `register()` makes each callable from
+numba-compiled code (`register_jitable`: numba compiles the same Python into the caller). The
+generated module imports this one by name with `TAG`, a hash of its text, in the comment, so
+an edit here changes the generated source and its cache entry (as codegen/fastmath.py).
+
+Convolution is im2col plus BLAS, one image at a time, with two scratch buffers reused across
+the batch: the image copied into a zero-padded buffer `xp` (C, H + 2 ph, W + 2 pw), then its
+windows unrolled into `col` (C KH KW, OH OW), one strided slice copy per kernel offset
+(row r = (c, a, b) holds xp[c, a::sh, b::sw]), so that
+
+- conv2d:             out[n] (O, OH OW)  = w (O, C KH KW) @ col
+- conv2d_weight_grad: out (O, C KH KW)  += ct[n] (O, OH OW) @ col.T
+- conv2d_input_grad:  col = w.T @ ct[n], then `col2im` adds each row back onto xp at the
+                      offsets it was read from, and out[n] is the inside of xp.
+
+The products are `np.dot` (BLAS sgemm/dgemm, float32 for float32 as numpy's); the copies
+are strided slice assignments in numpy and explicit loops in numba (see below). Per image
+rather than one product for the batch: the column matrix of one image (147 x 1024 on the
+resnet18 stem, 3 -> 64, 7x7, stride 2, 64x64 images) stays in cache. Pooling windows are
+small, so pooling is direct loops over the output, in both.
+"""
+from __future__ import annotations
+
+import hashlib
+import pathlib
+from typing import Any
+
+import numpy as np
+
+TAG = hashlib.sha256(pathlib.Path(__file__).read_bytes()).hexdigest()[:12]
+
+
+# Copies between images, padded images and column matrices. Each is written twice: with
+# strided slices for numpy (the plain-Python run), and with explicit loops for numba, which
+# compiles those 5-10x faster than its multi-dimensional slice assignments and runs them as
+# fast (`register` makes numba use the loops). Both copy the same elements.
+
+def _pad_image(x: Any, n: int, xp: Any, ph: int, pw: int) -> None:
+    """Copy image n of x into the inside of the zero-bordered buffer xp."""
+    h, w = x.shape[2], x.shape[3]
+    xp[:, ph:ph + h, pw:pw + w] = x[n]
+
+
+def _pad_image_loops(x: Any, n: int, xp: Any, ph: int, pw: int) -> None:
+    for c in range(x.shape[1]):
+        for i in range(x.shape[2]):
+            for j in range(x.shape[3]):
+                xp[c, ph + i, pw + j] = x[n, c, i, j]
+
+
+def _unpad_image(xp: Any, out: Any, n: int, ph: int, pw: int) -> None:
+    """out[n] = the inside of xp (the transpose of `_pad_image`)."""
+    h, w = out.shape[2], out.shape[3]
+    out[n] = xp[:, ph:ph + h, pw:pw + w]
+
+
+def _unpad_image_loops(xp: Any, out: Any, n: int, ph: int, pw: int) -> None:
+    for c in range(out.shape[1]):
+        for i in range(out.shape[2]):
+            for j in range(out.shape[3]):
+                out[n, c, i, j] = xp[c, ph + i, pw + j]
+
+
+def _im2col(xp: Any, col3: Any, kh: int, kw: int, sh: int, sw: int) -> None:
+    """col3[(c, a, b)] = the (OH, OW) grid of xp[c] read at offset (a, b) with the strides."""
+    oh, ow = col3.shape[1], col3.shape[2]
+    r = 0
+    for c in range(xp.shape[0]):
+        for a in range(kh):
+            for b in range(kw):
+                col3[r] = xp[c, a:a + sh * (oh - 1) + 1:sh, b:b + sw * (ow - 1) + 1:sw]
+                r += 1
+
+
+def _im2col_loops(xp: Any, col3: Any, kh: int, kw: int, sh: int, sw: int) -> None:
+    oh, ow = col3.shape[1], col3.shape[2]
+    r = 0
+    for c in range(xp.shape[0]):
+        for a in range(kh):
+            for b in range(kw):
+                for i in range(oh):
+                    for j in range(ow):
+                        col3[r, i, j] = xp[c, a + sh * i, b + sw * j]
+                r += 1
+
+
+def _col2im(col3: Any, xp: Any, kh: int, kw: int, sh: int, sw: int) -> None:
+    """The transpose of `_im2col`: add every row of col3 back where it was read (xp zeroed)."""
+    oh, ow = col3.shape[1], col3.shape[2]
+    xp[:] = 0
+    r = 0
+    for c in range(xp.shape[0]):
+        for a in range(kh):
+            for b in range(kw):
+                xp[c, a:a + sh * (oh - 1) + 1:sh, b:b + sw * (ow - 1) + 1:sw] += col3[r]
+                r += 1
+
+
+def _col2im_loops(col3: Any, xp: Any, kh: int, kw: int, sh: int, sw: int) -> None:
+    oh, ow = col3.shape[1], col3.shape[2]
+    xp[:] = 0
+    r = 0
+    for c in range(xp.shape[0]):
+        for a in range(kh):
+            for b in range(kw):
+                for i in range(oh):
+                    for j in range(ow):
+                        xp[c, a + sh * i, b + sw * j] += col3[r, i, j]
+                r += 1
+
+
+def conv2d(x: Any, w: Any, out: Any, padding: Any, stride: Any) -> None:
+    """out = conv2d(x, w): (N, C, H, W) * (O, C, KH, KW) -> (N, O, OH, OW)."""
+    n_img, c, h, wd = x.shape
+    o, kh, kw = w.shape[0], w.shape[2], w.shape[3]
+    oh, ow = out.shape[2], out.shape[3]
+    (ph, pw), (sh, sw) = padding, stride
+    k = c * kh * kw
+    w2 = np.ascontiguousarray(w).reshape(o, k)
+    xp = np.zeros((c, h + 2 * ph, wd + 2 * pw), x.dtype)
+    col = np.empty((k, oh * ow), x.dtype)
+    col3 = col.reshape(k, oh, ow)
+    for n in range(n_img):
+        _pad_image(x, n, xp, ph, pw)
+        _im2col(xp, col3, kh, kw, sh, sw)
+        np.dot(w2, col, out[n].reshape(o, oh * ow))
+
+
+def conv2d_weight_grad(x: Any, ct: Any, out: Any, padding: Any, size: Any,
+                       stride: Any) -> None:
+    """out = sum over images of ct[n] @ col(x[n]).T: the (O, C, KH, KW) gradient of w."""
+    n_img, c, h, wd = x.shape
+    o, oh, ow = ct.shape[1], ct.shape[2], ct.shape[3]
+    kh, kw = size
+    (ph, pw), (sh, sw) = padding, stride
+    k = c * kh * kw
+    xp = np.zeros((c, h + 2 * ph, wd + 2 * pw), x.dtype)
+    col = np.empty((k, oh * ow), x.dtype)
+    col3 = col.reshape(k, oh, ow)
+    part = np.empty((o, k), x.dtype)
+    acc = out.reshape(o, k)
+    acc[:] = 0
+    for n in range(n_img):
+        _pad_image(x, n, xp, ph, pw)
+        _im2col(xp, col3, kh, kw, sh, sw)
+        np.dot(np.ascontiguousarray(ct[n]).reshape(o, oh * ow), col.T, part)
+        acc += part
+
+
+def conv2d_input_grad(ct: Any, w: Any, out: Any, padding: Any, size: Any,
+                      stride: Any) -> None:
+    """out[n] = col2im(w.T @ ct[n]): the (N, C, H, W) gradient of x."""
+    n_img, o, oh, ow = ct.shape
+    c, kh, kw = w.shape[1], w.shape[2], w.shape[3]
+    h, wd = size
+    (ph, pw), (sh, sw) = padding, stride
+    k = c * kh * kw
+    w2t = np.ascontiguousarray(w).reshape(o, k).T
+    xp = np.empty((c, h + 2 * ph, wd + 2 * pw), ct.dtype)
+    col = np.empty((k, oh * ow), ct.dtype)
+    col3 = col.reshape(k, oh, ow)
+    for n in range(n_img):
+        np.dot(w2t, np.ascontiguousarray(ct[n]).reshape(o, oh * ow), col)
+        _col2im(col3, xp, kh, kw, sh, sw)
+        _unpad_image(xp, out, n, ph, pw)
+
+
+def avg_pool2d(x: Any, out: Any, kernel: Any, padding: Any, stride: Any) -> None:
+    """out = the mean of each window of x padded with zeros (padded places count)."""
+    n_img, c, h, wd = x.shape
+    oh, ow = out.shape[2], out.shape[3]
+    (kh, kw), (ph, pw), (sh, sw) = kernel, padding, stride
+    scale = 1.0 / (kh * kw)
+    for n in range(n_img):
+        for ch in range(c):
+            for i in range(oh):
+                for j in range(ow):
+                    s = 0.0
+                    for a in range(max(0, ph - i * sh), min(kh, h + ph - i * sh)):
+                        for b in range(max(0, pw - j * sw), min(kw, wd + pw - j * sw)):
+                            s += x[n, ch, i * sh - ph + a, j * sw - pw + b]
+                    out[n, ch, i, j] = s * scale
+
+
+def avg_pool2d_grad(ct: Any, out: Any, kernel: Any, padding: Any, size: Any,
+                    stride: Any) -> None:
+    """out = each cotangent spread evenly over its window (the transpose of avg_pool2d)."""
+    n_img, c, oh, ow = ct.shape
+    h, wd = size
+    (kh, kw), (ph, pw), (sh, sw) = kernel, padding, stride
+    scale = 1.0 / (kh * kw)
+    out[:] = 0
+    for n in range(n_img):
+        for ch in range(c):
+            for i in range(oh):
+                for j in range(ow):
+                    g = ct[n, ch, i, j] * scale
+                    for a in range(max(0, ph - i * sh), min(kh, h + ph - i * sh)):
+                        for b in range(max(0, pw - j * sw), min(kw, wd + pw - j * sw)):
+                            out[n, ch, i * sh - ph + a, j * sw - pw + b] += g
+
+
+def max_pool2d_index(x: Any, out: Any, kernel: Any, padding: Any, stride: Any) -> None:
+    """out = the flat index into x of each window's maximum: the first of ties, the last
+    NaN, the window's first place in the image when all are -inf (PyTorch's CPU rule)."""
+    n_img, c, h, wd = x.shape
+    oh, ow = out.shape[2], out.shape[3]
+    (kh, kw), (ph, pw), (sh, sw) = kernel, padding, stride
+    for n in range(n_img):
+        for ch in range(c):
+            base = (n * c + ch) * h
+            for i in range(oh):
+                h0, h1 = max(0, i * sh - ph), min(h, i * sh - ph + kh)
+                for j in range(ow):
+                    w0, w1 = max(0, j * sw - pw), min(wd, j * sw - pw + kw)
+                    best = -np.inf
+                    where = (base + h0) * wd + w0
+                    for r in range(h0, h1):
+                        for q in range(w0, w1):
+                            v = x[n, ch, r, q]
+                            if v > best or v != v:
+                                best = v
+                                where = (base + r) * wd + q
+                    out[n, ch, i, j] = where
+
+
+KERNELS = {"conv2d": conv2d, "conv2d_input_grad": conv2d_input_grad,
+           "conv2d_weight_grad": conv2d_weight_grad, "avg_pool2d": avg_pool2d,
+           "avg_pool2d_grad": avg_pool2d_grad, "max_pool2d_index": max_pool2d_index}
+_registered = False
+
+
+def register() -> None:
+    """Make every function here callable from numba-compiled code (idempotent). numba is
+    imported only here, so the plain-Python path does not need it."""
+    global _registered
+    if _registered:
+        return
+    from numba.extending import overload, register_jitable
+
+    for fn, loops in ((_pad_image, _pad_image_loops), (_unpad_image, _unpad_image_loops),
+                      (_im2col, _im2col_loops), (_col2im, _col2im_loops)):
+        overload(fn, strict=False)(lambda *args, impl=loops: impl)
+    for fn in KERNELS.values():
+        register_jitable(fn)
+    _registered = True

@@ -154,7 +154,11 @@ def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = F
 
     keep = _tensor._RNG.random(tuple(input.shape)) >= p
     scale = (keep / (1 - p) if p < 1 else keep * 0.0).astype(np.dtype(str(input.dtype)))
-    return _dispatch(lambda x, s: x * s, "NativeDropoutBackward0", (input, scale))
+    return _dispatch(_scaled, "NativeDropoutBackward0", (input, scale))
+
+
+def _scaled(x: Any, scale: Any) -> Any:
+    return x * scale
 
 
 # ---- activations --------------------------------------------------------------------------------
@@ -164,8 +168,12 @@ def relu(input: Any, inplace: bool = False) -> Any:
 
 
 def leaky_relu(input: Any, negative_slope: float = 0.01, inplace: bool = False) -> Any:
-    return _dispatch(lambda x: np.where(x > 0, x, x * negative_slope), "LeakyReluBackward0",
-                     (input,))
+    return _dispatch(_leaky_relu, "LeakyReluBackward0", (input,),
+                     {"negative_slope": float(negative_slope)})
+
+
+def _leaky_relu(x: Any, negative_slope: float) -> Any:
+    return np.where(x > 0, x, x * negative_slope)
 
 
 def tanh(input: Any) -> Any:

@@ -10,8 +10,8 @@ it is dispatched on what it is given:
 
 `batch_norm` in training mode also updates the running statistics it is given, in place and
 unrecorded, from the batch statistics it computed. In traced code the statistics are
-tracers, which cannot be written into the module's buffers: there the running statistics
-are left as they are (as `torch.func.functional_call` does without `strict` buffers).
+tracers, which cannot be written into the module's buffers: there the batch statistics
+normalize and the running statistics are left as they are.
 """
 from __future__ import annotations
 
@@ -19,10 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-try:
-    from adjit.tracer import nn_functional as _nf
-except ImportError:  # until the convolution primitives land: the rest works without them
-    from . import _fallback as _nf  # type: ignore[no-redef]
+from adjit.tracer import nn_functional as _nf
 from adjit.tracer.tensor import Tensor, apply, no_grad
 from adjit.tracer.values import Tracer
 
@@ -88,59 +85,42 @@ def adaptive_avg_pool2d(input: Any, output_size: Any) -> Any:
     return _dispatch(_nf.adaptive_avg_pool2d, name, (input, output_size))
 
 
-def _batch_norm_stats(x: Any, running_mean: Any, running_var: Any, weight: Any, bias: Any,
-                      eps: float) -> Any:
-    """The normalized batch with the batch's mean and biased variance per channel (axis 1),
-    and those statistics (for the running averages)."""
-    axes = (0, *range(2, x.ndim))
-    mean = np.mean(x, axis=axes)
-    var = np.var(x, axis=axes)
-    y = _nf.batch_norm(x, mean, var, weight, bias, training=False, eps=eps)
-    return y, mean, var
-
-
 def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = None,
-               bias: Any = None, training: bool = False, momentum: float | None = 0.1,
+               bias: Any = None, training: bool = False, momentum: float = 0.1,
                eps: float = 1e-5) -> Any:
     """Normalize over every axis but 1 with the batch's statistics (`training`) or the
-    running ones; in training, `running = (1 - momentum) * running + momentum * batch`
-    (the variance unbiased), unrecorded."""
+    running ones. In training the running statistics given are updated in place,
+    unrecorded: `running = (1 - momentum) * running + momentum * batch` (the variance
+    unbiased), as PyTorch's; in traced code they cannot be (see the module docstring)."""
     if not training:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm in eval mode needs running_mean and running_var")
-        return _dispatch(_nf.batch_norm, "NativeBatchNormBackward0",
-                         (input, running_mean, running_var, weight, bias),
-                         {"training": False, "eps": eps})
-    y, mean, var = _dispatch(_batch_norm_stats, "NativeBatchNormBackward0",
-                             (input, None, None, weight, bias), {"eps": eps})
-    if running_mean is not None or running_var is not None:
-        n = int(np.prod(input.shape)) // input.shape[1]
-        _update_running(running_mean, running_var, mean, var, n, momentum)
+        y, _, _ = _dispatch(_nf.batch_norm, "NativeBatchNormBackward0",
+                            (input, running_mean, running_var, weight, bias),
+                            {"training": False, "eps": eps})
+        return y
+    # The recorded node reads the running statistics' arrays, not the Tensors: the update
+    # below changes them in place, which must not look like a change to a saved input.
+    stats = [s._np if isinstance(s, Tensor) else s for s in (running_mean, running_var)]
+    y, new_mean, new_var = _dispatch(_nf.batch_norm, "NativeBatchNormBackward0",
+                                     (input, *stats, weight, bias),
+                                     {"training": True, "momentum": momentum, "eps": eps})
+    for buf, new in ((running_mean, new_mean), (running_var, new_var)):
+        if buf is not None:
+            _write(buf, new)
     return y
 
 
-def _update_running(running_mean: Any, running_var: Any, mean: Any, var: Any, n: int,
-                    momentum: float | None) -> None:
-    """The running averages move towards the batch's statistics (values, unrecorded)."""
-    if any(isinstance(v, Tracer) for v in (running_mean, running_var, mean, var)):
-        return  # traced: the buffers cannot hold the batch's traced statistics
-    mean = mean._np if isinstance(mean, Tensor) else np.asarray(mean)
-    var = var._np if isinstance(var, Tensor) else np.asarray(var)
-    m = momentum if momentum is not None else 1.0  # cumulative: the caller passes 1/count
-    unbiased = var * (n / max(n - 1, 1))
-    if isinstance(running_mean, Tensor):
+def _write(buf: Any, new: Any) -> None:
+    """buf[...] = new, in place and unrecorded, when both are values (not tracers)."""
+    if isinstance(buf, Tracer) or isinstance(new, Tracer):
+        return  # traced: a module's buffers cannot hold traced statistics
+    value = new._np if isinstance(new, Tensor) else np.asarray(new)
+    if isinstance(buf, Tensor):
         with no_grad():
-            running_mean.mul_(1 - m).add_(Tensor(mean.astype(running_mean.dtype),
-                                                 _array=True), alpha=m)
-            if running_var is not None:
-                running_var.mul_(1 - m).add_(Tensor(unbiased.astype(running_var.dtype),
-                                                    _array=True), alpha=m)
+            buf.copy_(Tensor(value, _array=True))
     else:
-        running_mean *= 1 - m
-        running_mean += m * mean
-        if running_var is not None:
-            running_var *= 1 - m
-            running_var += m * unbiased
+        buf[...] = value
 
 
 def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False) -> Any:
@@ -183,7 +163,7 @@ def tanh(input: Any) -> Any:
 def sigmoid(input: Any) -> Any:
     if isinstance(input, Tensor):
         return input.sigmoid()
-    return _nf.sigmoid(input)
+    return 1 / (1 + np.exp(-input))
 
 
 def softmax(input: Any, dim: int | None = None, dtype: Any = None) -> Any:
@@ -217,14 +197,15 @@ def flatten(input: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
 def cross_entropy(input: Any, target: Any, weight: Any = None, size_average: Any = None,
                   ignore_index: int = -100, reduce: Any = None, reduction: str = "mean",
                   label_smoothing: float = 0.0) -> Any:
-    """`-log_softmax(input)[i, target[i]]`, averaged (`reduction="mean"`) or summed, for
-    integer class targets; the class axis is 1 (or 0 for a single sample)."""
-    if weight is not None or label_smoothing or ignore_index != -100:
-        raise NotImplementedError("cross_entropy: weight, ignore_index and label_smoothing "
-                                  "are not supported")
+    """`-log_softmax(input)[i, target[i]]` over the class axis 1, averaged over the targets
+    not equal to `ignore_index` (`reduction="mean"`), summed, or per sample; `target` holds
+    class indices, or class probabilities of the input's shape."""
+    if weight is not None or label_smoothing:
+        raise NotImplementedError("cross_entropy: weight and label_smoothing are not "
+                                  "supported")
     _check_reduction(reduction)
     return _dispatch(_nf.cross_entropy, "NllLossBackward0", (input, target),
-                     {"reduction": reduction})
+                     {"reduction": reduction, "ignore_index": ignore_index})
 
 
 def nll_loss(input: Any, target: Any, weight: Any = None, size_average: Any = None,

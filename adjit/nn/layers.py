@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from adjit.tracer.tensor import Tensor, get_default_dtype, no_grad
+from adjit.tracer.values import Tracer
 
 from . import functional as F
 from . import init
@@ -152,7 +153,8 @@ class _BatchNorm(Module):
             raise ValueError(f"expected {' or '.join(f'{d}D' for d in self._dims)} input "
                              f"(got {input.ndim}D input)")
         factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
+        # traced (inside @adjit.grad): no counting, as the running statistics stay as they are
+        if self.training and self.track_running_stats and not isinstance(input, Tracer):
             with no_grad():
                 self.num_batches_tracked.add_(1)
             if self.momentum is None:  # a cumulative moving average

@@ -33,9 +33,15 @@ def _args(text: str) -> tuple:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["cache"]:  # `cache info` / `cache clear`: runtime/diskcache.py
+        from adjit.runtime.diskcache import main as cache_main
+
+        return cache_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m adjit")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="run the functional seed examples F1-F8 and F11")
+    sub.add_parser("cache", help="the disk cache: `cache info` or `cache clear`")
     p = sub.add_parser("inspect", help="print every compilation stage of a function")
     p.add_argument("target", help="path/to/file.py:function")
     p.add_argument("--args", required=True, help='Python expression for the arguments, '

@@ -8,6 +8,7 @@ later call with the same signature costs one dictionary lookup plus numba's disp
 from __future__ import annotations
 
 import functools
+import time
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -79,10 +80,11 @@ class Transformed:
     def specialize(self, args: tuple[Any, ...]) -> Specialization:
         key = self._key(args)
         spec = self.specializations.get(key)
+        why = "first call" if not self.specializations else "new shapes, dtypes or static values"
         if spec is not None and spec.traced.guards and not spec.run(args)[spec.traced.n_outputs]:
-            spec = None  # traced under guards that do not hold for these arguments
+            spec, why = None, "a guard failed"  # traced under guards these arguments break
         if spec is None:
-            spec = self._compile(args)
+            spec = self._compile(args, why)
             self.specializations[key] = spec
         return spec
 
@@ -169,7 +171,7 @@ class Transformed:
                 if outs[spec.traced.n_outputs]:
                     return self._assemble(spec, outs)
             try:
-                spec = self._compile(a)
+                spec = self._compile(a, "a guard failed")
             except AdjitError as e:
                 raise e.with_traceback(None) from None
             self.specializations[key] = spec
@@ -237,17 +239,20 @@ class Transformed:
         auto = [i for i, a in enumerate(args) if type(a) in (int, bool) and i not in self.argnums]
         return tuple(sorted(set(self.static) | set(auto)))
 
-    def _compile(self, args: tuple[Any, ...]) -> Specialization:
+    def _compile(self, args: tuple[Any, ...], why: str = "") -> Specialization:
         # A vjp's last argument is the output cotangent, an input of the joint graph only.
         primals = args[:-1] if self.mode == "vjp" else args
         static = self._static_positions(primals)
         wrt = self._wrt(primals, static) if self.mode != "jit" else None
+        start = time.perf_counter()
         traced = trace(self.fun, primals, static)
+        trace_s = time.perf_counter() - start
         if wrt is not None:
             self._check_scalar(traced)
             _check_no_cut(traced, wrt)
         seed = "inputs" if self.mode == "vjp" else "auto"
-        spec = build(traced, wrt=wrt, static=static, n_args=len(args), seed=seed)
+        spec = build(traced, wrt=wrt, static=static, n_args=len(args), seed=seed, reason=why,
+                     trace_s=trace_s)
         self.compilations += 1
         return spec
 

@@ -127,14 +127,9 @@ class Folder:
         """Write the text once; a file with the right content is left alone, a damaged or
         swapped one is replaced (it is only read by tracebacks and people)."""
         path = self.source_path(text, name)
-        try:
-            with open(path, encoding="utf-8", errors="replace") as f:
-                if f.read() == text:
-                    return path
-        except OSError:
-            pass
         data = text.encode()
-        self._write(path, data)
+        if _read_regular(path, len(data) + 1) != data:
+            self._write(path, data)
         return path
 
     def touch(self, entry: Path) -> None:
@@ -153,12 +148,9 @@ class Folder:
         """The verified payload of `entry/<tag>.nbk`, or None (missing, or failing the check:
         then it is deleted and will be recompiled)."""
         path = entry / f"{tag}.nbk"
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        except OSError:
+        data = _read_regular(path)
+        if data is None:
             return None
-        with os.fdopen(fd, "rb") as f:
-            data = f.read()
         head = len(MAGIC) + 32
         if data[:len(MAGIC)] == MAGIC and len(data) > head:
             payload = data[head:]
@@ -321,7 +313,7 @@ def _read_key(folder: Path) -> bytes:
     path = folder / KEY_NAME
     for _ in range(3):
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except FileNotFoundError:
             fd = -1
         except OSError:  # a symbolic link, or unreadable: replace it
@@ -330,9 +322,10 @@ def _read_key(folder: Path) -> bytes:
         if fd >= 0:
             with os.fdopen(fd, "rb") as f:
                 st = os.fstat(f.fileno())
-                key = f.read(64)
-            if (stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid()
-                    and not st.st_mode & 0o077 and len(key) == 32):
+                ok = (stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid()
+                      and not st.st_mode & 0o077)
+                key = f.read(64) if ok else b""
+            if len(key) == 32:
                 return key
             log.warning("cache key %s is not a private file of yours: replaced (every "
                         "entry will be recompiled)", path)
@@ -351,6 +344,19 @@ def _read_key(folder: Path) -> bytes:
 
 
 # ---- small helpers ----------------------------------------------------------------------------
+def _read_regular(path: Path, limit: int = -1) -> bytes | None:
+    """The bytes of a regular file (at most `limit`), never following a symbolic link or
+    blocking on a pipe planted in its place; None if there is none."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return None
+        return f.read(limit)
+
+
 def _scandir(path: Path) -> list[Any]:
     try:
         with os.scandir(path) as it:

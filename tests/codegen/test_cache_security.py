@@ -121,6 +121,26 @@ def test_compiled_file_of_another_signature_is_rejected(folder: Path) -> None:
         assert fn(x)[0].tolist() == (2 * x).tolist() and fn.stats.cache_misses
 
 
+def test_planted_pipes_and_links_are_not_read(folder: Path, tmp_path: Path) -> None:
+    fn = _fresh(folder)
+    (nbk,) = _nbk(folder)
+    src = Path(fn.__source_path__)
+    key = cache.open_folder(folder).path / cache.KEY_NAME
+    for p in (nbk, src):
+        p.unlink()
+    os.mkfifo(nbk)  # reading would block forever
+    src.symlink_to("/dev/zero")  # reading would never end
+    fn = _fresh(folder)
+    assert fn(X)[0].tolist() == (2 * X).tolist() and fn.stats.cache_misses
+    assert src.read_text() == GOOD.text and not src.is_symlink()
+    key.unlink()
+    os.mkfifo(key)
+    cache._FOLDERS.clear()
+    fn = _fresh(folder)
+    assert fn(X)[0].tolist() == (2 * X).tolist()
+    assert key.is_file() and len(key.read_bytes()) == 32
+
+
 def test_generated_module_is_not_left_in_sys_modules(folder: Path) -> None:
     fn = _fresh(folder)
     assert fn.__module__ not in sys.modules

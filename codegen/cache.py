@@ -43,6 +43,7 @@ from typing import Any
 
 log = logging.getLogger("adjit")
 
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 KEY_NAME = ".adjit-key"
 MAGIC = b"ADJK1"
 SCAN_EVERY = 64  # writes between two scans of the folder (and max_bytes / 8 bytes)
@@ -62,6 +63,8 @@ def unsafe_reason(path: Path) -> str | None:
     resolved through symbolic links) must be owned by root or the user and not writable by
     group or others unless it has the sticky bit; a symbolic link on the way must be owned by
     root or the user."""
+    if not hasattr(os, "getuid"):  # Windows: folders carry ACLs, not owners and modes
+        return None
     uid = os.getuid()
     path = Path(os.path.abspath(path))
     try:
@@ -300,8 +303,8 @@ def _private_folder(requested: Path, max_bytes: int, why: str | None) -> Folder:
         atexit.register(shutil.rmtree, path, True)
     path = _PRIVATE[0]
     warnings.warn(f"adjit: not using the cache folder {requested}: {why}. Compiled code is "
-                  f"cached in {path} for this process only. Use a folder only you can write "
-                  f"(chmod 700), or set ADJIT_CACHE_DIR to one.", CacheFolderWarning,
+                  f"cached in {path} for this process only. Set ADJIT_CACHE_DIR to a folder only "
+                  f"you can write (chmod 700).", CacheFolderWarning,
                   stacklevel=4)
     # its key lives only in memory: nothing in this folder survives the process
     return Folder(path, max_bytes, secrets.token_bytes(32), requested, why)
@@ -313,7 +316,7 @@ def _read_key(folder: Path) -> bytes:
     path = folder / KEY_NAME
     for _ in range(3):
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
         except FileNotFoundError:
             fd = -1
         except OSError:  # a symbolic link, or unreadable: replace it
@@ -322,8 +325,8 @@ def _read_key(folder: Path) -> bytes:
         if fd >= 0:
             with os.fdopen(fd, "rb") as f:
                 st = os.fstat(f.fileno())
-                ok = (stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid()
-                      and not st.st_mode & 0o077)
+                ok = stat.S_ISREG(st.st_mode) and (not hasattr(os, "getuid") or (
+                    st.st_uid == os.getuid() and not st.st_mode & 0o077))
                 key = f.read(64) if ok else b""
             if len(key) == 32:
                 return key
@@ -348,7 +351,7 @@ def _read_regular(path: Path, limit: int = -1) -> bytes | None:
     """The bytes of a regular file (at most `limit`), never following a symbolic link or
     blocking on a pipe planted in its place; None if there is none."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
     except OSError:
         return None
     with os.fdopen(fd, "rb") as f:

@@ -102,7 +102,7 @@ def fill(folder: Any, src: Any, sig: Any) -> bool:
     True when it says it did. False: compile it in this process."""
     global _child, _failures, _compiled_here
     with _LOCK:
-        if _failures >= MAX_FAILURES:
+        if _failures >= MAX_FAILURES or os.name != "posix":  # (select() needs posix pipes)
             return False
         try:
             if _child is not None and (_child.pid != os.getpid() or _child.jobs >= RECYCLE):
@@ -141,7 +141,8 @@ def _forget_child() -> None:
 
 
 atexit.register(_shutdown)
-os.register_at_fork(after_in_child=_forget_child)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_child)
 
 
 # ---- the child ----------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ MAGIC = b"ADJK1"
 SCAN_EVERY = 64  # writes between two scans of the folder (and max_bytes / 8 bytes)
 DEFAULT_MAX_BYTES = 500 * 2**20
 _ENTRY = re.compile(r"[0-9a-f]{20}")
-# files of the layout before entries (flat <digest>.py, numba's __pycache__): removed on scan
+# files of the layout before entries (flat <digest>.py, numba's __pycache__): `clear` removes them
 _LEGACY = re.compile(r"[0-9a-f]{20}\.py|\.tmp-.*\.py")
 
 
@@ -202,9 +202,10 @@ class Folder:
             self._writes = self._written = 0
             self.evict()
 
-    def scan(self) -> list[tuple[float, int, Path]]:
+    def scan(self, old_layout: bool = False) -> list[tuple[float, int, Path]]:
         """(last use, bytes, path) of every entry; removes leftovers of crashed writers and
-        evictions and files of the old layout on the way."""
+        evictions on the way, and with `old_layout` the files of adjit's layout before
+        entries (which a process of an older adjit may still be using)."""
         entries = []
         now = time.time()
         for d in _scandir(self.path):
@@ -224,7 +225,8 @@ class Folder:
                     entries.append((d.stat(follow_symlinks=False).st_mtime, size, Path(d.path)))
                 except OSError:
                     pass
-            elif name.startswith(".trash-") or name == "__pycache__" or _LEGACY.fullmatch(name):
+            elif name.startswith(".trash-") or old_layout and (
+                    name == "__pycache__" or _LEGACY.fullmatch(name)):
                 _remove(Path(d.path))
         return entries
 
@@ -252,8 +254,9 @@ class Folder:
                     self.max_bytes, self.requested, self.why_not)
 
     def clear(self) -> int:
-        """Remove every entry (the key stays); returns how many."""
-        entries = self.scan()
+        """Remove every entry, and the files of the old layout (the key stays); returns how
+        many entries."""
+        entries = self.scan(old_layout=True)
         for _, _, path in entries:
             _remove(path)
         return len(entries)

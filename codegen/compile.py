@@ -186,7 +186,7 @@ def _guarded(disp: Any, compile: Callable[[], Any]) -> Any:
             if attempt or cache_ is None or not hasattr(cache_, "flush"):
                 raise CodegenError(f"could not compile or load the generated kernel {path}: "
                                    f"{type(e).__name__}: {e}",
-                                   hint="delete the cache directory and retry") from None
+                                   hint="run `python -m adjit cache clear` and retry") from None
             cache_.flush()
     if len(disp.overloads) > before and log.isEnabledFor(logging.INFO):
         sig = ", ".join(str(t) for t in list(disp.overloads)[-1])

@@ -7,7 +7,7 @@ A cache folder (ADJIT_CACHE_DIR, default ~/.cache/adjit) holds:
       <name>.py       the text, for tracebacks and reading: never imported, executed or trusted
       <tag>.nbk       numba's code for one argument signature: b"ADJK1", HMAC-SHA256, pickle
 
-Rules (docs/README "The disk cache"):
+Rules (the README's "The disk cache" says them to users):
 - The folder must be owned by the user and writable by no one else, and so must every folder
   above it be (owned by root or the user; group- or other-writable only with the sticky bit,
   as /tmp). `open_folder` checks this once per process, as ssh checks its keys; an unsafe or
@@ -115,9 +115,9 @@ class Folder:
         self.key = key
         self.requested = requested
         self.why_not = why_not
-        self._writes = 0  # since the last scan (-1: never scanned in this process)
+        self._writes = 0  # files and bytes written since the last scan
         self._written = 0
-        self._scanned = False
+        self._scanned = False  # in this process
 
     # ---- entries --------------------------------------------------------------------------
     def entry(self, text: str) -> Path:

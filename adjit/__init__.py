@@ -63,12 +63,14 @@ from adjit.tracer.tensor import (  # noqa: E402  (the recorded, PyTorch-style fr
     zeros_like,
 )
 from adjit import autograd  # noqa: E402
+from adjit.tracer.custom_rules import custom_vjp  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["AdjitError", "CodegenError", "Comparison", "IRError", "Inspection",
            "NotDifferentiable", "RecompileWarning", "compare", "explicit",
            "ShapeError", "TraceError", "grad", "inspect", "jit", "stop_gradient",
-           "value_and_grad", "vjp", "Tensor", "arange", "autograd", "empty", "enable_grad",
+           "value_and_grad", "vjp", "Tensor", "custom_vjp", "arange", "autograd", "empty",
+           "enable_grad",
            "full", "get_default_dtype", "is_grad_enabled", "manual_seed", "no_grad", "ones",
            "ones_like", "rand", "rand_like", "randn", "randn_like", "set_default_dtype",
            "set_grad_enabled", "tensor", "zeros", "zeros_like"]

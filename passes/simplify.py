@@ -146,7 +146,7 @@ def _power_by_multiplication(eqn: Eqn, x: Value, n: float) -> Value | Eqn | list
             return root
         root = root.replace(outputs=(Var(x.type),))
         return [root, eqn.replace(prim="div", inputs=(Lit.make(1, x.dtype), root.out))]
-    if n != int(n) or not 2 <= abs(n) <= MAX_POWER:
+    if n != int(n) or not 1 <= abs(n) <= MAX_POWER or n == 1:
         return None
     k = int(abs(n))
     eqns: list[Eqn] = []

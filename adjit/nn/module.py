@@ -1,6 +1,6 @@
 """`nn.Module` and `nn.Parameter`, with PyTorch's registration rules and names.
 
-A Module keeps its state in three ordered dicts, as PyTorch's does: `_parameters` (name ->
+A Module keeps its state in three dicts (ordered), as PyTorch's does: `_parameters` (name ->
 Parameter or None), `_buffers` (name -> Tensor or None: state that is saved but not trained,
 like BatchNorm's running statistics) and `_modules` (name -> Module or None). Assigning a
 Parameter or a Module to an attribute registers it there (`__setattr__`), and reading the
@@ -58,11 +58,13 @@ class Module:
     training: bool
 
     def __init__(self) -> None:
+        # plain dicts (ordered): the capture walker of traced code follows dicts, not
+        # OrderedDicts, into the parameters
         object.__setattr__(self, "training", True)
-        object.__setattr__(self, "_parameters", OrderedDict())
-        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "_non_persistent_buffers_set", set())
-        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_modules", {})
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"Module [{type(self).__name__}] is missing the required "

@@ -207,12 +207,14 @@ def _reshape(eqn: Eqn, producers: dict[int, Eqn]) -> Value | Eqn | None:
     return None
 
 
-def _transpose(eqn: Eqn, producers: dict[int, Eqn]) -> Value | Eqn | None:
+def _transpose(eqn: Eqn, producers: dict[int, Eqn], uses: dict[int, int]) -> Value | Eqn | None:
     (x,) = eqn.inputs
     perm = eqn.p["perm"]
     if perm == tuple(range(len(perm))):
         return x
     src = producers.get(id(x))
+    if src is not None and src.prim == "matmul" and uses.get(id(x), 0) == 1:
+        return _transpose_of_matmul(eqn, src)
     if src is not None and src.prim == "transpose":
         inner = src.p["perm"]
         combined = tuple(inner[p] for p in perm)
@@ -220,6 +222,43 @@ def _transpose(eqn: Eqn, producers: dict[int, Eqn]) -> Value | Eqn | None:
             return _same_type(eqn, src.inputs[0])
         return eqn.replace(inputs=(src.inputs[0],), params=(("perm", combined),))
     return None
+
+
+def _swaps_last_two(eqn: Eqn) -> bool:
+    """Whether eqn is a transpose that swaps the last two axes and nothing else."""
+    if eqn.prim != "transpose":
+        return False
+    perm = eqn.p["perm"]
+    n = len(perm)
+    return n >= 2 and perm == tuple(range(n - 2)) + (n - 1, n - 2)
+
+
+def _transpose_of_matmul(eqn: Eqn, src: Eqn) -> Eqn | None:
+    """(op(a) @ op(b)).T = op(b).T @ op(a).T: one matmul with the operands and flags
+    swapped, instead of a matmul and a copy (the adjoint of `x @ w.T` transposes the
+    weight's cotangent)."""
+    if not _swaps_last_two(eqn) or src.prim != "matmul":
+        return None
+    a, b = src.inputs
+    flags = (("transpose_a", not src.p["transpose_b"]), ("transpose_b", not src.p["transpose_a"]))
+    return eqn.replace(prim="matmul", inputs=(b, a), params=flags)
+
+
+def _matmul(eqn: Eqn, producers: dict[int, Eqn]) -> Eqn | None:
+    """A matmul operand that is a transpose of its last two axes is read in place through
+    the operand's transpose flag (BLAS's transposed forms) instead of being copied."""
+    inputs = list(eqn.inputs)
+    flags = {"transpose_a": eqn.p["transpose_a"], "transpose_b": eqn.p["transpose_b"]}
+    changed = False
+    for i, flag in enumerate(("transpose_a", "transpose_b")):
+        src = producers.get(id(inputs[i])) if isinstance(inputs[i], Var) else None
+        if src is not None and _swaps_last_two(src):
+            inputs[i] = src.inputs[0]
+            flags[flag] = not flags[flag]
+            changed = True
+    if not changed:
+        return None
+    return eqn.replace(inputs=tuple(inputs), params=tuple(sorted(flags.items())))
 
 
 def _select(eqn: Eqn) -> Value | Eqn | None:
@@ -280,9 +319,10 @@ def _add_self(eqn: Eqn) -> Eqn | None:
 RULES: dict[str, Callable[..., Any]] = {
     "add": _add, "sub": _sub, "mul": _mul, "div": _div, "pow": _pow, "neg": _neg,
     "reshape": _reshape, "transpose": _transpose, "broadcast_to": _broadcast,
-    "convert": _noop_shape, "select": _select,
+    "convert": _noop_shape, "select": _select, "matmul": _matmul,
 }
-_NEEDS_PRODUCERS = {"neg", "reshape", "transpose", "add", "mul"}
+_NEEDS_PRODUCERS = {"neg", "reshape", "add", "mul", "matmul"}
+_NEEDS_USES = {"transpose"}  # rules that must know a value has no other reader
 
 
 class SimplifyStats(Counter):
@@ -310,6 +350,8 @@ def _sweep(g: Graph, stats: Counter) -> tuple[Graph, bool]:
     seen: dict[Any, Eqn] = {}
     out: list[Eqn] = []
     changed = False
+    uses = Counter(id(v) for e in g.eqns for v in e.inputs if isinstance(v, Var))
+    uses.update(id(v) for v in g.outputs if isinstance(v, Var))
 
     def read(v: Value) -> Value:
         return subst.get(id(v), v) if isinstance(v, Var) else v
@@ -327,7 +369,12 @@ def _sweep(g: Graph, stats: Counter) -> tuple[Graph, bool]:
                 name = "absorb_broadcast"
             if result is None and eqn.prim in RULES:
                 rule = RULES[eqn.prim]
-                result = rule(eqn, producers) if eqn.prim in _NEEDS_PRODUCERS else rule(eqn)
+                if eqn.prim in _NEEDS_USES:
+                    result = rule(eqn, producers, uses)
+                elif eqn.prim in _NEEDS_PRODUCERS:
+                    result = rule(eqn, producers)
+                else:
+                    result = rule(eqn)
                 name = eqn.prim
         if isinstance(result, (Var, Lit)):
             subst[id(eqn.out)] = result

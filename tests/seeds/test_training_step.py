@@ -58,7 +58,7 @@ def test_frozen_backward_does_no_work_for_frozen_layers(example) -> None:
     text = str(report.prune_report)
     assert "cotangents not requested: arg0" in text  # the features' cotangent: pruned
     assert "vjp(matmul)" in text
-    assert example["frozen_ms"] < example["full_ms"]
+    # (how much faster it is: benchmarks/bench_recorded.py, not a timed test)
 
 
 def test_gradients_match_torch(example) -> None:

@@ -20,8 +20,9 @@ With --layers, also every convolution shape of resnet18 on 64x64 images (batch 3
 default): value and gradients wrt x and w of sum(conv2d(x, w) * ct), adjit against torch.
 
 Before timing, the three are checked against each other (rtol 1e-4 in float32, 1e-9 in
-float64, relative to each array's largest entry). Each figure is the minimum over 5 loops of
-calls (each loop ~budget/5 long) divided by the loop length.
+float64, relative to each array's largest entry). Each figure is the minimum over 7 loops of
+calls (each loop ~budget/7 long) divided by the loop length, the contenders' loops
+interleaved so that a change in the machine's load affects them alike.
 """
 from __future__ import annotations
 
@@ -109,30 +110,41 @@ def torch_callable(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> Callable[[], 
     return call
 
 
-def bench(call: Callable[[], Any], budget: float, repeats: int = 5) -> float:
-    """Seconds per call: the minimum over `repeats` loops, each ~budget/repeats long."""
-    call()
-    number = 1
-    while True:
-        t0 = time.perf_counter()
-        for _ in range(number):
-            call()
-        dt = time.perf_counter() - t0
-        if dt >= budget / repeats / 10:
-            break
-        number *= 2
-    number = max(1, int(number * budget / repeats / max(dt, 1e-9)))
-    best = math.inf
-    gc.disable()
-    try:
-        for _ in range(repeats):
+def bench(calls: list[Callable[[], Any] | None], budget: float,
+          repeats: int = 7) -> list[float | None]:
+    """Seconds per call of each of `calls`: the minimum over `repeats` loops, each ~budget /
+    repeats long. The contenders' loops are interleaved (a, b, c, a, b, c, ...), so that a
+    machine whose load changes during the run slows them alike."""
+    numbers = []
+    for call in calls:
+        if call is None:
+            numbers.append(0)
+            continue
+        call()
+        number = 1
+        while True:
             t0 = time.perf_counter()
             for _ in range(number):
                 call()
-            best = min(best, (time.perf_counter() - t0) / number)
+            dt = time.perf_counter() - t0
+            if dt >= budget / repeats / 10:
+                break
+            number *= 2
+        numbers.append(max(1, int(number * budget / repeats / max(dt, 1e-9))))
+    best = [math.inf] * len(calls)
+    gc.disable()
+    try:
+        for _ in range(repeats):
+            for i, (call, number) in enumerate(zip(calls, numbers, strict=True)):
+                if call is None:
+                    continue
+                t0 = time.perf_counter()
+                for _ in range(number):
+                    call()
+                best[i] = min(best[i], (time.perf_counter() - t0) / number)
     finally:
         gc.enable()
-    return best
+    return [None if c is None else b for c, b in zip(calls, best, strict=True)]
 
 
 def check(got: Any, want: Any, rtol: float, what: str) -> None:
@@ -186,8 +198,7 @@ def layers(batch: int, dtype: Any, budget: float) -> None:
             return loss.item(), (tx.grad.numpy(), tw.grad.numpy())
 
         check(vg(x, w, ct), tcall(), 1e-4 if dtype == np.float32 else 1e-9, f"layer {c}->{o}")
-        t_torch = bench(tcall, budget)
-        t_adjit = bench(lambda f=vg, a=(x, w, ct): f(*a), budget)
+        t_torch, t_adjit = bench([tcall, lambda f=vg, a=(x, w, ct): f(*a)], budget)
         total[0] += t_torch
         total[1] += t_adjit
         name = f"{c}->{o} {h}x{h} {k}x{k} s{s} p{p}"
@@ -231,9 +242,8 @@ def main() -> None:
             tcall = torch_callable(x, w, b)
             if tcall is not None:
                 check(tcall(), ref, rtol, f"torch vs numpy ({dt}, N={n})")
-            t_np = bench(lambda a=(x, w, b): numpy_value_and_grad(*a), budget)
-            t_adjit = bench(lambda f=vg, a=(x, w, b): f(*a), budget)
-            t_torch = bench(tcall, budget) if tcall is not None else None
+            t_np, t_torch, t_adjit = bench([lambda a=(x, w, b): numpy_value_and_grad(*a),
+                                            tcall, lambda f=vg, a=(x, w, b): f(*a)], budget)
             rows.append((dt, n, t_np, t_torch, t_adjit, first))
             print(f"  {dt} N={n}: ok, first call {first:.1f} s", flush=True)
     print()

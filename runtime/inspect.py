@@ -81,7 +81,13 @@ class Inspection:
 
 def inspect(fun: Callable[..., Any], *args: Any) -> Inspection:
     """Compile `fun` for `args` (a plain function is treated as `value_and_grad(fun)`) and
-    return its stages."""
+    return its stages. A recorded tensor shows the compiled backward of its graph."""
+    from adjit.tracer.tensor import Tensor
+
+    if isinstance(fun, Tensor):  # a recorded tensor: the compiled backward of its graph
+        from .autograd import inspect_tensor
+
+        return inspect_tensor(fun)
     if not args and _needs_arguments(fun):
         name = getattr(fun, "__name__", "")
         name = name if name.isidentifier() else "f"

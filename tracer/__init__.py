@@ -5,5 +5,6 @@ from . import numpy_api  # noqa: F401  (installs the array methods on Tracer)
 from . import pytree  # noqa: F401  (structured arguments)
 from .trace import Traced, arg_type, trace, unflatten
 from .values import Tracer
+from . import tensor_methods  # noqa: F401,E402  (installs Tensor's methods)
 
 __all__ = ["Traced", "Tracer", "arg_type", "trace", "unflatten"]

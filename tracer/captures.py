@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from .randomness import RandomStandIn, is_generator
+from .tensor import Tensor
 
 MAX_DEPTH = 8
 MAX_NODES = 4096
@@ -219,6 +220,9 @@ class _Walker:
         inner = getattr(fn, "fun", None)  # an adjit transformation: its function's state
         if inner is not None and callable(inner) and hasattr(fn, "specializations"):
             return self.function(inner, prefix)
+        wrapped = getattr(fn, "__wrapped__", None)  # a wrapper (functools.wraps): what it runs
+        if wrapped is not None and callable(wrapped) and wrapped is not fn:
+            self.function(wrapped, prefix)
         if isinstance(fn, types.MethodType):
             self.function(fn.__func__, prefix)
             self._root(fn.__self__, "self")
@@ -307,6 +311,9 @@ class _Walker:
             self.function(v.fun, name)
             return
         t = type(v)
+        if isinstance(v, Tensor):  # a recorded tensor (an nn.Parameter): read its array
+            self.nodes.append(Node(parent, lambda p, g=get: _array_of(g(p)), step, name))
+            return
         if t is np.ndarray or t in _SCALARS or isinstance(v, np.generic) or is_generator(v):
             self.nodes.append(Node(parent, get, step, name))
             return
@@ -353,6 +360,10 @@ def _global_names(code: types.CodeType) -> list[str]:
         if isinstance(c, types.CodeType):
             out.extend(_global_names(c))
     return list(dict.fromkeys(out))
+
+
+def _array_of(v: Any) -> Any:
+    return v._np if isinstance(v, Tensor) else v
 
 
 def _user_module(m: types.ModuleType) -> bool:

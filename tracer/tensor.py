@@ -1,0 +1,621 @@
+"""The recorded front end: `adjit.Tensor`, PyTorch-style.
+
+A Tensor holds a numpy array and runs eagerly. When an operation has an input that requires
+a gradient (and recording is on: not inside `no_grad`), it is also *recorded*: the operation
+runs on tracers through the same numpy surface as traced code (tracer/numpy_api.py), which
+gives a small closed graph; the interpreter evaluates that graph on the inputs' arrays (the
+eager result), and a `Node` keeps the graph and where each input came from. `backward()`
+(runtime/autograd.py) joins the nodes that reach a tensor into one graph, differentiates,
+prunes, fuses and compiles it like any traced function, cached by the graph's structure, so
+a training loop whose graph does not change compiles once.
+
+What a node reads from outside the recorded graph (leaves, constants) is read again when the
+backward runs, so each input's version (bumped by every in-place operation) is saved when it
+is used and checked then: a tensor changed in place after it was used is an error, never a
+silently wrong gradient.
+"""
+from __future__ import annotations
+
+import itertools
+import operator
+import sys
+import threading
+import types
+import weakref
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from adjit.ir import ArrayType, Builder, Graph, Var, building, context
+from adjit.ir.core import dtype_name
+from adjit.ir.errors import TraceError
+from adjit.ir.evaluate import evaluate
+
+from . import pytree
+from .loc import _internal, user_loc
+from .values import Tracer
+
+# ---- grad mode ----------------------------------------------------------------------------------
+
+_MODE = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    return getattr(_MODE, "enabled", True)
+
+
+class set_grad_enabled:  # noqa: N801  (PyTorch's name: a function and a context manager)
+    """`set_grad_enabled(False)` turns recording off now, and back on when used as a context
+    manager (`with set_grad_enabled(False): ...`) and its block ends."""
+
+    def __init__(self, mode: bool) -> None:
+        self.prev = is_grad_enabled()
+        _MODE.enabled = bool(mode)
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> None:
+        _MODE.enabled = self.prev
+
+    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        mode = is_grad_enabled()
+        _MODE.enabled = self.prev
+
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+
+        return run
+
+
+class no_grad:  # noqa: N801
+    """Nothing computed inside is recorded (`with adjit.no_grad():`, or as a decorator)."""
+
+    def __enter__(self) -> None:
+        self.prev = is_grad_enabled()
+        _MODE.enabled = False
+
+    def __exit__(self, *exc: Any) -> None:
+        _MODE.enabled = self.prev
+
+    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with no_grad():
+                return fn(*args, **kwargs)
+
+        return run
+
+
+class enable_grad(no_grad):  # noqa: N801
+    def __enter__(self) -> None:
+        self.prev = is_grad_enabled()
+        _MODE.enabled = True
+
+
+# ---- dtypes -------------------------------------------------------------------------------------
+
+_DEFAULT_DTYPE = [np.dtype(np.float32)]
+
+
+def set_default_dtype(dtype: Any) -> None:
+    dt = np.dtype(dtype)
+    if dt.kind != "f" or dt.itemsize not in (4, 8):
+        raise TypeError(f"the default dtype must be float32 or float64, not {dt}")
+    _DEFAULT_DTYPE[0] = dt
+
+
+def get_default_dtype() -> np.dtype:
+    return _DEFAULT_DTYPE[0]
+
+
+def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
+    """PyTorch's rules: Python floats (and lists of them) take the default dtype, an array
+    keeps its own, Python ints are int64 and bools bool."""
+    if isinstance(data, Tensor):
+        arr = data._np
+    elif isinstance(data, np.ndarray) or isinstance(data, np.generic):
+        arr = np.asarray(data)
+    else:
+        arr = np.asarray(data)
+        if arr.dtype == np.float64:
+            arr = arr.astype(get_default_dtype())
+    if dtype is not None:
+        arr = arr.astype(np.dtype(dtype))
+    if arr.dtype.kind not in "biuf" or arr.dtype.itemsize > 8 or arr.dtype == np.float16:
+        raise TraceError(f"adjit.tensor cannot hold {arr.dtype} data", loc=user_loc(3),
+                         hint="use float32, float64, integer or boolean data")
+    return arr
+
+
+# ---- the recorded graph -------------------------------------------------------------------------
+
+_NODE_IDS = itertools.count()
+
+
+class Edge:
+    """One input of a node: the node (and output index) that made it, or the tensor itself
+    when it comes from outside the recorded graph (a leaf or a constant), with the version
+    it had when it was used."""
+
+    __slots__ = ("tensor", "node", "index", "version")
+
+    def __init__(self, tensor: Tensor) -> None:
+        self.node = tensor.grad_fn
+        self.index = tensor._out
+        self.tensor = tensor
+        self.version = tensor._version[0]
+
+
+class Node:
+    """A recorded operation: what PyTorch calls a tensor's `grad_fn`."""
+
+    def __init__(self, name: str, graph: Graph, edges: list[Edge],
+                 outputs: list[Tensor]) -> None:
+        self.id = next(_NODE_IDS)
+        self._name = name
+        self.graph = graph
+        self.edges = edges
+        self.freed = False
+        self.custom: Any = None  # a custom Function's backward, if any
+        self.outputs = [weakref.ref(t) for t in outputs]
+        self.values: Any = ()  # the outputs' arrays (for a backward run node by node)
+
+    def name(self) -> str:
+        return self._name
+
+    def __repr__(self) -> str:
+        return f"<{self._name} object at {id(self):#x}>"
+
+    @property
+    def next_functions(self) -> tuple[tuple[Any, int], ...]:
+        out = []
+        for e in self.edges:
+            if e.node is not None:
+                out.append((e.node, e.index))
+            elif e.tensor.requires_grad:
+                out.append((e.tensor._accumulator(), 0))
+            else:
+                out.append((None, 0))
+        return tuple(out)
+
+    def register_hook(self, fn: Callable[..., Any]) -> Any:
+        raise NotImplementedError("hooks on grad_fn are not supported; use "
+                                  "Tensor.register_hook")
+
+
+class AccumulateGrad:
+    """Where a leaf's gradient is summed into `.grad` (PyTorch's name)."""
+
+    def __init__(self, variable: Tensor) -> None:
+        self.variable = variable
+        self.next_functions = ()
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+    def __repr__(self) -> str:
+        return f"<AccumulateGrad object at {id(self):#x}>"
+
+
+class RemovableHandle:
+    def __init__(self, hooks: dict[int, Any], key: int) -> None:
+        self.hooks, self.key = hooks, key
+
+    def remove(self) -> None:
+        self.hooks.pop(self.key, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.remove()
+
+
+_HOOK_IDS = itertools.count()
+
+
+# ---- Tensor -------------------------------------------------------------------------------------
+
+class Tensor:
+    """A numpy array that records, PyTorch-style, the operations needing its gradient."""
+
+    __array_priority__ = 2000
+    __slots__ = ("_np", "requires_grad", "grad", "grad_fn", "_out", "_hooks", "_retain",
+                 "_version", "_acc", "__weakref__")
+
+    def __init__(self, data: Any, requires_grad: bool = False, *, _array: bool = False) -> None:
+        arr = data if _array else _as_array(data)
+        self._np: np.ndarray = arr
+        self.grad: Tensor | None = None
+        self.grad_fn: Node | None = None
+        self._out = 0
+        self._hooks: dict[int, Callable[..., Any]] = {}
+        self._retain = False
+        self._version = [0]
+        self._acc: AccumulateGrad | None = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # ---- attributes --------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._np.shape
+
+    def size(self, dim: int | None = None) -> Any:
+        return self._np.shape if dim is None else self._np.shape[dim]
+
+    def dim(self) -> int:
+        return self._np.ndim
+
+    @property
+    def ndim(self) -> int:
+        return self._np.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._np.dtype
+
+    def numel(self) -> int:
+        return self._np.size
+
+    def __len__(self) -> int:
+        return len(self._np)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def data(self) -> Tensor:
+        """The same values, with no graph; changes through it are not recorded (nor noticed)."""
+        return Tensor(self._np, _array=True)
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        self._np = _as_array(value, self._np.dtype) if not isinstance(value, Tensor) \
+            else value._np
+        self._version[0] += 1
+
+    def detach(self) -> Tensor:
+        """The same values (shared memory and version counter), with no graph."""
+        t = Tensor(self._np, _array=True)
+        t._version = self._version
+        return t
+
+    def detach_(self) -> Tensor:
+        self.grad_fn, self.requires_grad = None, False
+        return self
+
+    def numpy(self) -> np.ndarray:
+        if self.requires_grad:
+            raise RuntimeError("Can't call numpy() on a Tensor that requires grad. Use "
+                               "tensor.detach().numpy() instead.")
+        return self._np
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self._np if dtype is None else self._np.astype(dtype)
+
+    def item(self) -> Any:
+        if self._np.size != 1:
+            raise ValueError(f"a Tensor with {self._np.size} elements cannot be converted "
+                             "to a Python scalar")
+        return self._np.reshape(()).item()
+
+    def tolist(self) -> Any:
+        return self._np.tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        return bool(self._np)
+
+    def __index__(self) -> int:
+        return operator.index(self._np.reshape(()).item())
+
+    def __repr__(self) -> str:
+        body = np.array2string(self._np, separator=", ", prefix="tensor(")
+        extra = ""
+        if self.grad_fn is not None:
+            extra = f", grad_fn=<{self.grad_fn.name()}>"
+        elif self.requires_grad:
+            extra = ", requires_grad=True"
+        if self._np.dtype != get_default_dtype() and self._np.dtype.kind == "f":
+            extra = f", dtype={self._np.dtype}" + extra
+        return f"tensor({body}{extra})"
+
+    __hash__ = object.__hash__
+
+    # ---- autograd ------------------------------------------------------------------------------
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if not self.is_leaf:
+            raise RuntimeError("you can only change requires_grad flags of leaf variables; "
+                               "use .detach().requires_grad_() for a new leaf")
+        if requires_grad and self._np.dtype.kind != "f":
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def _accumulator(self) -> AccumulateGrad:
+        if self._acc is None:
+            self._acc = AccumulateGrad(self)
+        return self._acc
+
+    def retain_grad(self) -> None:
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        self._retain = True
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retain and not self.is_leaf
+
+    def register_hook(self, hook: Callable[[Tensor], Any]) -> RemovableHandle:
+        """`hook(grad)` runs when this tensor's gradient is computed; a Tensor it returns
+        is used instead of the gradient."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require "
+                               "gradient")
+        key = next(_HOOK_IDS)
+        self._hooks[key] = hook
+        return RemovableHandle(self._hooks, key)
+
+    def backward(self, gradient: Any = None, retain_graph: bool | None = None,
+                 create_graph: bool = False, inputs: Any = None) -> None:
+        from adjit.runtime.autograd import backward
+
+        backward([self], None if gradient is None else [gradient], retain_graph,
+                 create_graph, inputs)
+
+    def zero_(self) -> Tensor:
+        return self._inplace(lambda a: np.zeros_like(a), "zero_", ())
+
+    def _inplace(self, fn: Callable[..., Any], name: str, args: tuple[Any, ...]) -> Tensor:
+        """An in-place operation: the result replaces this tensor's values (and, when it is
+        recorded, its place in the graph); its version counter moves on."""
+        if self.requires_grad and self.is_leaf and is_grad_enabled():
+            raise RuntimeError(f"a leaf Variable that requires grad is being used in an "
+                               f"in-place operation ({name})")
+        if name == "zero_":
+            new = Tensor(np.zeros_like(self._np), _array=True)
+        else:
+            new = fn(self, *args)
+            if not isinstance(new, Tensor):
+                new = Tensor(np.asarray(new), _array=True)
+        result = np.asarray(new._np, dtype=self._np.dtype)
+        if result.shape != self._np.shape:
+            result = np.broadcast_to(result, self._np.shape)
+        self._np[...] = result
+        self._version[0] += 1
+        if new.grad_fn is not None:
+            self.grad_fn, self._out, self.requires_grad = new.grad_fn, new._out, True
+            # the node's output is now this tensor
+            new.grad_fn.outputs[new._out] = weakref.ref(self)
+        return self
+
+
+# ---- recording an operation ---------------------------------------------------------------------
+
+def _needs_recording(tensors: Sequence[Tensor]) -> bool:
+    return is_grad_enabled() and any(t.requires_grad for t in tensors)
+
+
+def _leaves(args: Any) -> list[Any]:
+    return pytree.flatten(args)[0]
+
+
+_OPS: dict[Any, tuple[Graph, Any]] = {}  # recorded operations already traced (see apply)
+_MAX_OPS = 4096
+
+
+def apply(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any] | None = None,
+          name: str | None = None, eager: Callable[..., Any] | None = None,
+          key: Any = None) -> Any:
+    """Run `fn` on tensors: on their arrays (`eager`, default `fn`) when nothing needs a
+    gradient; otherwise on tracers, recording a node whose graph the interpreter evaluates.
+    Non-tensor arrays among the arguments are inputs of the node too (so their values do
+    not become part of the recorded graph's structure).
+
+    Tracing an operation costs far more than running it, so its graph is kept, keyed by
+    `key` (default `fn`, which must then be the same object on every call), the arguments'
+    structure, shapes, dtypes and other values, and the user's line; `key=False` never
+    keeps it (a function made anew for each call)."""
+    kwargs = kwargs or {}
+    leaves, tree = pytree.flatten((args, kwargs))
+    tensors = [x for x in leaves if isinstance(x, Tensor)]
+    if not _needs_recording(tensors):
+        plain = [x._np if isinstance(x, Tensor) else x for x in leaves]
+        a, k = pytree.unflatten(tree, plain)
+        out = (eager or fn)(*a, **k)
+        return _wrap_plain(out)
+    edges: list[Edge] = []
+    arrays: list[np.ndarray] = []
+    for x in leaves:
+        if isinstance(x, Tensor) or (isinstance(x, np.ndarray) and x.dtype.kind in "biuf"):
+            t = x if isinstance(x, Tensor) else Tensor(x, _array=True)
+            edges.append(Edge(t))
+            arrays.append(t._np)
+    cache_key = None
+    if key is not False:
+        try:
+            cache_key = (fn if key is None else key, name, tree,
+                         tuple([_leaf_key(x) for x in leaves]), _site())
+            found = _OPS.get(cache_key)
+        except TypeError:  # an argument that cannot key the cache: trace every time
+            cache_key, found = None, None
+    else:
+        found = None
+    if found is None:
+        found = _trace_op(fn, leaves, tree, name)
+        if cache_key is not None:
+            if len(_OPS) >= _MAX_OPS:
+                _OPS.clear()
+            _OPS[cache_key] = found
+    graph, out_tree = found
+    values = evaluate(graph, *arrays)
+    results = [Tensor(np.asarray(v), _array=True) for v in values]
+    node = Node(_backward_name(name, graph), graph, edges, results)
+    node.values = values
+    for i, (r, o) in enumerate(zip(results, graph.outputs, strict=True)):
+        if o.type.is_float:
+            r.grad_fn, r._out, r.requires_grad = node, i, True
+    return pytree.unflatten(out_tree, results)
+
+
+def _trace_op(fn: Callable[..., Any], leaves: list[Any], tree: Any,
+              name: str | None) -> tuple[Graph, Any]:
+    """The closed graph of one operation: tensors and arrays in, the results out."""
+    inputs: list[Var] = []
+    traced: list[Any] = []
+    for x in leaves:
+        if isinstance(x, Tensor) or (isinstance(x, np.ndarray) and x.dtype.kind in "biuf"):
+            arr = x._np if isinstance(x, Tensor) else x
+            v = Var(ArrayType(dtype_name(arr.dtype), arr.shape))
+            inputs.append(v)
+            traced.append(Tracer(v))
+        else:
+            traced.append(x)
+    a, k = pytree.unflatten(tree, traced)
+    builder = Builder()
+    with building(builder), context(loc=user_loc(4)):
+        out = fn(*a, **k)
+    outs, out_tree = pytree.flatten(out)
+    if not all(isinstance(o, Tracer) for o in outs):
+        raise TraceError("a recorded operation returned something that is not an array",
+                         loc=user_loc(4))
+    return Graph(name or "op", tuple(inputs), tuple(builder.eqns),
+                 tuple(o.val for o in outs)), out_tree
+
+
+def _leaf_key(x: Any) -> Any:
+    """What of one argument the traced graph depends on (TypeError: not known)."""
+    if isinstance(x, Tensor):
+        return (x._np.shape, x._np.dtype.char)
+    t = type(x)
+    if t is np.ndarray:
+        return (x.shape, x.dtype.char) if x.dtype.kind in "biuf" else (t, id(x))
+    if t in (int, float, bool, str, type(None), type(Ellipsis)):
+        return (t, x)
+    if t is slice:
+        return (t, x.start, x.stop, x.step)
+    if isinstance(x, np.generic):
+        return (t, x.item())
+    if isinstance(x, (np.dtype, type, np.ufunc, types.FunctionType,
+                      types.BuiltinFunctionType)):
+        return x
+    raise TypeError(f"no cache key for {t.__name__}")
+
+
+def _site() -> Any:
+    """The user's line calling this operation, cheaply: (code object, line). Part of the
+    cache key, so each recorded equation keeps the location of its own line."""
+    f = sys._getframe(2)
+    while f is not None and _internal(f.f_code.co_filename):
+        f = f.f_back
+    return (f.f_code, f.f_lineno) if f is not None else None
+
+
+def _wrap_plain(out: Any) -> Any:
+    leaves, tree = pytree.flatten(out)
+    return pytree.unflatten(tree, [Tensor(np.asarray(x), _array=True)
+                                   if isinstance(x, (np.ndarray, np.generic)) else x
+                                   for x in leaves])
+
+
+_NAMES = {"add": "AddBackward0", "sub": "SubBackward0", "mul": "MulBackward0",
+          "div": "DivBackward0", "neg": "NegBackward0", "pow": "PowBackward0",
+          "matmul": "MmBackward0", "reduce_sum": "SumBackward0", "exp": "ExpBackward0",
+          "log": "LogBackward0", "sin": "SinBackward0", "cos": "CosBackward0",
+          "tanh": "TanhBackward0", "logistic": "SigmoidBackward0", "sqrt": "SqrtBackward0",
+          "abs": "AbsBackward0", "reshape": "ViewBackward0", "transpose": "TransposeBackward0",
+          "gather": "IndexBackward0", "slice": "SliceBackward0", "maximum": "MaximumBackward0",
+          "minimum": "MinimumBackward0", "reduce_max": "MaxBackward1",
+          "reduce_min": "MinBackward1", "broadcast_to": "ExpandBackward0",
+          "convert": "ToCopyBackward0", "concatenate": "CatBackward0"}
+
+
+def _backward_name(name: str | None, graph: Graph) -> str:
+    if name and name[0].isupper():
+        return name
+    prims = [e.prim for e in graph.eqns if e.prim not in ("convert", "broadcast_to",
+                                                          "reshape")]
+    last = prims[-1] if prims else (graph.eqns[-1].prim if graph.eqns else "")
+    if name in ("sum",):
+        return "SumBackward0"
+    if name in ("mean",):
+        return "MeanBackward0"
+    return _NAMES.get(last, "".join(p.capitalize() for p in (name or last or "op").split("_"))
+                      + "Backward0")
+
+
+# ---- factories ----------------------------------------------------------------------------------
+
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A new leaf holding a copy of `data` (PyTorch's dtype rules: see `_as_array`)."""
+    arr = _as_array(data, dtype)
+    if arr is data or (isinstance(data, Tensor) and arr is data._np):
+        arr = arr.copy()
+    return Tensor(arr, requires_grad, _array=True)
+
+
+def _shape(size: Sequence[Any]) -> tuple[int, ...]:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    return tuple(int(s) for s in size)
+
+
+def _factory(make: Callable[[tuple[int, ...], np.dtype], np.ndarray]) -> Callable[..., Tensor]:
+    def factory(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
+        return Tensor(np.asarray(make(_shape(size), dt), dtype=dt), requires_grad, _array=True)
+
+    return factory
+
+
+zeros = _factory(lambda s, dt: np.zeros(s, dt))
+ones = _factory(lambda s, dt: np.ones(s, dt))
+empty = _factory(lambda s, dt: np.empty(s, dt))
+rand = _factory(lambda s, dt: _RNG.random(s))
+randn = _factory(lambda s, dt: _RNG.standard_normal(s))
+_RNG = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the generator behind rand and randn."""
+    global _RNG
+    _RNG = np.random.default_rng(seed)
+
+
+def full(size: Sequence[int], fill_value: Any, dtype: Any = None,
+         requires_grad: bool = False) -> Tensor:
+    dt = np.dtype(dtype) if dtype is not None else (
+        get_default_dtype() if isinstance(fill_value, float) else np.asarray(fill_value).dtype)
+    return Tensor(np.full(_shape((size,)), fill_value, dt), requires_grad, _array=True)
+
+
+def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None,
+           requires_grad: bool = False) -> Tensor:
+    arr = np.arange(start, end, step) if end is not None else np.arange(start)
+    if dtype is None and arr.dtype == np.float64:
+        arr = arr.astype(get_default_dtype())
+    return Tensor(arr.astype(dtype) if dtype is not None else arr, requires_grad, _array=True)
+
+
+def _like(fill: Callable[[np.ndarray], np.ndarray]) -> Callable[..., Tensor]:
+    def like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        a = fill(np.asarray(t))
+        return Tensor(a.astype(dtype) if dtype is not None else a, requires_grad, _array=True)
+
+    return like
+
+
+zeros_like = _like(np.zeros_like)
+ones_like = _like(np.ones_like)
+rand_like = _like(lambda a: _RNG.random(a.shape).astype(a.dtype))
+randn_like = _like(lambda a: _RNG.standard_normal(a.shape).astype(a.dtype))
+

@@ -1,0 +1,316 @@
+"""Tensor's operators, numpy protocols and PyTorch-style methods.
+
+Every method is a function written with numpy calls (`np.sum(x, axis=dim)`), which run on
+numpy arrays when nothing needs a gradient and on tracers when the call is recorded
+(tensor.apply): one numpy surface serves the traced, declared and recorded front ends, and a
+function added to it works here with no further code.
+"""
+from __future__ import annotations
+
+import operator
+from collections import namedtuple
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from adjit.ir.builder import emit
+
+from .tensor import Tensor, apply
+from .values import Tracer
+
+# ---- operators ----------------------------------------------------------------------------------
+
+_BINARY = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
+           "truediv": operator.truediv, "pow": operator.pow, "matmul": operator.matmul,
+           "floordiv": operator.floordiv, "mod": operator.mod}
+_COMPARE = {"lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge,
+            "eq": operator.eq, "ne": operator.ne, "and": operator.and_, "or": operator.or_}
+
+
+def _binary(name: str, op: Callable[[Any, Any], Any], reflected: bool) -> Callable[..., Any]:
+    if reflected:
+        def rop(a: Any, b: Any) -> Any:
+            return op(b, a)
+
+        def method(self: Tensor, other: Any) -> Any:
+            return apply(rop, (self, other), name=name)
+    else:
+        def method(self: Tensor, other: Any) -> Any:
+            return apply(op, (self, other), name=name)
+    return method
+
+
+for _n, _op in _BINARY.items():
+    setattr(Tensor, f"__{_n}__", _binary(_n, _op, False))
+    setattr(Tensor, f"__r{_n}__", _binary(_n, _op, True))
+for _n, _op in _COMPARE.items():
+    setattr(Tensor, f"__{_n}__", _binary(_n, _op, False))
+Tensor.__neg__ = lambda self: apply(operator.neg, (self,), name="neg")
+Tensor.__abs__ = lambda self: apply(operator.abs, (self,), name="abs")
+Tensor.__invert__ = lambda self: apply(operator.invert, (self,), name="invert")
+Tensor.__hash__ = object.__hash__
+
+
+def _iop(name: str) -> Callable[..., Any]:
+    op = _BINARY[name]
+
+    def method(self: Tensor, other: Any) -> Tensor:
+        return self._inplace(lambda t, o: apply(op, (t, o), name=name), f"__i{name}__",
+                             (other,))
+
+    return method
+
+
+for _n in ("add", "sub", "mul", "truediv", "pow"):
+    setattr(Tensor, f"__i{_n}__", _iop(_n))
+
+
+# ---- numpy protocols ----------------------------------------------------------------------------
+
+def _array_ufunc(self: Tensor, ufunc: np.ufunc, method: str, *inputs: Any,
+                 **kwargs: Any) -> Any:
+    if kwargs.get("out") is not None:
+        return NotImplemented
+    return apply(_UFUNC_CALLS[method], (ufunc, *inputs), kwargs, name=ufunc.__name__,
+                 key=(ufunc, method))
+
+
+def _ufunc_call(method: str) -> Callable[..., Any]:
+    def call(ufunc: np.ufunc, *args: Any, **kwargs: Any) -> Any:
+        return getattr(ufunc, method)(*args, **kwargs)
+
+    return call
+
+
+_UFUNC_CALLS = {m: _ufunc_call(m)
+                for m in ("__call__", "reduce", "accumulate", "outer", "at", "reduceat")}
+
+
+def _array_function(self: Tensor, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+    return apply(func, args, kwargs, name=func.__name__)
+
+
+Tensor.__array_ufunc__ = _array_ufunc
+Tensor.__array_function__ = _array_function
+
+
+# ---- indexing -----------------------------------------------------------------------------------
+
+def _getitem(self: Tensor, key: Any) -> Any:
+    return apply(operator.getitem, (self, key), name="IndexBackward0")
+
+
+def _set_static(x: Any, key: Any, value: Any) -> Any:
+    """`x[key] = value` as a new value (a gather and a select), for a key of Python and
+    numpy indices."""
+    n = int(np.prod(x.shape))
+    pos = np.arange(n).reshape(x.shape)[key]
+    chosen = np.zeros(n, bool)
+    chosen[pos.ravel()] = True
+    source = np.zeros(n, np.int64)
+    source[pos.ravel()] = np.arange(pos.size)
+    spread = np.broadcast_to(value, pos.shape).reshape(-1)[source]
+    flat = x.reshape(-1)
+    return np.where(chosen, spread.astype(flat.dtype), flat).reshape(x.shape)
+
+
+def _setitem(self: Tensor, key: Any, value: Any) -> None:
+    if any(isinstance(k, Tensor) for k in (key if isinstance(key, tuple) else (key,))):
+        key = tuple(np.asarray(k) if isinstance(k, Tensor) else k
+                    for k in (key if isinstance(key, tuple) else (key,)))
+    self._inplace(lambda t, v: apply(lambda a, b: _set_static(a, key, b), (t, v),
+                                     name="CopySlices", key=False), "__setitem__", (value,))
+
+
+Tensor.__getitem__ = _getitem
+Tensor.__setitem__ = _setitem
+
+
+def _iter(self: Tensor) -> Any:
+    for i in range(len(self)):
+        yield self[i]
+
+
+Tensor.__iter__ = _iter
+
+# ---- methods ------------------------------------------------------------------------------------
+
+Values = namedtuple("Values", "values indices")
+
+
+def _axis(dim: Any) -> Any:
+    return tuple(dim) if isinstance(dim, list) else dim
+
+
+def _dims(args: Sequence[Any]) -> tuple[int, ...]:
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        return tuple(args[0])
+    return tuple(args)
+
+
+def _logistic(x: Any) -> Any:
+    if isinstance(x, Tracer):
+        return Tracer(emit("logistic", x.val))
+    with np.errstate(over="ignore"):
+        return np.where(x >= 0, 1 / (1 + np.exp(-np.abs(x))),
+                        np.exp(-np.abs(x)) / (1 + np.exp(-np.abs(x)))).astype(x.dtype)
+
+
+def _softmax(x: Any, dim: int) -> Any:
+    e = np.exp(x - np.max(x, axis=dim, keepdims=True))
+    return e / np.sum(e, axis=dim, keepdims=True)
+
+
+def _log_softmax(x: Any, dim: int) -> Any:
+    shifted = x - np.max(x, axis=dim, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=dim, keepdims=True))
+
+
+def _reduce_pick(fn: Callable[..., Any], arg: Callable[..., Any]) -> Callable[..., Any]:
+    def pick(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
+        if dim is None:
+            return fn(x)
+        return Values(fn(x, axis=dim, keepdims=keepdim),
+                      arg(x, axis=dim, keepdims=keepdim))
+    return pick
+
+
+def _expand(x: Any, *sizes: Any) -> Any:
+    sizes = _dims(sizes)
+    shape = tuple(s if s != -1 else x.shape[i - (len(sizes) - x.ndim)]
+                  for i, s in enumerate(sizes))
+    return np.broadcast_to(x, shape)
+
+
+def _flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
+    shape = x.shape
+    end = end_dim % len(shape) if shape else 0
+    if not shape:
+        return x.reshape(1)
+    return x.reshape(shape[:start_dim] + (-1,) + shape[end + 1:])
+
+
+def _norm(x: Any, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Any:
+    if p in ("fro", 2, 2.0):
+        return np.sqrt(np.sum(x * x, axis=_axis(dim), keepdims=keepdim))
+    if p in (1, 1.0):
+        return np.sum(np.abs(x), axis=_axis(dim), keepdims=keepdim)
+    if p == np.inf:
+        return np.max(np.abs(x), axis=_axis(dim), keepdims=keepdim)
+    return np.sum(np.abs(x) ** p, axis=_axis(dim), keepdims=keepdim) ** (1.0 / p)
+
+
+_METHODS: dict[str, tuple[Callable[..., Any], str | None]] = {
+    "sum": (lambda x, dim=None, keepdim=False, dtype=None:
+            np.sum(x, axis=_axis(dim), keepdims=keepdim, dtype=dtype), "sum"),
+    "mean": (lambda x, dim=None, keepdim=False: np.mean(x, axis=_axis(dim), keepdims=keepdim),
+             "mean"),
+    "var": (lambda x, dim=None, unbiased=True, keepdim=False:
+            np.var(x, axis=_axis(dim), ddof=1 if unbiased else 0, keepdims=keepdim), "var"),
+    "std": (lambda x, dim=None, unbiased=True, keepdim=False:
+            np.std(x, axis=_axis(dim), ddof=1 if unbiased else 0, keepdims=keepdim), "std"),
+    "prod": (lambda x, dim=None, keepdim=False: np.prod(x, axis=dim, keepdims=keepdim), None),
+    "max": (_reduce_pick(np.max, np.argmax), "MaxBackward1"),
+    "min": (_reduce_pick(np.min, np.argmin), "MinBackward1"),
+    "amax": (lambda x, dim=None, keepdim=False: np.max(x, axis=_axis(dim), keepdims=keepdim),
+             "AmaxBackward0"),
+    "amin": (lambda x, dim=None, keepdim=False: np.min(x, axis=_axis(dim), keepdims=keepdim),
+             "AminBackward0"),
+    "argmax": (lambda x, dim=None, keepdim=False: np.argmax(x, axis=dim, keepdims=keepdim),
+               None),
+    "argmin": (lambda x, dim=None, keepdim=False: np.argmin(x, axis=dim, keepdims=keepdim),
+               None),
+    "dot": (np.dot, "DotBackward0"),
+    "matmul": (np.matmul, "MmBackward0"),
+    "mm": (np.matmul, "MmBackward0"),
+    "add": (lambda x, other, alpha=1: x + alpha * other if alpha != 1 else x + other,
+            "AddBackward0"),
+    "sub": (lambda x, other, alpha=1: x - alpha * other if alpha != 1 else x - other,
+            "SubBackward0"),
+    "mul": (operator.mul, "MulBackward0"),
+    "div": (operator.truediv, "DivBackward0"),
+    "pow": (operator.pow, "PowBackward0"),
+    "exp": (np.exp, "ExpBackward0"),
+    "log": (np.log, "LogBackward0"),
+    "sin": (np.sin, "SinBackward0"),
+    "cos": (np.cos, "CosBackward0"),
+    "tanh": (np.tanh, "TanhBackward0"),
+    "sqrt": (np.sqrt, "SqrtBackward0"),
+    "abs": (np.abs, "AbsBackward0"),
+    "neg": (operator.neg, "NegBackward0"),
+    "sigmoid": (_logistic, "SigmoidBackward0"),
+    "relu": (lambda x: np.where(x > 0, x, 0).astype(x.dtype), "ReluBackward0"),
+    "norm": (_norm, "NormBackward1"),
+    "reshape": (lambda x, *shape: np.reshape(x, _dims(shape)), "ViewBackward0"),
+    "view": (lambda x, *shape: np.reshape(x, _dims(shape)), "ViewBackward0"),
+    "flatten": (_flatten, "ViewBackward0"),
+    "transpose": (lambda x, d0, d1: np.swapaxes(x, d0, d1), "TransposeBackward0"),
+    "t": (lambda x: np.transpose(x), "TBackward0"),
+    "permute": (lambda x, *dims: np.transpose(x, _dims(dims)), "PermuteBackward0"),
+    "unsqueeze": (lambda x, dim: np.expand_dims(x, dim), "UnsqueezeBackward0"),
+    "squeeze": (lambda x, dim=None: np.squeeze(x, axis=dim), "SqueezeBackward0"),
+    "expand": (_expand, "ExpandBackward0"),
+    "clamp": (lambda x, min=None, max=None: np.clip(x, min, max), "ClampBackward1"),
+    "clip": (lambda x, min=None, max=None: np.clip(x, min, max), "ClampBackward1"),
+    "softmax": (_softmax, "SoftmaxBackward0"),
+    "log_softmax": (_log_softmax, "LogSoftmaxBackward0"),
+    "clone": (lambda x: np.copy(x), "CloneBackward0"),
+    "float": (lambda x: x.astype(np.float32), "ToCopyBackward0"),
+    "double": (lambda x: x.astype(np.float64), "ToCopyBackward0"),
+    "long": (lambda x: x.astype(np.int64), None),
+    "int": (lambda x: x.astype(np.int32), None),
+    "bool": (lambda x: x.astype(bool), None),
+    "to": (lambda x, dtype: x.astype(np.dtype(dtype)), "ToCopyBackward0"),
+    "type": (lambda x, dtype: x.astype(np.dtype(dtype)), "ToCopyBackward0"),
+}
+
+
+def _method(fn: Callable[..., Any], name: str | None) -> Callable[..., Any]:
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Any:
+        return apply(fn, (self, *args), kwargs, name=name)
+
+    return method
+
+
+for _n, (_fn, _name) in _METHODS.items():
+    setattr(Tensor, _n, _method(_fn, _name))
+Tensor.T = property(lambda self: apply(np.transpose, (self,), name="TBackward0"))
+Tensor.mT = property(lambda self: apply(lambda x: np.swapaxes(x, -1, -2), (self,),
+                                        name="TransposeBackward0"))
+
+
+def _inplace_method(name: str) -> Callable[..., Any]:
+    fn, bname = _METHODS[name]
+
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        return self._inplace(lambda t, *a: apply(fn, (t, *a), kwargs, name=bname),
+                             f"{name}_", args)
+
+    return method
+
+
+for _n in ("add", "sub", "mul", "div", "pow", "exp", "log", "sigmoid", "relu", "clamp",
+           "tanh", "abs", "sqrt", "neg"):
+    setattr(Tensor, f"{_n}_", _inplace_method(_n))
+
+
+def _filled(a: Any, b: Any) -> Any:
+    return np.zeros_like(a) + b
+
+
+def _copied(a: Any, b: Any) -> Any:
+    return np.broadcast_to(b, a.shape).astype(a.dtype)
+
+
+def _fill_(self: Tensor, value: Any) -> Tensor:
+    return self._inplace(lambda t, v: apply(_filled, (t, v), name="FillBackward0"), "fill_",
+                         (value,))
+
+
+def _copy_(self: Tensor, src: Any) -> Tensor:
+    return self._inplace(lambda t, s: apply(_copied, (t, s), name="CopyBackward0"), "copy_",
+                         (src,))
+
+
+Tensor.fill_ = _fill_
+Tensor.copy_ = _copy_

@@ -514,7 +514,10 @@ def _leaf_key(x: Any) -> Any:
 def _site() -> Any:
     """The user's line calling this operation, cheaply: (code object, line). Part of the
     cache key, so each recorded equation keeps the location of its own line."""
-    f = sys._getframe(2)
+    try:
+        f = sys._getframe(2)
+    except ValueError:
+        return None
     while f is not None and _internal(f.f_code.co_filename):
         f = f.f_back
     return (f.f_code, f.f_lineno) if f is not None else None

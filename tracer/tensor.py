@@ -223,7 +223,12 @@ class Tensor:
                  "_version", "_acc", "__weakref__")
 
     def __init__(self, data: Any, requires_grad: bool = False, *, _array: bool = False) -> None:
-        arr = data if _array else _as_array(data)
+        if _array:
+            arr = data
+        elif isinstance(data, (Tensor, np.ndarray, np.generic)):
+            arr = _as_array(data)
+        else:  # torch.Tensor([0, 1, 2]): Python numbers take the default float dtype
+            arr = _as_array(data, get_default_dtype())
         self._np: np.ndarray = arr
         self.grad: Tensor | None = None
         self.grad_fn: Node | None = None
@@ -504,7 +509,14 @@ def _shape(size: Sequence[Any]) -> tuple[int, ...]:
 
 
 def _factory(make: Callable[[tuple[int, ...], np.dtype], np.ndarray]) -> Callable[..., Tensor]:
-    def factory(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    def factory(*size: Any, dtype: Any = None, requires_grad: bool = False,
+                **kwargs: Any) -> Tensor:
+        if "size" in kwargs:  # randn(size=(), requires_grad=True), as the tutorial writes
+            if size:
+                raise TypeError("the size is given twice, positionally and as size=")
+            size = (kwargs.pop("size"),)
+        if kwargs:
+            raise TypeError(f"unexpected keyword argument {next(iter(kwargs))!r}")
         dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
         return Tensor(np.asarray(make(_shape(size), dt), dtype=dt), requires_grad, _array=True)
 

@@ -17,7 +17,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from adjit.ir import Builder, Graph, Var, building
+from adjit.ir import ArrayType, Builder, Graph, Var, building
+from adjit.ir.core import dtype_name
 from adjit.ir.builder import inline
 from adjit.ir.errors import TraceError
 from adjit.tracer.loc import user_loc
@@ -78,6 +79,12 @@ class Joined:
                     continue
                 for i, v in enumerate(inline(node.graph, args)):
                     env[(node.id, i)] = v
+        for r in roots:  # a leaf differentiated itself (x.backward()): an input and output
+            if r.grad_fn is None and id(r) not in ext_index:
+                ext_index[id(r)] = len(inputs)
+                inputs.append(Var(ArrayType(dtype_name(r.dtype), r.shape)))
+                self.externals.append(r)
+                self.edges.append(Edge(r))
         self.inputs = inputs
         self.eqns = b.eqns
         self.env = env

@@ -26,3 +26,15 @@ def test_tensor_constructor_gives_the_default_float_dtype() -> None:
     # an array keeps its dtype
     assert adjit.Tensor(np.arange(3)).dtype == np.int64
     assert adjit.Tensor(np.arange(3.0)).dtype == np.float64
+
+
+def test_backward_of_a_leaf() -> None:
+    # it raised AttributeError: 'NoneType' object has no attribute 'type'
+    a = adjit.tensor(2.0, requires_grad=True)
+    a.backward()
+    a.backward()
+    assert a.grad.tolist() == 2.0
+    b = adjit.tensor([1.0, 2.0], requires_grad=True)
+    b.backward(adjit.tensor([3.0, 4.0]))
+    assert b.grad.tolist() == [3.0, 4.0]
+    assert adjit.autograd.grad(b, b, adjit.ones(2))[0].tolist() == [1.0, 1.0]

@@ -478,16 +478,20 @@ _NAMES = {"add": "AddBackward0", "sub": "SubBackward0", "mul": "MulBackward0",
           "convert": "ToCopyBackward0", "concatenate": "CatBackward0"}
 
 
+# numpy functions whose graph ends in a primitive that names something else (np.dot of two
+# vectors is a mul and a reduce_sum; np.linalg.norm a sqrt)
+_BY_NAME = {"sum": "SumBackward0", "mean": "MeanBackward0", "dot": "DotBackward0",
+            "vdot": "DotBackward0", "inner": "DotBackward0", "norm": "NormBackward1"}
+
+
 def _backward_name(name: str | None, graph: Graph) -> str:
     if name and name[0].isupper():
         return name
     prims = [e.prim for e in graph.eqns if e.prim not in ("convert", "broadcast_to",
                                                           "reshape")]
     last = prims[-1] if prims else (graph.eqns[-1].prim if graph.eqns else "")
-    if name in ("sum",):
-        return "SumBackward0"
-    if name in ("mean",):
-        return "MeanBackward0"
+    if name in _BY_NAME:
+        return _BY_NAME[name]
     return _NAMES.get(last, "".join(p.capitalize() for p in (name or last or "op").split("_"))
                       + "Backward0")
 

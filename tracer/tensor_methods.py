@@ -152,10 +152,13 @@ def _log_softmax(x: Any, dim: int) -> Any:
     return shifted - np.log(np.sum(np.exp(shifted), axis=dim, keepdims=True))
 
 
-def _reduce_pick(fn: Callable[..., Any], arg: Callable[..., Any]) -> Callable[..., Any]:
+def _reduce_pick(fn: Callable[..., Any], arg: Callable[..., Any],
+                 pairwise: Callable[..., Any]) -> Callable[..., Any]:
     def pick(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
         if dim is None:
             return fn(x)
+        if not isinstance(dim, (int, np.integer)):  # x.max(other): elementwise, as torch's
+            return pairwise(x, dim)
         return Values(fn(x, axis=dim, keepdims=keepdim),
                       arg(x, axis=dim, keepdims=keepdim))
     return pick
@@ -166,6 +169,15 @@ def _expand(x: Any, *sizes: Any) -> Any:
     shape = tuple(s if s != -1 else x.shape[i - (len(sizes) - x.ndim)]
                   for i, s in enumerate(sizes))
     return np.broadcast_to(x, shape)
+
+
+def _squeeze(x: Any, dim: Any = None) -> Any:
+    """torch's squeeze: a named dimension whose size is not 1 is left alone (numpy raises)."""
+    if dim is None:
+        return np.squeeze(x)
+    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+    ones = tuple(d % x.ndim for d in dims if x.shape[d] == 1) if x.ndim else ()
+    return np.squeeze(x, axis=ones) if ones else np.reshape(x, x.shape)
 
 
 def _flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
@@ -196,8 +208,9 @@ _METHODS: dict[str, tuple[Callable[..., Any], str | None]] = {
     "std": (lambda x, dim=None, unbiased=True, keepdim=False:
             np.std(x, axis=_axis(dim), ddof=1 if unbiased else 0, keepdims=keepdim), "std"),
     "prod": (lambda x, dim=None, keepdim=False: np.prod(x, axis=dim, keepdims=keepdim), None),
-    "max": (_reduce_pick(np.max, np.argmax), "MaxBackward1"),
-    "min": (_reduce_pick(np.min, np.argmin), "MinBackward1"),
+    # named by _pick_method below: max(), max(dim) and max(other) differ
+    "max": (_reduce_pick(np.max, np.argmax, np.maximum), None),
+    "min": (_reduce_pick(np.min, np.argmin, np.minimum), None),
     "amax": (lambda x, dim=None, keepdim=False: np.max(x, axis=_axis(dim), keepdims=keepdim),
              "AmaxBackward0"),
     "amin": (lambda x, dim=None, keepdim=False: np.min(x, axis=_axis(dim), keepdims=keepdim),
@@ -234,7 +247,7 @@ _METHODS: dict[str, tuple[Callable[..., Any], str | None]] = {
     "t": (lambda x: np.transpose(x), "TBackward0"),
     "permute": (lambda x, *dims: np.transpose(x, _dims(dims)), "PermuteBackward0"),
     "unsqueeze": (lambda x, dim: np.expand_dims(x, dim), "UnsqueezeBackward0"),
-    "squeeze": (lambda x, dim=None: np.squeeze(x, axis=dim), "SqueezeBackward0"),
+    "squeeze": (_squeeze, "SqueezeBackward0"),
     "expand": (_expand, "ExpandBackward0"),
     "clamp": (lambda x, min=None, max=None: np.clip(x, min, max), "ClampBackward1"),
     "clip": (lambda x, min=None, max=None: np.clip(x, min, max), "ClampBackward1"),
@@ -260,6 +273,24 @@ def _method(fn: Callable[..., Any], name: str | None) -> Callable[..., Any]:
 
 for _n, (_fn, _name) in _METHODS.items():
     setattr(Tensor, _n, _method(_fn, _name))
+
+
+def _pick_method(fn: Callable[..., Any], reduced: str, along: str,
+                 pairwise: str) -> Callable[..., Any]:
+    """max/min: the name depends on the call, as torch's does (max(), max(dim), max(other))."""
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Any:
+        dim = args[0] if args else kwargs.get("dim")
+        name = reduced if dim is None else along if isinstance(dim, (int, np.integer)) \
+            else pairwise
+        return apply(fn, (self, *args), kwargs, name=name)
+
+    return method
+
+
+Tensor.max = _pick_method(_METHODS["max"][0], "MaxBackward1", "MaxBackward0",
+                          "MaximumBackward0")
+Tensor.min = _pick_method(_METHODS["min"][0], "MinBackward1", "MinBackward0",
+                          "MinimumBackward0")
 Tensor.T = property(lambda self: apply(np.transpose, (self,), name="TBackward0"))
 Tensor.mT = property(lambda self: apply(lambda x: np.swapaxes(x, -1, -2), (self,),
                                         name="TransposeBackward0"))

@@ -38,3 +38,36 @@ def test_backward_of_a_leaf() -> None:
     b.backward(adjit.tensor([3.0, 4.0]))
     assert b.grad.tolist() == [3.0, 4.0]
     assert adjit.autograd.grad(b, b, adjit.ones(2))[0].tolist() == [1.0, 1.0]
+
+
+def test_max_and_min_of_another_tensor_are_elementwise() -> None:
+    # x.max(other) raised a TraceError (the tensor was taken for a dim)
+    x = adjit.tensor([[1.0, 5.0], [3.0, 2.0]], requires_grad=True)
+    y = x.max(adjit.full((2, 2), 2.5))
+    assert y.tolist() == [[2.5, 5.0], [3.0, 2.5]]
+    assert y.grad_fn.name() == "MaximumBackward0"
+    y.sum().backward()
+    assert x.grad.tolist() == [[0.0, 1.0], [1.0, 0.0]]
+    assert x.min(adjit.zeros(2, 2)).grad_fn.name() == "MinimumBackward0"
+    assert x.max().grad_fn.name() == "MaxBackward1"
+    assert x.max(dim=1).values.grad_fn.name() == "MaxBackward0"  # it said ArgmaxBackward0
+    assert x.min(0)[0].grad_fn.name() == "MinBackward0"
+
+
+def test_squeeze_of_a_dimension_that_is_not_one_leaves_it() -> None:
+    # numpy raises there; torch leaves the tensor as it is
+    x = adjit.ones(2, 3, requires_grad=True)
+    assert x.squeeze(0).shape == (2, 3)
+    assert x.unsqueeze(1).squeeze((0, 1)).shape == (2, 3)
+    assert x.unsqueeze(0).squeeze(0).shape == (2, 3)
+    x.squeeze(0).sum().backward()
+    assert x.grad.shape == (2, 3)
+
+
+def test_numpy_functions_take_torch_backward_names() -> None:
+    # np.dot of two vectors said SumBackward0 (its graph ends in reduce_sum)
+    v = adjit.arange(4.0, requires_grad=True)
+    assert np.dot(v, v).grad_fn.name() == "DotBackward0"
+    assert np.linalg.norm(v).grad_fn.name() == "NormBackward1"
+    assert np.sum(v).grad_fn.name() == "SumBackward0"
+    assert np.mean(v).grad_fn.name() == "MeanBackward0"

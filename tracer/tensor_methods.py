@@ -82,8 +82,25 @@ Tensor.__array_function__ = _array_function
 
 # ---- indexing -----------------------------------------------------------------------------------
 
+def _concrete_masks(key: Any) -> Any:
+    """A boolean mask in a key becomes the integer arrays of its True positions: its values
+    are known when a tensor is indexed, and a traced boolean mask means something else
+    (a masked value of the full shape, for traced reductions)."""
+    keys = key if isinstance(key, tuple) else (key,)
+    if not any(isinstance(k, (Tensor, np.ndarray)) and np.asarray(k).dtype == bool
+               and np.ndim(k) > 0 for k in keys):
+        return key
+    out: list[Any] = []
+    for k in keys:
+        if isinstance(k, (Tensor, np.ndarray)) and np.asarray(k).dtype == bool and np.ndim(k):
+            out.extend(np.nonzero(np.asarray(k)))
+        else:
+            out.append(k)
+    return tuple(out)
+
+
 def _getitem(self: Tensor, key: Any) -> Any:
-    return apply(operator.getitem, (self, key), name="IndexBackward0")
+    return apply(operator.getitem, (self, _concrete_masks(key)), name="IndexBackward0")
 
 
 def _set_static(x: Any, key: Any, value: Any) -> Any:

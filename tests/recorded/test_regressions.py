@@ -71,3 +71,17 @@ def test_numpy_functions_take_torch_backward_names() -> None:
     assert np.linalg.norm(v).grad_fn.name() == "NormBackward1"
     assert np.sum(v).grad_fn.name() == "SumBackward0"
     assert np.mean(v).grad_fn.name() == "MeanBackward0"
+
+
+def test_boolean_mask_indexing_selects() -> None:
+    # x[x > 0] on a tensor that requires grad returned the whole array, silently
+    a = np.array([[1.0, -2.0, 0.5], [3.0, -4.0, 2.0]], np.float32)
+    x = adjit.tensor(a, requires_grad=True)
+    y = x[x > 0]
+    assert y.tolist() == [1.0, 0.5, 3.0, 2.0]
+    z = x[:, adjit.tensor([True, False, True])]
+    w = x[np.array([False, True])]
+    assert z.shape == (2, 2) and w.shape == (1, 3)
+    (y.sum() * 2 + (z * z).sum() + w.sum() * 10).backward()
+    assert x.grad.tolist() == [[4.0, 0.0, 3.0], [18.0, 10.0, 16.0]]
+    assert adjit.tensor(a)[adjit.tensor(a) > 0].tolist() == [1.0, 0.5, 3.0, 2.0]

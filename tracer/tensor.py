@@ -158,6 +158,18 @@ class Node:
         self.custom: Any = None  # a custom Function's backward, if any
         self.outputs = [weakref.ref(t) for t in outputs]
         self.values: Any = ()  # the outputs' arrays (for a backward run node by node)
+        # each output's version counter and the version its array in `values` has: a
+        # backward run node by node reads `values`, so it checks them (see `saved_value`)
+        self.versions: list[Any] = [(t._version, t._version[0]) for t in outputs]
+
+    def saved_value(self, index: int, user: Node) -> np.ndarray:
+        """Output `index`'s array as it was made, for `user`'s backward; an error if it has
+        been changed in place since (through a view that shares its version counter)."""
+        counter, version = self.versions[index]
+        if counter[0] != version:
+            raise RuntimeError(inplace_message(self.values[index].shape, user.name(),
+                                               counter[0], version))
+        return self.values[index]
 
     def name(self) -> str:
         return self._name
@@ -180,6 +192,13 @@ class Node:
     def register_hook(self, fn: Callable[..., Any]) -> Any:
         raise NotImplementedError("hooks on grad_fn are not supported; use "
                                   "Tensor.register_hook")
+
+
+def inplace_message(shape: tuple[int, ...], user: str, now: int, expected: int) -> str:
+    return (f"one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: a tensor of shape {list(shape)} used by {user} is at "
+            f"version {now}; expected version {expected} instead. Clone it before changing "
+            f"it in place (x = x.clone()), or change it under adjit.no_grad() before using it.")
 
 
 class AccumulateGrad:
@@ -393,6 +412,14 @@ class Tensor:
         result = np.asarray(new._np, dtype=self._np.dtype)
         if result.shape != self._np.shape:
             result = np.broadcast_to(result, self._np.shape)
+        old = self.grad_fn
+        if old is not None and old.values:
+            # The node that made this tensor keeps its array for a backward run node by
+            # node: it keeps the values it made, not the ones written now.
+            values = list(old.values)
+            values[self._out] = self._np.copy()
+            old.values = tuple(values)
+            old.versions[self._out] = ([0], 0)
         self._np[...] = result
         self._version[0] += 1
         if new.grad_fn is not None:

@@ -85,3 +85,55 @@ def test_boolean_mask_indexing_selects() -> None:
     (y.sum() * 2 + (z * z).sum() + w.sum() * 10).backward()
     assert x.grad.tolist() == [[4.0, 0.0, 3.0], [18.0, 10.0, 16.0]]
     assert adjit.tensor(a)[adjit.tensor(a) > 0].tolist() == [1.0, 0.5, 3.0, 2.0]
+
+
+def _hooked_sin(a):
+    """sin(2a) with a hook on its output, which sends the backward pass node by node."""
+    y = a * 2
+    w = y.sin()
+    w.register_hook(lambda g: g)
+    return y, w
+
+
+def test_node_by_node_backward_uses_the_values_before_an_inplace_change() -> None:
+    # with a hook (or a custom Function) the backward reads each node's saved output array;
+    # y.add_(1) overwrote it and the gradient was silently wrong
+    a = adjit.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y, w = _hooked_sin(a)
+    y.add_(1)
+    w.sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), 2 * np.cos(2 * np.array([1.0, 2.0, 3.0])),
+                               rtol=1e-6)
+
+
+def test_node_by_node_backward_reports_a_change_through_a_view() -> None:
+    a = adjit.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y, w = _hooked_sin(a)
+    y.detach().add_(1)  # shares y's memory and version counter
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        w.sum().backward()
+
+
+class _Square(adjit.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return 2 * x * g
+
+
+def test_custom_function_saved_tensor_changed_in_place_is_reported() -> None:
+    # the gradient was silently computed from the changed values
+    a = adjit.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = a * 1
+    z = _Square.apply(y).sum()
+    y.mul_(10)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.backward()
+    b = adjit.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    _Square.apply(b * 1).sum().backward()
+    assert b.grad.tolist() == [2.0, 4.0, 6.0]

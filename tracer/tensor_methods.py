@@ -15,7 +15,7 @@ import numpy as np
 
 from adjit.ir.builder import emit
 
-from .tensor import Tensor, apply
+from .tensor import Tensor, apply, get_default_dtype
 from .values import Tracer
 
 # ---- operators ----------------------------------------------------------------------------------
@@ -27,21 +27,103 @@ _COMPARE = {"lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": opera
             "eq": operator.eq, "ne": operator.ne, "and": operator.and_, "or": operator.or_}
 
 
-def _binary(name: str, op: Callable[[Any, Any], Any], reflected: bool) -> Callable[..., Any]:
+# ---- PyTorch's type promotion for arithmetic ----------------------------------------------------
+#
+# numpy and torch differ: torch keeps a float tensor's dtype against integer tensors, 0-d
+# tensors and numpy scalars (f32 * int64 is f32, numpy says f64), gives Python floats with an
+# integer tensor the default dtype (numpy: f64), and divides integers into the default dtype.
+# Each operand is a dimensioned tensor, a 0-d tensor or a Python (or numpy) scalar; a class
+# counts only when its category (bool < integer < float) is higher than the classes above it.
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
+_INT64, _BOOL = np.dtype(np.int64), np.dtype(bool)
+
+
+def _promote(a: np.dtype | None, b: np.dtype) -> np.dtype:
+    if a is None:
+        return b
+    ca, cb = _CATEGORY[a.kind], _CATEGORY[b.kind]
+    return np.promote_types(a, b) if ca == cb else (a if ca > cb else b)
+
+
+def _combine(higher: np.dtype | None, lower: np.dtype | None) -> np.dtype | None:
+    if higher is None or lower is None:
+        return lower if higher is None else higher
+    return higher if _CATEGORY[higher.kind] >= _CATEGORY[lower.kind] else lower
+
+
+def result_dtype(operands: Sequence[Any], divide: bool = False) -> np.dtype | None:
+    """The dtype torch gives an arithmetic operation on `operands` (None: not a case this
+    knows, such as a list operand; numpy's rules then apply)."""
+    dims = zero = scalar = None
+    for x in operands:
+        if isinstance(x, (Tensor, np.ndarray)):
+            if x.dtype.kind not in _CATEGORY:
+                return None
+            if x.ndim:
+                dims = _promote(dims, x.dtype)
+            else:
+                zero = _promote(zero, x.dtype)
+        elif isinstance(x, (bool, np.bool_)):
+            scalar = _promote(scalar, _BOOL)
+        elif isinstance(x, (int, np.integer)):
+            scalar = _promote(scalar, _INT64)
+        elif isinstance(x, (float, np.floating)):
+            scalar = _promote(scalar, get_default_dtype())
+        else:
+            return None
+    dt = _combine(dims, _combine(zero, scalar))
+    if dt is not None and divide and dt.kind != "f":
+        dt = get_default_dtype()
+    return dt
+
+
+def _cast(x: Any, dt: np.dtype) -> Any:
+    """An array operand in dtype `dt`; a Python scalar stays (numpy takes its dtype from the
+    array), a numpy scalar becomes a Python one (numpy would let it decide the dtype)."""
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, (int, float, bool)) or np.dtype(x.dtype) == dt:
+        return x
+    return x.astype(dt)
+
+
+def _promoting(op: Callable[..., Any], operands: Sequence[Any],
+               divide: bool) -> Callable[..., Any]:
+    """`op` with its operands cast to torch's result dtype, when that differs from numpy's."""
+    a, b = operands[0], operands[1]
+    if isinstance(a, Tensor) and a.dtype.kind == "f" and (
+            type(b) is float or (isinstance(b, Tensor) and b.dtype == a.dtype)):
+        return op  # the common case: the same float dtype, or a float tensor and a float
+    dt = result_dtype(operands, divide)
+    if dt is None:
+        return op
+    return lambda x, y: op(_cast(x, dt), _cast(y, dt))
+
+
+_DIVIDE = ("truediv", "div")
+
+
+def _binary(name: str, op: Callable[[Any, Any], Any], reflected: bool,
+            promote: bool = True) -> Callable[..., Any]:
+    divide = name in _DIVIDE
     if reflected:
         def method(self: Tensor, other: Any) -> Any:
-            return apply(lambda a, b: op(b, a), (self, other), name=name)
+            fn = _promoting(op, (other, self), divide) if promote else op
+            return apply(lambda a, b: fn(b, a), (self, other), name=name)
     else:
         def method(self: Tensor, other: Any) -> Any:
-            return apply(op, (self, other), name=name)
+            fn = _promoting(op, (self, other), divide) if promote else op
+            return apply(fn, (self, other), name=name)
     return method
 
 
 for _n, _op in _BINARY.items():
-    setattr(Tensor, f"__{_n}__", _binary(_n, _op, False))
-    setattr(Tensor, f"__r{_n}__", _binary(_n, _op, True))
+    # matmul: torch asks for one dtype and numpy promotes; the numpy result is kept
+    setattr(Tensor, f"__{_n}__", _binary(_n, _op, False, _n != "matmul"))
+    setattr(Tensor, f"__r{_n}__", _binary(_n, _op, True, _n != "matmul"))
 for _n, _op in _COMPARE.items():
-    setattr(Tensor, f"__{_n}__", _binary(_n, _op, False))
+    setattr(Tensor, f"__{_n}__", _binary(_n, _op, False, False))
 Tensor.__neg__ = lambda self: apply(operator.neg, (self,), name="neg")
 Tensor.__abs__ = lambda self: apply(operator.abs, (self,), name="abs")
 Tensor.__invert__ = lambda self: apply(operator.invert, (self,), name="invert")
@@ -64,12 +146,21 @@ for _n in ("add", "sub", "mul", "truediv", "pow"):
 
 # ---- numpy protocols ----------------------------------------------------------------------------
 
+# ufuncs that follow torch's type promotion, as the operators do (np.float64(2) * t is
+# float32 for a float32 t: torch takes a numpy scalar for a Python number)
+_PROMOTING = {np.add: False, np.subtract: False, np.multiply: False, np.true_divide: True,
+              np.power: False, np.floor_divide: False, np.remainder: False,
+              np.maximum: False, np.minimum: False}
+
+
 def _array_ufunc(self: Tensor, ufunc: np.ufunc, method: str, *inputs: Any,
                  **kwargs: Any) -> Any:
     if kwargs.get("out") is not None:
         return NotImplemented
-    return apply(lambda *a, **k: getattr(ufunc, method)(*a, **k), inputs, kwargs,
-                 name=ufunc.__name__)
+    fn = getattr(ufunc, method)
+    if method == "__call__" and len(inputs) == 2 and not kwargs and ufunc in _PROMOTING:
+        fn = _promoting(fn, inputs, _PROMOTING[ufunc])
+    return apply(lambda *a, **k: fn(*a, **k), inputs, kwargs, name=ufunc.__name__)
 
 
 def _array_function(self: Tensor, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
@@ -239,13 +330,6 @@ _METHODS: dict[str, tuple[Callable[..., Any], str | None]] = {
     "dot": (np.dot, "DotBackward0"),
     "matmul": (np.matmul, "MmBackward0"),
     "mm": (np.matmul, "MmBackward0"),
-    "add": (lambda x, other, alpha=1: x + alpha * other if alpha != 1 else x + other,
-            "AddBackward0"),
-    "sub": (lambda x, other, alpha=1: x - alpha * other if alpha != 1 else x - other,
-            "SubBackward0"),
-    "mul": (operator.mul, "MulBackward0"),
-    "div": (operator.truediv, "DivBackward0"),
-    "pow": (operator.pow, "PowBackward0"),
     "exp": (np.exp, "ExpBackward0"),
     "log": (np.log, "LogBackward0"),
     "sin": (np.sin, "SinBackward0"),
@@ -290,6 +374,32 @@ def _method(fn: Callable[..., Any], name: str | None) -> Callable[..., Any]:
 
 for _n, (_fn, _name) in _METHODS.items():
     setattr(Tensor, _n, _method(_fn, _name))
+
+
+def _arith(op: Callable[[Any, Any], Any], name: str,
+           divide: bool = False) -> tuple[Callable[..., Any], str]:
+    """x.add(other, alpha=1) and the like: the operator, with torch's type promotion."""
+    def method(self: Tensor, other: Any, alpha: Any = 1) -> Any:
+        fn = _promoting(op, (self, other), divide)
+        if alpha != 1:
+            return apply(lambda x, o: fn(x, alpha * o), (self, other), name=name)
+        return apply(fn, (self, other), name=name)
+
+    def run(x: Any, other: Any, alpha: Any = 1) -> Any:  # for the in-place forms
+        return op(x, alpha * other) if alpha != 1 else op(x, other)
+
+    method.__name__ = name
+    return method, run
+
+
+for _n, _op, _name in (("add", operator.add, "AddBackward0"),
+                       ("sub", operator.sub, "SubBackward0"),
+                       ("mul", operator.mul, "MulBackward0"),
+                       ("div", operator.truediv, "DivBackward0"),
+                       ("pow", operator.pow, "PowBackward0")):
+    _m, _run = _arith(_op, _name, divide=_n == "div")
+    setattr(Tensor, _n, _m)
+    _METHODS[_n] = (_run, _name)
 
 
 def _pick_method(fn: Callable[..., Any], reduced: str, along: str,

@@ -137,3 +137,38 @@ def test_custom_function_saved_tensor_changed_in_place_is_reported() -> None:
     b = adjit.tensor([1.0, 2.0, 3.0], requires_grad=True)
     _Square.apply(b * 1).sum().backward()
     assert b.grad.tolist() == [2.0, 4.0, 6.0]
+
+
+@pytest.mark.parametrize("make,want", [
+    (lambda: adjit.ones(2) * adjit.tensor([1, 2]), np.float32),          # numpy: float64
+    (lambda: adjit.tensor([1, 2]) * adjit.ones(2), np.float32),
+    (lambda: adjit.tensor([1, 2]) + 1.5, np.float32),                    # numpy: float64
+    (lambda: 1.5 + adjit.tensor([1, 2]), np.float32),
+    (lambda: adjit.tensor([1, 2]) / 2, np.float32),                      # numpy: float64
+    (lambda: adjit.tensor([1, 2]) / adjit.tensor([2, 2]), np.float32),
+    (lambda: adjit.tensor([1, 2]).div(2), np.float32),
+    (lambda: adjit.ones(2) * np.float64(2), np.float32),                 # numpy: float64
+    (lambda: np.float64(2) * adjit.ones(2), np.float32),
+    (lambda: adjit.ones(2) * adjit.tensor(2.0, dtype=np.float64), np.float32),  # 0-d
+    (lambda: adjit.ones(2, dtype=np.int32) * adjit.tensor(2.0, dtype=np.float64), np.float64),
+    (lambda: adjit.ones(2) - adjit.tensor([1.0, 2.0], dtype=np.float64), np.float64),
+    (lambda: adjit.ones(2, dtype=np.int32) + 5, np.int32),
+    (lambda: adjit.tensor([1, 2]) ** 2.0, np.float32),
+    (lambda: adjit.tensor([1, 2]) ** 2, np.int64),
+    (lambda: adjit.tensor([True]) + 1, np.int64),
+    (lambda: adjit.ones(2).add(adjit.tensor([1, 2]), alpha=2), np.float32),
+    (lambda: np.add(adjit.tensor([1, 2]), 1.5), np.float32),
+    (lambda: adjit.ones(2, requires_grad=True) * adjit.tensor([1, 2]), np.float32),
+    (lambda: adjit.ones(2, requires_grad=True) * np.ones(2), np.float64),  # an array counts
+])
+def test_arithmetic_follows_torch_type_promotion(make, want) -> None:
+    assert make().dtype == want
+
+
+def test_promotion_keeps_gradients() -> None:
+    x = adjit.ones(3, requires_grad=True)
+    i = adjit.tensor([1, 2, 3])
+    y = x * i + i / 2
+    assert y.dtype == np.float32 and y.grad_fn.name() == "AddBackward0"
+    y.sum().backward()
+    assert x.grad.dtype == np.float32 and x.grad.tolist() == [1.0, 2.0, 3.0]

@@ -172,3 +172,13 @@ def test_promotion_keeps_gradients() -> None:
     assert y.dtype == np.float32 and y.grad_fn.name() == "AddBackward0"
     y.sum().backward()
     assert x.grad.dtype == np.float32 and x.grad.tolist() == [1.0, 2.0, 3.0]
+
+
+def test_dtype_names_as_torch_spells_them() -> None:
+    # the tutorial writes torch.arange(-20, 20, 0.1, requires_grad=True, dtype=torch.float32)
+    x = adjit.arange(-20, 20, 0.1, requires_grad=True, dtype=adjit.float32)
+    assert x.dtype == np.float32 and x.shape == (400,)
+    assert adjit.ones(2, dtype=adjit.float64).dtype == np.float64
+    assert adjit.tensor([1], dtype=adjit.int32).dtype == np.int32
+    assert adjit.zeros(1, dtype=adjit.int64).dtype == np.int64
+    assert not hasattr(adjit, "_np")

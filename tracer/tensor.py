@@ -406,7 +406,14 @@ class Tensor:
         if name == "zero_":
             new = Tensor(np.zeros_like(self._np), _array=True)
         else:
-            new = fn(self, *args)
+            src = self
+            if self.grad_fn is None and _needs_recording(
+                    [a for a in _leaves(args) if isinstance(a, Tensor)]):
+                # A tensor from outside the graph joins it (y = zeros(3); y[1] = x * 2): the
+                # new node reads y's values as they were, so it gets a copy of them (a
+                # backward reads an outside tensor's values again, and y's change now).
+                src = Tensor(self._np.copy(), _array=True)
+            new = fn(src, *args)
             if not isinstance(new, Tensor):
                 new = Tensor(np.asarray(new), _array=True)
         result = np.asarray(new._np, dtype=self._np.dtype)

@@ -190,8 +190,20 @@ def _concrete_masks(key: Any) -> Any:
     return tuple(out)
 
 
+def _check_bounds(shape: tuple[int, ...], key: Any) -> None:
+    """numpy's IndexError for an integer index array out of range, raised now: the recorded
+    operation's gather would clamp it. A broadcast view of one boolean costs no memory."""
+    keys = key if isinstance(key, tuple) else (key,)
+    if any(isinstance(k, (Tensor, np.ndarray)) and np.asarray(k).dtype.kind in "iu"
+           for k in keys):
+        plain = tuple(np.asarray(k) if isinstance(k, Tensor) else k for k in keys)
+        np.broadcast_to(np.False_, shape)[plain]
+
+
 def _getitem(self: Tensor, key: Any) -> Any:
-    return apply(operator.getitem, (self, _concrete_masks(key)), name="IndexBackward0")
+    key = _concrete_masks(key)
+    _check_bounds(self.shape, key)
+    return apply(operator.getitem, (self, key), name="IndexBackward0")
 
 
 def _set_static(x: Any, key: Any, value: Any) -> Any:

@@ -182,3 +182,30 @@ def test_dtype_names_as_torch_spells_them() -> None:
     assert adjit.tensor([1], dtype=adjit.int32).dtype == np.int32
     assert adjit.zeros(1, dtype=adjit.int64).dtype == np.int64
     assert not hasattr(adjit, "_np")
+
+
+def test_inplace_into_a_tensor_outside_the_graph() -> None:
+    # y = zeros(3); y[1] = x * 2 made y part of the graph, but the node read y's values at
+    # backward time, changed by the assignment itself: an in-place error (torch allows it)
+    a = adjit.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = adjit.zeros(3)
+    y[1] = a[2] * 2
+    assert y.requires_grad and not y.is_leaf
+    (y * y).sum().backward()
+    assert a.grad.tolist() == [0.0, 0.0, 24.0]
+    b = adjit.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    z = adjit.ones(3) * 2
+    z.mul_(b)
+    z.sum().backward()
+    assert b.grad.tolist() == [2.0, 2.0, 2.0]
+
+
+@pytest.mark.parametrize("key", [
+    lambda: adjit.tensor([5]), lambda: (slice(None), np.array([2])),
+    lambda: (adjit.tensor([-4]),)], ids=["tensor", "array-axis1", "negative"])
+def test_index_tensor_out_of_range_is_an_index_error(key) -> None:
+    # the recorded gather clamped it: x[tensor([5])] of a 3-row x gave the last row
+    x = adjit.ones(3, 2, requires_grad=True)
+    with pytest.raises(IndexError, match="out of bounds"):
+        x[key()]
+    assert x[adjit.tensor([-1, 2])].shape == (2, 2)

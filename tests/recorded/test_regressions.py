@@ -209,3 +209,12 @@ def test_index_tensor_out_of_range_is_an_index_error(key) -> None:
     with pytest.raises(IndexError, match="out of bounds"):
         x[key()]
     assert x[adjit.tensor([-1, 2])].shape == (2, 2)
+
+
+def test_stop_gradient_of_a_recorded_tensor_detaches_it() -> None:
+    # it returned the tensor itself, so the gradient flowed through: 3x**2 instead of x**2
+    x = adjit.tensor([0.0, 1.0, 2.0, 3.0], requires_grad=True)
+    u = adjit.stop_gradient(x * x)
+    assert not u.requires_grad and u.grad_fn is None
+    (u * x).sum().backward()
+    assert x.grad.tolist() == [0.0, 1.0, 4.0, 9.0]

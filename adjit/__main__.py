@@ -111,9 +111,10 @@ def _compare(ns: argparse.Namespace) -> int:
 
     fn = _load(ns.target)
     build = _load(ns.declared) if ns.declared else None
+    recorded = False if ns.no_recorded else _load(ns.recorded) if ns.recorded else True
     args = _args(ns.args)
     try:
-        print(adjit.compare(fn, *args, declared=build))
+        print(adjit.compare(fn, *args, declared=build, recorded=recorded))
     except adjit.AdjitError as e:
         print(f"adjit: {e}", file=sys.stderr)
         return 1
@@ -146,11 +147,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--stage", choices=STAGES, metavar="STAGE",
                    help=f"print only this stage: {', '.join(STAGES)}")
     p.set_defaults(run=_inspect)
-    c = sub.add_parser("compare", help="the traced and declared graphs of a function, "
-                                       "side by side")
-    c.add_argument("target", help="path/to/file.py:function (traced)")
+    c = sub.add_parser("compare", help="the traced, declared and recorded graphs of a "
+                                       "function, side by side")
+    c.add_argument("target", help="path/to/file.py:function (traced, and recorded: run on "
+                                  "adjit.Tensor arguments)")
     c.add_argument("--declared", help="path/to/file.py:build, called with one declared "
                                       "variable per argument")
+    rec = c.add_mutually_exclusive_group()
+    rec.add_argument("--recorded", help="path/to/file.py:function to run on tensors instead "
+                                        "of the target")
+    rec.add_argument("--no-recorded", action="store_true", help="leave the recorded way out")
     c.add_argument("--args", required=True, help="Python expression for the arguments")
     c.set_defaults(run=_compare)
     n = sub.add_parser("numpy", help="list the numpy functions, methods and Python constructs "

@@ -136,7 +136,8 @@ def _numpy(ns: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m adjit")
     sub = top.add_subparsers(dest="command", required=True)
-    d = sub.add_parser("demo", help="run the functional seed examples F1-F11")
+    d = sub.add_parser("demo", help="run the seed examples: functional F1-F11 and recorded "
+                                       "R1-R14")
     d.add_argument("--plot", metavar="PATH", help="also draw sin(x) and its derivative (F11) "
                                                   "into PATH, e.g. f11.png (needs matplotlib)")
     d.set_defaults(run=_demo)

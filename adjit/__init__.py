@@ -39,6 +39,14 @@ from adjit.ir.errors import (  # noqa: E402  (after the search path is complete)
 from adjit.runtime import explicit  # noqa: E402
 from adjit.runtime.api import grad, jit, stop_gradient, value_and_grad  # noqa: E402
 from adjit.runtime.vjp import vjp  # noqa: E402
+from adjit.runtime.forward import (  # noqa: E402
+    hessian,
+    hvp,
+    jacfwd,
+    jacobian,
+    jacrev,
+    jvp,
+)
 from adjit.runtime.compare import Comparison, compare  # noqa: E402
 from adjit.runtime.inspect import Inspection, inspect  # noqa: E402
 from adjit.runtime.recompile import RecompileWarning  # noqa: E402
@@ -65,6 +73,7 @@ from adjit.tracer.tensor import (  # noqa: E402  (the recorded, PyTorch-style fr
     zeros_like,
 )
 from adjit import autograd  # noqa: E402
+from adjit.tracer.custom_rules import custom_vjp  # noqa: E402
 
 # dtype names for tensors, as torch spells them (adjit.arange(..., dtype=adjit.float32))
 float32 = _np.dtype("float32")
@@ -77,7 +86,9 @@ __version__ = "0.1.0"
 __all__ = ["AdjitError", "CodegenError", "Comparison", "IRError", "Inspection",
            "NotDifferentiable", "RecompileWarning", "compare", "explicit",
            "ShapeError", "TraceError", "grad", "inspect", "jit", "stop_gradient",
-           "value_and_grad", "vjp", "Tensor", "arange", "autograd", "empty", "enable_grad",
+           "value_and_grad", "vjp", "Tensor", "custom_vjp", "hessian", "hvp", "jacfwd",
+           "jacobian", "jacrev", "jvp", "arange", "autograd", "empty",
+           "enable_grad",
            "full", "get_default_dtype", "is_grad_enabled", "manual_seed", "no_grad", "ones",
            "ones_like", "rand", "rand_like", "randn", "randn_like", "set_default_dtype",
            "set_grad_enabled", "tensor", "zeros", "zeros_like", "float32", "float64", "int32",

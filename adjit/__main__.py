@@ -163,8 +163,18 @@ def parser() -> argparse.ArgumentParser:
     n = sub.add_parser("numpy", help="list the numpy functions, methods and Python constructs "
                                      "that trace")
     n.set_defaults(run=_numpy)
-    # Further subcommands (`cache`) register here: a parser with set_defaults(run=...).
+    k = sub.add_parser("cache", help="the disk cache: `cache info` or `cache clear`")
+    k.add_argument("action", choices=("info", "clear"),
+                   help="info: folder, entries, size and limit; clear: remove every entry")
+    k.set_defaults(run=_cache)
+    # Further subcommands register here: a parser with set_defaults(run=...).
     return top
+
+
+def _cache(ns: argparse.Namespace) -> int:
+    from adjit.runtime.diskcache import main as cache_main
+
+    return cache_main([ns.action])
 
 
 def main(argv: list[str] | None = None) -> int:

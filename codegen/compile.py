@@ -1,113 +1,146 @@
 """Turn generated `Source` into a callable.
 
 `compile_source(src, cache_dir, jit=True, signature_args=None)` writes the text to
-`cache_dir/<sha256(text)[:20]>.py` (atomically, and only when the file is not there, so its
-mtime stays put and numba's on-disk cache, `njit(cache=True)`, hits in the next process),
-imports it by path, and returns the `numba.njit(cache=True, fastmath=False,
-error_model='numpy')` dispatcher; with `jit=False`, the plain Python function. The module's
-other functions (`src.callees`: the sub-graphs of `cond` and `while`) are compiled the same
-way, as numba callees of the main function; with `jit=False` they stay plain Python too.
+`<folder>/<sha256(text)[:20]>/<name>.py` (see `codegen.cache`: the folder is checked, the file
+is written atomically and only when it differs), compiles the text *in memory* into a module
+of its own (no bytecode file is written or read, and the module is not left in
+`sys.modules`), and returns the `numba.njit(fastmath=False, error_model='numpy')` dispatcher
+with adjit's verified disk cache (`codegen.kernelcache`); with `jit=False`, the plain Python
+function. The module's other functions (`src.callees`: the sub-graphs of `cond` and `while`)
+become numba callees of the main function (plain Python with `jit=False`); their machine code
+is linked into the caller's, so the caller's cache entry holds everything.
 
-The returned object carries `__source__` (the text) and `__source_path__` (the file). numba
-compiles lazily at the first call; `compile_for(fn, *args)` (or `signature_args=`) compiles
-for those arguments' types now. Either way a numba failure is raised as
-`adjit.CodegenError` naming the generated file and line, never as a numba traceback.
+The returned object carries `__source__` (the text) and `__source_path__` (the file), and the
+traceback machinery reads the text from memory (`linecache`) while the function lives, so a
+changed file cannot make a traceback lie. numba compiles lazily at the first call;
+`compile_for(fn, *args)` (or `signature_args=`) compiles for those arguments' types now.
+Either way a numba failure is raised as `adjit.CodegenError` naming the generated file and
+line, never as a numba traceback. With `worker=True`, a kernel that is not on disk yet is
+compiled by a helper process (`codegen.worker`: numba never frees compiler memory) and loaded
+from the cache entry it writes. Each compilation is logged (logger "adjit", INFO): what, how
+(compiled, or loaded from the disk cache) and how long.
 """
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import os
+import contextlib
+import linecache
+import logging
 import pathlib
 import re
 import sys
-import tempfile
-from collections.abc import Callable, Sequence
+import threading
+import time
+import types
+import weakref
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from adjit.ir.errors import CodegenError
 
-from . import fastmath
+from . import cache, fastmath
 from .cpu import Source
+
+log = logging.getLogger("adjit")
 
 
 def source_path(src: Source, cache_dir: pathlib.Path) -> pathlib.Path:
-    digest = hashlib.sha256(src.text.encode()).hexdigest()[:20]
-    return pathlib.Path(cache_dir) / f"{digest}.py"
+    return cache.open_folder(cache_dir).source_path(src.text, src.name)
 
 
 def write_source(src: Source, cache_dir: pathlib.Path) -> pathlib.Path:
-    """Write the text once; a file with the right content is left alone (numba's cache keys
-    on its mtime), a damaged one is replaced."""
-    cache_dir = pathlib.Path(cache_dir)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    path = source_path(src, cache_dir)
+    """Write the text once; a file with the right content is left alone, a damaged one is
+    replaced."""
+    return cache.open_folder(cache_dir).write_source(src.text, src.name)
+
+
+def _module(text: str, path: pathlib.Path, modname: str) -> types.ModuleType:
+    """The text run as a module named `modname`, compiled from memory with `path` as its file
+    name (tracebacks show its lines): no bytecode is read or written, and it is not put in
+    `sys.modules` (see `_importable`)."""
+    module = types.ModuleType(modname)
+    module.__file__ = str(path)
     try:
-        if path.read_text() == src.text:
-            return path
-    except (OSError, UnicodeDecodeError):
-        pass
-    fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".tmp-", suffix=".py")
+        code = compile(text, str(path), "exec", dont_inherit=True)
+        exec(code, module.__dict__)  # noqa: S102  (our own generated text, from memory)
+    except Exception as e:  # noqa: BLE001  (any failure to load is our bug)
+        raise CodegenError(f"generated source {path} does not load: {e}",
+                           hint="this is an adjit bug; please report it with that file") from None
+    return module
+
+
+def _keep_lines(owner: Any, path: pathlib.Path, text: str) -> None:
+    """Tracebacks and numba's messages read `path`'s lines from memory while `owner` lives."""
+    key = str(path)
+    linecache.cache[key] = (len(text), None, text.splitlines(keepends=True), key)
+    weakref.finalize(owner, linecache.cache.pop, key, None)
+
+
+_LIVE: dict[str, list[Any]] = {}  # module name -> [module, users]: see `_importable`
+_LIVE_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _importable(module: types.ModuleType) -> Iterator[None]:
+    """numba imports a function's module by name while it compiles or loads it (its
+    `Environment` holds the module's globals): the module is in `sys.modules` only then, so
+    that a dropped function leaves nothing behind."""
+    name = module.__name__
+    with _LIVE_LOCK:
+        slot = _LIVE.setdefault(name, [module, 0])
+        slot[1] += 1
+        sys.modules[name] = slot[0]
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(src.text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+        yield
+    finally:
+        with _LIVE_LOCK:
+            slot[1] -= 1
+            if slot[1] == 0:
+                del _LIVE[name]
+                if sys.modules.get(name) is slot[0]:
+                    del sys.modules[name]
 
 
-def _load(path: pathlib.Path, name: str, jit: bool = True) -> Callable[..., Any]:
-    # numba's disk cache imports the function's module *by name* when it loads an entry, so
-    # the name must be the same in every process: derive it from the file's hash. The plain
-    # Python version is a module of its own, so that its callees stay plain functions.
-    modname = f"adjit_generated_{path.stem}" + ("" if jit else "_py")
-    module = sys.modules.get(modname)
-    if module is None or getattr(module, "__file__", None) != str(path):
-        spec = importlib.util.spec_from_file_location(modname, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[modname] = module
-        try:
-            spec.loader.exec_module(module)
-        except Exception as e:  # noqa: BLE001  (any failure to load is our bug)
-            sys.modules.pop(modname, None)
-            raise CodegenError(f"generated source {path} does not load: {e}",
-                               hint="this is an adjit bug; please report it with that "
-                                    "file") from None
-    fn = getattr(module, name, None)
-    if fn is None:
-        raise CodegenError(f"generated source {path} has no function {name!r}")
-    return fn
-
-
-def compile_source(src: Source, cache_dir: pathlib.Path, jit: bool = True,
-                   signature_args: Sequence[Any] | None = None) -> Callable[..., Any]:
+def compile_source(src: Source, cache_dir: pathlib.Path | cache.Folder, jit: bool = True,
+                   signature_args: Sequence[Any] | None = None, *, worker: bool = False,
+                   ) -> Callable[..., Any]:
     """The compiled function for `src` (see the module docstring)."""
-    path = write_source(src, cache_dir)
-    fn = _load(path, src.name, jit)
+    folder = cache_dir if isinstance(cache_dir, cache.Folder) else cache.open_folder(cache_dir)
+    path = folder.write_source(src.text, src.name)
+    # numba names the module in its compiled code: the same name in every process.
+    modname = f"adjit_generated_{path.parent.name}" + ("" if jit else "_py")
+    module = _module(src.text, path, modname)
+    fn = getattr(module, src.name, None)
+    if fn is None:
+        raise CodegenError(f"generated source {path} has no function {src.name!r}")
     if not jit:
-        fn.__source__ = src.text  # type: ignore[attr-defined]
-        fn.__source_path__ = str(path)  # type: ignore[attr-defined]
+        fn.__source__ = src.text
+        fn.__source_path__ = str(path)
+        _keep_lines(fn, path, src.text)
         return fn
     import numba
 
+    from .kernelcache import KernelCache
+
     fastmath.register()  # numba's implementations of the `fm.*` calls the text may make
     # The sub-graph functions of control flow become numba callees: the main function
-    # resolves them from its module's globals when it is compiled. Their machine code is
-    # linked into the caller's, so a later process loads the caller from numba's cache
-    # without compiling them.
-    module = sys.modules[fn.__module__]
+    # resolves them from its module's globals when it is compiled.
     for callee in src.callees:
         f = getattr(module, callee)
         if not isinstance(f, numba.core.dispatcher.Dispatcher):
-            setattr(module, callee, numba.njit(cache=True, fastmath=False,
-                                               error_model="numpy")(f))
-    disp = numba.njit(cache=True, fastmath=False, error_model="numpy")(fn)
+            setattr(module, callee, numba.njit(fastmath=False, error_model="numpy")(f))
+    disp = numba.njit(fastmath=False, error_model="numpy")(fn)
+    on_miss = None
+    if worker:
+        from . import worker as worker_mod
+
+        def on_miss(sig: Any) -> bool:
+            return worker_mod.fill(folder, src, sig)
+
+    disp._cache = KernelCache(folder, src.text, src.name, on_miss)
     disp.__source__ = src.text
     disp.__source_path__ = str(path)
+    disp.__adjit_module__ = module
+    _keep_lines(disp, path, src.text)
     lazy = disp._compile_for_args
 
     def compile_for_args(*args: Any, **kws: Any) -> Any:
@@ -132,25 +165,36 @@ def compile_for(fn: Any, *args: Any) -> Any:
 
 
 def _guarded(disp: Any, compile: Callable[[], Any]) -> Any:
-    """Run a numba compile; a numba error becomes a CodegenError, and a failure to load a
-    damaged or stale on-disk cache entry empties numba's index and compiles afresh."""
+    """Run a numba compile with the module importable; a numba error becomes a CodegenError,
+    and a cache entry that fails to load is removed and compiled afresh."""
     import numba
 
     path = pathlib.Path(getattr(disp, "__source_path__", "?"))
     text = getattr(disp, "__source__", "")
+    module = getattr(disp, "__adjit_module__", None)
+    cache_ = getattr(disp, "_cache", None)
+    before = len(disp.overloads)
+    start = time.perf_counter()
     for attempt in (0, 1):
         try:
-            return compile()
+            with _importable(module) if module is not None else contextlib.nullcontext():
+                result = compile()
+            break
         except numba.core.errors.NumbaError as e:
             raise _codegen_error(e, path, text) from None
-        except Exception as e:  # noqa: BLE001  (numba's cache loader raises anything)
-            cache = getattr(disp, "_cache", None)
-            if attempt or cache is None or not hasattr(cache, "flush"):
+        except Exception as e:  # noqa: BLE001  (numba's loader raises anything)
+            if attempt or cache_ is None or not hasattr(cache_, "flush"):
                 raise CodegenError(f"could not compile or load the generated kernel {path}: "
                                    f"{type(e).__name__}: {e}",
-                                   hint="delete the cache directory and retry") from None
-            cache.flush()
-    raise AssertionError("unreachable")
+                                   hint="run `python -m adjit cache clear` and retry") from None
+            cache_.flush()
+    if len(disp.overloads) > before and log.isEnabledFor(logging.INFO):
+        sig = ", ".join(str(t) for t in list(disp.overloads)[-1])
+        last = getattr(cache_, "last", None)
+        how = last[0] if last else "compiled by numba (not in the disk cache)"
+        log.info("numba: %s(%s) %s in %.1f ms", disp.__name__, sig, how,
+                 (time.perf_counter() - start) * 1e3)
+    return result
 
 
 def _codegen_error(e: Exception, path: pathlib.Path, text: str) -> CodegenError:

@@ -12,6 +12,7 @@ from typing import Any, Sequence
 from adjit.ir import Graph
 
 from .adjoint import adjoint
+from .inline_custom import inline_custom
 from .prune import PruneReport, prune
 from .simplify import SimplifyStats, simplify
 
@@ -42,11 +43,13 @@ def differentiate(g: Graph, wrt: Sequence[int], *, seed: str = "auto", checks: b
     st.joint = _after("adjoint", adjoint(g, wrt, seed=seed, also=also), checks, dump)
     pruned, st.prune_report = prune(st.joint, wrt=wrt, forward=g)
     st.pruned = _after("prune", pruned, checks, dump)
-    st.simplified = _after("simplify", simplify(pruned, stats=st.simplify_stats), checks, dump)
+    st.simplified = _after("simplify", simplify(inline_custom(pruned), stats=st.simplify_stats),
+                           checks, dump)
     return st
 
 
 def optimize(g: Graph, *, checks: bool = False, dump: set[str] = frozenset()) -> Stages:
     st = Stages(traced=_after("trace", g, checks, dump))
-    st.simplified = _after("simplify", simplify(g, stats=st.simplify_stats), checks, dump)
+    st.simplified = _after("simplify", simplify(inline_custom(g), stats=st.simplify_stats),
+                           checks, dump)
     return st

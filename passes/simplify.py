@@ -35,7 +35,7 @@ from adjit.ir.primitive import PRIMS
 
 from .dce import dce
 
-Rule = Callable[[Eqn], "Value | Eqn | None"]
+Rule = Callable[[Eqn], "Value | Eqn | list[Eqn] | None"]
 FOLD_MAX_SIZE = 16  # fold constants only while they stay small
 
 
@@ -128,9 +128,49 @@ def _pow(eqn: Eqn) -> Value | Eqn | None:
         return _broadcast_of(eqn, Lit.make(1, eqn.out.dtype))
     if _lit_is(y, 1):
         return _same_type(eqn, x)
-    if _lit_is(y, 2) and x.type == eqn.out.type:
-        return eqn.replace(prim="mul", inputs=(x, x))
-    return None
+    if x.type != eqn.out.type or not (isinstance(y, Lit) and y.is_scalar):
+        return None
+    return _power_by_multiplication(eqn, x, float(y.value))
+
+
+MAX_POWER = 8  # x**n for |n| <= MAX_POWER becomes multiplications (a chain of squarings)
+
+
+def _power_by_multiplication(eqn: Eqn, x: Value, n: float) -> Value | Eqn | list[Eqn] | None:
+    """Strength reduction: x**n for a small integer n (negative too) as multiplications (a
+    divide for n < 0), x**0.5 as sqrt and x**-0.5 as 1/sqrt. pow is a libm call that also
+    keeps a loop from vectorizing; a product differs from it by at most an ulp or two."""
+    if n in (0.5, -0.5):
+        root = eqn.replace(prim="sqrt", inputs=(x,))
+        if n > 0:
+            return root
+        root = root.replace(outputs=(Var(x.type),))
+        return [root, eqn.replace(prim="div", inputs=(Lit.make(1, x.dtype), root.out))]
+    if n != int(n) or not 1 <= abs(n) <= MAX_POWER or n == 1:
+        return None
+    k = int(abs(n))
+    eqns: list[Eqn] = []
+
+    def mul(a: Value, b: Value) -> Value:
+        e = eqn.replace(prim="mul", inputs=(a, b), outputs=(Var(x.type),))
+        eqns.append(e)
+        return e.out
+
+    result: Value | None = None
+    square = x
+    while k:  # binary exponentiation
+        if k & 1:
+            result = square if result is None else mul(result, square)
+        k >>= 1
+        if k:
+            square = mul(square, square)
+    assert result is not None
+    if n < 0:
+        eqns.append(eqn.replace(prim="div", inputs=(Lit.make(1, x.dtype), result)))
+    else:
+        last = eqns.pop()
+        eqns.append(last.replace(outputs=eqn.outputs))
+    return eqns
 
 
 def _neg(eqn: Eqn, producers: dict[int, Eqn]) -> Value | None:
@@ -294,6 +334,12 @@ def _sweep(g: Graph, stats: Counter) -> tuple[Graph, bool]:
             stats[name] += 1
             changed = True
             continue
+        if isinstance(result, list):  # several equations; the last defines the output
+            for e in result[:-1]:
+                for o in e.outputs:
+                    producers[id(o)] = e
+                out.append(e)
+            result = result[-1]
         if isinstance(result, Eqn):
             stats[name] += 1
             changed = True

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import operator
 import sys
+import time
 import types
 import weakref
 from collections import OrderedDict
@@ -417,7 +418,9 @@ class Transformed:
         static = self._static_positions(primals)
         wrt, grad_trees = (self._layout(primals, static) if self.mode != "jit"
                            else (None, []))
+        t0 = time.perf_counter()
         traced = trace(self.fun, primals, static, probe=probe, probe_vals=vals)
+        trace_s = time.perf_counter() - t0
         seed = "auto"
         if wrt is not None:
             seed = self._check_output(traced)
@@ -425,8 +428,8 @@ class Transformed:
         flat, flat_static, trees = pytree.flatten_arguments(primals, static)
         captured = [vals[i] for i in traced.captured]
         spec = build(traced, wrt=wrt, static=[j for j, st in enumerate(flat_static) if st],
-                     n_args=len(flat) + len(captured) + n_ct, seed=seed,
-                     **({"reason": reason} if _build_takes_reason() else {}))
+                     n_args=len(flat) + len(captured) + n_ct, seed=seed, reason=reason,
+                     trace_s=trace_s)
         # How this call's arguments become the compiled function's, and its gradients the
         # arguments' structures (None where nothing is a structure).
         spec.arg_trees = (static, trees) if any(t is not None for t in trees) else None
@@ -494,13 +497,6 @@ def _boxes(spec: Specialization) -> list[Callable[[Any, bool], Any]]:
         boxes = spec.boxes = [boxer(shape, dt, i in fresh) for i, (shape, dt) in
                               enumerate(zip(spec.out_shapes, spec.out_dtypes, strict=True))]
     return boxes
-
-
-@functools.cache
-def _build_takes_reason() -> bool:
-    import inspect
-
-    return "reason" in inspect.signature(build).parameters
 
 
 def _lookup(module: str, qualname: str) -> Any:

@@ -6,15 +6,18 @@ at the boundary (Python scalars in, numpy scalars and arrays out, dtypes kept).
 """
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 from adjit.ir import Graph
 from adjit.passes.pipeline import Stages, differentiate, optimize
 from adjit.tracer import Traced
 
-from . import config
+from . import config, log
 
 
 @dataclass
@@ -47,15 +50,20 @@ class Specialization:
 
 
 def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n_args: int,
-          seed: str = "auto", also: Sequence[Any] = ()) -> Specialization:
-    """Compile `traced` (its gradient wrt inputs `wrt`, and the cotangents of the values in
-    `also`, when `wrt` is given)."""
+          seed: str = "auto", also: Sequence[Any] = (), reason: str = "",
+          trace_s: float | None = None) -> Specialization:
+    """Compile a traced function (its gradient wrt inputs `wrt`, and the cotangents of the
+    values in `also`, when `wrt` is given). `reason` (first call, new shapes or dtypes, a
+    guard that failed, ...) and `trace_s` (how long tracing took) are only reported: with
+    ADJIT_LOG=compile or the "adjit" logger at INFO (runtime/log.py)."""
     # Imported here so that `import adjit` stays cheap for IR-only use (numba loads on first
     # compile).
     from adjit.codegen.compile import compile_source
     from adjit.codegen.cpu import emit_cpu
     from adjit.passes.fuse import fuse
 
+    log.configure()
+    t0 = time.perf_counter()
     checks = config.checks()
     dump = config.dump_after()
     g = traced.graph
@@ -66,8 +74,18 @@ def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n
     plan = fuse(final)
     if "fuse" in dump:
         print(f"--- kernel plan ---\n{plan}")
+    t1 = time.perf_counter()
     source = emit_cpu(final, plan, f"{final.name}_kernel", tape_limit=config.max_tape_bytes())
-    fn = compile_source(source, config.cache_dir(), jit=not config.nojit())
+    nojit = config.nojit()
+    fn = compile_source(source, config.cache_folder(), jit=not nojit,
+                        worker=config.compile_worker() and not nojit)
+    t2 = time.perf_counter()
+    if log.log.isEnabledFor(logging.INFO):
+        traced_in = f"trace {trace_s * 1e3:.1f} ms, " if trace_s is not None else ""
+        log.log.info("compile %s [%s]: %spasses %.1f ms, codegen %.1f ms%s", log.signature(g),
+                     reason or "no reason given", traced_in, (t1 - t0) * 1e3, (t2 - t1) * 1e3,
+                     " (plain Python: ADJIT_NOJIT)" if nojit else "; numba runs at the first "
+                     "call")
     in_types = iter(final.inputs)
     in_dtypes = tuple(None if i in static else next(in_types).type.np_dtype
                       for i in range(n_args))

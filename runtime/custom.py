@@ -64,10 +64,7 @@ class Function:
     @classmethod
     def apply(cls, *args: Any) -> Any:
         if any(isinstance(a, Tracer) for a in pytree.flatten(args)[0]):
-            raise TraceError(f"{cls.__name__}.apply on traced values: a custom Function's "
-                             f"backward runs in the recorded (Tensor) API only", loc=user_loc(2),
-                             hint="in traced code, use adjit.stop_gradient or write the rule "
-                                  "as plain numpy")
+            return _traced_apply(cls, args)
         tensors = [a for a in args if isinstance(a, Tensor)]
         ctx = FunctionCtx(tuple(isinstance(a, Tensor) and a.requires_grad for a in args))
         with no_grad():
@@ -102,6 +99,27 @@ class Function:
             if r.dtype.kind == "f" and id(outs[i]) not in ctx.non_differentiable:
                 r.grad_fn, r._out, r.requires_grad = node, i, True
         return pytree.unflatten(tree, results)
+
+
+def _traced_apply(cls: type[Function], args: tuple[Any, ...]) -> Any:
+    """In traced code the same rule is a `custom_vjp` equation: forward's value, with the
+    tensors it saved as residuals, and backward as the vector-Jacobian product."""
+    import copy
+
+    from adjit.tracer.custom_rules import emit
+
+    ctx = FunctionCtx(tuple(isinstance(a, Tracer) for a in args))
+
+    def fwd(*a: Any) -> Any:
+        return cls.forward(ctx, *a), tuple(ctx.saved_tensors)
+
+    def bwd(saved: Any, g: Any) -> Any:
+        again = copy.copy(ctx)
+        again._saved = tuple(saved)
+        grads = cls.backward(again, *(g if isinstance(g, tuple) else (g,)))
+        return grads if isinstance(grads, tuple) else (grads,)
+
+    return emit(fwd, bwd, args)
 
 
 def interpret_backward(joined: Any, roots: Sequence[Tensor], seeds: Sequence[np.ndarray],

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 from adjit.ir.errors import TraceError
+from adjit.tracer import Tracer
 from adjit.tracer.loc import user_loc
 
 from .api import Argnums, Transformed
@@ -59,7 +60,7 @@ def vjp(fun: Callable[..., Any], *primals: Any, argnums: Argnums | None = None) 
     nums = tuple(range(len(primals))) if argnums is None else argnums
     primals = tuple(np.array(p, copy=True) if isinstance(p, np.ndarray) else p for p in primals)
     out = Transformed(fun, "jit")(*primals)
-    outs = [np.asarray(o) for o in _leaves(out)]
+    outs = [o if isinstance(o, Tracer) else np.asarray(o) for o in _leaves(out)]
     diff = [i for i, o in enumerate(outs) if o.dtype.kind == "f"]
     back = VJP(fun, nums, len(diff))
     structure = "a tuple" if isinstance(out, (tuple, list)) else "an array"
@@ -75,6 +76,9 @@ def vjp(fun: Callable[..., Any], *primals: Any, argnums: Argnums | None = None) 
                              loc=user_loc(2))
         given = []
         for i in diff:
+            if isinstance(cts[i], Tracer):  # inside another transformation's trace
+                given.append(cts[i])
+                continue
             c = np.asarray(cts[i])
             if c.shape != outs[i].shape:
                 raise TraceError(f"vjp_fn: cotangent {i} has shape {c.shape}, but the output "

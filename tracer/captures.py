@@ -220,6 +220,9 @@ class _Walker:
         inner = getattr(fn, "fun", None)  # an adjit transformation: its function's state
         if inner is not None and callable(inner) and hasattr(fn, "specializations"):
             return self.function(inner, prefix)
+        wrapped = getattr(fn, "__wrapped__", None)  # a wrapper (functools.wraps): what it runs
+        if wrapped is not None and callable(wrapped) and wrapped is not fn:
+            self.function(wrapped, prefix)
         if isinstance(fn, types.MethodType):
             self.function(fn.__func__, prefix)
             self._root(fn.__self__, "self")

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import itertools
 import operator
+import sys
 import threading
+import types
 import weakref
 from typing import Any, Callable, Sequence
 
@@ -30,7 +32,7 @@ from adjit.ir.errors import TraceError
 from adjit.ir.evaluate import evaluate
 
 from . import pytree
-from .loc import user_loc
+from .loc import _internal, user_loc
 from .values import Tracer
 
 # ---- grad mode ----------------------------------------------------------------------------------
@@ -446,12 +448,22 @@ def _leaves(args: Any) -> list[Any]:
     return pytree.flatten(args)[0]
 
 
+_OPS: dict[Any, tuple[Graph, Any]] = {}  # recorded operations already traced (see apply)
+_MAX_OPS = 4096
+
+
 def apply(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any] | None = None,
-          name: str | None = None, eager: Callable[..., Any] | None = None) -> Any:
+          name: str | None = None, eager: Callable[..., Any] | None = None,
+          key: Any = None) -> Any:
     """Run `fn` on tensors: on their arrays (`eager`, default `fn`) when nothing needs a
     gradient; otherwise on tracers, recording a node whose graph the interpreter evaluates.
     Non-tensor arrays among the arguments are inputs of the node too (so their values do
-    not become part of the recorded graph's structure)."""
+    not become part of the recorded graph's structure).
+
+    Tracing an operation costs far more than running it, so its graph is kept, keyed by
+    `key` (default `fn`, which must then be the same object on every call), the arguments'
+    structure, shapes, dtypes and other values, and the user's line; `key=False` never
+    keeps it (a function made anew for each call)."""
     kwargs = kwargs or {}
     leaves, tree = pytree.flatten((args, kwargs))
     tensors = [x for x in leaves if isinstance(x, Tensor)]
@@ -460,37 +472,91 @@ def apply(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any] 
         a, k = pytree.unflatten(tree, plain)
         out = (eager or fn)(*a, **k)
         return _wrap_plain(out)
-    inputs: list[Var] = []
     edges: list[Edge] = []
     arrays: list[np.ndarray] = []
-    traced: list[Any] = []
     for x in leaves:
         if isinstance(x, Tensor) or (isinstance(x, np.ndarray) and x.dtype.kind in "biuf"):
             t = x if isinstance(x, Tensor) else Tensor(x, _array=True)
-            v = Var(ArrayType(dtype_name(t._np.dtype), t._np.shape))
-            inputs.append(v)
             edges.append(Edge(t))
             arrays.append(t._np)
+    cache_key = None
+    if key is not False:
+        try:
+            cache_key = (fn if key is None else key, name, tree,
+                         tuple([_leaf_key(x) for x in leaves]), _site())
+            found = _OPS.get(cache_key)
+        except TypeError:  # an argument that cannot key the cache: trace every time
+            cache_key, found = None, None
+    else:
+        found = None
+    if found is None:
+        found = _trace_op(fn, leaves, tree, name)
+        if cache_key is not None:
+            if len(_OPS) >= _MAX_OPS:
+                _OPS.clear()
+            _OPS[cache_key] = found
+    graph, out_tree = found
+    values = evaluate(graph, *arrays)
+    results = [Tensor(np.asarray(v), _array=True) for v in values]
+    node = Node(_backward_name(name, graph), graph, edges, results)
+    node.values = values
+    for i, (r, o) in enumerate(zip(results, graph.outputs, strict=True)):
+        if o.type.is_float:
+            r.grad_fn, r._out, r.requires_grad = node, i, True
+    return pytree.unflatten(out_tree, results)
+
+
+def _trace_op(fn: Callable[..., Any], leaves: list[Any], tree: Any,
+              name: str | None) -> tuple[Graph, Any]:
+    """The closed graph of one operation: tensors and arrays in, the results out."""
+    inputs: list[Var] = []
+    traced: list[Any] = []
+    for x in leaves:
+        if isinstance(x, Tensor) or (isinstance(x, np.ndarray) and x.dtype.kind in "biuf"):
+            arr = x._np if isinstance(x, Tensor) else x
+            v = Var(ArrayType(dtype_name(arr.dtype), arr.shape))
+            inputs.append(v)
             traced.append(Tracer(v))
         else:
             traced.append(x)
     a, k = pytree.unflatten(tree, traced)
     builder = Builder()
-    with building(builder), context(loc=user_loc(3)):
+    with building(builder), context(loc=user_loc(4)):
         out = fn(*a, **k)
     outs, out_tree = pytree.flatten(out)
     if not all(isinstance(o, Tracer) for o in outs):
         raise TraceError("a recorded operation returned something that is not an array",
-                         loc=user_loc(3))
-    graph = Graph(name or "op", tuple(inputs), tuple(builder.eqns), tuple(o.val for o in outs))
-    values = evaluate(graph, *arrays)
-    results = [Tensor(np.asarray(v), _array=True) for v in values]
-    node = Node(_backward_name(name, graph), graph, edges, results)
-    node.values = values
-    for i, (r, o) in enumerate(zip(results, outs, strict=True)):
-        if o.val.type.is_float:
-            r.grad_fn, r._out, r.requires_grad = node, i, True
-    return pytree.unflatten(out_tree, results)
+                         loc=user_loc(4))
+    return Graph(name or "op", tuple(inputs), tuple(builder.eqns),
+                 tuple(o.val for o in outs)), out_tree
+
+
+def _leaf_key(x: Any) -> Any:
+    """What of one argument the traced graph depends on (TypeError: not known)."""
+    if isinstance(x, Tensor):
+        return (x._np.shape, x._np.dtype.char)
+    t = type(x)
+    if t is np.ndarray:
+        return (x.shape, x.dtype.char) if x.dtype.kind in "biuf" else (t, id(x))
+    if t in (int, float, bool, str, type(None), type(Ellipsis)):
+        return (t, x)
+    if t is slice:
+        return (t, x.start, x.stop, x.step)
+    if isinstance(x, np.generic):
+        return (t, x.item())
+    if isinstance(x, (np.dtype, type, np.ufunc, types.FunctionType,
+                      types.BuiltinFunctionType)):
+        return x
+    raise TypeError(f"no cache key for {t.__name__}")
+
+
+def _site() -> Any:
+    """The user's line calling this operation, cheaply: (code object, line). Part of the
+    cache key, so each recorded equation keeps the location of its own line."""
+    f = sys._getframe(2)
+    while f is not None and _internal(f.f_code.co_filename):
+        f = f.f_back
+    return (f.f_code, f.f_lineno) if f is not None else None
 
 
 def _wrap_plain(out: Any) -> Any:

@@ -7,6 +7,7 @@ function added to it works here with no further code.
 """
 from __future__ import annotations
 
+import functools
 import operator
 from collections import namedtuple
 from typing import Any, Callable, Sequence
@@ -88,9 +89,38 @@ def _cast(x: Any, dt: np.dtype) -> Any:
     return x.astype(dt)
 
 
+# Recorded operations are kept keyed by their function object (tensor.apply), so the
+# functions made here are made once per operation and dtype.
+
+@functools.cache
+def _cast_op(op: Callable[..., Any], dt: np.dtype) -> Callable[..., Any]:
+    def run(x: Any, y: Any) -> Any:
+        return op(_cast(x, dt), _cast(y, dt))
+
+    return run
+
+
+@functools.cache
+def _swapped(op: Callable[..., Any]) -> Callable[..., Any]:
+    def run(a: Any, b: Any) -> Any:
+        return op(b, a)
+
+    return run
+
+
+@functools.cache
+def _scaled(op: Callable[..., Any]) -> Callable[..., Any]:
+    def run(x: Any, other: Any, alpha: Any) -> Any:
+        return op(x, alpha * other)
+
+    return run
+
+
 def _promoting(op: Callable[..., Any], operands: Sequence[Any],
                divide: bool) -> Callable[..., Any]:
-    """`op` with its operands cast to torch's result dtype, when that differs from numpy's."""
+    """`op` with its operands cast to torch's result dtype, when that differs from numpy's
+    (the dtype follows from the operands' dtypes, shapes and scalar types, all part of a
+    recorded operation's cache key)."""
     a, b = operands[0], operands[1]
     if isinstance(a, Tensor) and a.dtype.kind == "f" and (
             type(b) is float or (isinstance(b, Tensor) and b.dtype == a.dtype)):
@@ -98,7 +128,7 @@ def _promoting(op: Callable[..., Any], operands: Sequence[Any],
     dt = result_dtype(operands, divide)
     if dt is None:
         return op
-    return lambda x, y: op(_cast(x, dt), _cast(y, dt))
+    return _cast_op(op, dt)
 
 
 _DIVIDE = ("truediv", "div")
@@ -108,9 +138,12 @@ def _binary(name: str, op: Callable[[Any, Any], Any], reflected: bool,
             promote: bool = True) -> Callable[..., Any]:
     divide = name in _DIVIDE
     if reflected:
+        def rop(a: Any, b: Any) -> Any:
+            return op(b, a)
+
         def method(self: Tensor, other: Any) -> Any:
             fn = _promoting(op, (other, self), divide) if promote else op
-            return apply(lambda a, b: fn(b, a), (self, other), name=name)
+            return apply(rop if fn is op else _swapped(fn), (self, other), name=name)
     else:
         def method(self: Tensor, other: Any) -> Any:
             fn = _promoting(op, (self, other), divide) if promote else op
@@ -157,10 +190,23 @@ def _array_ufunc(self: Tensor, ufunc: np.ufunc, method: str, *inputs: Any,
                  **kwargs: Any) -> Any:
     if kwargs.get("out") is not None:
         return NotImplemented
-    fn = getattr(ufunc, method)
     if method == "__call__" and len(inputs) == 2 and not kwargs and ufunc in _PROMOTING:
-        fn = _promoting(fn, inputs, _PROMOTING[ufunc])
-    return apply(lambda *a, **k: fn(*a, **k), inputs, kwargs, name=ufunc.__name__)
+        fn = _promoting(ufunc, inputs, _PROMOTING[ufunc])
+        if fn is not ufunc:
+            return apply(fn, inputs, name=ufunc.__name__)
+    return apply(_UFUNC_CALLS[method], (ufunc, *inputs), kwargs, name=ufunc.__name__,
+                 key=(ufunc, method))
+
+
+def _ufunc_call(method: str) -> Callable[..., Any]:
+    def call(ufunc: np.ufunc, *args: Any, **kwargs: Any) -> Any:
+        return getattr(ufunc, method)(*args, **kwargs)
+
+    return call
+
+
+_UFUNC_CALLS = {m: _ufunc_call(m)
+                for m in ("__call__", "reduce", "accumulate", "outer", "at", "reduceat")}
 
 
 def _array_function(self: Tensor, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
@@ -225,7 +271,7 @@ def _setitem(self: Tensor, key: Any, value: Any) -> None:
         key = tuple(np.asarray(k) if isinstance(k, Tensor) else k
                     for k in (key if isinstance(key, tuple) else (key,)))
     self._inplace(lambda t, v: apply(lambda a, b: _set_static(a, key, b), (t, v),
-                                     name="CopySlices"), "__setitem__", (value,))
+                                     name="CopySlices", key=False), "__setitem__", (value,))
 
 
 Tensor.__getitem__ = _getitem
@@ -394,7 +440,7 @@ def _arith(op: Callable[[Any, Any], Any], name: str,
     def method(self: Tensor, other: Any, alpha: Any = 1) -> Any:
         fn = _promoting(op, (self, other), divide)
         if alpha != 1:
-            return apply(lambda x, o: fn(x, alpha * o), (self, other), name=name)
+            return apply(_scaled(fn), (self, other, alpha), name=name)
         return apply(fn, (self, other), name=name)
 
     def run(x: Any, other: Any, alpha: Any = 1) -> Any:  # for the in-place forms
@@ -450,16 +496,21 @@ for _n in ("add", "sub", "mul", "div", "pow", "exp", "log", "sigmoid", "relu", "
     setattr(Tensor, f"{_n}_", _inplace_method(_n))
 
 
+def _filled(a: Any, b: Any) -> Any:
+    return np.zeros_like(a) + b
+
+
+def _copied(a: Any, b: Any) -> Any:
+    return np.broadcast_to(b, a.shape).astype(a.dtype)
+
+
 def _fill_(self: Tensor, value: Any) -> Tensor:
-    return self._inplace(lambda t, v: apply(lambda a, b: np.zeros_like(a) + b, (t, v),
-                                            name="FillBackward0"), "fill_", (value,))
+    return self._inplace(lambda t, v: apply(_filled, (t, v), name="FillBackward0"), "fill_",
+                         (value,))
 
 
 def _copy_(self: Tensor, src: Any) -> Tensor:
-    def copied(a: Any, b: Any) -> Any:
-        return np.broadcast_to(b, a.shape).astype(a.dtype)
-
-    return self._inplace(lambda t, s: apply(copied, (t, s), name="CopyBackward0"), "copy_",
+    return self._inplace(lambda t, s: apply(_copied, (t, s), name="CopyBackward0"), "copy_",
                          (src,))
 
 

@@ -42,8 +42,8 @@ check("implicit: x.grad == 2*x", x.grad == 2 * x, [True] * 4)
 # ---- 2.2 forward and reverse accumulation -------------------------------------------------------
 # Reverse mode: one backward pass gives the gradient for every input, and stores the forward
 # pass's intermediates. Forward mode: one pass per input direction, nothing stored. adjit has
-# both as graph transformations: adjit.grad (reverse), and adjit.passes.jvp on the traced graph
-# (forward; there is no adjit.jvp decorator yet), run here with the reference interpreter.
+# both: adjit.grad (reverse) and adjit.jvp (forward, compiled), and the graph transformation
+# behind adjit.jvp, adjit.passes.jvp, can be applied to the traced graph and printed.
 def z_of(x):
     return np.sum(np.sin(x) * x)
 
@@ -54,9 +54,11 @@ traced = adjit.inspect(z_of, xs).traced
 forward_graph = jvp(traced, [0])
 print(forward_graph)
 forward = [evaluate(forward_graph, xs, e)[1] for e in np.eye(3)]  # one pass per input
+compiled = [adjit.jvp(z_of, (xs,), (e,))[1] for e in np.eye(3)]
 exact = np.cos(xs) * xs + np.sin(xs)
 check("reverse mode: one pass, every input", reverse, exact, rtol=1e-12)
 check("forward mode: one pass per input", forward, exact, rtol=1e-12)
+check("forward mode, compiled (adjit.jvp)", compiled, exact, rtol=1e-12)
 check("forward mode: the graph has no adjoint (vjp) equations",
       "vjp(" in str(forward_graph), False)
 

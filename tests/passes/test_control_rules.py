@@ -128,3 +128,33 @@ def test_prune_drops_adjoint_of_carried_values_that_do_not_reach_the_gradient() 
     np.testing.assert_allclose(evaluate(pruned, y, x)[1], evaluate(joint, y, x)[1])
     np.testing.assert_allclose(evaluate(pruned, y, x)[1], numeric_jacobian(
         lambda y, x: evaluate(g, y, x)[0], y, x, argnum=1), rtol=1e-6)
+
+
+def test_custom_vjp_rule_and_inlining() -> None:
+    """`custom_vjp`'s value is its fwd graph's, its VJP is its bwd graph's (here a rule that
+    deliberately differs from the true derivative), and inline_custom keeps the value."""
+    import numpy as np
+
+    from adjit.ir import ArrayType, Builder, Graph, Var, building, evaluate, ops
+    from adjit.ir.builder import emit_multi
+    from adjit.passes.adjoint import adjoint
+    from adjit.passes.inline_custom import inline_custom
+
+    t = ArrayType("f64", (3,))
+    a = Var(t, "a")
+    with building(Builder()) as fb:
+        sq = ops.mul(a, a)
+    fwd = Graph("fwd", (a,), tuple(fb.eqns), (sq, a))
+    r, g = Var(t, "r"), Var(t, "g")
+    with building(Builder()) as bb:
+        rule = ops.mul(ops.mul(r, g), 3.0)  # 3 r g instead of 2 r g
+    bwd = Graph("bwd", (r, g), tuple(bb.eqns), (rule,))
+    x = Var(t, "x")
+    with building(Builder()) as b:
+        out, _ = emit_multi("custom_vjp", x, fwd=fwd, bwd=bwd, n_out=1, n_primal=1,
+                            n_fwd_free=0)
+        total = ops.reduce_sum(out, (0,))
+    g_ = Graph("g", (x,), tuple(b.eqns), (total,))
+    xs = np.array([1.0, -2.0, 0.5])
+    assert evaluate(g_, xs)[0] == evaluate(inline_custom(g_), xs)[0] == np.sum(xs * xs)
+    np.testing.assert_allclose(evaluate(adjoint(g_, [0]), xs)[1], 3 * xs)

@@ -247,11 +247,8 @@ def test_r13_custom_function() -> None:
     np.testing.assert_allclose(x.grad.numpy(), 2 * np.exp([0.0, 1.0, 2.0]), rtol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, raises=t.TraceError,
-                   reason="EXAMPLES.md R13: the custom rule should work in traced code too (a "
-                          "custom VJP); adjit has none yet, and Function.apply on tracers "
-                          "raises a TraceError saying it runs in the recorded API only")
 def test_r13_custom_function_in_traced_code() -> None:
+    # the same Function is the custom VJP of traced code
     g = t.grad(lambda x: Exp.apply(x).sum())(np.ones(3))
     np.testing.assert_allclose(g, np.exp(np.ones(3)))
 

@@ -60,6 +60,7 @@ EXPECTED = {
         "canonical IR: identical",
         "explicit: y, dy/dx: [14.0, [0.0, 2.0, 4.0, 6.0]]",
         "reverse mode: one pass, every input:", "forward mode: one pass per input:",
+        "forward mode, compiled (adjit.jvp):",
         "F10 d.backward() on a vector: grad can be implicitly created only for scalar outputs",
         "F10 a.grad == f(a)/a everywhere:", "F10 every entry equal: 1",
         "exercise 4: dh/dx = 2 h(x)/x:",

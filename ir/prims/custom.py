@@ -1,0 +1,67 @@
+"""`custom_vjp`: a computation whose reverse-mode derivative is a user's rule, not its own.
+
+    %o, %r = custom_vjp[fwd=..., bwd=..., n_out=1, n_primal=1] x
+      fwd: (primals..., closed-over...) -> (outputs..., residuals...)
+      bwd: (residuals..., output cotangents..., closed-over...) -> one cotangent per primal
+
+Its value is `fwd`'s. Its VJP inlines `bwd` on the residuals and the outputs' cotangents
+(a graph, so it can be differentiated again); values `fwd` or `bwd` close over get no
+gradient from it, as in JAX. Forward mode is refused (JAX refuses it too: the rule says
+nothing about tangents). Code generators never see it: after differentiation
+`passes/inline_custom.py` replaces it by `fwd`'s equations.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..builder import inline
+from ..core import ArrayType, Graph, Value, Var
+from ..errors import NotDifferentiable
+from ..primitive import CONTROL, Primitive, register
+from .. import ops
+
+
+def _shape(*operands: ArrayType, fwd: Graph, bwd: Graph, n_out: int, n_primal: int,
+           n_fwd_free: int) -> tuple[ArrayType, ...]:
+    if fwd.in_types != tuple(operands[:n_primal + n_fwd_free]):
+        raise ValueError(f"custom_vjp fwd takes {fwd.in_types}, operands are {operands}")
+    return fwd.out_types
+
+
+def _impl(*operands: np.ndarray, fwd: Graph, bwd: Graph, n_out: int, n_primal: int,
+          n_fwd_free: int) -> tuple[np.ndarray, ...]:
+    from ..evaluate import evaluate
+
+    return evaluate(fwd, *operands[:n_primal + n_fwd_free])
+
+
+def _vjp(ct: Any, *operands: Value, out: Any, fwd: Graph, bwd: Graph, n_out: int,
+         n_primal: int, n_fwd_free: int) -> tuple[Value | None, ...]:
+    outs = out if isinstance(out, tuple) else (out,)
+    cts = ct if isinstance(ct, tuple) else (ct,)
+    residuals = list(outs[n_out:])
+    out_cts = [c if c is not None else ops.zeros(o.type)
+               for c, o in zip(cts[:n_out], outs[:n_out], strict=True) if o.type.is_float]
+    bwd_free = list(operands[n_primal + n_fwd_free:])
+    grads = inline(bwd, [*residuals, *out_cts, *bwd_free])
+    result: list[Value | None] = []
+    for i, v in enumerate(operands):
+        if i < n_primal and isinstance(v, Var) and v.type.is_float:
+            g = grads[i]
+            result.append(ops.convert(g, v.dtype) if g.dtype != v.dtype else g)
+        else:
+            result.append(None)
+    return tuple(result)
+
+
+def _jvp(tangents: list[Value | None], *operands: Value, out: Any, **params: Any) -> Any:
+    raise NotDifferentiable("a custom_vjp function cannot be differentiated in forward mode "
+                            "(its rule gives only vector-Jacobian products)",
+                            hint="use reverse mode (grad, vjp), or define the function with "
+                                 "adjit.custom_jvp")
+
+
+register(Primitive("custom_vjp", CONTROL, shape=_shape, impl=_impl, jvp=_jvp, vjp=_vjp,
+                   params=("fwd", "bwd", "n_out", "n_primal", "n_fwd_free")))

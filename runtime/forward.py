@@ -1,0 +1,165 @@
+"""Forward mode and the derivatives built from it: jvp, hvp, jacfwd, jacrev, jacobian, hessian.
+
+Each is a transformation applied *inside a trace*: `traced_jvp` traces the function on the
+tracers it is given, runs the forward-mode pass (passes/jvp.py) on that graph and inlines the
+result, so it composes with every other transformation (`jvp(grad(f))` is a Hessian-vector
+product) and the whole derivative compiles into one kernel. Called on arrays, each wraps
+itself in `adjit.jit`, cached per function, so a second call with the same shapes is a cache
+hit. Jacobians loop over basis vectors while tracing (one JVP or VJP per input or output
+element, all in the one compiled function), which suits the small dimensions Jacobians and
+Hessians are formed for; use `hvp` for large ones.
+"""
+from __future__ import annotations
+
+import functools
+import weakref
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from adjit.ir.builder import inline
+from adjit.tracer import Tracer, pytree, trace
+from adjit.tracer.numpy_api import _t
+
+from .api import Transformed, jit
+
+
+def traced_jvp(fun: Callable[..., Any], primals: Sequence[Any],
+               tangents: Sequence[Any]) -> tuple[Any, Any]:
+    """(fun(*primals), its directional derivative along `tangents`), on traced values."""
+    from adjit.passes.jvp import jvp as jvp_pass
+    from adjit.passes.pipeline import optimize
+
+    p_leaves, p_tree = pytree.flatten(tuple(primals))
+    t_leaves, t_tree = pytree.flatten(tuple(tangents))
+    if p_tree != t_tree:
+        raise TypeError("jvp: primals and tangents must have the same structure")
+    p_vals = [_t(x) for x in p_leaves]
+    t_vals = [_t(x) for x in t_leaves]
+    for p, t in zip(p_vals, t_vals, strict=True):
+        if p.shape != t.shape:
+            raise TypeError(f"jvp: a tangent of shape {t.shape} for a primal of shape "
+                            f"{p.shape}")
+    examples = pytree.unflatten(p_tree, [np.zeros(p.shape, p.dtype) for p in p_vals])
+    traced = trace(fun, tuple(examples), (), concrete=False, free=True)
+    g = traced.graph
+    n_in = len(p_vals)
+    wrt = [i for i in range(n_in) if g.inputs[i].type.is_float]
+    jg = optimize(jvp_pass(g, wrt)).simplified
+    tangent_in = [t.val if t.val.dtype == g.inputs[i].dtype else _t(t.astype(
+        g.inputs[i].type.np_dtype)).val for i, t in zip(range(n_in), t_vals, strict=True)
+        if i in wrt]
+    outs = inline(jg, [p.val for p in p_vals] + list(traced.free) + tangent_in)
+    n_out = len(g.outputs)
+    values = [Tracer(v) for v in outs[:n_out]]
+    tans = [Tracer(v) for v in outs[n_out:]]
+    return (pytree.unflatten(traced.out_tree, values),
+            pytree.unflatten(traced.out_tree, tans))
+
+
+class _Compiled:
+    """A derivative of `fun` as a compiled function of arrays (cached per function)."""
+
+    _cache: weakref.WeakKeyDictionary[Any, dict[Any, Transformed]] = \
+        weakref.WeakKeyDictionary()
+
+    @classmethod
+    def of(cls, fun: Callable[..., Any], kind: str, body: Callable[..., Any]) -> Transformed:
+        try:
+            table = cls._cache.setdefault(fun, {})
+        except TypeError:  # not weak-referenceable: compile a fresh one
+            table = {}
+        if kind not in table:
+            wrapper = functools.update_wrapper(lambda *a: body(fun, *a), fun, updated=())
+            table[kind] = jit(wrapper)
+        return table[kind]
+
+
+def _any_traced(*trees: Any) -> bool:
+    return any(isinstance(x, Tracer) for t in trees for x in pytree.flatten(t)[0])
+
+
+def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> Any:
+    """`(fun(*primals), J @ tangents)` in one forward pass (JAX's `jvp`)."""
+    primals, tangents = tuple(primals), tuple(tangents)
+    if _any_traced(primals, tangents):
+        return traced_jvp(fun, primals, tangents)
+    return _Compiled.of(fun, "jvp", lambda f, p, t: traced_jvp(f, p, t))(primals, tangents)
+
+
+def hvp(fun: Callable[..., Any], x: Any, v: Any) -> Any:
+    """The Hessian of scalar `fun` at x times v, without forming the Hessian (forward over
+    reverse: the JVP of the gradient)."""
+    from .api import grad
+
+    return jvp(grad(fun), (x,), (v,))[1]
+
+
+def _basis(x: Tracer) -> list[Any]:
+    n = int(np.prod(x.shape))
+    eye = np.eye(n, dtype=x.dtype)
+    return [eye[i].reshape(x.shape) for i in range(n)]
+
+
+def _jacfwd_body(fun: Callable[..., Any], x: Any) -> Any:
+    x = _t(x)
+    cols = [traced_jvp(fun, (x,), (e,))[1] for e in _basis(x)]
+    out_shape = cols[0].shape if cols else ()
+    return np.stack([_t(c) for c in cols], axis=-1).reshape(out_shape + x.shape)
+
+
+def _jacrev_body(fun: Callable[..., Any], x: Any) -> Any:
+    from .vjp import vjp
+
+    x = _t(x)
+    out, back = vjp(fun, x)
+    out = _t(out)
+    n = int(np.prod(out.shape))
+    eye = np.eye(n, dtype=out.dtype)
+    rows = [back(eye[j].reshape(out.shape))[0] for j in range(n)]
+    return np.stack([_t(r) for r in rows], axis=0).reshape(out.shape + x.shape)
+
+
+def jacfwd(fun: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
+    """The Jacobian by forward mode: one JVP per input element, in one compiled function."""
+    return _jacobian(fun, argnums, _jacfwd_body, "jacfwd")
+
+
+def jacrev(fun: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
+    """The Jacobian by reverse mode: one VJP per output element, in one compiled function."""
+    return _jacobian(fun, argnums, _jacrev_body, "jacrev")
+
+
+def jacobian(fun: Callable[..., Any], argnums: int = 0, mode: str = "rev") -> Callable[..., Any]:
+    if mode not in ("rev", "fwd"):
+        raise ValueError(f"jacobian: mode must be 'rev' or 'fwd', not {mode!r}")
+    return (jacrev if mode == "rev" else jacfwd)(fun, argnums)
+
+
+def hessian(fun: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
+    """The Hessian of a scalar function: forward over reverse (jacfwd of grad)."""
+    from .api import grad
+
+    return jacfwd(grad(fun, argnums), argnums)
+
+
+def _jacobian(fun: Callable[..., Any], argnums: int, body: Callable[..., Any],
+              kind: str) -> Callable[..., Any]:
+    if not isinstance(argnums, int):
+        raise TypeError(f"{kind}: argnums must be one int (the argument to differentiate)")
+
+    def run(fun: Callable[..., Any], *args: Any) -> Any:
+        def of_x(x: Any) -> Any:
+            full = list(args)
+            full[argnums] = x
+            return fun(*full)
+
+        return body(of_x, args[argnums])
+
+    @functools.wraps(fun)
+    def jac(*args: Any) -> Any:
+        if _any_traced(args):
+            return run(fun, *args)
+        return _Compiled.of(fun, f"{kind}{argnums}", run)(*args)
+
+    return jac

@@ -1,0 +1,99 @@
+"""adjit.custom_vjp (JAX's convention) and adjit.autograd.Function in traced code: the
+passes use the user's rule instead of differentiating the body."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import adjit
+from adjit import autograd
+
+
+@adjit.custom_vjp
+def log1pexp(x):
+    return np.log1p(np.exp(x))
+
+
+def _fwd(x):
+    return log1pexp(x), x
+
+
+def _bwd(x, g):
+    return (g / (1 + np.exp(-x)),)
+
+
+log1pexp.defvjp(_fwd, _bwd)
+
+
+@adjit.custom_vjp
+def clip_gradient(x):
+    return x
+
+
+clip_gradient.defvjp(lambda x: (x, None), lambda _, g: (np.clip(g, -1.0, 1.0),))
+
+
+def test_stable_rule_is_used_where_the_body_overflows():
+    g = adjit.grad(lambda x: log1pexp(x).sum())(np.array([800.0, 0.0, -3.0]))
+    np.testing.assert_allclose(g, [1.0, 0.5, 1 / (1 + np.exp(3.0))])
+    plain = adjit.grad(lambda x: np.log1p(np.exp(x)).sum())(np.array([800.0]))
+    assert np.isnan(plain[0])  # what the rule is for
+
+
+def test_gradient_clip_and_value_unchanged():
+    np.testing.assert_allclose(adjit.grad(lambda x: (clip_gradient(x) * 10).sum())(np.ones(3)),
+                               np.ones(3))
+    np.testing.assert_allclose(adjit.jit(log1pexp)(np.array([1.0])), np.log1p(np.e))
+    np.testing.assert_allclose(log1pexp(np.array([1.0])), np.log1p(np.e))  # plain numpy
+
+
+def test_second_derivative_differentiates_the_rule():
+    assert adjit.grad(adjit.grad(log1pexp))(0.0) == pytest.approx(0.25)
+
+
+def test_inspect_shows_the_rule_in_place():
+    ins = adjit.inspect(adjit.grad(lambda x: log1pexp(x).sum()), np.ones(2))
+    assert "= custom_vjp[" in ins.adjoint.format(locs=False)
+    assert "custom_vjp" not in ins.simplified.format(locs=False)
+
+
+def test_forward_mode_is_refused():
+    from adjit.ir.errors import NotDifferentiable
+    from adjit.passes.jvp import jvp
+
+    traced = adjit.inspect(adjit.jit(log1pexp), np.ones(2)).traced
+    with pytest.raises(NotDifferentiable, match="forward mode"):
+        jvp(traced, [0])
+
+
+def test_missing_rule_is_a_clear_error():
+    @adjit.custom_vjp
+    def f(x):
+        return x * 2
+
+    with pytest.raises(adjit.TraceError, match="defvjp"):
+        adjit.grad(lambda x: f(x).sum())(np.ones(2))
+
+
+class DoubledExp(autograd.Function):
+    """exp, whose backward deliberately doubles the true gradient (to see it used)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        r = np.exp(x)
+        ctx.save_for_backward(r)
+        return r
+
+    @staticmethod
+    def backward(ctx, g):
+        (r,) = ctx.saved_tensors
+        return g * r * 2
+
+
+def test_function_rule_in_traced_and_recorded_code():
+    x = np.array([0.0, 1.0])
+    np.testing.assert_allclose(adjit.grad(lambda x: DoubledExp.apply(x).sum())(x),
+                               2 * np.exp(x))
+    t = adjit.tensor(x, requires_grad=True)
+    DoubledExp.apply(t).sum().backward()
+    np.testing.assert_allclose(t.grad.numpy(), 2 * np.exp(x))

@@ -26,6 +26,8 @@ if (_os.path.isfile(_os.path.join(_root, "pyproject.toml"))
     __path__.append(_root)
 del _root, _os
 
+import numpy as _np  # noqa: E402
+
 from adjit.ir.errors import (  # noqa: E402  (after the search path is complete)
     AdjitError,
     CodegenError,
@@ -75,6 +77,13 @@ from adjit import nn, optim  # noqa: E402  (PyTorch's layers and optimizers)
 from adjit import models  # noqa: E402
 from adjit.tracer.custom_rules import custom_vjp  # noqa: E402
 
+# dtype names for tensors, as torch spells them (adjit.arange(..., dtype=adjit.float32))
+float32 = _np.dtype("float32")
+float64 = _np.dtype("float64")
+int32 = _np.dtype("int32")
+int64 = _np.dtype("int64")
+del _np
+
 __version__ = "0.1.0"
 __all__ = ["AdjitError", "CodegenError", "Comparison", "IRError", "Inspection",
            "NotDifferentiable", "RecompileWarning", "compare", "explicit",
@@ -84,4 +93,5 @@ __all__ = ["AdjitError", "CodegenError", "Comparison", "IRError", "Inspection",
            "enable_grad",
            "full", "get_default_dtype", "is_grad_enabled", "manual_seed", "no_grad", "ones",
            "ones_like", "rand", "rand_like", "randn", "randn_like", "set_default_dtype",
-           "set_grad_enabled", "tensor", "zeros", "zeros_like"]
+           "set_grad_enabled", "tensor", "zeros", "zeros_like", "float32", "float64", "int32",
+           "int64"]

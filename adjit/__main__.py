@@ -111,9 +111,10 @@ def _compare(ns: argparse.Namespace) -> int:
 
     fn = _load(ns.target)
     build = _load(ns.declared) if ns.declared else None
+    recorded = False if ns.no_recorded else _load(ns.recorded) if ns.recorded else True
     args = _args(ns.args)
     try:
-        print(adjit.compare(fn, *args, declared=build))
+        print(adjit.compare(fn, *args, declared=build, recorded=recorded))
     except adjit.AdjitError as e:
         print(f"adjit: {e}", file=sys.stderr)
         return 1
@@ -135,7 +136,8 @@ def _numpy(ns: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m adjit")
     sub = top.add_subparsers(dest="command", required=True)
-    d = sub.add_parser("demo", help="run the functional seed examples F1-F11")
+    d = sub.add_parser("demo", help="run the seed examples: functional F1-F11 and recorded "
+                                       "R1-R14")
     d.add_argument("--plot", metavar="PATH", help="also draw sin(x) and its derivative (F11) "
                                                   "into PATH, e.g. f11.png (needs matplotlib)")
     d.set_defaults(run=_demo)
@@ -146,11 +148,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--stage", choices=STAGES, metavar="STAGE",
                    help=f"print only this stage: {', '.join(STAGES)}")
     p.set_defaults(run=_inspect)
-    c = sub.add_parser("compare", help="the traced and declared graphs of a function, "
-                                       "side by side")
-    c.add_argument("target", help="path/to/file.py:function (traced)")
+    c = sub.add_parser("compare", help="the traced, declared and recorded graphs of a "
+                                       "function, side by side")
+    c.add_argument("target", help="path/to/file.py:function (traced, and recorded: run on "
+                                  "adjit.Tensor arguments)")
     c.add_argument("--declared", help="path/to/file.py:build, called with one declared "
                                       "variable per argument")
+    rec = c.add_mutually_exclusive_group()
+    rec.add_argument("--recorded", help="path/to/file.py:function to run on tensors instead "
+                                        "of the target")
+    rec.add_argument("--no-recorded", action="store_true", help="leave the recorded way out")
     c.add_argument("--args", required=True, help="Python expression for the arguments")
     c.set_defaults(run=_compare)
     n = sub.add_parser("numpy", help="list the numpy functions, methods and Python constructs "

@@ -1,4 +1,5 @@
-"""The functional (traced) seed examples F1-F11 from the autograd tutorials.
+"""The seed examples from the autograd tutorials: functional (traced) F1-F11 and recorded
+(PyTorch-style, on adjit.Tensor) R1-R14.
 
 Run: python -m adjit demo [--plot PATH]   (examples/seeds_functional.py runs the same)
 Each example returns (name, what was computed, result, expected). The demo writes a file only
@@ -122,6 +123,160 @@ def f11() -> tuple:
 EXAMPLES = (f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11)
 
 
+# ---- the recorded (PyTorch-style) rows R1-R14 ---------------------------------------------------
+# Each returns (name, what the tutorial does, what adjit gave, whether it is what EXAMPLES.md
+# expects), written as the tutorial writes it with adjit for torch.
+
+def _z() -> tuple:
+    x, w, b = adjit.ones(1), adjit.rand(1, requires_grad=True), adjit.rand(1, requires_grad=True)
+    y = w * x
+    return x, w, b, y, y + b
+
+
+def r1() -> tuple:
+    a, b = adjit.randn(2, 3, requires_grad=True), adjit.zeros(2, 3, requires_grad=True)
+    c = a + b
+    d = c.sum()
+    got = (c.grad_fn.name(), a.is_leaf, b.is_leaf, c.is_leaf, d.is_leaf)
+    return "R1", "c = a + b; d = c.sum(): grad_fn, is_leaf", got, \
+        got == ("AddBackward0", True, True, False, False)
+
+
+def r2() -> tuple:
+    x, w, b, y, z = _z()
+    nf = [(f.name() if f else None, i) for f, i in z.grad_fn.next_functions +
+          y.grad_fn.next_functions]
+    want = [("MulBackward0", 0), ("AccumulateGrad", 0), ("AccumulateGrad", 0), (None, 0)]
+    flags = (x.requires_grad, w.requires_grad, y.requires_grad, z.requires_grad)
+    return "R2", "z = w * x + b: requires_grad, next_functions", nf, \
+        nf == want and flags == (False, True, True, True) and w.grad_fn is None
+
+
+def r3() -> tuple:
+    x, w, b, y, z = _z()
+    z.backward(retain_graph=True)
+    first = w.grad.tolist()
+    z.backward()
+    return "R3", "backward(retain_graph=True) twice: w.grad accumulates", \
+        (first, w.grad.tolist()), (first, w.grad.tolist()) == ([1.0], [2.0])
+
+
+def r4() -> tuple:
+    x, w, b, y, z = _z()
+    z.backward()
+    try:
+        z.backward()
+    except RuntimeError as e:
+        return "R4", "a second backward: the graph was freed", "RuntimeError naming " \
+            "retain_graph=True", "retain_graph=True" in str(e)
+    return "R4", "a second backward: the graph was freed", "no error", False
+
+
+def r5() -> tuple:
+    x = adjit.tensor([0.0, 1.0, 2.0], requires_grad=True)
+    try:
+        (x**2 + 2 * x).backward()
+    except RuntimeError as e:
+        msg = str(e).split(" (")[0]
+        return "R5", "backward() of a vector", msg, "only for scalar outputs" in msg
+    return "R5", "backward() of a vector", "no error", False
+
+
+def r6() -> tuple:
+    x = adjit.tensor([0.0, 1.0, 2.0], requires_grad=True)
+    (x**2 + 2 * x).backward(gradient=adjit.ones(3))
+    return "R6", "y.backward(gradient=ones), y = x**2 + 2x", x.grad.tolist(), \
+        x.grad.tolist() == [2.0, 4.0, 6.0]
+
+
+def r7() -> tuple:
+    x = adjit.arange(4.0, requires_grad=True)
+    (2 * np.dot(x, x)).backward()
+    x.grad.zero_()
+    x.sum().backward()
+    return "R7", "x.grad.zero_() between two backward passes", x.grad.tolist(), \
+        x.grad.tolist() == [1.0] * 4
+
+
+def r8() -> tuple:
+    w = adjit.rand(1, requires_grad=True)
+    with adjit.no_grad():
+        y1 = w * 2
+    with adjit.set_grad_enabled(False):
+        y2 = w * 2
+    got = (y1.requires_grad, y1.grad_fn, y2.requires_grad, (w * 2).requires_grad)
+    return "R8", "no_grad() and set_grad_enabled(False)", got, got == (False, None, False, True)
+
+
+def r9() -> tuple:
+    a = adjit.ones(3, 4, requires_grad=True)
+    c = (a * 2).sum()
+    d = a.data.sigmoid_()
+    t = a.detach()
+    c.backward()  # the change through .data was not recorded
+    got = (d.requires_grad, t.requires_grad, bool(np.shares_memory(t.numpy(), a.data.numpy())),
+           round(a.detach()[0, 0].item(), 4))
+    return "R9", "a.data.sigmoid_(), a.detach()", got, got == (False, False, True, 0.7311)
+
+
+def r10() -> tuple:
+    x = adjit.rand(3, requires_grad=True)
+    y = x * 2
+    z = y.sum()
+    (gy,) = adjit.autograd.grad(z, y, retain_graph=True)
+    z.backward()
+    return "R10", "y.grad after z.backward(); autograd.grad(z, y)", (y.grad, gy.tolist()), \
+        y.grad is None and gy.tolist() == [1.0] * 3
+
+
+def r11() -> tuple:
+    seen = []
+    x = adjit.rand(3, requires_grad=True)
+    y = x * 2
+    h = y.register_hook(lambda g: seen.append(g.tolist()))
+    y.sum().backward()
+    h.remove()
+    (x * 2).sum().backward()
+    return "R11", "y.register_hook(fn); h.remove()", seen, seen == [[1.0] * 3]
+
+
+def r12() -> tuple:
+    x = adjit.tensor([1.0, 2.0], requires_grad=True)
+    (g,) = adjit.autograd.grad((x**3).sum(), x, create_graph=True)
+    g.sum().backward()
+    return "R12", "create_graph=True: d2/dx2 x**3 = 6x", x.grad.tolist(), \
+        x.grad.tolist() == [6.0, 12.0]
+
+
+class _Exp(adjit.autograd.Function):
+    @staticmethod
+    def forward(ctx, i):  # noqa: ANN001, ANN205
+        result = i.exp()
+        ctx.save_for_backward(result)
+        return result
+
+    @staticmethod
+    def backward(ctx, grad_output):  # noqa: ANN001, ANN205
+        (result,) = ctx.saved_tensors
+        return grad_output * result
+
+
+def r13() -> tuple:
+    x = adjit.tensor([0.0, 1.0], requires_grad=True)
+    _Exp.apply(x).sum().backward()
+    return "R13", "a custom Function's forward and backward", x.grad.tolist(), \
+        np.allclose(x.grad.numpy(), np.exp([0.0, 1.0]))
+
+
+def r14() -> tuple:
+    x, y, z = adjit.rand(5, 5), adjit.rand(5, 5), adjit.rand(5, 5, requires_grad=True)
+    got = ((x + y).requires_grad, (x + z).requires_grad)
+    return "R14", "a = x + y, b = x + z (z requires grad)", got, got == (False, True)
+
+
+RECORDED = (r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11, r12, r13, r14)
+
+
 def _close(a: object, b: object) -> bool:
     if isinstance(a, tuple):
         return all(_close(x, y) for x, y in zip(a, b, strict=True))
@@ -170,6 +325,13 @@ def main(plot_path: str | None = None) -> int:
         ok = _close(got, expected)
         failures += not ok
         print(f"{name:4} {what:55} {'ok ' if ok else 'BAD'} {_show(got, expected)}")
+    print("\nThe recorded (PyTorch-style) rows, on adjit.Tensor:")
+    for row in RECORDED:
+        name, what, got, ok = row()
+        failures += not ok
+        shown = str(got)
+        print(f"{name:4} {what:55} {'ok  ' if ok else 'FAIL'} "
+              f"{shown if len(shown) <= 60 else shown[:57] + '...'}")
     f = adjit.grad(lambda x: 2 * np.dot(x, x))
     print("\nThe IR of F1, after pruning and simplification:")
     print(adjit.inspect(f, np.arange(4.0)).simplified)

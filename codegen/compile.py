@@ -100,6 +100,29 @@ def _importable(module: types.ModuleType) -> Iterator[None]:
                     del sys.modules[name]
 
 
+class _IEEEMath:
+    """`math` for generated code run as plain Python: numpy's functions of the same names
+    (numpy scalars divide and overflow as IEEE says, with warnings, instead of raising)."""
+
+    _NAMES = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "atan2": "arctan2",
+              "asinh": "arcsinh", "acosh": "arccosh", "atanh": "arctanh", "pow": "power",
+              "fabs": "fabs"}
+
+    def __getattr__(self, name: str) -> Any:
+        import math
+
+        import numpy as np
+
+        target = getattr(np, self._NAMES.get(name, name), None)
+        if isinstance(target, np.ufunc):
+            return lambda *a: target(*[np.float64(x) if isinstance(x, (int, float)) else x
+                                       for x in a])
+        return getattr(math, name)
+
+
+IEEE_MATH = _IEEEMath()
+
+
 def compile_source(src: Source, cache_dir: pathlib.Path | cache.Folder, jit: bool = True,
                    signature_args: Sequence[Any] | None = None, *, worker: bool = False,
                    ) -> Callable[..., Any]:
@@ -113,6 +136,9 @@ def compile_source(src: Source, cache_dir: pathlib.Path | cache.Folder, jit: boo
     if fn is None:
         raise CodegenError(f"generated source {path} has no function {src.name!r}")
     if not jit:
+        # numba's math follows IEEE (sqrt(-1) is NaN, 1/0 is inf); Python's raises. The
+        # plain-Python rendering computes with numpy scalars instead, so both agree.
+        module.math = IEEE_MATH
         fn.__source__ = src.text
         fn.__source_path__ = str(path)
         _keep_lines(fn, path, src.text)

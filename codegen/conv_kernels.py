@@ -14,7 +14,7 @@ windows unrolled into `col` (C KH KW, OH OW), one strided slice copy per kernel 
 (row r = (c, a, b) holds xp[c, a::sh, b::sw]), so that
 
 - conv2d:             out[n] (O, OH OW)  = w (O, C KH KW) @ col
-- conv2d_weight_grad: out (O, C KH KW)  += ct[n] (O, OH OW) @ col.T
+- conv2d_weight_grad: out (O, C KH KW)  += ct[n] (O, OH OW) @ col.T (computed transposed)
 - conv2d_input_grad:  col = w.T @ ct[n], then `col2im` adds each row back onto xp at the
                       offsets it was read from, and out[n] is the inside of xp.
 
@@ -114,42 +114,95 @@ def _col2im_loops(col3: Any, xp: Any, kh: int, kw: int, sh: int, sw: int) -> Non
                 r += 1
 
 
+def _gather_block(ct3: Any, n0: int, nb: int) -> Any:
+    """Images n0 .. n0 + nb of ct3 (N, O, OH OW) side by side: (O, nb, OH OW)."""
+    return np.ascontiguousarray(ct3[n0:n0 + nb].transpose(1, 0, 2))
+
+
+def _gather_block_loops(ct3: Any, n0: int, nb: int) -> Any:
+    o, ohw = ct3.shape[1], ct3.shape[2]
+    blk = np.empty((o, nb, ohw), ct3.dtype)
+    for b in range(nb):
+        for q in range(o):
+            for t in range(ohw):
+                blk[q, b, t] = ct3[n0 + b, q, t]
+    return blk
+
+
+def _scatter_block(blk: Any, out3: Any, n0: int) -> None:
+    """The transpose of `_gather_block`: out3[n0 + b] = blk[:, b]."""
+    out3[n0:n0 + blk.shape[1]] = blk.transpose(1, 0, 2)
+
+
+def _scatter_block_loops(blk: Any, out3: Any, n0: int) -> None:
+    o, nb, ohw = blk.shape
+    for b in range(nb):
+        for q in range(o):
+            for t in range(ohw):
+                out3[n0 + b, q, t] = blk[q, b, t]
+
+
+# Images per product: enough that a product has COLUMNS columns (output places), so that the
+# weight is read once per block, not once per image. On resnet18's 2x2 and 4x4 layers one
+# image per product is a matrix-vector product that rereads the weight (a 512 -> 512 3x3
+# layer, 9.4 MB of float32, 32 times); blocks made those layers 5-10x faster.
+COLUMNS = 256
+
+
+def _images_per_block(n_img: int, ohw: int) -> int:
+    return max(1, min(n_img, -(-COLUMNS // ohw)))
+
+
+def _unroll(x: Any, n0: int, nb: int, xp: Any, col: Any, kh: int, kw: int, sh: int,
+            sw: int, ph: int, pw: int) -> None:
+    """col (K, nb, OH, OW) = the windows of images n0 .. n0 + nb of x."""
+    for b in range(nb):
+        _pad_image(x, n0 + b, xp, ph, pw)
+        _im2col(xp, col[:, b], kh, kw, sh, sw)
+
+
 def conv2d(x: Any, w: Any, out: Any, padding: Any, stride: Any) -> None:
     """out = conv2d(x, w): (N, C, H, W) * (O, C, KH, KW) -> (N, O, OH, OW)."""
     n_img, c, h, wd = x.shape
     o, kh, kw = w.shape[0], w.shape[2], w.shape[3]
     oh, ow = out.shape[2], out.shape[3]
     (ph, pw), (sh, sw) = padding, stride
-    k = c * kh * kw
+    k, ohw = c * kh * kw, oh * ow
     w2 = np.ascontiguousarray(w).reshape(o, k)
+    out3 = out.reshape(n_img, o, ohw)
     xp = np.zeros((c, h + 2 * ph, wd + 2 * pw), x.dtype)
-    col = np.empty((k, oh * ow), x.dtype)
-    col3 = col.reshape(k, oh, ow)
-    for n in range(n_img):
-        _pad_image(x, n, xp, ph, pw)
-        _im2col(xp, col3, kh, kw, sh, sw)
-        np.dot(w2, col, out[n].reshape(o, oh * ow))
+    per = _images_per_block(n_img, ohw)
+    for n0 in range(0, n_img, per):
+        nb = min(per, n_img - n0)
+        col = np.empty((k, nb, oh, ow), x.dtype)
+        _unroll(x, n0, nb, xp, col, kh, kw, sh, sw, ph, pw)
+        if nb == 1:
+            np.dot(w2, col.reshape(k, ohw), out3[n0])
+        else:
+            _scatter_block(np.dot(w2, col.reshape(k, nb * ohw)).reshape(o, nb, ohw), out3, n0)
 
 
 def conv2d_weight_grad(x: Any, ct: Any, out: Any, padding: Any, size: Any,
                        stride: Any) -> None:
-    """out = sum over images of ct[n] @ col(x[n]).T: the (O, C, KH, KW) gradient of w."""
+    """out = sum over images of ct[n] @ col(x[n]).T: the (O, C, KH, KW) gradient of w.
+    Accumulated transposed, (C KH KW, O) += col @ ct[n].T: BLAS runs that product 20-25%
+    faster than ct[n] @ col.T (measured, float32, on the resnet18 stem)."""
     n_img, c, h, wd = x.shape
     o, oh, ow = ct.shape[1], ct.shape[2], ct.shape[3]
     kh, kw = size
     (ph, pw), (sh, sw) = padding, stride
-    k = c * kh * kw
+    k, ohw = c * kh * kw, oh * ow
+    ct3 = np.ascontiguousarray(ct).reshape(n_img, o, ohw)
     xp = np.zeros((c, h + 2 * ph, wd + 2 * pw), x.dtype)
-    col = np.empty((k, oh * ow), x.dtype)
-    col3 = col.reshape(k, oh, ow)
-    part = np.empty((o, k), x.dtype)
-    acc = out.reshape(o, k)
-    acc[:] = 0
-    for n in range(n_img):
-        _pad_image(x, n, xp, ph, pw)
-        _im2col(xp, col3, kh, kw, sh, sw)
-        np.dot(np.ascontiguousarray(ct[n]).reshape(o, oh * ow), col.T, part)
-        acc += part
+    acc = np.zeros((k, o), x.dtype)
+    per = _images_per_block(n_img, ohw)
+    for n0 in range(0, n_img, per):
+        nb = min(per, n_img - n0)
+        col = np.empty((k, nb, oh, ow), x.dtype)
+        _unroll(x, n0, nb, xp, col, kh, kw, sh, sw, ph, pw)
+        cts = ct3[n0] if nb == 1 else _gather_block(ct3, n0, nb).reshape(o, nb * ohw)
+        acc += np.dot(col.reshape(k, nb * ohw), cts.T)
+    out.reshape(o, k)[:] = acc.T
 
 
 def conv2d_input_grad(ct: Any, w: Any, out: Any, padding: Any, size: Any,
@@ -159,15 +212,18 @@ def conv2d_input_grad(ct: Any, w: Any, out: Any, padding: Any, size: Any,
     c, kh, kw = w.shape[1], w.shape[2], w.shape[3]
     h, wd = size
     (ph, pw), (sh, sw) = padding, stride
-    k = c * kh * kw
+    k, ohw = c * kh * kw, oh * ow
     w2t = np.ascontiguousarray(w).reshape(o, k).T
+    ct3 = np.ascontiguousarray(ct).reshape(n_img, o, ohw)
     xp = np.empty((c, h + 2 * ph, wd + 2 * pw), ct.dtype)
-    col = np.empty((k, oh * ow), ct.dtype)
-    col3 = col.reshape(k, oh, ow)
-    for n in range(n_img):
-        np.dot(w2t, np.ascontiguousarray(ct[n]).reshape(o, oh * ow), col)
-        _col2im(col3, xp, kh, kw, sh, sw)
-        _unpad_image(xp, out, n, ph, pw)
+    per = _images_per_block(n_img, ohw)
+    for n0 in range(0, n_img, per):
+        nb = min(per, n_img - n0)
+        cts = ct3[n0] if nb == 1 else _gather_block(ct3, n0, nb).reshape(o, nb * ohw)
+        col = np.dot(w2t, cts).reshape(k, nb, oh, ow)
+        for b in range(nb):
+            _col2im(col[:, b], xp, kh, kw, sh, sw)
+            _unpad_image(xp, out, n0 + b, ph, pw)
 
 
 def avg_pool2d(x: Any, out: Any, kernel: Any, padding: Any, stride: Any) -> None:
@@ -244,8 +300,10 @@ def register() -> None:
     from numba.extending import overload, register_jitable
 
     for fn, loops in ((_pad_image, _pad_image_loops), (_unpad_image, _unpad_image_loops),
-                      (_im2col, _im2col_loops), (_col2im, _col2im_loops)):
+                      (_im2col, _im2col_loops), (_col2im, _col2im_loops),
+                      (_gather_block, _gather_block_loops),
+                      (_scatter_block, _scatter_block_loops)):
         overload(fn, strict=False)(lambda *args, impl=loops: impl)
-    for fn in KERNELS.values():
+    for fn in (_images_per_block, _unroll, *KERNELS.values()):
         register_jitable(fn)
     _registered = True

@@ -588,5 +588,9 @@ def stop_gradient(x: Any) -> Any:
         from adjit.tracer.numpy_api import stop_gradient as traced_stop
 
         return traced_stop(x)
+    from adjit.tracer.tensor import Tensor
+
+    if isinstance(x, Tensor):  # recorded: the same values, out of the graph
+        return x.detach()
     return x
 

@@ -17,11 +17,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from adjit.ir import Builder, Graph, Var, building
+from adjit.ir import ArrayType, Builder, Graph, Var, building
+from adjit.ir.core import dtype_name
 from adjit.ir.builder import inline
 from adjit.ir.errors import TraceError
 from adjit.tracer.loc import user_loc
-from adjit.tracer.tensor import Edge, Node, Tensor, apply, no_grad
+from adjit.tracer.tensor import Edge, Node, Tensor, apply, inplace_message, no_grad
 from adjit.tracer.trace import Traced
 from adjit.tracer.values import Tracer
 
@@ -78,6 +79,12 @@ class Joined:
                     continue
                 for i, v in enumerate(inline(node.graph, args)):
                     env[(node.id, i)] = v
+        for r in roots:  # a leaf differentiated itself (x.backward()): an input and output
+            if r.grad_fn is None and id(r) not in ext_index:
+                ext_index[id(r)] = len(inputs)
+                inputs.append(Var(ArrayType(dtype_name(r.dtype), r.shape)))
+                self.externals.append(r)
+                self.edges.append(Edge(r))
         self.inputs = inputs
         self.eqns = b.eqns
         self.env = env
@@ -114,12 +121,8 @@ def _topological(starts: Sequence[Node]) -> list[Node]:
 
 def _check_version(e: Edge, node: Node) -> None:
     if e.tensor._version[0] != e.version:
-        raise RuntimeError(
-            f"one of the variables needed for gradient computation has been modified by an "
-            f"inplace operation: a tensor of shape {list(e.tensor.shape)} used by "
-            f"{node.name()} is at version {e.tensor._version[0]}; expected version "
-            f"{e.version} instead. Clone it before changing it in place "
-            f"(x = x.clone()), or change it under adjit.no_grad() before using it.")
+        raise RuntimeError(inplace_message(e.tensor.shape, node.name(), e.tensor._version[0],
+                                           e.version))
 
 
 # ---- backward -----------------------------------------------------------------------------------

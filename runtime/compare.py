@@ -1,11 +1,17 @@
 """adjit.compare: the same computation built two or three ways, side by side.
 
-The traced graph (run the Python function on tracers, JAX-style) and the declared one
-(build the expression from declared variables, Theano/TensorFlow-1 style) are each put in
-canonical form (`passes.canonical`) and printed next to each other, with whether they are
-identical, a diff where they are not, and for each way the time to build, to compile
-(value_and_grad where the output is a float scalar, else jit) and to run, and the number
-of equations. The recorded (PyTorch-style) way joins when the Tensor API exists.
+The traced graph (run the Python function on tracers, JAX-style), the recorded one (run it
+eagerly on `adjit.Tensor`s that require grad and join what they recorded, PyTorch-style)
+and the declared one (build the expression from declared variables, Theano/TensorFlow-1
+style) are each put in canonical form (`passes.canonical`) and printed next to each other,
+with whether they are identical, a diff where they are not, and for each way the time to
+build, to compile (value_and_grad where the output is a float scalar, else jit) and to
+run, and the number of equations.
+
+The recorded way needs no second function: numpy code runs on tensors through the numpy
+protocols, so `fn` itself is called on tensors (`recorded=` takes another callable, or
+False to leave the way out). The declared way needs its own builder (`declared=`), since
+declared variables are values of a graph under construction, not arrays.
 """
 from __future__ import annotations
 
@@ -15,7 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
-from adjit.ir import Graph
+from adjit.ir import ArrayType, Graph, Var
+from adjit.ir.core import dtype_name
+from adjit.ir.errors import AdjitError
 from adjit.passes.canonical import canonicalize
 from adjit.tracer import explicit as ex
 from adjit.tracer import trace
@@ -55,11 +63,18 @@ class Comparison:
         texts = {str(w.gradient) for w in self.ways}
         return len(texts) == 1
 
+    notes: list[str] = field(default_factory=list)
+
     def diff(self) -> str:
-        a, b = self.ways[0], self.ways[1]
-        return "\n".join(difflib.unified_diff(str(a.canonical).splitlines(),
-                                              str(b.canonical).splitlines(), a.name, b.name,
-                                              lineterm=""))
+        """A unified diff against the first way, for each way that differs from it."""
+        a = self.ways[0]
+        out = []
+        for b in self.ways[1:]:
+            if str(b.canonical) != str(a.canonical):
+                out.extend(difflib.unified_diff(str(a.canonical).splitlines(),
+                                                str(b.canonical).splitlines(), a.name,
+                                                b.name, lineterm=""))
+        return "\n".join(out)
 
     def __str__(self) -> str:
         width = max(40, *(len(ln) for w in self.ways for ln in str(w.canonical).splitlines()))
@@ -81,6 +96,8 @@ class Comparison:
         if all(w.gradient is not None for w in self.ways):
             gv = "identical" if self.gradients_identical else "not identical"
             lines += ["", f"gradient IR (canonical, after adjoint/prune/simplify): {gv}"]
+        if self.notes:
+            lines += [""] + self.notes
         return "\n".join(lines)
 
 
@@ -111,10 +128,37 @@ def _finish(way: Way, traced: Traced, args: tuple[Any, ...]) -> Way:
     return way
 
 
+def _recorded(run: Callable[..., Any], args: tuple[np.ndarray, ...],
+              name: str) -> tuple[Graph, tuple[np.ndarray, ...]]:
+    """The graph `run` records on tensors made from `args` (float ones require grad), with
+    its inputs in the arguments' order, and the arrays of its further inputs (what else it
+    read: a captured array)."""
+    from adjit.tracer.tensor import Tensor, tensor
+
+    from .autograd import Joined
+
+    ts = [tensor(a, requires_grad=a.dtype.kind == "f") for a in args]
+    out = run(*ts)
+    if not isinstance(out, Tensor) or out.grad_fn is None:
+        raise TypeError("it returned no recorded tensor (a tensor computed from its "
+                        "arguments)")
+    joined = Joined([out])
+    inputs = [joined.inputs[joined.ext_index[id(t)]] if id(t) in joined.ext_index
+              else Var(ArrayType(dtype_name(t.dtype), t.shape)) for t in ts]
+    # anything else it read (a captured array) is an input after the arguments, as in traced
+    extra = [(v, t) for v, t in zip(joined.inputs, joined.externals, strict=True)
+             if all(v is not w for w in inputs)]
+    graph = Graph(name, tuple(inputs) + tuple(v for v, _ in extra), tuple(joined.eqns),
+                  (joined.value(out),))
+    return graph, tuple(np.asarray(t) for _, t in extra)
+
+
 def compare(fn: Callable[..., Any], *example_args: Any,
-            declared: Callable[..., Any] | None = None) -> Comparison:
-    """Build `fn` traced and (with `declared`, which receives one declared variable per
-    argument) declared; compare their canonical IR, build, compile and run times."""
+            declared: Callable[..., Any] | None = None,
+            recorded: bool | Callable[..., Any] = True) -> Comparison:
+    """Build `fn` traced, recorded (`fn` itself, or the `recorded` callable, run on tensors)
+    and, with `declared` (which receives one declared variable per argument), declared;
+    compare their canonical IR, build, compile and run times."""
     import adjit.codegen.compile  # noqa: F401  (load numba first: its import is no one's compile)
 
     from .api import Transformed
@@ -123,6 +167,7 @@ def compare(fn: Callable[..., Any], *example_args: Any,
         fn = fn.fun
     args = tuple(np.asarray(a) if not isinstance(a, np.ndarray) else a for a in example_args)
     ways = []
+    notes = []
     t0 = time.perf_counter()
     traced = trace(fn, args)
     ways.append(_finish(Way("traced", traced.graph, canonicalize(traced.graph), None,
@@ -139,4 +184,19 @@ def compare(fn: Callable[..., Any], *example_args: Any,
         build_s = time.perf_counter() - t0
         d_traced = Traced(g, None, tuple(False for _ in args))
         ways.append(_finish(Way("declared", g, canonicalize(g), None, build_s), d_traced, args))
-    return Comparison(getattr(fn, "__name__", "f"), ways)
+    if recorded is not False:
+        run = fn if recorded is True else recorded
+        t0 = time.perf_counter()
+        try:
+            g, extra = _recorded(run, args, traced.graph.name)
+        except (AdjitError, TypeError, ValueError, RuntimeError) as e:
+            # numpy code that does not run on tensors: said, not hidden
+            first = str(e).splitlines()[0] if str(e) else type(e).__name__
+            notes.append(f"recorded: not built, the function did not run on adjit.Tensor "
+                         f"arguments: {first}")
+        else:
+            build_s = time.perf_counter() - t0
+            r_traced = Traced(g, None, tuple(False for _ in g.inputs))
+            ways.append(_finish(Way("recorded", g, canonicalize(g), None, build_s), r_traced,
+                                args + extra))
+    return Comparison(getattr(fn, "__name__", "f"), ways, notes)

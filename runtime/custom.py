@@ -17,8 +17,8 @@ from adjit.ir.errors import TraceError
 from adjit.ir.evaluate import evaluate
 from adjit.tracer import pytree
 from adjit.tracer.loc import user_loc
-from adjit.tracer.tensor import (Edge, Node, Tensor, _needs_recording, is_grad_enabled,
-                                 no_grad)
+from adjit.tracer.tensor import (Edge, Node, Tensor, _needs_recording, inplace_message,
+                                 is_grad_enabled, no_grad)
 from adjit.tracer.values import Tracer
 
 
@@ -28,13 +28,21 @@ class FunctionCtx:
     def __init__(self, needs_input_grad: tuple[bool, ...]) -> None:
         self.needs_input_grad = needs_input_grad
         self._saved: tuple[Any, ...] = ()
+        self._versions: tuple[int | None, ...] = ()  # of the saved tensors, when saved
         self.non_differentiable: set[int] = set()
 
     def save_for_backward(self, *tensors: Any) -> None:
         self._saved = tuple(t.detach() if isinstance(t, Tensor) else t for t in tensors)
+        self._versions = tuple(t._version[0] if isinstance(t, Tensor) else None
+                               for t in tensors)
 
     @property
     def saved_tensors(self) -> tuple[Any, ...]:
+        """The saved tensors; an error if one was changed in place since it was saved."""
+        for t, v in zip(self._saved, self._versions, strict=True):
+            if isinstance(t, Tensor) and t._version[0] != v:
+                raise RuntimeError(inplace_message(t.shape, "a custom Function's backward",
+                                                   t._version[0], v))
         return self._saved
 
     def mark_non_differentiable(self, *tensors: Any) -> None:
@@ -174,7 +182,7 @@ def _node_vjp(node: Node, out_cts: Sequence[np.ndarray], adjoint: Any) -> list[A
     g = node.graph
     wrt = [i for i, v in enumerate(g.inputs) if v.type.is_float]
     joint = adjoint(g, wrt, seed="inputs")
-    values = [e.node.values[e.index] if e.node is not None else e.tensor._np
+    values = [e.node.saved_value(e.index, node) if e.node is not None else e.tensor._np
               for e in node.edges]
     float_cts = [c for c, o in zip(out_cts, g.outputs, strict=True) if o.type.is_float]
     res = evaluate(joint, *values, *float_cts)[len(g.outputs):]

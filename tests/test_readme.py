@@ -43,3 +43,29 @@ def test_every_readme_python_block_runs() -> None:
         with contextlib.redirect_stdout(buf):
             exec(compile(source, str(README), "exec"), namespace)
     assert "canonical IR: identical" in buf.getvalue()
+
+
+def test_readme_compare_output_matches_but_for_the_times() -> None:
+    """The three-way compare shown in the README is what adjit prints (timings aside)."""
+    blocks = _blocks()
+    i = next(i for i, (lang, _, code) in enumerate(blocks)
+             if lang == "python" and "adjit.compare(" in code)
+    shown = blocks[i + 1][2]
+    namespace: dict = {"__name__": "readme"}
+    buf = io.StringIO()
+    import adjit
+
+    # a fresh declaring graph: another test may have declared the README's `x` already
+    with contextlib.redirect_stdout(buf), adjit.explicit.declaring():
+        for lang, line, code in blocks[:i + 1]:
+            if lang == "python":
+                exec(compile("\n" * (line - 1) + code, str(README), "exec"), namespace)
+    printed = buf.getvalue()
+    assert "tensor([ 0.,  4.,  8., 12.], dtype=float64)" in printed
+
+    def untimed(text: str) -> list[str]:
+        return [ln.rstrip() for ln in text.strip().splitlines()
+                if not re.match(r"\s+(build|compile|run)\s", ln)]
+
+    got = untimed(printed[printed.index("adjit.compare: f"):])
+    assert got == untimed(shown), "\n".join(got)

@@ -24,7 +24,12 @@ def _internal(filename: str) -> bool:
 
 def _user_frame(depth: int) -> FrameType | None:
     """The innermost frame outside adjit, from `depth` frames above this one."""
-    frame = sys._getframe(depth)
+    try:
+        frame = sys._getframe(depth)
+    except ValueError:  # called from near the top of the stack: start from the outermost
+        frame = sys._getframe(1)
+        while frame.f_back is not None:
+            frame = frame.f_back
     while frame is not None and _internal(frame.f_code.co_filename):
         frame = frame.f_back
     return frame

@@ -160,6 +160,18 @@ class Node:
         self.custom: Any = None  # a custom Function's backward, if any
         self.outputs = [weakref.ref(t) for t in outputs]
         self.values: Any = ()  # the outputs' arrays (for a backward run node by node)
+        # each output's version counter and the version its array in `values` has: a
+        # backward run node by node reads `values`, so it checks them (see `saved_value`)
+        self.versions: list[Any] = [(t._version, t._version[0]) for t in outputs]
+
+    def saved_value(self, index: int, user: Node) -> np.ndarray:
+        """Output `index`'s array as it was made, for `user`'s backward; an error if it has
+        been changed in place since (through a view that shares its version counter)."""
+        counter, version = self.versions[index]
+        if counter[0] != version:
+            raise RuntimeError(inplace_message(self.values[index].shape, user.name(),
+                                               counter[0], version))
+        return self.values[index]
 
     def name(self) -> str:
         return self._name
@@ -182,6 +194,13 @@ class Node:
     def register_hook(self, fn: Callable[..., Any]) -> Any:
         raise NotImplementedError("hooks on grad_fn are not supported; use "
                                   "Tensor.register_hook")
+
+
+def inplace_message(shape: tuple[int, ...], user: str, now: int, expected: int) -> str:
+    return (f"one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: a tensor of shape {list(shape)} used by {user} is at "
+            f"version {now}; expected version {expected} instead. Clone it before changing "
+            f"it in place (x = x.clone()), or change it under adjit.no_grad() before using it.")
 
 
 class AccumulateGrad:
@@ -225,7 +244,12 @@ class Tensor:
                  "_version", "_acc", "__weakref__")
 
     def __init__(self, data: Any, requires_grad: bool = False, *, _array: bool = False) -> None:
-        arr = data if _array else _as_array(data)
+        if _array:
+            arr = data
+        elif isinstance(data, (Tensor, np.ndarray, np.generic)):
+            arr = _as_array(data)
+        else:  # torch.Tensor([0, 1, 2]): Python numbers take the default float dtype
+            arr = _as_array(data, get_default_dtype())
         self._np: np.ndarray = arr
         self.grad: Tensor | None = None
         self.grad_fn: Node | None = None
@@ -384,12 +408,27 @@ class Tensor:
         if name == "zero_":
             new = Tensor(np.zeros_like(self._np), _array=True)
         else:
-            new = fn(self, *args)
+            src = self
+            if self.grad_fn is None and _needs_recording(
+                    [a for a in _leaves(args) if isinstance(a, Tensor)]):
+                # A tensor from outside the graph joins it (y = zeros(3); y[1] = x * 2): the
+                # new node reads y's values as they were, so it gets a copy of them (a
+                # backward reads an outside tensor's values again, and y's change now).
+                src = Tensor(self._np.copy(), _array=True)
+            new = fn(src, *args)
             if not isinstance(new, Tensor):
                 new = Tensor(np.asarray(new), _array=True)
         result = np.asarray(new._np, dtype=self._np.dtype)
         if result.shape != self._np.shape:
             result = np.broadcast_to(result, self._np.shape)
+        old = self.grad_fn
+        if old is not None and old.values:
+            # The node that made this tensor keeps its array for a backward run node by
+            # node: it keeps the values it made, not the ones written now.
+            values = list(old.values)
+            values[self._out] = self._np.copy()
+            old.values = tuple(values)
+            old.versions[self._out] = ([0], 0)
         self._np[...] = result
         self._version[0] += 1
         if new.grad_fn is not None:
@@ -514,7 +553,10 @@ def _leaf_key(x: Any) -> Any:
 def _site() -> Any:
     """The user's line calling this operation, cheaply: (code object, line). Part of the
     cache key, so each recorded equation keeps the location of its own line."""
-    f = sys._getframe(2)
+    try:
+        f = sys._getframe(2)
+    except ValueError:
+        return None
     while f is not None and _internal(f.f_code.co_filename):
         f = f.f_back
     return (f.f_code, f.f_lineno) if f is not None else None
@@ -539,16 +581,20 @@ _NAMES = {"add": "AddBackward0", "sub": "SubBackward0", "mul": "MulBackward0",
           "convert": "ToCopyBackward0", "concatenate": "CatBackward0"}
 
 
+# numpy functions whose graph ends in a primitive that names something else (np.dot of two
+# vectors is a mul and a reduce_sum; np.linalg.norm a sqrt)
+_BY_NAME = {"sum": "SumBackward0", "mean": "MeanBackward0", "dot": "DotBackward0",
+            "vdot": "DotBackward0", "inner": "DotBackward0", "norm": "NormBackward1"}
+
+
 def _backward_name(name: str | None, graph: Graph) -> str:
     if name and name[0].isupper():
         return name
     prims = [e.prim for e in graph.eqns if e.prim not in ("convert", "broadcast_to",
                                                           "reshape")]
     last = prims[-1] if prims else (graph.eqns[-1].prim if graph.eqns else "")
-    if name in ("sum",):
-        return "SumBackward0"
-    if name in ("mean",):
-        return "MeanBackward0"
+    if name in _BY_NAME:
+        return _BY_NAME[name]
     return _NAMES.get(last, "".join(p.capitalize() for p in (name or last or "op").split("_"))
                       + "Backward0")
 
@@ -570,7 +616,14 @@ def _shape(size: Sequence[Any]) -> tuple[int, ...]:
 
 
 def _factory(make: Callable[[tuple[int, ...], np.dtype], np.ndarray]) -> Callable[..., Tensor]:
-    def factory(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    def factory(*size: Any, dtype: Any = None, requires_grad: bool = False,
+                **kwargs: Any) -> Tensor:
+        if "size" in kwargs:  # randn(size=(), requires_grad=True), as the tutorial writes
+            if size:
+                raise TypeError("the size is given twice, positionally and as size=")
+            size = (kwargs.pop("size"),)
+        if kwargs:
+            raise TypeError(f"unexpected keyword argument {next(iter(kwargs))!r}")
         dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
         return Tensor(np.asarray(make(_shape(size), dt), dtype=dt), requires_grad, _array=True)
 

@@ -7,6 +7,7 @@ function added to it works here with no further code.
 """
 from __future__ import annotations
 
+import functools
 import operator
 from collections import namedtuple
 from typing import Any, Callable, Sequence
@@ -15,7 +16,7 @@ import numpy as np
 
 from adjit.ir.builder import emit
 
-from .tensor import Tensor, apply
+from .tensor import Tensor, apply, get_default_dtype
 from .values import Tracer
 
 # ---- operators ----------------------------------------------------------------------------------
@@ -27,24 +28,135 @@ _COMPARE = {"lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": opera
             "eq": operator.eq, "ne": operator.ne, "and": operator.and_, "or": operator.or_}
 
 
-def _binary(name: str, op: Callable[[Any, Any], Any], reflected: bool) -> Callable[..., Any]:
+# ---- PyTorch's type promotion for arithmetic ----------------------------------------------------
+#
+# numpy and torch differ: torch keeps a float tensor's dtype against integer tensors, 0-d
+# tensors and numpy scalars (f32 * int64 is f32, numpy says f64), gives Python floats with an
+# integer tensor the default dtype (numpy: f64), and divides integers into the default dtype.
+# Each operand is a dimensioned tensor, a 0-d tensor or a Python (or numpy) scalar; a class
+# counts only when its category (bool < integer < float) is higher than the classes above it.
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
+_INT64, _BOOL = np.dtype(np.int64), np.dtype(bool)
+
+
+def _promote(a: np.dtype | None, b: np.dtype) -> np.dtype:
+    if a is None:
+        return b
+    ca, cb = _CATEGORY[a.kind], _CATEGORY[b.kind]
+    return np.promote_types(a, b) if ca == cb else (a if ca > cb else b)
+
+
+def _combine(higher: np.dtype | None, lower: np.dtype | None) -> np.dtype | None:
+    if higher is None or lower is None:
+        return lower if higher is None else higher
+    return higher if _CATEGORY[higher.kind] >= _CATEGORY[lower.kind] else lower
+
+
+def result_dtype(operands: Sequence[Any], divide: bool = False) -> np.dtype | None:
+    """The dtype torch gives an arithmetic operation on `operands` (None: not a case this
+    knows, such as a list operand; numpy's rules then apply)."""
+    dims = zero = scalar = None
+    for x in operands:
+        if isinstance(x, (Tensor, np.ndarray)):
+            if x.dtype.kind not in _CATEGORY:
+                return None
+            if x.ndim:
+                dims = _promote(dims, x.dtype)
+            else:
+                zero = _promote(zero, x.dtype)
+        elif isinstance(x, (bool, np.bool_)):
+            scalar = _promote(scalar, _BOOL)
+        elif isinstance(x, (int, np.integer)):
+            scalar = _promote(scalar, _INT64)
+        elif isinstance(x, (float, np.floating)):
+            scalar = _promote(scalar, get_default_dtype())
+        else:
+            return None
+    dt = _combine(dims, _combine(zero, scalar))
+    if dt is not None and divide and dt.kind != "f":
+        dt = get_default_dtype()
+    return dt
+
+
+def _cast(x: Any, dt: np.dtype) -> Any:
+    """An array operand in dtype `dt`; a Python scalar stays (numpy takes its dtype from the
+    array), a numpy scalar becomes a Python one (numpy would let it decide the dtype)."""
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, (int, float, bool)) or np.dtype(x.dtype) == dt:
+        return x
+    return x.astype(dt)
+
+
+# Recorded operations are kept keyed by their function object (tensor.apply), so the
+# functions made here are made once per operation and dtype.
+
+@functools.cache
+def _cast_op(op: Callable[..., Any], dt: np.dtype) -> Callable[..., Any]:
+    def run(x: Any, y: Any) -> Any:
+        return op(_cast(x, dt), _cast(y, dt))
+
+    return run
+
+
+@functools.cache
+def _swapped(op: Callable[..., Any]) -> Callable[..., Any]:
+    def run(a: Any, b: Any) -> Any:
+        return op(b, a)
+
+    return run
+
+
+@functools.cache
+def _scaled(op: Callable[..., Any]) -> Callable[..., Any]:
+    def run(x: Any, other: Any, alpha: Any) -> Any:
+        return op(x, alpha * other)
+
+    return run
+
+
+def _promoting(op: Callable[..., Any], operands: Sequence[Any],
+               divide: bool) -> Callable[..., Any]:
+    """`op` with its operands cast to torch's result dtype, when that differs from numpy's
+    (the dtype follows from the operands' dtypes, shapes and scalar types, all part of a
+    recorded operation's cache key)."""
+    a, b = operands[0], operands[1]
+    if isinstance(a, Tensor) and a.dtype.kind == "f" and (
+            type(b) is float or (isinstance(b, Tensor) and b.dtype == a.dtype)):
+        return op  # the common case: the same float dtype, or a float tensor and a float
+    dt = result_dtype(operands, divide)
+    if dt is None:
+        return op
+    return _cast_op(op, dt)
+
+
+_DIVIDE = ("truediv", "div")
+
+
+def _binary(name: str, op: Callable[[Any, Any], Any], reflected: bool,
+            promote: bool = True) -> Callable[..., Any]:
+    divide = name in _DIVIDE
     if reflected:
         def rop(a: Any, b: Any) -> Any:
             return op(b, a)
 
         def method(self: Tensor, other: Any) -> Any:
-            return apply(rop, (self, other), name=name)
+            fn = _promoting(op, (other, self), divide) if promote else op
+            return apply(rop if fn is op else _swapped(fn), (self, other), name=name)
     else:
         def method(self: Tensor, other: Any) -> Any:
-            return apply(op, (self, other), name=name)
+            fn = _promoting(op, (self, other), divide) if promote else op
+            return apply(fn, (self, other), name=name)
     return method
 
 
 for _n, _op in _BINARY.items():
-    setattr(Tensor, f"__{_n}__", _binary(_n, _op, False))
-    setattr(Tensor, f"__r{_n}__", _binary(_n, _op, True))
+    # matmul: torch asks for one dtype and numpy promotes; the numpy result is kept
+    setattr(Tensor, f"__{_n}__", _binary(_n, _op, False, _n != "matmul"))
+    setattr(Tensor, f"__r{_n}__", _binary(_n, _op, True, _n != "matmul"))
 for _n, _op in _COMPARE.items():
-    setattr(Tensor, f"__{_n}__", _binary(_n, _op, False))
+    setattr(Tensor, f"__{_n}__", _binary(_n, _op, False, False))
 Tensor.__neg__ = lambda self: apply(operator.neg, (self,), name="neg")
 Tensor.__abs__ = lambda self: apply(operator.abs, (self,), name="abs")
 Tensor.__invert__ = lambda self: apply(operator.invert, (self,), name="invert")
@@ -67,10 +179,21 @@ for _n in ("add", "sub", "mul", "truediv", "pow"):
 
 # ---- numpy protocols ----------------------------------------------------------------------------
 
+# ufuncs that follow torch's type promotion, as the operators do (np.float64(2) * t is
+# float32 for a float32 t: torch takes a numpy scalar for a Python number)
+_PROMOTING = {np.add: False, np.subtract: False, np.multiply: False, np.true_divide: True,
+              np.power: False, np.floor_divide: False, np.remainder: False,
+              np.maximum: False, np.minimum: False}
+
+
 def _array_ufunc(self: Tensor, ufunc: np.ufunc, method: str, *inputs: Any,
                  **kwargs: Any) -> Any:
     if kwargs.get("out") is not None:
         return NotImplemented
+    if method == "__call__" and len(inputs) == 2 and not kwargs and ufunc in _PROMOTING:
+        fn = _promoting(ufunc, inputs, _PROMOTING[ufunc])
+        if fn is not ufunc:
+            return apply(fn, inputs, name=ufunc.__name__)
     return apply(_UFUNC_CALLS[method], (ufunc, *inputs), kwargs, name=ufunc.__name__,
                  key=(ufunc, method))
 
@@ -96,7 +219,36 @@ Tensor.__array_function__ = _array_function
 
 # ---- indexing -----------------------------------------------------------------------------------
 
+def _concrete_masks(key: Any) -> Any:
+    """A boolean mask in a key becomes the integer arrays of its True positions: its values
+    are known when a tensor is indexed, and a traced boolean mask means something else
+    (a masked value of the full shape, for traced reductions)."""
+    keys = key if isinstance(key, tuple) else (key,)
+    if not any(isinstance(k, (Tensor, np.ndarray)) and np.asarray(k).dtype == bool
+               and np.ndim(k) > 0 for k in keys):
+        return key
+    out: list[Any] = []
+    for k in keys:
+        if isinstance(k, (Tensor, np.ndarray)) and np.asarray(k).dtype == bool and np.ndim(k):
+            out.extend(np.nonzero(np.asarray(k)))
+        else:
+            out.append(k)
+    return tuple(out)
+
+
+def _check_bounds(shape: tuple[int, ...], key: Any) -> None:
+    """numpy's IndexError for an integer index array out of range, raised now: the recorded
+    operation's gather would clamp it. A broadcast view of one boolean costs no memory."""
+    keys = key if isinstance(key, tuple) else (key,)
+    if any(isinstance(k, (Tensor, np.ndarray)) and np.asarray(k).dtype.kind in "iu"
+           for k in keys):
+        plain = tuple(np.asarray(k) if isinstance(k, Tensor) else k for k in keys)
+        np.broadcast_to(np.False_, shape)[plain]
+
+
 def _getitem(self: Tensor, key: Any) -> Any:
+    key = _concrete_masks(key)
+    _check_bounds(self.shape, key)
     return apply(operator.getitem, (self, key), name="IndexBackward0")
 
 
@@ -166,10 +318,13 @@ def _log_softmax(x: Any, dim: int) -> Any:
     return shifted - np.log(np.sum(np.exp(shifted), axis=dim, keepdims=True))
 
 
-def _reduce_pick(fn: Callable[..., Any], arg: Callable[..., Any]) -> Callable[..., Any]:
+def _reduce_pick(fn: Callable[..., Any], arg: Callable[..., Any],
+                 pairwise: Callable[..., Any]) -> Callable[..., Any]:
     def pick(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
         if dim is None:
             return fn(x)
+        if not isinstance(dim, (int, np.integer)):  # x.max(other): elementwise, as torch's
+            return pairwise(x, dim)
         return Values(fn(x, axis=dim, keepdims=keepdim),
                       arg(x, axis=dim, keepdims=keepdim))
     return pick
@@ -180,6 +335,15 @@ def _expand(x: Any, *sizes: Any) -> Any:
     shape = tuple(s if s != -1 else x.shape[i - (len(sizes) - x.ndim)]
                   for i, s in enumerate(sizes))
     return np.broadcast_to(x, shape)
+
+
+def _squeeze(x: Any, dim: Any = None) -> Any:
+    """torch's squeeze: a named dimension whose size is not 1 is left alone (numpy raises)."""
+    if dim is None:
+        return np.squeeze(x)
+    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+    ones = tuple(d % x.ndim for d in dims if x.shape[d] == 1) if x.ndim else ()
+    return np.squeeze(x, axis=ones) if ones else np.reshape(x, x.shape)
 
 
 def _flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
@@ -210,8 +374,9 @@ _METHODS: dict[str, tuple[Callable[..., Any], str | None]] = {
     "std": (lambda x, dim=None, unbiased=True, keepdim=False:
             np.std(x, axis=_axis(dim), ddof=1 if unbiased else 0, keepdims=keepdim), "std"),
     "prod": (lambda x, dim=None, keepdim=False: np.prod(x, axis=dim, keepdims=keepdim), None),
-    "max": (_reduce_pick(np.max, np.argmax), "MaxBackward1"),
-    "min": (_reduce_pick(np.min, np.argmin), "MinBackward1"),
+    # named by _pick_method below: max(), max(dim) and max(other) differ
+    "max": (_reduce_pick(np.max, np.argmax, np.maximum), None),
+    "min": (_reduce_pick(np.min, np.argmin, np.minimum), None),
     "amax": (lambda x, dim=None, keepdim=False: np.max(x, axis=_axis(dim), keepdims=keepdim),
              "AmaxBackward0"),
     "amin": (lambda x, dim=None, keepdim=False: np.min(x, axis=_axis(dim), keepdims=keepdim),
@@ -223,13 +388,6 @@ _METHODS: dict[str, tuple[Callable[..., Any], str | None]] = {
     "dot": (np.dot, "DotBackward0"),
     "matmul": (np.matmul, "MmBackward0"),
     "mm": (np.matmul, "MmBackward0"),
-    "add": (lambda x, other, alpha=1: x + alpha * other if alpha != 1 else x + other,
-            "AddBackward0"),
-    "sub": (lambda x, other, alpha=1: x - alpha * other if alpha != 1 else x - other,
-            "SubBackward0"),
-    "mul": (operator.mul, "MulBackward0"),
-    "div": (operator.truediv, "DivBackward0"),
-    "pow": (operator.pow, "PowBackward0"),
     "exp": (np.exp, "ExpBackward0"),
     "log": (np.log, "LogBackward0"),
     "sin": (np.sin, "SinBackward0"),
@@ -248,7 +406,7 @@ _METHODS: dict[str, tuple[Callable[..., Any], str | None]] = {
     "t": (lambda x: np.transpose(x), "TBackward0"),
     "permute": (lambda x, *dims: np.transpose(x, _dims(dims)), "PermuteBackward0"),
     "unsqueeze": (lambda x, dim: np.expand_dims(x, dim), "UnsqueezeBackward0"),
-    "squeeze": (lambda x, dim=None: np.squeeze(x, axis=dim), "SqueezeBackward0"),
+    "squeeze": (_squeeze, "SqueezeBackward0"),
     "expand": (_expand, "ExpandBackward0"),
     "clamp": (lambda x, min=None, max=None: np.clip(x, min, max), "ClampBackward1"),
     "clip": (lambda x, min=None, max=None: np.clip(x, min, max), "ClampBackward1"),
@@ -274,6 +432,50 @@ def _method(fn: Callable[..., Any], name: str | None) -> Callable[..., Any]:
 
 for _n, (_fn, _name) in _METHODS.items():
     setattr(Tensor, _n, _method(_fn, _name))
+
+
+def _arith(op: Callable[[Any, Any], Any], name: str,
+           divide: bool = False) -> tuple[Callable[..., Any], str]:
+    """x.add(other, alpha=1) and the like: the operator, with torch's type promotion."""
+    def method(self: Tensor, other: Any, alpha: Any = 1) -> Any:
+        fn = _promoting(op, (self, other), divide)
+        if alpha != 1:
+            return apply(_scaled(fn), (self, other, alpha), name=name)
+        return apply(fn, (self, other), name=name)
+
+    def run(x: Any, other: Any, alpha: Any = 1) -> Any:  # for the in-place forms
+        return op(x, alpha * other) if alpha != 1 else op(x, other)
+
+    method.__name__ = name
+    return method, run
+
+
+for _n, _op, _name in (("add", operator.add, "AddBackward0"),
+                       ("sub", operator.sub, "SubBackward0"),
+                       ("mul", operator.mul, "MulBackward0"),
+                       ("div", operator.truediv, "DivBackward0"),
+                       ("pow", operator.pow, "PowBackward0")):
+    _m, _run = _arith(_op, _name, divide=_n == "div")
+    setattr(Tensor, _n, _m)
+    _METHODS[_n] = (_run, _name)
+
+
+def _pick_method(fn: Callable[..., Any], reduced: str, along: str,
+                 pairwise: str) -> Callable[..., Any]:
+    """max/min: the name depends on the call, as torch's does (max(), max(dim), max(other))."""
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Any:
+        dim = args[0] if args else kwargs.get("dim")
+        name = reduced if dim is None else along if isinstance(dim, (int, np.integer)) \
+            else pairwise
+        return apply(fn, (self, *args), kwargs, name=name)
+
+    return method
+
+
+Tensor.max = _pick_method(_METHODS["max"][0], "MaxBackward1", "MaxBackward0",
+                          "MaximumBackward0")
+Tensor.min = _pick_method(_METHODS["min"][0], "MinBackward1", "MinBackward0",
+                          "MinimumBackward0")
 Tensor.T = property(lambda self: apply(np.transpose, (self,), name="TBackward0"))
 Tensor.mT = property(lambda self: apply(lambda x: np.swapaxes(x, -1, -2), (self,),
                                         name="TransposeBackward0"))

@@ -64,4 +64,5 @@ def _jvp(tangents: list[Value | None], *operands: Value, out: Any, **params: Any
 
 
 register(Primitive("custom_vjp", CONTROL, shape=_shape, impl=_impl, jvp=_jvp, vjp=_vjp,
-                   params=("fwd", "bwd", "n_out", "n_primal", "n_fwd_free")))
+                   params=("fwd", "bwd", "n_out", "n_primal", "n_fwd_free"),
+                   extra={"inlined_before_codegen": True}))

@@ -24,8 +24,10 @@ def _group_of(name: str, dtype: str) -> tuple[str, ...]:
 
 
 def test_every_primitive_has_a_case() -> None:
-    """A new primitive without a codegen case fails here."""
-    assert set(PRIM_CASES) == set(PRIMS)
+    """A new primitive without a codegen case fails here (except those a pass replaces
+    before code generation, e.g. custom_vjp by its forward graph)."""
+    lowered = {n for n, p in PRIMS.items() if not p.extra.get("inlined_before_codegen")}
+    assert set(PRIM_CASES) == lowered
 
 
 PARAMS = [(n, dt) for dt in ("f64", "f32") for n in NAMES] + \

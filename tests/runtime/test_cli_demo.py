@@ -76,3 +76,22 @@ def test_demo_plot_without_matplotlib_says_so(tmp_path: pathlib.Path,
     assert main(["demo", "--plot", str(tmp_path / "f11.png")]) == 2
     assert "--plot needs matplotlib" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_covers_every_recorded_row(capsys: pytest.CaptureFixture) -> None:
+    assert [r.__name__.upper() for r in demo.RECORDED] == [f"R{i}" for i in range(1, 15)]
+    for row in demo.RECORDED:
+        name, _, got, ok = row()
+        assert ok, (name, got)
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    for i in range(1, 15):
+        line = next(ln for ln in out.splitlines() if ln.startswith(f"R{i} "))
+        assert " ok " in line and "FAIL" not in line, line
+
+
+def test_demo_says_fail_for_a_recorded_row_that_fails(monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setattr(demo, "RECORDED", (lambda: ("R99", "a row that fails", 1, False),))
+    assert main(["demo"]) == 1
+    assert "R99  a row that fails" in capsys.readouterr().out

@@ -25,6 +25,7 @@ them, so counters a function never reads do not cause retracing.
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import hashlib
 import operator
@@ -67,9 +68,9 @@ def _token(v: Any) -> Any:
         return (t, "nan" if np.isnan(v) else v)
     if t in _SCALARS:
         return (t, v)
-    if t in (list, tuple):
+    if isinstance(v, (list, tuple)):
         return (t, len(v))
-    if t is dict:
+    if isinstance(v, dict):
         return (t, tuple(v) if len(v) <= MAX_ITEMS else len(v))
     if isinstance(v, np.generic):
         return (t, v.tobytes())
@@ -141,22 +142,35 @@ class Probe:
         pending: dict[int, Any] = {}
         for i in range(len(vals) - 1, -1, -1):
             if i in pending:
-                copy = pending.pop(i)
-                new[i] = tuple(copy) if type(vals[i]) is tuple else copy
+                new[i] = _rebuilt(vals[i], pending.pop(i))
             if i not in new:
                 continue
             node = self.nodes[i]
             key = node.step[1]
             if node.parent >= 0:
                 pv = vals[node.parent]
-                if type(pv) in (list, tuple, dict):
+                if isinstance(pv, (list, tuple, dict)):
                     if node.parent not in pending:
-                        pending[node.parent] = dict(pv) if type(pv) is dict else list(pv)
+                        pending[node.parent] = dict(pv) if isinstance(pv, dict) else list(pv)
                     pending[node.parent][key] = new[i]
                 else:
                     _set_attr(pv, key, new[i], undo)
             else:
                 _set_root(node.step, new[i], undo)
+
+
+def _rebuilt(old: Any, items: Any) -> Any:
+    """A copy of container `old` (its own type where it can be) holding `items`."""
+    if isinstance(old, tuple):
+        if hasattr(type(old), "_fields"):
+            return type(old)._make(items)
+        return tuple(items)
+    new = copy.copy(old)
+    if isinstance(old, dict):
+        new.update(items)
+    else:
+        new[:] = items
+    return new
 
 
 def _set_attr(obj: Any, name: str, value: Any, undo: list[Callable[[], None]]) -> None:
@@ -319,14 +333,15 @@ class _Walker:
             return
         if depth >= MAX_DEPTH:
             return
-        if t in (list, tuple, dict):
+        if isinstance(v, (list, tuple, dict)):  # subclasses too (OrderedDict, namedtuple)
             index = len(self.nodes)
             self.nodes.append(Node(parent, get, step, name))
             if len(v) > MAX_ITEMS:
                 return
-            items = v.items() if t is dict else enumerate(v)
+            mapping = isinstance(v, dict)
+            items = list(v.items()) if mapping else enumerate(v)
             for k, item in items:
-                if t is dict and not isinstance(k, (str, int)):
+                if mapping and not isinstance(k, (str, int)):
                     continue
                 self._add(index, operator.itemgetter(k), ("item", k), f"{name}[{k!r}]", item,
                           depth + 1, module)

@@ -342,3 +342,20 @@ def test_specializations_are_bounded_and_a_recompiling_function_warns(monkeypatc
     msgs = [str(w.message) for w in seen if issubclass(w.category, RecompileWarning)]
     assert len(msgs) == 1 and "Python int argument 1 takes new values" in msgs[0]
     assert seen[0].filename == __file__
+
+
+def test_arrays_in_mapping_subclasses_and_namedtuples_are_read_at_every_call():
+    from collections import OrderedDict, defaultdict, namedtuple
+
+    pair = namedtuple("pair", "w b")
+    od = OrderedDict(w=np.ones(2))
+    p = pair(np.ones(2), 1.0)
+    dd = defaultdict(list, w=np.ones(2))
+    f = adjit.grad(lambda x: (x * od["w"] * p.w * dd["w"]).sum() + p.b)
+    x = np.ones(2)
+    np.testing.assert_allclose(f(x), [1.0, 1.0])
+    od["w"][:] = 2.0
+    p.w[:] = 3.0
+    dd["w"] = np.full(2, 5.0)
+    np.testing.assert_allclose(f(x), [30.0, 30.0])
+    assert type(od) is OrderedDict and type(dd) is defaultdict and type(p) is pair

@@ -158,7 +158,10 @@ def serve() -> None:
     from . import compile as _  # noqa: F401
 
     fm.register()
-    numba.njit(_warm_up)(np.ones(3), np.ones((2, 3)))
+    try:
+        numba.njit(_warm_up)(np.ones(3), np.ones((2, 3)))
+    except Exception:  # noqa: BLE001  (only a warm-up: the jobs report their own errors)
+        pass
     _send(out, b"ready")
     while True:
         job = _receive(stdin)

@@ -460,11 +460,7 @@ class Transformed:
         return "ones"
 
     def _assemble(self, spec: Any, outs: list[Any], boxes: Sequence[Any] | None = None) -> Any:
-        if boxes is None and isinstance(spec, Specialization):
-            boxes = _boxes(spec)
-        if boxes is not None:
-            outs = [b(o, False) if isinstance(o, np.ndarray) and o.ndim else o
-                    for b, o in zip(boxes, outs, strict=False)]
+        outs = fresh_outputs(spec, outs, boxes)
         n_out = len(spec.traced.graph.outputs)  # the function's outputs, then any guard check
         n_user = spec.traced.n_outputs
         if self.mode == "jit":
@@ -488,6 +484,17 @@ def _regroup(trees: Sequence[Any] | None, grads: Sequence[Any]) -> list[Any]:
 
 def _leaf_owners(trees: Sequence[Any]) -> list[Any]:
     return [t for t in trees for _ in range(1 if t is None else pytree.count(t))]
+
+
+def fresh_outputs(spec: Any, outs: list[Any], boxes: Sequence[Any] | None = None) -> list[Any]:
+    """The compiled function's outputs with those that may alias an input or a constant
+    copied (`_boxes`); values of an inlined trace pass through."""
+    if boxes is None and isinstance(spec, Specialization):
+        boxes = _boxes(spec)
+    if boxes is None:
+        return outs
+    return [b(o, False) if isinstance(o, np.ndarray) and o.ndim else o
+            for b, o in zip(boxes, outs, strict=False)]
 
 
 def _boxes(spec: Specialization) -> list[Callable[[Any, bool], Any]]:

@@ -15,7 +15,7 @@ from adjit.ir.errors import TraceError
 from adjit.tracer import Tracer
 from adjit.tracer.loc import user_loc
 
-from .api import Argnums, Transformed
+from .api import Argnums, Transformed, fresh_outputs
 
 
 class VJP(Transformed):
@@ -32,21 +32,9 @@ class VJP(Transformed):
         return "inputs"  # one cotangent input per float output
 
     def _assemble(self, spec: Any, outs: list[Any], boxes: Any = None) -> Any:
-        outs = _fresh(outs, boxes, spec)
+        outs = fresh_outputs(spec, outs, boxes)
         grads = outs[len(spec.traced.graph.outputs):]
         return grads[0] if self.single else tuple(grads)
-
-
-def _fresh(outs: list[Any], boxes: Any, spec: Any) -> list[Any]:
-    from .api import _boxes
-    from .compiler import Specialization
-
-    if boxes is None and isinstance(spec, Specialization):
-        boxes = _boxes(spec)
-    if boxes is None:
-        return outs
-    return [b(o, False) if isinstance(o, np.ndarray) and o.ndim else o
-            for b, o in zip(boxes, outs, strict=False)]
 
 
 def _leaves(x: Any) -> list[Any]:

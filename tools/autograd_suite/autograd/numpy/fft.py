@@ -1,0 +1,3 @@
+from numpy.fft import *  # noqa
+import numpy.fft as _m
+globals().update({k: getattr(_m, k) for k in dir(_m) if not k.startswith('__')})

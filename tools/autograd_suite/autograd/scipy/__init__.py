@@ -1,0 +1,1 @@
+from . import special, stats, linalg, signal, integrate, misc  # noqa

@@ -1,0 +1,3 @@
+from scipy.special import *  # noqa
+import scipy.special as _m
+globals().update({k: getattr(_m, k) for k in dir(_m) if not k.startswith('__')})

@@ -1,0 +1,3 @@
+import scipy.stats as _s
+_d = _s.chi2
+globals().update({k: getattr(_d, k) for k in dir(_d) if not k.startswith('_')})

@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from adjit.ir.builder import tracing
 from adjit.ir.errors import AdjitError, NotDifferentiable, TraceError
 from adjit.tracer import Tracer, pytree, trace, unflatten
 from adjit.tracer.captures import Probe, discover
@@ -121,7 +122,7 @@ class Transformed:
         if kwargs:
             args = self._positional(args, kwargs)
         probe = self._probe
-        if probe is None:
+        if probe is None or tracing():
             return self._first_call(args)
         if probe.nodes:
             state = probe.resolve()
@@ -185,7 +186,9 @@ class Transformed:
         return (key, tokens) if self._probe else key
 
     def _first_call(self, args: tuple[Any, ...]) -> Any:
-        if any(isinstance(a, Tracer) for a in pytree.flatten(args)[0]):
+        # Called while another transformation traces (even on plain arrays: the function
+        # may close over that trace's values), this one becomes part of its graph.
+        if tracing() or any(isinstance(a, Tracer) for a in pytree.flatten(args)[0]):
             return self._inline(args)
         try:
             probe, vals, tokens = self._state()

@@ -32,6 +32,7 @@ from adjit.ir.errors import (  # noqa: E402  (after the search path is complete)
     AdjitError,
     CodegenError,
     IRError,
+    ImmutableError,
     NotDifferentiable,
     ShapeError,
     TraceError,
@@ -85,7 +86,7 @@ int64 = _np.dtype("int64")
 del _np
 
 __version__ = "0.1.0"
-__all__ = ["AdjitError", "CodegenError", "Comparison", "IRError", "Inspection",
+__all__ = ["AdjitError", "CodegenError", "ImmutableError", "Comparison", "IRError", "Inspection",
            "NotDifferentiable", "RecompileWarning", "compare", "explicit",
            "ShapeError", "TraceError", "grad", "inspect", "jit", "models", "nn", "optim",
            "stop_gradient", "value_and_grad", "vjp", "Tensor", "custom_vjp", "hessian", "hvp",

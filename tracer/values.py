@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from adjit.ir import ArrayType, Lit, Value, Var, context, ops
 from adjit.ir.core import DTYPES, dtype_name
-from adjit.ir.errors import TraceError
+from adjit.ir.errors import ImmutableError, TraceError
 
 from .loc import user_loc
 
@@ -321,7 +321,7 @@ INPLACE_HINT = ("build a new array instead: np.where(np.arange(n) == i, v, x) re
 def inplace_error(loc: Any, traced_target: bool = False) -> TraceError:
     what = ("into a traced array" if traced_target else
             "of a traced value into a numpy array")
-    return TraceError(f"in-place assignment {what} is not traced: adjit records operations "
+    return ImmutableError(f"in-place assignment {what} is not traced: adjit records operations "
                       "that make new arrays, not writes into existing ones", loc=loc,
                       hint=INPLACE_HINT)
 

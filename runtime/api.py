@@ -40,7 +40,7 @@ from .arguments import (
     dtype_words,
     sig,
 )
-from .compiler import Specialization, build
+from .compiler import Specialization, Tiered, build
 from .recompile import RecompileWatch
 
 Argnums = int | Sequence[int]
@@ -240,6 +240,8 @@ class Transformed:
         so a call costs the key, numba's dispatch and the boxing of results."""
         if spec.traced.guards:
             return self._guarded_caller(key)
+        if type(spec.fn) is Tiered:
+            return self._tiered_caller(spec, key)
         fn = spec.fn
         boxes = _boxes(spec)
         # Direct: every argument is a native-endian ndarray of the traced dtype (the key
@@ -284,6 +286,17 @@ class Transformed:
 
             return value_and_grad_call
         return lambda a, v: self._assemble(spec, spec.run(self._call_args(spec, a, v)), boxes)
+
+    def _tiered_caller(self, spec: Specialization, key: Any) -> Callable[..., Any]:
+        """Calls before numba compiles the function (runtime/compiler.py `Tiered`); the call
+        that compiles it installs the direct path for the ones after."""
+        def call(a: tuple[Any, ...], v: Any) -> Any:
+            out = self._assemble(spec, spec.run(self._call_args(spec, a, v)))
+            if type(spec.fn) is not Tiered and self._callers.get(key) is call:
+                self._callers[key] = self._make_caller(spec, key)
+            return out
+
+        return call
 
     def _guarded_caller(self, key: Any) -> Callable[..., Any]:
         """Specializations that hold only while their guards do: run the newest one whose

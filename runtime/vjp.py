@@ -4,7 +4,8 @@
 structure of `out` (an array, or a pytree of arrays: tuples, lists, dicts), and returns a
 tuple of one gradient per primal, each in its primal's structure (JAX's convention: a
 primal that is a tuple gets a tuple inside the returned 1-tuple). The primals are copied
-when `vjp` is called, so changing the caller's arrays afterwards does not change what `vjp_fn` computes.
+when `vjp` is called, so changing the caller's arrays afterwards does not change what
+`vjp_fn` computes.
 """
 from __future__ import annotations
 

@@ -41,6 +41,7 @@ from adjit.runtime import explicit  # noqa: E402
 from adjit.runtime.api import grad, jit, stop_gradient, value_and_grad  # noqa: E402
 from adjit.runtime.vjp import vjp  # noqa: E402
 from adjit.runtime.forward import (  # noqa: E402
+    checkpoint,
     hessian,
     hvp,
     jacfwd,
@@ -77,6 +78,7 @@ from adjit import autograd  # noqa: E402
 from adjit import nn, optim  # noqa: E402  (PyTorch's layers and optimizers)
 from adjit import models  # noqa: E402
 from adjit.tracer.custom_rules import custom_vjp  # noqa: E402
+from adjit.tracer.custom_jvp import custom_jvp  # noqa: E402
 
 # dtype names for tensors, as torch spells them (adjit.arange(..., dtype=adjit.float32))
 float32 = _np.dtype("float32")
@@ -89,7 +91,7 @@ __version__ = "0.1.0"
 __all__ = ["AdjitError", "CodegenError", "ImmutableError", "Comparison", "IRError", "Inspection",
            "NotDifferentiable", "RecompileWarning", "compare", "explicit",
            "ShapeError", "TraceError", "grad", "inspect", "jit", "models", "nn", "optim",
-           "stop_gradient", "value_and_grad", "vjp", "Tensor", "custom_vjp", "hessian", "hvp",
+           "stop_gradient", "value_and_grad", "vjp", "Tensor", "checkpoint", "custom_jvp", "custom_vjp", "hessian", "hvp",
            "jacfwd", "jacobian", "jacrev", "jvp", "arange", "autograd", "empty",
            "enable_grad",
            "full", "get_default_dtype", "is_grad_enabled", "manual_seed", "no_grad", "ones",

@@ -163,3 +163,16 @@ def _jacobian(fun: Callable[..., Any], argnums: int, body: Callable[..., Any],
         return _Compiled.of(fun, f"{kind}{argnums}", run)(*args)
 
     return jac
+
+
+def checkpoint(fun: Callable[..., Any]) -> Callable[..., Any]:
+    """`fun`, whose derivatives recompute its intermediate values from its inputs instead of
+    keeping them (JAX's `checkpoint`/`remat`): a `custom_jvp` whose rule is fun's own JVP, so
+    the reverse pass is that rule's transpose, a function of the inputs alone. Values are
+    identical; whether memory is saved is the compiler's choice (common-subexpression
+    elimination may merge the recomputation with the forward pass in one fused kernel)."""
+    from adjit.tracer.custom_jvp import custom_jvp
+
+    wrapped = custom_jvp(fun)
+    wrapped.defjvp(lambda primals, tangents: jvp(fun, primals, tangents))
+    return wrapped

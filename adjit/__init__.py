@@ -49,6 +49,7 @@ from adjit.runtime.forward import (  # noqa: E402
     jacrev,
     jvp,
 )
+from adjit.runtime.batching import vmap  # noqa: E402
 from adjit.runtime.compare import Comparison, compare  # noqa: E402
 from adjit.runtime.inspect import Inspection, inspect  # noqa: E402
 from adjit.runtime.recompile import RecompileWarning  # noqa: E402
@@ -91,7 +92,7 @@ __version__ = "0.1.0"
 __all__ = ["AdjitError", "CodegenError", "ImmutableError", "Comparison", "IRError", "Inspection",
            "NotDifferentiable", "RecompileWarning", "compare", "explicit",
            "ShapeError", "TraceError", "grad", "inspect", "jit", "models", "nn", "optim",
-           "stop_gradient", "value_and_grad", "vjp", "Tensor", "checkpoint", "custom_jvp",
+           "stop_gradient", "value_and_grad", "vjp", "vmap", "Tensor", "checkpoint", "custom_jvp",
            "custom_vjp", "hessian", "hvp",
            "jacfwd", "jacobian", "jacrev", "jvp", "arange", "autograd", "empty",
            "enable_grad",

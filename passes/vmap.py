@@ -46,7 +46,7 @@ def batch(g: Graph, batched: Sequence[bool], size: int) -> Graph:
     b = Builder()
     with building(b):
         for eqn in g.eqns:
-            vals, flags = zip(*[read(v) for v in eqn.inputs]) if eqn.inputs else ((), ())
+            vals, flags = zip(*[read(v) for v in eqn.inputs], strict=True) if eqn.inputs else ((), ())
             if not any(flags):
                 outs = emit_multi(eqn.prim, *vals, **dict(eqn.params))
                 env.update((id(o), (n, False)) for o, n in zip(eqn.outputs, outs, strict=True))

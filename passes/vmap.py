@@ -46,13 +46,14 @@ def batch(g: Graph, batched: Sequence[bool], size: int) -> Graph:
     b = Builder()
     with building(b):
         for eqn in g.eqns:
-            vals, flags = zip(*[read(v) for v in eqn.inputs], strict=True) if eqn.inputs else ((), ())
+            pairs = [read(v) for v in eqn.inputs]
+            vals, flags = [p[0] for p in pairs], [p[1] for p in pairs]
             if not any(flags):
                 outs = emit_multi(eqn.prim, *vals, **dict(eqn.params))
                 env.update((id(o), (n, False)) for o, n in zip(eqn.outputs, outs, strict=True))
                 continue
             with context(loc=eqn.loc, role=f"vmap({eqn.prim})"):
-                outs = _rule(eqn)(eqn, list(vals), list(flags), size)
+                outs = _rule(eqn)(eqn, vals, flags, size)
             env.update((id(o), (n, True)) for o, n in zip(eqn.outputs, outs, strict=True))
         outputs = []
         for o in g.outputs:

@@ -48,6 +48,7 @@ from adjit.runtime.forward import (  # noqa: E402
     jacobian,
     jacrev,
     jvp,
+    linearize,
 )
 from adjit.runtime.batching import vmap  # noqa: E402
 from adjit.runtime.compare import Comparison, compare  # noqa: E402
@@ -94,7 +95,7 @@ __all__ = ["AdjitError", "CodegenError", "ImmutableError", "Comparison", "IRErro
            "ShapeError", "TraceError", "grad", "inspect", "jit", "models", "nn", "optim",
            "stop_gradient", "value_and_grad", "vjp", "vmap", "Tensor", "checkpoint", "custom_jvp",
            "custom_vjp", "hessian", "hvp",
-           "jacfwd", "jacobian", "jacrev", "jvp", "arange", "autograd", "empty",
+           "jacfwd", "jacobian", "jacrev", "jvp", "linearize", "arange", "autograd", "empty",
            "enable_grad",
            "full", "get_default_dtype", "is_grad_enabled", "manual_seed", "no_grad", "ones",
            "ones_like", "rand", "rand_like", "randn", "randn_like", "set_default_dtype",

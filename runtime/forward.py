@@ -176,3 +176,16 @@ def checkpoint(fun: Callable[..., Any]) -> Callable[..., Any]:
     wrapped = custom_jvp(fun)
     wrapped.defjvp(lambda primals, tangents: jvp(fun, primals, tangents))
     return wrapped
+
+
+def linearize(fun: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
+    """`(fun(*primals), f_jvp)` with `f_jvp(*tangents)` the JVP at those primals (JAX's
+    `linearize`). The primals are copied now; each `f_jvp` call runs the compiled JVP
+    (cached, so calls after the first cost one kernel)."""
+    primals = tuple(np.array(p, copy=True) if isinstance(p, np.ndarray) else p for p in primals)
+    out = jit(fun)(*primals) if not _any_traced(primals) else fun(*primals)
+
+    def f_jvp(*tangents: Any) -> Any:
+        return jvp(fun, primals, tangents)[1]
+
+    return out, f_jvp

@@ -119,3 +119,12 @@ def test_checkpoint_gives_the_same_derivatives() -> None:
     np.testing.assert_allclose(adjit.jvp(lambda w: loss(w, X), (w,), (np.ones(3),))[1],
                                adjit.jvp(lambda w: ref(w, X), (w,), (np.ones(3),))[1])
     np.testing.assert_allclose(ck(w, X), _block(w, X))
+
+
+def test_linearize_is_the_jvp_at_fixed_primals() -> None:
+    x = X.copy()
+    out, f_jvp = adjit.linearize(lambda x: np.sin(x) * x, x)
+    x[:] = 0.0  # the primals were copied
+    np.testing.assert_allclose(out, np.sin(X) * X)
+    t = np.array([1.0, 2.0, -1.0])
+    np.testing.assert_allclose(f_jvp(t), (np.cos(X) * X + np.sin(X)) * t)

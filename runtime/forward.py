@@ -92,7 +92,10 @@ def hvp(fun: Callable[..., Any], x: Any, v: Any) -> Any:
     reverse: the JVP of the gradient)."""
     from .api import grad
 
-    return jvp(grad(fun), (x,), (v,))[1]
+    if _any_traced((x, v)):
+        return traced_jvp(grad(fun), (x,), (v,))[1]
+    # Cached per function: a fresh grad(fun) per call would trace and load again each time.
+    return _Compiled.of(fun, "hvp", lambda f, x, v: traced_jvp(grad(f), (x,), (v,))[1])(x, v)
 
 
 def _basis(x: Tracer) -> list[Any]:
@@ -102,22 +105,29 @@ def _basis(x: Tracer) -> list[Any]:
 
 
 def _jacfwd_body(fun: Callable[..., Any], x: Any) -> Any:
+    """One JVP per input element, batched over the basis vectors (JAX's vmap of jvp): one
+    graph whose tangents carry a leading axis of size x.size, not x.size copies."""
+    from .batching import traced_vmap
+
     x = _t(x)
-    cols = [traced_jvp(fun, (x,), (e,))[1] for e in _basis(x)]
-    out_shape = cols[0].shape if cols else ()
-    return np.stack([_t(c) for c in cols], axis=-1).reshape(out_shape + x.shape)
+    n = int(np.prod(x.shape))
+    basis = np.eye(n, dtype=x.dtype).reshape((n,) + x.shape)
+    cols = _t(traced_vmap(lambda e: traced_jvp(fun, (x,), (e,))[1], 0, 0, (basis,)))
+    return np.moveaxis(cols, 0, -1).reshape(cols.shape[1:] + x.shape)
 
 
 def _jacrev_body(fun: Callable[..., Any], x: Any) -> Any:
+    """One VJP per output element, batched over the cotangent basis (vmap of vjp)."""
+    from .batching import traced_vmap
     from .vjp import vjp
 
     x = _t(x)
     out, back = vjp(fun, x)
     out = _t(out)
     n = int(np.prod(out.shape))
-    eye = np.eye(n, dtype=out.dtype)
-    rows = [back(eye[j].reshape(out.shape))[0] for j in range(n)]
-    return np.stack([_t(r) for r in rows], axis=0).reshape(out.shape + x.shape)
+    basis = np.eye(n, dtype=out.dtype).reshape((n,) + out.shape)
+    rows = _t(traced_vmap(lambda ct: back(ct)[0], 0, 0, (basis,)))
+    return rows.reshape(out.shape + x.shape)
 
 
 def jacfwd(fun: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:

@@ -155,8 +155,8 @@ class Tracer:
         raise TraceError("the truth value of a traced array is not known while tracing",
                          loc=loc, hint="adjit compiles `if`, `while`, `for i in range(n)` and "
                                        "`a if cond else b` on traced values when they are "
-                                       "written in the traced function or a function of its "
-                                       f"module; {where}. Move the test into such "
+                                       "written in the traced function or in your own code it "
+                                       f"calls (not a library's); {where}. Move the test into such "
                                        "a statement, choose elementwise with np.where(cond, "
                                        "a, b), or mark the argument it depends on static with "
                                        "static_argnums")

@@ -136,17 +136,24 @@ def _indexed(eqn: Eqn, vals: list[Value], flags: list[bool], size: int) -> list[
 
 
 def _matmul(eqn: Eqn, vals: list[Value], flags: list[bool], size: int) -> list[Value]:
+    """A batched operand against an unbatched 2-d one folds the batch into the rows (or the
+    columns) of one product: per-example products against shared weights are one GEMM."""
     a, b = vals
     ta, tb = (dict(eqn.params)[k] for k in ("transpose_a", "transpose_b"))
-    if flags[0] and not flags[1] and b.type.ndim == 2 and not ta:
-        # (B, m, k) @ (k, n): one (B*m, k) @ (k, n) product.
+    if flags[0] and not flags[1] and b.type.ndim == 2 and a.type.ndim == 3:
+        if ta:  # (B, k, m) used transposed: make it (B, m, k)
+            a = ops.transpose(a, (0, 2, 1))
         m, k = a.shape[1:]
         out = ops.matmul(ops.reshape(a, (size * m, k)), b, False, tb)
         return [ops.reshape(out, (size, m, out.shape[-1]))]
-    if flags[1] and not flags[0] and a.type.ndim == 2 and tb:
-        # (m, k) @ (B, n, k).T: (m, k) @ (B*n, k).T, then (m, B, n) -> (B, m, n).
-        n, k = b.shape[1:]
-        out = ops.matmul(a, ops.reshape(b, (size * n, k)), ta, True)
+    if flags[1] and not flags[0] and a.type.ndim == 2 and b.type.ndim == 3:
+        if tb:  # (B, n, k) used transposed: (m, k) @ (B*n, k).T
+            n, k = b.shape[1:]
+            out = ops.matmul(a, ops.reshape(b, (size * n, k)), ta, True)
+        else:  # (B, k, n): (m, k) @ (k, B*n)
+            k, n = b.shape[1:]
+            cols = ops.reshape(ops.transpose(b, (1, 0, 2)), (k, size * n))
+            out = ops.matmul(a, cols, ta, False)
         return [ops.transpose(ops.reshape(out, (out.shape[0], size, n)), (1, 0, 2))]
     return _emit(eqn, [_lead(v, f, size) for v, f in zip(vals, flags, strict=True)])
 

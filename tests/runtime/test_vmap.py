@@ -105,3 +105,25 @@ def test_errors() -> None:
         adjit.vmap(lambda a: a, in_axes=None)(np.ones(3))
     with pytest.raises(adjit.TraceError, match="one axis"):
         adjit.vmap(lambda a, b: a, in_axes=(0,))(np.ones(3), np.ones(3))
+
+
+@pytest.mark.parametrize("ta, tb", [(False, False), (True, False), (False, True),
+                                    (True, True)])
+def test_matmul_folding_in_every_orientation(ta, tb) -> None:
+    from adjit.ir import Builder, Graph, Var, building, evaluate, ops
+    from adjit.ir.core import ArrayType
+
+    a = Var(ArrayType("f64", (4, 3) if ta else (3, 4)))
+    b = Var(ArrayType("f64", (2, 4) if tb else (4, 2)))
+    with building(Builder()) as bld:
+        out = ops.matmul(a, b, ta, tb)
+    g = Graph("g", (a, b), tuple(bld.eqns), (out,))
+    A = RNG.normal(size=(5,) + a.shape)
+    B = RNG.normal(size=(5,) + b.shape)
+    for flags, args in (([True, False], (A, B[0])), ([False, True], (A[0], B))):
+        (got,) = evaluate(batch(g, flags, 5), *args)
+        want = np.stack([evaluate(g, *[x[i] if f else x
+                                       for x, f in zip(args, flags, strict=True)])[0]
+                         for i in range(5)])
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+        assert sum(e.prim == "matmul" for e in batch(g, flags, 5).eqns) == 1

@@ -336,7 +336,13 @@ def std(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int 
     if isinstance(a, Masked):
         _no_where(where, "std")
         return masked.reduce("std", a, axis, keepdims, ddof)
-    return wrap(ops.ew("sqrt", var(a, axis, dtype, out, ddof, keepdims, where).val))
+    v = var(a, axis, dtype, out, ddof, keepdims, where)
+    x = _t(a)
+    if where is None and ddof == 0 and all(x.shape[i] == 1 for i in _axes(axis, x.ndim)):
+        # One value per group: the deviation is identically 0, and so is its derivative
+        # (sqrt's at 0 would make it 0 * inf = NaN).
+        return v
+    return wrap(ops.ew("sqrt", v.val))
 
 
 def _reduce(prim: str) -> Callable[..., Any]:

@@ -67,10 +67,18 @@ def cholesky(a: Any, out: Any) -> None:
             out[i] = np.nan
 
 
-def eigh(a: Any, w: Any, v: Any) -> None:
+def _eigh_upper(x: Any) -> Any:
+    """np.linalg.eigh(x, 'U'). numba's eigh always asks LAPACK for 'L', and syevd's
+    eigenvector signs depend on the triangle it reduces, so numpy's 'U' results need their
+    own call (`register` gives numba one, through its own LAPACK binding)."""
+    return np.linalg.eigh(x, "U")
+
+
+def eigh(a: Any, w: Any, v: Any, lower: bool) -> None:
     for i in range(a.shape[0]):
         try:
-            wi, vi = np.linalg.eigh(np.ascontiguousarray(a[i]))
+            x = np.ascontiguousarray(a[i])
+            wi, vi = np.linalg.eigh(x) if lower else _eigh_upper(x)
             w[i] = wi
             v[i] = vi
         except Exception:  # noqa: BLE001  (no convergence)
@@ -202,8 +210,37 @@ def register() -> None:
     global _registered
     if _registered:
         return
-    from numba.extending import register_jitable
+    from numba.extending import overload, register_jitable
 
+    overload(_eigh_upper)(_numba_eigh_upper)
     for fn in (_norm1, _expm1, _sqrtm1, *KERNELS.values()):
         register_jitable(fn)
     _registered = True
+
+
+def _numba_eigh_upper(x: Any) -> Any:
+    """numba's own eigh (numba/np/linalg.py, `eigh_impl`) with uplo 'U': its LAPACK binding
+    `numba_ez_xxxevd` takes the triangle as an argument."""
+    from numba.np import linalg as nl
+    from numba.np.numpy_support import as_dtype
+
+    nl.ensure_lapack()
+    w_dtype = as_dtype(getattr(x.dtype, "underlying_float", x.dtype))
+    evd = nl._LAPACK().numba_ez_xxxevd(x.dtype)
+    kind = ord(nl.get_blas_kind(x.dtype, "eigh"))
+    jobz, uplo = ord("V"), ord("U")
+    copy_f = nl._copy_to_fortran_order
+    check = nl._handle_err_maybe_convergence_problem
+    keep = nl._dummy_liveness_func
+
+    def impl(x: Any) -> Any:  # the signature of _eigh_upper, as numba requires
+        n = x.shape[-1]
+        acpy = copy_f(x)
+        w = np.empty(n, dtype=w_dtype)
+        if n == 0:
+            return (w, acpy)
+        r = evd(kind, jobz, uplo, n, acpy.ctypes, n, w.ctypes)
+        check(r)
+        keep([acpy.size, w.size])
+        return (w, acpy)
+    return impl

@@ -161,8 +161,9 @@ def _uplo(uplo: Any) -> bool:
 
 def eigh(a: Any, UPLO: str = "L") -> Any:  # noqa: N803  (numpy's name)
     v = _val(a, "np.linalg.eigh")
-    af, batch = _flat(_tri_sym(v, _uplo(UPLO)))
-    w, vec = emit_multi("eigh", af)
+    lower = _uplo(UPLO)
+    af, batch = _flat(_tri_sym(v, lower))
+    w, vec = emit_multi("eigh", af, lower=lower)
     return _result("EighResult", _unflat(w, batch), _unflat(vec, batch))
 
 
@@ -492,7 +493,26 @@ def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = 
     return astype(r, dtype) if dtype is not None else r
 
 
+def tril(m: Any, k: int = 0) -> Tracer:
+    from .numpy_api import _t
+
+    t = _t(m)
+    if t.ndim < 2:
+        raise TraceError("np.tril of a 1-d array is not supported", loc=current_loc())
+    return wrap(D.tril(t.val, int(k)), t.weak)
+
+
+def triu(m: Any, k: int = 0) -> Tracer:
+    from .numpy_api import _t
+
+    t = _t(m)
+    if t.ndim < 2:
+        raise TraceError("np.triu of a 1-d array is not supported", loc=current_loc())
+    return wrap(D.triu(t.val, int(k)), t.weak)
+
+
 FUNCTIONS: dict[Any, Callable[..., Any]] = {
+    np.tril: tril, np.triu: triu,
     np.linalg.solve: solve, np.linalg.inv: inv, np.linalg.det: det,
     np.linalg.slogdet: slogdet, np.linalg.cholesky: cholesky, np.linalg.eigh: eigh,
     np.linalg.eigvalsh: eigvalsh, np.linalg.svd: svd, np.linalg.qr: qr, np.linalg.pinv: pinv,

@@ -14,7 +14,8 @@ ordinary ops, so their derivatives come from these rules.
 - `slogdet(a)` -> (sign (B,), log|det| (B,)).
 - `cholesky(a)`: the lower factor L, L L^T = a. a must be symmetric (the front end builds
   it from the triangle numpy reads); the kernel reads its lower triangle.
-- `eigh(a)` -> (w (B, n) ascending, v (B, n, n)), a symmetric as for cholesky.
+- `eigh[lower](a)` -> (w (B, n) ascending, v (B, n, n)), a symmetric as for cholesky;
+  `lower` is the triangle LAPACK reduces (numpy's UPLO), which decides eigenvector signs.
 - `svd[full_matrices](a)` -> (u, s, vt), numpy's conventions (signs included: the same
   LAPACK routine, gesdd).
 - `qr(a)` -> (q, r), numpy's 'reduced' mode.
@@ -170,7 +171,7 @@ def _slogdet_shape(a: ArrayType) -> tuple[ArrayType, ArrayType]:
     return t, t
 
 
-def _eigh_shape(a: ArrayType) -> tuple[ArrayType, ArrayType]:
+def _eigh_shape(a: ArrayType, *, lower: bool) -> tuple[ArrayType, ArrayType]:
     _stack(a, "eigh")
     return a.with_shape(a.shape[:2]), a
 
@@ -225,8 +226,8 @@ def _trsolve_impl(a: np.ndarray, b: np.ndarray, lower: bool, transpose_a: bool,
     return _solve_impl(t, b, transpose_a)
 
 
-def _eigh_impl(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return _each(a, lambda x: tuple(np.linalg.eigh(x)))
+def _eigh_impl(a: np.ndarray, lower: bool) -> tuple[np.ndarray, np.ndarray]:
+    return _each(a, lambda x: tuple(np.linalg.eigh(x, "L" if lower else "U")))
 
 
 def _svd_impl(a: np.ndarray, full_matrices: bool) -> tuple[np.ndarray, ...]:
@@ -335,7 +336,7 @@ def _cholesky_jvp(ts: list[Value | None], a: Value, out: Var) -> Value:
     return mm(out, _phi(y))
 
 
-def _eigh_vjp(ct: tuple, a: Value, out: tuple) -> tuple[Value]:
+def _eigh_vjp(ct: tuple, a: Value, out: tuple, lower: bool) -> tuple[Value]:
     ct_w, ct_v = ct
     w, v = out
     inner = None if ct_w is None else diag_embed(ct_w)
@@ -344,7 +345,8 @@ def _eigh_vjp(ct: tuple, a: Value, out: tuple) -> tuple[Value]:
     return (mm(mm(v, inner), v, tb=True),)
 
 
-def _eigh_jvp(ts: list[Value | None], a: Value, out: tuple) -> tuple[Value, Value]:
+def _eigh_jvp(ts: list[Value | None], a: Value, out: tuple, lower: bool
+              ) -> tuple[Value, Value]:
     (ta,) = ts
     w, v = out
     p = mm(mm(v, ta, ta=True), v)  # V^T dA V
@@ -409,7 +411,7 @@ def _svd_jvp(ts: list[Value | None], a: Value, out: tuple, full_matrices: bool) 
     if n > m:
         dahu = mm(ta, u, ta=True)
         dv = ops.add(dv, ops.div(ops.sub(dahu, mm(vt, mm(vt, dahu), ta=True)), col(s)))
-    return ds, du, mT(dv)
+    return du, ds, mT(dv)
 
 
 def _qr_check(a: Value) -> None:
@@ -485,7 +487,7 @@ PRIMS_OUT = {"slogdet": _slogdet_shape, "cholesky": _square_shape, "eigh": _eigh
              "sqrtm": _square_shape}
 _RULES = {"slogdet": (_slogdet_jvp, _slogdet_vjp, ()),
           "cholesky": (_cholesky_jvp, _cholesky_vjp, ()),
-          "eigh": (_eigh_jvp, _eigh_vjp, ()),
+          "eigh": (_eigh_jvp, _eigh_vjp, ("lower",)),
           "svd": (_svd_jvp, _svd_vjp, ("full_matrices",)),
           "qr": (_qr_jvp, _qr_vjp, ()),
           "expm": (lambda ts, a, out: expm_frechet(a, ts[0]), _expm_vjp, ()),

@@ -185,6 +185,10 @@ def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True,
     if not compute_uv:
         return wrap(_svd(v, False)[1])
     u, s, vt = _svd(v, full_matrices)
+    if full_matrices and v.shape[-1] != v.shape[-2]:
+        # The extra columns of a full u (rows of vt) have no derivative; s from a reduced
+        # svd keeps s differentiable in both modes when only s is used (dead code goes).
+        s = _svd(v, False)[1]
     return _result("SVDResult", wrap(u), wrap(s), wrap(vt))
 
 

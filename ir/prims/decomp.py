@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
-from ..builder import emit, emit_multi
+from ..builder import emit
 from ..core import ArrayType, Lit, Value, Var
 from ..errors import NotDifferentiable
 from ..primitive import LIBRARY, Primitive, register
@@ -195,7 +195,8 @@ def _qr_shape(a: ArrayType) -> tuple[ArrayType, ArrayType]:
 # The same conventions as the kernels: NaN where LAPACK fails, never an exception.
 
 def _each(a: np.ndarray, fn, *rest: np.ndarray):  # noqa: ANN001, ANN202
-    """fn applied to each matrix of the stack; NaN results where numpy raises LinAlgError."""
+    """fn applied to each matrix of the stack; NaN results where numpy raises LinAlgError.
+    The result arrays are shaped by fn of an identity (which never fails)."""
     outs = None
     for i in range(a.shape[0]):
         with np.errstate(all="ignore"):
@@ -482,7 +483,7 @@ register(Primitive("triangular_solve", LIBRARY, shape=_solve_shape, impl=_trsolv
                    params=("lower", "transpose_a", "unit_diagonal"),
                    extra={"library": "linalg"}))
 
-PRIMS_OUT = {"slogdet": _slogdet_shape, "cholesky": _square_shape, "eigh": _eigh_shape,
+_SHAPES = {"slogdet": _slogdet_shape, "cholesky": _square_shape, "eigh": _eigh_shape,
              "svd": _svd_shape, "qr": _qr_shape, "expm": _square_shape,
              "sqrtm": _square_shape}
 _RULES = {"slogdet": (_slogdet_jvp, _slogdet_vjp, ()),
@@ -493,10 +494,5 @@ _RULES = {"slogdet": (_slogdet_jvp, _slogdet_vjp, ()),
           "expm": (lambda ts, a, out: expm_frechet(a, ts[0]), _expm_vjp, ()),
           "sqrtm": (lambda ts, a, out: sylvester(out, out, ts[0]), _sqrtm_vjp, ())}
 for _name, (_jvp, _vjp, _params) in _RULES.items():
-    register(Primitive(_name, LIBRARY, shape=PRIMS_OUT[_name], impl=_IMPLS[_name],
+    register(Primitive(_name, LIBRARY, shape=_SHAPES[_name], impl=_IMPLS[_name],
                        jvp=_jvp, vjp=_vjp, params=_params, extra={"library": "linalg"}))
-
-
-def decompose(name: str, a: Value, **params: object) -> tuple[Var, ...]:
-    """Emit a multi-output decomposition (eigh, svd, qr, slogdet)."""
-    return emit_multi(name, a, **params)

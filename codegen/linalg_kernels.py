@@ -67,18 +67,58 @@ def cholesky(a: Any, out: Any) -> None:
             out[i] = np.nan
 
 
+# eigh and svd: in plain Python, scipy's LAPACK called directly; compiled, numba's
+# np.linalg, which calls the same scipy LAPACK (numpy ships its own OpenBLAS build, whose
+# float32 eigenvector and singular vector signs differ from scipy's about one time in ten;
+# in float64 all three agree). So the plain and compiled runs give the same bits.
+
+def _lapack(name: str, x: Any) -> Any:
+    from scipy.linalg import lapack
+
+    return getattr(lapack, ("s" if x.dtype == np.float32 else "d") + name)
+
+
+def _eigh_lower(x: Any) -> Any:
+    w, v, info = _lapack("syevd", x)(x, compute_v=1, lower=1)
+    if info:
+        raise np.linalg.LinAlgError("syevd did not converge")
+    return w, v
+
+
 def _eigh_upper(x: Any) -> Any:
-    """np.linalg.eigh(x, 'U'). numba's eigh always asks LAPACK for 'L', and syevd's
+    """syevd on the upper triangle. numba's eigh always asks LAPACK for 'L', and syevd's
     eigenvector signs depend on the triangle it reduces, so numpy's 'U' results need their
-    own call (`register` gives numba one, through its own LAPACK binding)."""
-    return np.linalg.eigh(x, "U")
+    own call (`register` gives numba one, through numba's own LAPACK binding)."""
+    w, v, info = _lapack("syevd", x)(x, compute_v=1, lower=0)
+    if info:
+        raise np.linalg.LinAlgError("syevd did not converge")
+    return w, v
+
+
+def _svd1(x: Any, full_matrices: bool) -> Any:
+    u, s, vt, info = _lapack("gesdd", x)(x, compute_uv=1, full_matrices=int(full_matrices))
+    if info:
+        raise np.linalg.LinAlgError("gesdd did not converge")
+    return u, s, vt
+
+
+def _numba_eigh_lower(x: Any) -> Any:
+    def impl(x: Any) -> Any:  # the signature of _eigh_lower, as numba requires
+        return np.linalg.eigh(x)
+    return impl
+
+
+def _numba_svd1(x: Any, full_matrices: bool) -> Any:
+    def impl(x: Any, full_matrices: bool) -> Any:
+        return np.linalg.svd(x, full_matrices)
+    return impl
 
 
 def eigh(a: Any, w: Any, v: Any, lower: bool) -> None:
     for i in range(a.shape[0]):
         try:
             x = np.ascontiguousarray(a[i])
-            wi, vi = np.linalg.eigh(x) if lower else _eigh_upper(x)
+            wi, vi = _eigh_lower(x) if lower else _eigh_upper(x)
             w[i] = wi
             v[i] = vi
         except Exception:  # noqa: BLE001  (no convergence)
@@ -89,7 +129,7 @@ def eigh(a: Any, w: Any, v: Any, lower: bool) -> None:
 def svd(a: Any, u: Any, s: Any, vt: Any, full_matrices: bool) -> None:
     for i in range(a.shape[0]):
         try:
-            ui, si, vti = np.linalg.svd(np.ascontiguousarray(a[i]), full_matrices)
+            ui, si, vti = _svd1(np.ascontiguousarray(a[i]), full_matrices)
             u[i] = ui
             s[i] = si
             vt[i] = vti
@@ -213,6 +253,8 @@ def register() -> None:
     from numba.extending import overload, register_jitable
 
     overload(_eigh_upper)(_numba_eigh_upper)
+    overload(_eigh_lower)(_numba_eigh_lower)
+    overload(_svd1)(_numba_svd1)
     for fn in (_norm1, _expm1, _sqrtm1, *KERNELS.values()):
         register_jitable(fn)
     _registered = True

@@ -227,12 +227,38 @@ def _trsolve_impl(a: np.ndarray, b: np.ndarray, lower: bool, transpose_a: bool,
     return _solve_impl(t, b, transpose_a)
 
 
+# eigh and svd call scipy's LAPACK (syevd, gesdd) directly, as the kernels do: numba's
+# np.linalg uses scipy's LAPACK, numpy ships its own OpenBLAS build, and in float32 the two
+# choose different eigenvector and singular vector signs about one time in ten (float64
+# agrees in our checks). The reference follows the library the compiled code calls. (ir
+# does not import codegen, so these few lines are codegen/linalg_kernels.py's again.)
+
+def _lapack(name: str, x: np.ndarray):  # noqa: ANN202
+    from scipy.linalg import lapack
+
+    return getattr(lapack, ("s" if x.dtype == np.float32 else "d") + name)
+
+
+def _eigh1(x: np.ndarray, lower: bool) -> tuple[np.ndarray, np.ndarray]:
+    w, v, info = _lapack("syevd", x)(x, compute_v=1, lower=int(lower))
+    if info:
+        raise np.linalg.LinAlgError("syevd did not converge")
+    return w, v
+
+
+def _svd1(x: np.ndarray, full_matrices: bool) -> tuple[np.ndarray, ...]:
+    u, s, vt, info = _lapack("gesdd", x)(x, compute_uv=1, full_matrices=int(full_matrices))
+    if info:
+        raise np.linalg.LinAlgError("gesdd did not converge")
+    return u, s, vt
+
+
 def _eigh_impl(a: np.ndarray, lower: bool) -> tuple[np.ndarray, np.ndarray]:
-    return _each(a, lambda x: tuple(np.linalg.eigh(x, "L" if lower else "U")))
+    return _each(a, lambda x: _eigh1(x, lower))
 
 
 def _svd_impl(a: np.ndarray, full_matrices: bool) -> tuple[np.ndarray, ...]:
-    return _each(a, lambda x: tuple(np.linalg.svd(x, full_matrices=full_matrices)))
+    return _each(a, lambda x: _svd1(x, full_matrices))
 
 
 def _expm_impl(a: np.ndarray) -> np.ndarray:

@@ -48,8 +48,9 @@ def test_derived_table_is_up_to_date() -> None:
 
 
 def _decompositions_tested() -> set[str]:
-    """Decompositions with several outputs or symmetric inputs (ir/prims/decomp.py) are checked
-    through numpy's functions in tests/tracer/test_np_linalg.py (see tests/prims/linalg_cases.py)."""
+    """Decompositions with several outputs or symmetric inputs (ir/prims/decomp.py) are
+    checked through numpy's functions in tests/tracer/test_np_linalg.py (see
+    tests/prims/linalg_cases.py)."""
     import pathlib
 
     text = (pathlib.Path(__file__).parents[1] / "tracer" / "test_np_linalg.py").read_text()

@@ -54,9 +54,13 @@ def triangular_solve(a: Any, b: Any, out: Any, lower: bool, transpose_a: bool,
 
 def slogdet(a: Any, sign: Any, logdet: Any) -> None:
     for i in range(a.shape[0]):
-        s, ld = np.linalg.slogdet(np.ascontiguousarray(a[i]))
-        sign[i] = s
-        logdet[i] = ld
+        try:
+            s, ld = np.linalg.slogdet(np.ascontiguousarray(a[i]))
+            sign[i] = s
+            logdet[i] = ld
+        except Exception:  # noqa: BLE001  (numba refuses infs and NaNs)
+            sign[i] = np.nan
+            logdet[i] = np.nan
 
 
 def cholesky(a: Any, out: Any) -> None:
@@ -141,9 +145,13 @@ def svd(a: Any, u: Any, s: Any, vt: Any, full_matrices: bool) -> None:
 
 def qr(a: Any, q: Any, r: Any) -> None:
     for i in range(a.shape[0]):
-        qi, ri = np.linalg.qr(np.ascontiguousarray(a[i]))
-        q[i] = qi
-        r[i] = ri
+        try:
+            qi, ri = np.linalg.qr(np.ascontiguousarray(a[i]))
+            q[i] = qi
+            r[i] = ri
+        except Exception:  # noqa: BLE001  (numba refuses infs and NaNs)
+            q[i] = np.nan
+            r[i] = np.nan
 
 
 # Pade coefficients of degree 13 (Higham 2005, "The scaling and squaring method for the

@@ -189,7 +189,7 @@ def _expm1(x: Any) -> Any:
              + b[1] * ident)
     v = a6 @ (b[12] * a6 + b[10] * a4 + b[8] * a2) + b[6] * a6 + b[4] * a4 + b[2] * a2 \
         + b[0] * ident
-    r = np.linalg.solve(v - u, v + u)
+    r = np.ascontiguousarray(np.linalg.solve(v - u, v + u))  # LAPACK's result is F-ordered
     for _ in range(sq):
         r = r @ r
     return r
@@ -218,7 +218,7 @@ def _sqrtm1(x: Any) -> Any:
         if not (det > 0.0) or not np.isfinite(det):
             return np.full((n, n), np.nan)
         g = det ** (-1.0 / (2 * n))
-        mi = np.linalg.inv(m)
+        mi = np.ascontiguousarray(np.linalg.inv(m))
         y_new = (g * 0.5) * (y @ (ident + mi / (g * g)))
         m = 0.5 * (ident + 0.5 * ((g * g) * m + mi / (g * g)))
         diff = np.abs(y_new - y).max()

@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from adjit.codegen import conv_kernels, fastmath
+from adjit.codegen import conv_kernels, fastmath, linalg_kernels
 from adjit.ir.core import Graph, Lit, Value, Var
 from adjit.ir.errors import CodegenError
 from adjit.ir.primitive import ELEMENTWISE, PRIMS
@@ -149,6 +149,9 @@ def emit_cpu(graph: Graph, plan: KernelPlan, name: str, *, tape_bytes: bool = Fa
         # the same for the library kernels (convolution, pooling)
         lines.append(f"from adjit.codegen import conv_kernels as ck  # conv_kernels "
                      f"{conv_kernels.TAG}")
+    if module.uses_lk:
+        lines.append(f"from adjit.codegen import linalg_kernels as lk  # linalg_kernels "
+                     f"{linalg_kernels.TAG}")
     if module.functions:
         lines += ["", "# The sub-graphs of control flow are functions of their own, compiled as",
                   "# numba callees (njit(cache=True)) by adjit.codegen.compile:"]
@@ -332,6 +335,7 @@ class _Module:
         self.const_params: dict[str, dict[Lit, str]] = {}
         self.uses_fm = False  # some loop calls codegen/fastmath.py
         self.uses_ck = False  # some kernel calls codegen/conv_kernels.py
+        self.uses_lk = False  # some kernel calls codegen/linalg_kernels.py
         self.tape_limit = 4 << 30  # bytes a taped while may record
 
     def const(self, v: Lit) -> str:
@@ -895,16 +899,22 @@ class _Emitter:
         items.append(f"{ro}[{bi}jm, jn] = acc")
 
     def library(self, kern: Kernel) -> None:
-        """A `LIBRARY` primitive: `ck.<prim>(inputs, out, params)` fills the array it is given
-        (codegen/conv_kernels.py)."""
+        """A `LIBRARY` primitive: `ck.<prim>(inputs, outs, params)` fills the arrays it is
+        given (codegen/conv_kernels.py; `lk.` for the solves and decompositions of
+        codegen/linalg_kernels.py)."""
         (i,) = kern.members
         e = self.eqns[i]
         self.top.append(self.comment(i))
-        self.alloc(e.out, None)
-        args = [self.array_ref(v) for v in e.inputs] + [self.aname(e.out)]
+        for o in e.outputs:
+            self.alloc(o, None)
+        args = [self.array_ref(v) for v in e.inputs] + [self.aname(o) for o in e.outputs]
         args += [f"{k}={v!r}" for k, v in e.params]
-        self.top.append(f"ck.{e.prim}({', '.join(args)})")
-        self.module.uses_ck = True
+        if PRIMS[e.prim].extra.get("library") == "linalg":
+            self.top.append(f"lk.{e.prim}({', '.join(args)})")
+            self.module.uses_lk = True
+        else:
+            self.top.append(f"ck.{e.prim}({', '.join(args)})")
+            self.module.uses_ck = True
 
     def concatenate(self, kern: Kernel) -> None:
         (i,) = kern.members

@@ -689,7 +689,7 @@ class _Planner:
         if any(True for _ in e.subgraphs()) or e.prim not in PRIMS:
             raise CodegenError(f"the CPU backend cannot compile `{e.prim}`", loc=e.loc,
                                hint="control flow and unknown primitives have no lowering yet")
-        if len(e.outputs) != 1:
+        if len(e.outputs) != 1 and PRIMS[e.prim].kind != LIBRARY:
             raise CodegenError(f"`{e.prim}` has {len(e.outputs)} outputs; fusion handles one",
                                loc=e.loc)
         prim = e.prim
@@ -728,10 +728,11 @@ class _Planner:
                 self.info[o] = ValueInfo("local" if o.shape == () else "array", k, i)
             return
         if kind in ("matmul", "library", "concatenate", "view"):
-            k = self.new_kernel("reshape" if kind == "view" else kind, e.out.shape)
+            k = self.new_kernel("reshape" if kind == "view" else kind, e.outputs[0].shape)
             self.kernels[k].members.append(i)
             self.eqn_kernel.append(k)
-            self.info[e.out] = ValueInfo("array", k, i)
+            for o in e.outputs:  # a library call may fill several arrays (svd: u, s, vt)
+                self.info[o] = ValueInfo("array", k, i)
             return
         if e.prim == "add" and self.merge(i, e):
             return
@@ -1283,7 +1284,7 @@ class _Planner:
                     mem = self.buffer(v) if isinstance(v, Var) else v
                     if mem not in kern.reads:
                         kern.reads.append(mem)
-                kern.writes.append(e.out)
+                kern.writes.extend(e.outputs)
                 continue
             self.walk_kernel(kern, kern.reads)
             writes = [r.var for r in kern.roots if r.kind == "store"]

@@ -17,7 +17,7 @@ from adjit.ir import Lit, Value, Var, current_loc, ops
 from adjit.ir.builder import emit
 from adjit.ir.errors import ImmutableError, ShapeError, TraceError
 
-from . import masked
+from . import masked, np_linalg
 from .masked import Masked
 from .values import Tracer, is_weak, pack_objects, unwrap, wrap
 
@@ -995,6 +995,7 @@ FUNCTIONS: dict[Any, Callable[..., Any]] = {
     np.diff: diff, np.trace: trace_, np.diag: diag, np.average: average,
     np.sort: _sort_unsupported, np.argsort: _sort_unsupported,
 }
+FUNCTIONS.update(np_linalg.FUNCTIONS)  # numpy.linalg (and an n-d np.trace): tracer/np_linalg.py
 if hasattr(np, "matrix_transpose"):
     FUNCTIONS[np.matrix_transpose] = lambda x: swapaxes(x, -1, -2)
 if hasattr(np, "concat"):

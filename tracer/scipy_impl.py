@@ -400,7 +400,7 @@ def dirichlet_logpdf(x: Any, alpha: Any) -> Any:
     terms = sc.xlogy(alpha - 1.0, xt)
     val = np.sum(np.transpose(terms) if np.ndim(x) > 1 else terms, axis=0) - log_b
     # scipy raises when x is not in the simplex; a traced x's values are not known: NaN
-    in_simplex = (np.abs(np.sum(x, axis=0) - 1.0) <= 1e-9) & np.all(x >= 0, axis=0)
+    in_simplex = (np.abs(np.sum(x, axis=0) - 1.0) <= 1e-9) & (np.min(x, axis=0) >= 0)
     return _when(in_simplex, val, np.nan)
 
 

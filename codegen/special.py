@@ -60,10 +60,9 @@ def _python(prim: str) -> Any:
     scipy_name, n = FUNCTIONS[prim]
 
     def call(*args: Any) -> Any:
-        out = _ufunc(scipy_name)(*args)
-        if any(isinstance(a, np.float32) for a in args):
-            return np.float32(out)
-        return out
+        if any(isinstance(a, np.float32) for a in args):  # in float64, rounded once
+            return np.float32(_ufunc(scipy_name)(*[np.float64(a) for a in args]))
+        return _ufunc(scipy_name)(*args)
 
     call.__name__ = call.__qualname__ = prim
     call.__doc__ = f"scipy.special.{scipy_name} of {n} scalar(s)"
@@ -98,6 +97,8 @@ def hurwitz_zeta(x: float, q: float) -> float:
             return math.inf
         if x != math.floor(x):
             return math.nan  # q^-x is not real
+    if q > 1e8:  # asymptotic (cephes): the sum's terms underflow
+        return (1.0 / (x - 1.0) + 1.0 / (2.0 * q)) * q ** (1.0 - x)
     s = q ** -x
     a = q
     i = 0
@@ -132,8 +133,9 @@ def polygamma(n: Any, x: Any) -> Any:
     """scipy.special.polygamma of scalars (n a whole number >= 0)."""
     import scipy.special
 
-    out = scipy.special.polygamma(n, x)
-    return np.float32(out) if isinstance(x, np.float32) else out
+    if isinstance(x, np.float32) or isinstance(n, np.float32):
+        return np.float32(scipy.special.polygamma(np.float64(n), np.float64(x)))
+    return scipy.special.polygamma(n, x)
 
 
 # ---- numba -----------------------------------------------------------------------------------
@@ -187,6 +189,8 @@ def register() -> None:
             return None
         return any(isinstance(a, types.Float) and a.bitwidth == 32 for a in args)
 
+    _OPTIONS = {"error_model": "numpy"}  # noqa: N806
+
     def implement(py_fn: Any, f64: Any, nargs: int) -> None:
         # numba matches the typing function's signature with the implementation's: one per
         # arity. Integers and float32 are widened to float64; a float32 result is rounded.
@@ -199,7 +203,7 @@ def register() -> None:
                     return lambda a: np.float32(f64(np.float64(a)))
                 return lambda a: f64(np.float64(a))
 
-            overload(py_fn)(typing1)
+            overload(py_fn, jit_options=_OPTIONS)(typing1)
         elif nargs == 2:
             def typing2(a, b):  # noqa: ANN001, ANN202
                 f32 = floats(a, b)
@@ -209,7 +213,7 @@ def register() -> None:
                     return lambda a, b: np.float32(f64(np.float64(a), np.float64(b)))
                 return lambda a, b: f64(np.float64(a), np.float64(b))
 
-            overload(py_fn)(typing2)
+            overload(py_fn, jit_options=_OPTIONS)(typing2)
         else:
             def typing3(a, b, c):  # noqa: ANN001, ANN202
                 f32 = floats(a, b, c)
@@ -220,7 +224,7 @@ def register() -> None:
                                                           np.float64(c)))
                 return lambda a, b, c: f64(np.float64(a), np.float64(b), np.float64(c))
 
-            overload(py_fn)(typing3)
+            overload(py_fn, jit_options=_OPTIONS)(typing3)
 
     module = globals()
     for prim, (scipy_name, nargs) in FUNCTIONS.items():
@@ -232,7 +236,8 @@ def register() -> None:
         module[f"_{prim}_f64"] = raw
         implement(module[prim], raw, nargs)
     digamma_f64 = module["_digamma_f64"]
-    zeta = register_jitable(hurwitz_zeta)
+    # IEEE division (x / 0 is inf or NaN), as the generated code is compiled
+    zeta = register_jitable(error_model="numpy")(hurwitz_zeta)
 
     def polygamma_f64(n: float, x: float) -> float:
         if n == 0.0:
@@ -240,5 +245,5 @@ def register() -> None:
         sign = 1.0 if (n + 1.0) % 2.0 == 0.0 else -1.0
         return sign * math.gamma(n + 1.0) * zeta(n + 1.0, x)
 
-    implement(polygamma, register_jitable(polygamma_f64), 2)
+    implement(polygamma, register_jitable(error_model="numpy")(polygamma_f64), 2)
     _registered = True

@@ -60,6 +60,17 @@ def _safe(cond: Any, x: Any, fill: float) -> Any:
     return np.where(cond, x, fill)
 
 
+def _arr(a: Any) -> Any:
+    """An array argument: a list or tuple holding traced values is stacked (scipy's
+    np.asarray would make an object array of them)."""
+    if isinstance(a, (list, tuple)):
+        items = [_arr(e) for e in a]
+        if any(isinstance(e, Tracer) for e in items):
+            return np.stack(items)
+        return np.asarray(a)
+    return a
+
+
 # ---- scipy.special ufuncs ---------------------------------------------------------------------
 
 _PRIM_UFUNCS = {
@@ -134,6 +145,7 @@ def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
 def logsumexp(a: Any, axis: Any = None, b: Any = None, keepdims: bool = False,
               return_sign: bool = False) -> Any:
     """log(sum(b * exp(a))) along `axis`, as scipy.special.logsumexp."""
+    a, b = _arr(a), _arr(b)
     if b is not None:
         shape = np.broadcast_shapes(np.shape(a), np.shape(b))
         a = np.broadcast_to(a, shape)
@@ -156,6 +168,7 @@ def logsumexp(a: Any, axis: Any = None, b: Any = None, keepdims: bool = False,
 
 
 def softmax(x: Any, axis: Any = None) -> Any:
+    x = _arr(x)
     ndim = np.ndim(x)
     axes = _axes(axis, ndim)
     e = np.exp(x - _sg(np.max(x, axis=axes, keepdims=True)))
@@ -163,6 +176,7 @@ def softmax(x: Any, axis: Any = None) -> Any:
 
 
 def log_softmax(x: Any, axis: Any = None) -> Any:
+    x = _arr(x)
     ndim = np.ndim(x)
     axes = _axes(axis, ndim)
     return x - logsumexp(x, axis=axes, keepdims=True)
@@ -392,6 +406,7 @@ def poisson_sf(k: Any, mu: Any, loc: Any = 0) -> Any:
 # dirichlet (x: components along the first axis, as scipy)
 def dirichlet_logpdf(x: Any, alpha: Any) -> Any:
     sc = _sc()
+    x, alpha = _arr(x), _arr(alpha)
     k = np.shape(alpha)[0]
     if np.shape(x)[0] == k - 1:  # scipy completes x with 1 - sum(x)
         x = np.concatenate([x, 1.0 - np.sum(x, axis=0, keepdims=True)], axis=0)
@@ -415,6 +430,7 @@ def _mvn_parts(x: Any, mean: Any, cov: Any, allow_singular: bool) -> tuple[Any, 
         raise TraceError("scipy.stats.multivariate_normal with allow_singular=True is not "
                          "supported by adjit yet", loc=current_loc(),
                          hint="pass a positive definite cov and allow_singular=False")
+    x, mean, cov = _arr(x), _arr(mean), _arr(cov)
     cov_nd = np.ndim(cov)
     if mean is None:
         dim = np.shape(cov)[-1] if cov_nd else np.shape(x)[-1] if np.ndim(x) else 1
@@ -469,6 +485,7 @@ def convolve(in1: Any, in2: Any, mode: str = "full", method: str = "auto") -> An
     if mode not in ("full", "valid", "same"):
         raise TraceError(f"scipy.signal.convolve: mode must be 'full', 'valid' or 'same', got "
                          f"{mode!r}", loc=current_loc())
+    in1, in2 = _arr(in1), _arr(in2)
     s1, s2 = np.shape(in1), np.shape(in2)
     if len(s1) != len(s2):
         raise TraceError("scipy.signal.convolve: in1 and in2 should have the same "

@@ -78,13 +78,14 @@ def _leaves(values: Any) -> Iterator[Any]:
 
 
 def call_impl(impl: Callable[..., Any], name: str, args: tuple[Any, ...],
-              kwargs: dict[str, Any]) -> Any:
-    """Run the adjit implementation of a scipy callable on arguments holding adjit values."""
+              kwargs: dict[str, Any], original: Callable[..., Any] | None = None) -> Any:
+    """Run the adjit implementation of a scipy callable on arguments holding adjit values
+    (Tensors that need no gradient: scipy's `original` on their arrays)."""
     leaves = list(_leaves([*args, *kwargs.values()]))
     if any(isinstance(a, Tensor) for a in leaves):
         from .tensor import apply
 
-        return apply(impl, args, kwargs, name=name, key=impl)
+        return apply(impl, args, kwargs, name=name, key=impl, eager=original)
     from .explicit import Sym, _recorded
 
     if any(isinstance(a, Sym) for a in leaves):
@@ -101,9 +102,9 @@ def make_wrapper(original: Callable[..., Any], impl: Callable[..., Any],
         # the loop is written out: this test is all a call with plain arrays pays
         for a in args:
             if isinstance(a, adjit_types) or (type(a) in sequences and _any_adjit(a)):
-                return call_impl(impl, name, args, kwargs)
+                return call_impl(impl, name, args, kwargs, original)
         if kwargs and _any_adjit(kwargs.values()):
-            return call_impl(impl, name, args, kwargs)
+            return call_impl(impl, name, args, kwargs, original)
         return original(*args, **kwargs)
 
     functools.update_wrapper(wrapper, original)

@@ -150,7 +150,8 @@ def _wrap_method(name: str) -> None:
 # a method added to the surface (numpy_api.py) is declared-API too, with nothing listed here.
 # numpy's protocols are recorded too: np.exp(x), np.sum(x) and scipy.special's ufuncs on a
 # declared value build the same equations as ex.exp(x).
-_NOT_RECORDED = {"__init__", "__repr__", "__getattr__", "__array__", "__bool__", "__len__", "__iter__", "__hash__",
+_NOT_RECORDED = {"__init__", "__repr__", "__getattr__", "__array__", "__bool__", "__len__",
+                 "__iter__", "__hash__",
                  "__index__", "__float__", "__int__", "__complex__", "__setitem__", "item",
                  "tolist"}
 _OPS = [n for n, v in vars(Tracer).items()

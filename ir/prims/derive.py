@@ -1,11 +1,14 @@
 """Derive elementwise rules from their sympy declarations and write `_derived.py`.
 
-Run as `python -m adjit.ir.prims.derive` after changing `elementwise_decls.py`.
+Run as `python -m adjit.ir.prims.derive` after changing `elementwise_decls.py` or
+`special_decls.py` (the scipy.special primitives, written to `_derived_special.py`).
 adjit also re-derives at import when the table is stale, so sympy is needed only
 then: a normal import of adjit never imports sympy.
 
 A partial derivative is stored as a tree of primitive applications over the
-leaves "x", "y", "out" and float constants, e.g. ("mul", "out", ("sub", 1.0, "out")).
+leaves "x", "y", "z", "out" and float constants, e.g. ("mul", "out", ("sub", 1.0, "out"));
+a partial declared "nondiff" is the tree `NONDIFF`, which `elementwise.py` turns into a
+refusal.
 `elementwise.py` replays the tree with `ir.ops`, so derivatives are IR graphs.
 """
 from __future__ import annotations

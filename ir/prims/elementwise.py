@@ -1,4 +1,5 @@
-"""Elementwise primitives: the sympy-declared ones, and the few with hand-written rules.
+"""Elementwise primitives: the sympy-declared ones (elementwise_decls.py, and scipy.special's
+in special_decls.py), and the few with hand-written rules.
 
 Every elementwise primitive broadcasts its inputs as numpy does; its inputs share one
 dtype (the tracer inserts `convert`), except `select`'s boolean condition.

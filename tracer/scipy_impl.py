@@ -45,6 +45,19 @@ def _sg(x: Any) -> Any:
     return stop_gradient(x) if isinstance(x, Tracer) else x
 
 
+def _weak(v: Any) -> Any:
+    """A float64 scalar that scipy or numpy computed from Python numbers (gammaln(2.0),
+    np.log(scale) of the default scale 1.0) as a Python float, so that it does not turn a
+    float32 computation into float64 (a numpy float64 scalar is strongly typed, NEP 50)."""
+    if not isinstance(v, Tracer) and np.ndim(v) == 0 and np.asarray(v).dtype == np.float64:
+        return float(v)
+    return v
+
+
+def _log(v: Any) -> Any:
+    return _weak(np.log(v))
+
+
 def _when(cond: Any, value: Any, otherwise: float) -> Any:
     """np.where(cond, value, otherwise), skipped when cond is known to hold everywhere."""
     if not isinstance(cond, Tracer) and bool(np.all(cond)):
@@ -200,7 +213,7 @@ def multigammaln(a: Any, d: Any) -> Any:
     sc = _sc()
     total = d * (d - 1) / 4 * math.log(math.pi)
     for j in range(d):
-        total = total + sc.gammaln(a - j / 2)
+        total = total + _weak(sc.gammaln(a - j / 2))
     # scipy raises for a <= (d - 1) / 2; a traced a's values are not known: NaN there
     return _when(a > (d - 1) / 2, total, np.nan)
 
@@ -220,7 +233,7 @@ def _scaled(value: Any, scale: Any) -> Any:
 # norm
 def norm_logpdf(x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
     z = _z(x, loc, scale)
-    return _scaled(-0.5 * z * z - _LOG_SQRT_2PI - np.log(scale), scale)
+    return _scaled(-0.5 * z * z - _LOG_SQRT_2PI - _log(scale), scale)
 
 
 def norm_pdf(x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
@@ -253,15 +266,15 @@ def norm_isf(q: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
 
 
 def norm_entropy(loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    return _scaled(0.5 * math.log(2 * math.pi * math.e) + np.log(scale) + 0.0 * loc, scale)
+    return _scaled(0.5 * math.log(2 * math.pi * math.e) + _log(scale) + 0.0 * loc, scale)
 
 
 # t
 def t_logpdf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
     sc = _sc()
     z = _z(x, loc, scale)
-    val = (sc.gammaln((df + 1) / 2) - sc.gammaln(df / 2) - 0.5 * np.log(df * math.pi)
-           - np.log(scale) - (df + 1) / 2 * np.log1p(z * z / df))
+    val = (_weak(sc.gammaln((df + 1) / 2) - sc.gammaln(df / 2) - 0.5 * np.log(df * math.pi))
+           - _log(scale) - (df + 1) / 2 * np.log1p(z * z / df))
     return _scaled(val, scale)
 
 
@@ -294,7 +307,7 @@ def gamma_logpdf(x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
     z = _z(x, loc, scale)
     inside = z >= 0
     zs = _safe(inside, z, 1.0)
-    val = sc.xlogy(a - 1.0, zs) - zs - sc.gammaln(a) - np.log(scale)
+    val = sc.xlogy(a - 1.0, zs) - zs - _weak(sc.gammaln(a)) - _log(scale)
     return _scaled(_when(inside, val, -np.inf), scale)
 
 
@@ -347,7 +360,7 @@ def beta_logpdf(x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any
     z = _z(x, loc, scale)
     inside = (z >= 0) & (z <= 1)
     zs = _safe(inside, z, 0.5)
-    val = sc.xlogy(a - 1.0, zs) + sc.xlog1py(b - 1.0, -zs) - sc.betaln(a, b) - np.log(scale)
+    val = sc.xlogy(a - 1.0, zs) + sc.xlog1py(b - 1.0, -zs) - _weak(sc.betaln(a, b)) - _log(scale)
     return _scaled(_when(inside, val, -np.inf), scale)
 
 
@@ -359,7 +372,7 @@ def beta_cdf(x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
     z = _z(x, loc, scale)
     inside = (z > 0) & (z < 1)
     val = _sc().betainc(a, b, _safe(inside, z, 0.5))
-    return _scaled(np.where(inside, val, np.where(z >= 1, 1.0, 0.0)), scale)
+    return _scaled(np.where(inside, val, np.where(z >= 1, val * 0.0 + 1.0, val * 0.0)), scale)
 
 
 def beta_logcdf(x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
@@ -380,7 +393,7 @@ def poisson_logpmf(k: Any, mu: Any, loc: Any = 0) -> Any:
     sc = _sc()
     k, valid = _count(k, loc)
     ks = _safe(valid, k, 0.0)
-    return _when(valid, sc.xlogy(ks, mu) - sc.gammaln(ks + 1.0) - mu, -np.inf)
+    return _when(valid, sc.xlogy(ks, mu) - _weak(sc.gammaln(ks + 1.0)) - mu, -np.inf)
 
 
 def poisson_pmf(k: Any, mu: Any, loc: Any = 0) -> Any:
@@ -410,7 +423,7 @@ def dirichlet_logpdf(x: Any, alpha: Any) -> Any:
     k = np.shape(alpha)[0]
     if np.shape(x)[0] == k - 1:  # scipy completes x with 1 - sum(x)
         x = np.concatenate([x, 1.0 - np.sum(x, axis=0, keepdims=True)], axis=0)
-    log_b = np.sum(sc.gammaln(alpha)) - sc.gammaln(np.sum(alpha))
+    log_b = _weak(np.sum(sc.gammaln(alpha)) - sc.gammaln(np.sum(alpha)))
     xt = np.transpose(x) if np.ndim(x) > 1 else x
     terms = sc.xlogy(alpha - 1.0, xt)
     val = np.sum(np.transpose(terms) if np.ndim(x) > 1 else terms, axis=0) - log_b
@@ -444,11 +457,11 @@ def _mvn_parts(x: Any, mean: Any, cov: Any, allow_singular: bool) -> tuple[Any, 
     if cov_nd < 2:  # a scalar or a diagonal
         var = cov * np.ones(dim) if cov_nd == 0 else cov
         maha = np.sum(dev * dev / var, axis=-1)
-        logdet = np.sum(np.log(var))
+        logdet = _weak(np.sum(np.log(var)))
     else:
         inv = np.linalg.inv(cov)
         maha = np.einsum("...i,ij,...j->...", dev, inv, dev)
-        logdet = np.linalg.slogdet(cov)[1]
+        logdet = _weak(np.linalg.slogdet(cov)[1])
     return maha, logdet, dim
 
 

@@ -354,3 +354,22 @@ def test_registry_merges_other_modules(monkeypatch: pytest.MonkeyPatch) -> None:
             defining.comb = original
         scipy_api.REGISTRY.pop(original, None)
         scipy_api.WRAPPERS.pop(original, None)
+
+
+def test_float32_stays_float32(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the dtype rules, not numba's float32 kernels (tested above): run as plain Python
+    monkeypatch.setenv("ADJIT_NOJIT", "1")
+    n = 4
+    args64 = [RNG.uniform(0.1, 0.9, n), RNG.uniform(-0.1, 0.1, n), RNG.uniform(0.8, 1.2, n),
+              RNG.uniform(1.5, 3, n)]
+    args32 = [a.astype(np.float32) for a in args64]
+    nums = (0, 1, 2, 3)
+    for f in (_continuous, lambda x, loc, scale, shape: _reductions(np.stack([x, loc]),
+                                                                    np.stack([scale, shape]))):
+        v32, g32 = adjit.value_and_grad(f, argnums=nums)(*args32)
+        v64, g64 = adjit.value_and_grad(f, argnums=nums)(*args64)
+        assert np.asarray(v32).dtype == np.float32
+        assert all(g.dtype == np.float32 for g in g32)
+        np.testing.assert_allclose(v32, v64, rtol=1e-4)
+        for a, b in zip(g32, g64, strict=True):
+            np.testing.assert_allclose(a, b, rtol=2e-3, atol=2e-4)

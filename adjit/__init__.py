@@ -32,6 +32,7 @@ from adjit.ir.errors import (  # noqa: E402  (after the search path is complete)
     AdjitError,
     CodegenError,
     IRError,
+    ImmutableError,
     NotDifferentiable,
     ShapeError,
     TraceError,
@@ -40,13 +41,16 @@ from adjit.runtime import explicit  # noqa: E402
 from adjit.runtime.api import grad, jit, stop_gradient, value_and_grad  # noqa: E402
 from adjit.runtime.vjp import vjp  # noqa: E402
 from adjit.runtime.forward import (  # noqa: E402
+    checkpoint,
     hessian,
     hvp,
     jacfwd,
     jacobian,
     jacrev,
     jvp,
+    linearize,
 )
+from adjit.runtime.batching import vmap  # noqa: E402
 from adjit.runtime.compare import Comparison, compare  # noqa: E402
 from adjit.runtime.inspect import Inspection, inspect  # noqa: E402
 from adjit.runtime.recompile import RecompileWarning  # noqa: E402
@@ -76,6 +80,7 @@ from adjit import autograd  # noqa: E402
 from adjit import nn, optim  # noqa: E402  (PyTorch's layers and optimizers)
 from adjit import models  # noqa: E402
 from adjit.tracer.custom_rules import custom_vjp  # noqa: E402
+from adjit.tracer.custom_jvp import custom_jvp  # noqa: E402
 
 # dtype names for tensors, as torch spells them (adjit.arange(..., dtype=adjit.float32))
 float32 = _np.dtype("float32")
@@ -85,11 +90,12 @@ int64 = _np.dtype("int64")
 del _np
 
 __version__ = "0.1.0"
-__all__ = ["AdjitError", "CodegenError", "Comparison", "IRError", "Inspection",
+__all__ = ["AdjitError", "CodegenError", "ImmutableError", "Comparison", "IRError", "Inspection",
            "NotDifferentiable", "RecompileWarning", "compare", "explicit",
            "ShapeError", "TraceError", "grad", "inspect", "jit", "models", "nn", "optim",
-           "stop_gradient", "value_and_grad", "vjp", "Tensor", "custom_vjp", "hessian", "hvp",
-           "jacfwd", "jacobian", "jacrev", "jvp", "arange", "autograd", "empty",
+           "stop_gradient", "value_and_grad", "vjp", "vmap", "Tensor", "checkpoint", "custom_jvp",
+           "custom_vjp", "hessian", "hvp",
+           "jacfwd", "jacobian", "jacrev", "jvp", "linearize", "arange", "autograd", "empty",
            "enable_grad",
            "full", "get_default_dtype", "is_grad_enabled", "manual_seed", "no_grad", "ones",
            "ones_like", "rand", "rand_like", "randn", "randn_like", "set_default_dtype",

@@ -129,6 +129,15 @@ def numpy_doc() -> str:
 
 
 def _numpy(ns: argparse.Namespace) -> int:
+    if ns.write:
+        from importlib.resources import as_file, files
+
+        from adjit.tracer import surface
+
+        with as_file(files("adjit.docs").joinpath("numpy.md")) as path:
+            path.write_text(surface.page(path.read_text(encoding="utf-8")), encoding="utf-8")
+            print(f"wrote {path}")
+        return 0
     print(numpy_doc())
     return 0
 
@@ -162,6 +171,8 @@ def parser() -> argparse.ArgumentParser:
     c.set_defaults(run=_compare)
     n = sub.add_parser("numpy", help="list the numpy functions, methods and Python constructs "
                                      "that trace")
+    n.add_argument("--write", action="store_true", help="regenerate the reference part of "
+                   "docs/numpy.md from the dispatch tables (for adjit's developers)")
     n.set_defaults(run=_numpy)
     k = sub.add_parser("cache", help="the disk cache: `cache info` or `cache clear`")
     k.add_argument("action", choices=("info", "clear"),

@@ -101,8 +101,11 @@ def _importable(module: types.ModuleType) -> Iterator[None]:
 
 
 class _IEEEMath:
-    """`math` for generated code run as plain Python: numpy's functions of the same names
-    (numpy scalars divide and overflow as IEEE says, with warnings, instead of raising)."""
+    """`math` for generated code run as plain Python. Python's `math` calls the C library
+    numba calls, so the numbers are numba's to the last bit (numpy's own exp or tanh can
+    differ by an ulp); where Python raises instead of following IEEE (exp overflow, log(0),
+    sqrt(-1)), numpy's function of the same name gives the IEEE value. Results are numpy
+    float64 scalars, so the code's own divisions by zero give inf, as numba's do."""
 
     _NAMES = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "atan2": "arctan2",
               "asinh": "arcsinh", "acosh": "arccosh", "atanh": "arctanh", "pow": "power",
@@ -113,11 +116,22 @@ class _IEEEMath:
 
         import numpy as np
 
-        target = getattr(np, self._NAMES.get(name, name), None)
-        if isinstance(target, np.ufunc):
-            return lambda *a: target(*[np.float64(x) if isinstance(x, (int, float)) else x
-                                       for x in a])
-        return getattr(math, name)
+        exact = getattr(math, name)
+        ieee = getattr(np, self._NAMES.get(name, name), None)
+        if not isinstance(ieee, np.ufunc):
+            return exact
+
+        def call(*a: Any) -> Any:
+            try:
+                r = exact(*a)
+            except (OverflowError, ValueError, ZeroDivisionError):
+                with np.errstate(all="ignore"):  # numba does not warn either
+                    return ieee(*[np.float64(x) if isinstance(x, (int, float)) else x
+                                  for x in a])
+            return np.float64(r) if type(r) is float else r
+
+        setattr(self, name, call)
+        return call
 
 
 IEEE_MATH = _IEEEMath()

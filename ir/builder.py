@@ -61,6 +61,11 @@ def current_loc() -> Loc | None:
     return _LOC.get()
 
 
+def tracing() -> bool:
+    """Whether a graph is being built (a transformation called now is part of it)."""
+    return _BUILDER.get() is not None
+
+
 def current_builder() -> Builder:
     b = _BUILDER.get()
     if b is None:

@@ -40,6 +40,11 @@ class TraceError(AdjitError):
     """The function could not be captured (an unsupported numpy function, a Python construct)."""
 
 
+class ImmutableError(TraceError, TypeError):
+    """An in-place write into a traced array (`x[i] = v`, `out=`). Also a TypeError, as
+    JAX raises for writes into its immutable arrays, so code written for either catches it."""
+
+
 class ShapeError(AdjitError):
     """Shapes or dtypes do not fit together."""
 

@@ -928,9 +928,17 @@ class _Planner:
             k = min(homes)
             kern = self.kernels[k]
             sq = squeeze(self.eqns[i].out.shape)
-            # It can always be computed there; it can be stored there (for users after that
-            # kernel) only when its shape fits the domain.
-            if kern.kind != "loop" or (kern.domain[:len(sq)] != sq and len(set(homes)) > 1):
+            # It can be stored there (for readers after that kernel) only when its shape fits
+            # the domain. A value that does not fit moves only when all its users are in that
+            # kernel and each spans the whole domain (tanh(w) read transposed): a user of a
+            # smaller shape may be read by a later kernel (a control kernel reads a 0-d
+            # predicate sliced from it), which then needs this value stored, and a kernel
+            # stores only along its own loops (a bool[3] sunk into a loop over 2 was stored
+            # for 2 elements; the third was read from uninitialized memory).
+            if kern.kind != "loop":
+                continue
+            if kern.domain[:len(sq)] != sq and (len(set(homes)) > 1 or any(
+                    squeeze(self.eqns[u].out.shape) != kern.domain for u in users)):
                 continue
             self.kernels[info.kernel].members.remove(i)
             kern.members.append(i)

@@ -1,4 +1,4 @@
-"""inline_custom: a `custom_vjp` equation becomes its forward graph's equations.
+"""inline_custom: a `custom_vjp` (or `custom_jvp`) equation becomes its forward graph's equations.
 
 The rule of a `custom_vjp` is used by the adjoint pass; after it, the equation only computes
 its value, which its `fwd` graph says how to do, so code generators never meet it. Sub-graphs
@@ -25,6 +25,9 @@ from adjit.ir import Builder, Graph, Var, building
 from adjit.ir.builder import inline
 
 
+_CUSTOM = ("custom_vjp", "custom_jvp")  # their value is their `fwd` graph's
+
+
 def inline_custom(g: Graph) -> Graph:
     if not _has_custom(g):
         return g
@@ -33,7 +36,7 @@ def inline_custom(g: Graph) -> Graph:
     with building(b):
         for eqn in g.eqns:
             inputs = tuple(env.get(id(v), v) if isinstance(v, Var) else v for v in eqn.inputs)
-            if eqn.prim == "custom_vjp":
+            if eqn.prim in _CUSTOM:
                 p = dict(eqn.params)
                 outs = inline(inline_custom(p["fwd"]), inputs[:p["n_primal"] + p["n_fwd_free"]])
                 env.update((id(o), n) for o, n in zip(eqn.outputs, outs, strict=True))
@@ -54,7 +57,7 @@ def _rewrite(v: Any) -> Any:
 
 def _has_custom(g: Graph) -> bool:
     for eqn in g.eqns:
-        if eqn.prim == "custom_vjp":
+        if eqn.prim in _CUSTOM:
             return True
         for _, v in eqn.params:
             if isinstance(v, Graph) and _has_custom(v):

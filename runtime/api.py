@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from adjit.ir.builder import tracing
 from adjit.ir.errors import AdjitError, NotDifferentiable, TraceError
 from adjit.tracer import Tracer, pytree, trace, unflatten
 from adjit.tracer.captures import Probe, discover
@@ -39,7 +40,7 @@ from .arguments import (
     dtype_words,
     sig,
 )
-from .compiler import Specialization, build
+from .compiler import Specialization, Tiered, build
 from .recompile import RecompileWatch
 
 Argnums = int | Sequence[int]
@@ -121,7 +122,7 @@ class Transformed:
         if kwargs:
             args = self._positional(args, kwargs)
         probe = self._probe
-        if probe is None:
+        if probe is None or tracing():
             return self._first_call(args)
         if probe.nodes:
             state = probe.resolve()
@@ -185,7 +186,9 @@ class Transformed:
         return (key, tokens) if self._probe else key
 
     def _first_call(self, args: tuple[Any, ...]) -> Any:
-        if any(isinstance(a, Tracer) for a in pytree.flatten(args)[0]):
+        # Called while another transformation traces (even on plain arrays: the function
+        # may close over that trace's values), this one becomes part of its graph.
+        if tracing() or any(isinstance(a, Tracer) for a in pytree.flatten(args)[0]):
             return self._inline(args)
         try:
             probe, vals, tokens = self._state()
@@ -237,6 +240,8 @@ class Transformed:
         so a call costs the key, numba's dispatch and the boxing of results."""
         if spec.traced.guards:
             return self._guarded_caller(key)
+        if type(spec.fn) is Tiered:
+            return self._tiered_caller(spec, key)
         fn = spec.fn
         boxes = _boxes(spec)
         # Direct: every argument is a native-endian ndarray of the traced dtype (the key
@@ -281,6 +286,17 @@ class Transformed:
 
             return value_and_grad_call
         return lambda a, v: self._assemble(spec, spec.run(self._call_args(spec, a, v)), boxes)
+
+    def _tiered_caller(self, spec: Specialization, key: Any) -> Callable[..., Any]:
+        """Calls before numba compiles the function (runtime/compiler.py `Tiered`); the call
+        that compiles it installs the direct path for the ones after."""
+        def call(a: tuple[Any, ...], v: Any) -> Any:
+            out = self._assemble(spec, spec.run(self._call_args(spec, a, v)))
+            if type(spec.fn) is not Tiered and self._callers.get(key) is call:
+                self._callers[key] = self._make_caller(spec, key)
+            return out
+
+        return call
 
     def _guarded_caller(self, key: Any) -> Callable[..., Any]:
         """Specializations that hold only while their guards do: run the newest one whose

@@ -45,8 +45,64 @@ class Specialization:
         call_args = [a if type(a) is np.ndarray and a.dtype == dt else np.asarray(a, dtype=dt)
                      for a, dt in zip(args, self.in_dtypes, strict=True) if dt is not None]
         raw = self.fn(*call_args, *self.consts)
+        if type(self.fn) is Tiered and self.fn.compiled is not None:
+            self.fn = self.fn.compiled
         return [r if type(r) is np.ndarray and r.dtype == dt else np.asarray(r, dtype=dt)
                 for r, dt in zip(raw, self.out_dtypes, strict=True)]
+
+
+class Tiered:
+    """A small function's generated source run as plain Python for its first calls, then
+    compiled by numba (ADJIT_COMPILE_AFTER). Both run the same text, loop for loop, so they
+    compute the same numbers; numba's compile (a few hundred milliseconds even for `x * y`)
+    is paid only by functions called again. Attributes (`__source__`, numba's `signatures`)
+    are the compiled function's."""
+
+    def __init__(self, python: Callable[..., Any], compile: Callable[[], Any],
+                 calls_left: int) -> None:
+        self.python = python
+        self._compile = compile
+        self.calls_left = calls_left
+        self.compiled: Any = None
+
+    def __call__(self, *args: Any) -> Any:
+        if self.compiled is not None:
+            return self.compiled(*args)
+        if self.calls_left > 0:
+            self.calls_left -= 1
+            with np.errstate(all="ignore"):  # IEEE without warnings, as numba computes
+                return self.python(*args)
+        return self.compile()(*args)
+
+    def compile(self) -> Any:
+        if self.compiled is None:
+            self.compiled = self._compile()
+        return self.compiled
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.compile(), name)
+
+
+# Element operations (summed output sizes) up to which a function's first call runs as plain
+# Python: about a millisecond or two of interpreted loops, against numba's compile of hundreds.
+_SMALL_WORK = 20_000
+
+
+def _small(g: Graph) -> bool:
+    """Little array work, no control flow (a loop's trip count is not known here) and no
+    float32 (numba calls the C library's float32 functions, expf, which Python cannot)."""
+    work = 0
+    for eqn in g.eqns:
+        if any(v.dtype == "f32" for v in (*eqn.inputs, *eqn.outputs)):
+            return False
+        if any(isinstance(p, Graph) or (isinstance(p, tuple) and any(isinstance(q, Graph)
+                                                                      for q in p))
+               for _, p in eqn.params):
+            return False
+        work += sum(v.type.size for v in eqn.outputs)
+        if work > _SMALL_WORK:
+            return False
+    return True
 
 
 def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n_args: int,
@@ -77,8 +133,17 @@ def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n
     t1 = time.perf_counter()
     source = emit_cpu(final, plan, f"{final.name}_kernel", tape_limit=config.max_tape_bytes())
     nojit = config.nojit()
-    fn = compile_source(source, config.cache_folder(), jit=not nojit,
-                        worker=config.compile_worker() and not nojit)
+    folder = config.cache_folder()
+
+    def compile_now() -> Any:
+        return compile_source(source, folder, jit=not nojit,
+                              worker=config.compile_worker() and not nojit)
+
+    after = config.compile_after()
+    if not nojit and after > 1 and _small(final):
+        fn: Any = Tiered(compile_source(source, folder, jit=False), compile_now, after - 1)
+    else:
+        fn = compile_now()
     t2 = time.perf_counter()
     if log.log.isEnabledFor(logging.INFO):
         traced_in = f"trace {trace_s * 1e3:.1f} ms, " if trace_s is not None else ""

@@ -7,6 +7,10 @@ ADJIT_COMPILE_WORKER=0  compile in this process (default: kernels not on disk ye
                   by a helper process, whose compiler memory numba would otherwise never free)
 ADJIT_LOG=compile report each compilation: what, why, how long (logger "adjit", INFO)
 ADJIT_NOJIT=1     run the generated source as plain Python (debugging)
+ADJIT_COMPILE_AFTER=2  a small function (little array work, no loops) runs its generated
+                  source as plain Python for its first call and is compiled by numba at the
+                  second: code called once (tests, one-off gradients) never waits for numba.
+                  1 compiles every function at its first call
 ADJIT_CHECKS=1    verify the IR after every pass
 ADJIT_DUMP=after:prune[,after:simplify]  print the IR after the named passes (DUMP_POINTS);
                   an entry naming no pass is reported once, with the valid ones
@@ -65,6 +69,10 @@ def log_topics() -> set[str]:
 
 def nojit() -> bool:
     return os.environ.get("ADJIT_NOJIT", "") not in ("", "0")
+
+
+def compile_after() -> int:
+    return _int("ADJIT_COMPILE_AFTER", 2)
 
 
 def checks() -> bool:

@@ -92,7 +92,10 @@ def hvp(fun: Callable[..., Any], x: Any, v: Any) -> Any:
     reverse: the JVP of the gradient)."""
     from .api import grad
 
-    return jvp(grad(fun), (x,), (v,))[1]
+    if _any_traced((x, v)):
+        return traced_jvp(grad(fun), (x,), (v,))[1]
+    # Cached per function: a fresh grad(fun) per call would trace and load again each time.
+    return _Compiled.of(fun, "hvp", lambda f, x, v: traced_jvp(grad(f), (x,), (v,))[1])(x, v)
 
 
 def _basis(x: Tracer) -> list[Any]:
@@ -102,22 +105,29 @@ def _basis(x: Tracer) -> list[Any]:
 
 
 def _jacfwd_body(fun: Callable[..., Any], x: Any) -> Any:
+    """One JVP per input element, batched over the basis vectors (JAX's vmap of jvp): one
+    graph whose tangents carry a leading axis of size x.size, not x.size copies."""
+    from .batching import traced_vmap
+
     x = _t(x)
-    cols = [traced_jvp(fun, (x,), (e,))[1] for e in _basis(x)]
-    out_shape = cols[0].shape if cols else ()
-    return np.stack([_t(c) for c in cols], axis=-1).reshape(out_shape + x.shape)
+    n = int(np.prod(x.shape))
+    basis = np.eye(n, dtype=x.dtype).reshape((n,) + x.shape)
+    cols = _t(traced_vmap(lambda e: traced_jvp(fun, (x,), (e,))[1], 0, 0, (basis,)))
+    return np.moveaxis(cols, 0, -1).reshape(cols.shape[1:] + x.shape)
 
 
 def _jacrev_body(fun: Callable[..., Any], x: Any) -> Any:
+    """One VJP per output element, batched over the cotangent basis (vmap of vjp)."""
+    from .batching import traced_vmap
     from .vjp import vjp
 
     x = _t(x)
     out, back = vjp(fun, x)
     out = _t(out)
     n = int(np.prod(out.shape))
-    eye = np.eye(n, dtype=out.dtype)
-    rows = [back(eye[j].reshape(out.shape))[0] for j in range(n)]
-    return np.stack([_t(r) for r in rows], axis=0).reshape(out.shape + x.shape)
+    basis = np.eye(n, dtype=out.dtype).reshape((n,) + out.shape)
+    rows = _t(traced_vmap(lambda ct: back(ct)[0], 0, 0, (basis,)))
+    return rows.reshape(out.shape + x.shape)
 
 
 def jacfwd(fun: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
@@ -163,3 +173,29 @@ def _jacobian(fun: Callable[..., Any], argnums: int, body: Callable[..., Any],
         return _Compiled.of(fun, f"{kind}{argnums}", run)(*args)
 
     return jac
+
+
+def checkpoint(fun: Callable[..., Any]) -> Callable[..., Any]:
+    """`fun`, whose derivatives recompute its intermediate values from its inputs instead of
+    keeping them (JAX's `checkpoint`/`remat`): a `custom_jvp` whose rule is fun's own JVP, so
+    the reverse pass is that rule's transpose, a function of the inputs alone. Values are
+    identical; whether memory is saved is the compiler's choice (common-subexpression
+    elimination may merge the recomputation with the forward pass in one fused kernel)."""
+    from adjit.tracer.custom_jvp import custom_jvp
+
+    wrapped = custom_jvp(fun)
+    wrapped.defjvp(lambda primals, tangents: jvp(fun, primals, tangents))
+    return wrapped
+
+
+def linearize(fun: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
+    """`(fun(*primals), f_jvp)` with `f_jvp(*tangents)` the JVP at those primals (JAX's
+    `linearize`). The primals are copied now; each `f_jvp` call runs the compiled JVP
+    (cached, so calls after the first cost one kernel)."""
+    primals = tuple(np.array(p, copy=True) if isinstance(p, np.ndarray) else p for p in primals)
+    out = jit(fun)(*primals) if not _any_traced(primals) else fun(*primals)
+
+    def f_jvp(*tangents: Any) -> Any:
+        return jvp(fun, primals, tangents)[1]
+
+    return out, f_jvp

@@ -1,9 +1,11 @@
 """adjit.vjp: the function's value at some primals, and its vector-Jacobian product there.
 
-`out, vjp_fn = adjit.vjp(f, *primals)`; `vjp_fn(ct)` takes one cotangent per output (the
-same structure as `out`: an array, or a tuple of arrays) and returns a tuple of one gradient
-per primal. The primals are copied when `vjp` is called, so changing the caller's arrays
-afterwards does not change what `vjp_fn` computes.
+`out, vjp_fn = adjit.vjp(f, *primals)`; `vjp_fn(ct)` takes one cotangent per output, in the
+structure of `out` (an array, or a pytree of arrays: tuples, lists, dicts), and returns a
+tuple of one gradient per primal, each in its primal's structure (JAX's convention: a
+primal that is a tuple gets a tuple inside the returned 1-tuple). The primals are copied
+when `vjp` is called, so changing the caller's arrays afterwards does not change what
+`vjp_fn` computes.
 """
 from __future__ import annotations
 
@@ -15,7 +17,9 @@ from adjit.ir.errors import TraceError
 from adjit.tracer import Tracer
 from adjit.tracer.loc import user_loc
 
-from .api import Argnums, Transformed, fresh_outputs
+from adjit.tracer import pytree
+
+from .api import Argnums, Transformed, _regroup, fresh_outputs
 
 
 class VJP(Transformed):
@@ -33,14 +37,9 @@ class VJP(Transformed):
 
     def _assemble(self, spec: Any, outs: list[Any], boxes: Any = None) -> Any:
         outs = fresh_outputs(spec, outs, boxes)
-        grads = outs[len(spec.traced.graph.outputs):]
+        grads = _regroup(getattr(spec, "grad_trees", None),
+                         outs[len(spec.traced.graph.outputs):])
         return grads[0] if self.single else tuple(grads)
-
-
-def _leaves(x: Any) -> list[Any]:
-    if isinstance(x, (tuple, list)):
-        return [leaf for item in x for leaf in _leaves(item)]
-    return [x]
 
 
 def vjp(fun: Callable[..., Any], *primals: Any, argnums: Argnums | None = None) -> Any:
@@ -48,19 +47,20 @@ def vjp(fun: Callable[..., Any], *primals: Any, argnums: Argnums | None = None) 
     nums = tuple(range(len(primals))) if argnums is None else argnums
     primals = tuple(np.array(p, copy=True) if isinstance(p, np.ndarray) else p for p in primals)
     out = Transformed(fun, "jit")(*primals)
-    outs = [o if isinstance(o, Tracer) else np.asarray(o) for o in _leaves(out)]
-    diff = [i for i, o in enumerate(outs) if o.dtype.kind == "f"]
+    leaves, out_tree = pytree.flatten(out)
+    outs = [o if isinstance(o, Tracer) else np.asarray(o) for o in leaves]
+    diff = [i for i, o in enumerate(outs) if o.dtype.kind in "fc"]
     back = VJP(fun, nums, len(diff))
-    structure = "a tuple" if isinstance(out, (tuple, list)) else "an array"
+    structure = ("an array" if not pytree.is_container(out)
+                 else f"a {type(out).__name__} of {len(outs)} arrays")
 
     def vjp_fn(ct: Any) -> tuple[Any, ...]:
-        cts = _leaves(ct) if isinstance(out, (tuple, list)) else [ct]
-        if isinstance(out, (tuple, list)) != isinstance(ct, (tuple, list)) or \
-                len(cts) != len(outs):
+        cts, ct_tree = pytree.flatten(ct)
+        if ct_tree != out_tree:
             raise TraceError(f"vjp_fn expects one cotangent per output of "
-                             f"{getattr(fun, '__name__', 'the function')} ({structure} of "
-                             f"{len(outs)}), got {type(ct).__name__}"
-                             + (f" of {len(cts)}" if isinstance(ct, (tuple, list)) else ""),
+                             f"{getattr(fun, '__name__', 'the function')}, in its structure "
+                             f"({structure}), got {type(ct).__name__}"
+                             + (f" of {len(cts)}" if pytree.is_container(ct) else ""),
                              loc=user_loc(2))
         given = []
         for i in diff:
@@ -72,11 +72,11 @@ def vjp(fun: Callable[..., Any], *primals: Any, argnums: Argnums | None = None) 
                 raise TraceError(f"vjp_fn: cotangent {i} has shape {c.shape}, but the output "
                                  f"it pairs with has shape {outs[i].shape}", loc=user_loc(2),
                                  hint="pass a cotangent of exactly the output's shape")
-            if c.dtype.kind not in "biuf":
+            if c.dtype.kind not in "biuf" + ("c" if outs[i].dtype.kind == "c" else ""):
                 raise TraceError(f"vjp_fn: cotangent {i} has dtype {c.dtype}; it must be "
                                  f"real ({outs[i].dtype}, like the output)", loc=user_loc(2))
             given.append(np.array(c, dtype=outs[i].dtype, copy=True))
         res = back(*primals, *given)
-        return res if isinstance(res, tuple) else (res,)
+        return (res,) if back.single else res
 
     return out, vjp_fn

@@ -136,6 +136,16 @@ def test_ci_runs_the_readme_commands_exactly() -> None:
     assert "ruff check" in ci and "ADJIT_CHECKS=1" in ci
 
 
+def test_numpy_reference_is_generated_from_the_registry() -> None:
+    """The reference part of docs/numpy.md is what the dispatch tables generate now (run
+    `python -m adjit numpy --write` after adding a function)."""
+    from adjit.tracer import surface
+
+    current = (ROOT / "docs" / "numpy.md").read_text()
+    assert surface.MARKER in current
+    assert current == surface.page(current), "run `python -m adjit numpy --write`"
+
+
 def test_numpy_list_names_every_registered_numpy_function() -> None:
     """docs/numpy.md (printed by `python -m adjit numpy`) mentions every ufunc and function
     the tracer registers, so the list error messages point to cannot fall behind."""

@@ -22,7 +22,7 @@ autograph:
    `x if c else y` becomes `ag__.if_exp(c, lambda: x, lambda: y)`; `and`, `or`, `not` and
    comparison chains become `ag__.and_`, `or_`, `not_`, `chain`; `for ... in range(...)`
    iterates `ag__.range_(range, ...)`; a call `f(...)` of a plain name becomes
-   `ag__.cv(f)(...)`, which converts functions of the same module and replaces the
+   `ag__.cv(f)(...)`, which converts the user's functions (not libraries') and replaces the
    builtins `max`, `min` and `sum`. Every state variable is bound to
    `ag__.undefined(name)` at the start of its function, so a state tuple can always be
    read.
@@ -51,6 +51,27 @@ ITEM = "ag__item"
 _GENERATED_FN = "ag__f_"  # prefix of the local functions pass 3 defines
 
 
+# Names whose attributes are never the user's functions: calls on them stay as written.
+_LIBRARY_NAMES = frozenset(["np", "numpy", "AG"])
+
+
+def _dotted_name(e: ast.expr, local: set[str]) -> bool:
+    """`mod.f` or `mod.sub.f` on a name that is not a local variable (a module or a global
+    object: its functions may be the user's); not `x.sum` on a local array, not `f().g`."""
+    while isinstance(e, ast.Attribute):
+        e = e.value
+    return (isinstance(e, ast.Name) and not e.id.startswith(AG) and e.id not in local
+            and e.id not in _LIBRARY_NAMES)
+
+
+def _local_names(fn: ast.FunctionDef) -> set[str]:
+    names = {a.arg for a in (*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs)}
+    names |= {a.arg for a in (fn.args.vararg, fn.args.kwarg) if a is not None}
+    names |= {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)
+              and isinstance(n.ctx, ast.Store)}
+    return names
+
+
 class Unsupported(Exception):
     """The function uses a construct the rewrite does not handle; it runs unconverted."""
 
@@ -62,7 +83,7 @@ def convert(fn: ast.FunctionDef) -> tuple[ast.FunctionDef, bool]:
     before = ast.dump(fn)
     _Returns().visit(fn)
     _Jumps().visit(fn)
-    fn = _Control().visit(fn)
+    fn = _Control(_local_names(fn)).visit(fn)
     ast.fix_missing_locations(fn)
     return fn, ast.dump(fn) != before
 
@@ -383,7 +404,8 @@ _CHAIN_OPS = {ast.Lt: "Lt", ast.LtE: "LtE", ast.Gt: "Gt", ast.GtE: "GtE", ast.Eq
 
 
 class _Control(ast.NodeTransformer):
-    def __init__(self) -> None:
+    def __init__(self, local: set[str]) -> None:
+        self.local = local  # the function's own variables (calls of their methods stay)
         self.counter = itertools.count(1)
         self.scopes: list[dict[str, None]] = []  # state names per user function
 
@@ -506,9 +528,11 @@ class _Control(ast.NodeTransformer):
         self.generic_visit(node)
         f = node.func
         plain = isinstance(f, ast.Name) and f.id != "super" and not f.id.startswith(AG)
-        # math.sqrt(x) too: traced, not float(x) (pybuiltins.py)
+        # module.function(x) and obj.method(x) too: the user's are converted wherever they
+        # are (convert.library_code), and math.sqrt(x) is traced, not float(x) (pybuiltins.py)
         math_fn = (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name)
                    and f.attr in MATH_NAMES)
-        if plain or math_fn:
+        dotted = isinstance(f, ast.Attribute) and _dotted_name(f.value, self.local)
+        if plain or math_fn or dotted:
             node.func = _located(_call("cv", f), f)
         return node

@@ -24,6 +24,8 @@ import copy
 import dis
 import inspect
 import linecache
+import os
+import sysconfig
 import types
 import weakref
 from typing import Any, Callable
@@ -62,12 +64,38 @@ class Namespace:
 
     def cv(self, f: Any) -> Any:
         """`f` itself, its adjit-aware replacement (max, min, sum), or, for a plain function
-        of the same module, its converted version."""
-        if isinstance(f, types.FunctionType):
-            return converted(f) if f.__globals__ is self.module_globals else f
+        of the same module or of any module of the user's (not a library's), its converted
+        version."""
+        if isinstance(f, (types.FunctionType, types.MethodType)):
+            fn = f.__func__ if isinstance(f, types.MethodType) else f
+            if not isinstance(fn, types.FunctionType):
+                return f
+            return converted(f) if (fn.__globals__ is self.module_globals
+                                    or not library_code(fn.__code__.co_filename)) else f
         if isinstance(f, types.BuiltinFunctionType):
             return pybuiltins.REPLACEMENTS.get(f, f)
         return f
+
+
+def _library_roots() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    roots = {paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths}
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    roots |= {os.path.join(here, d) for d in ("tracer", "ir", "passes", "codegen", "runtime",
+                                               "adjit")}  # adjit's own stage folders
+    return tuple(os.path.join(os.path.abspath(r), "") for r in roots)
+
+
+_LIBRARY_ROOTS = _library_roots()
+
+
+def library_code(filename: str) -> bool:
+    """Code of Python's standard library, of an installed package (numpy, scipy, ...) or of
+    adjit: called from converted code, it runs as written. Everything else is the user's, and
+    is converted wherever it is called from, as TensorFlow's autograph converts recursively:
+    a loss in one module whose helper in another branches on a traced value compiles, and so
+    does the user's function when a transformation's own wrapper calls it."""
+    return filename.startswith("<") or os.path.abspath(filename).startswith(_LIBRARY_ROOTS)
 
 
 def converted(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from adjit.ir import Lit, Value, Var, current_loc, ops
 from adjit.ir.builder import emit
-from adjit.ir.errors import ShapeError, TraceError
+from adjit.ir.errors import ImmutableError, ShapeError, TraceError
 
 from . import masked
 from .masked import Masked
@@ -144,11 +144,11 @@ def apply_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...],
         from .values import INPLACE_HINT, augmented_assignment
 
         if augmented_assignment():  # `y += x` with y a numpy array
-            raise TraceError("in-place assignment into a numpy array is not traced: an "
+            raise ImmutableError("in-place assignment into a numpy array is not traced: an "
                              "augmented assignment (`y += x`) on a numpy array writes into it",
                              loc=current_loc(), hint="write y = y + x (a new array); "
                                                      + INPLACE_HINT)
-        raise TraceError(f"np.{name}(..., out=...) writes in place, which adjit cannot trace",
+        raise ImmutableError(f"np.{name}(..., out=...) writes in place, which adjit cannot trace",
                          loc=current_loc(), hint="use the returned value instead of out=")
     dtype = kwargs.pop("dtype", None)
     if method == "reduce" and name in ("add", "multiply", "maximum", "minimum"):
@@ -336,7 +336,13 @@ def std(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int 
     if isinstance(a, Masked):
         _no_where(where, "std")
         return masked.reduce("std", a, axis, keepdims, ddof)
-    return wrap(ops.ew("sqrt", var(a, axis, dtype, out, ddof, keepdims, where).val))
+    v = var(a, axis, dtype, out, ddof, keepdims, where)
+    x = _t(a)
+    if where is None and ddof == 0 and all(x.shape[i] == 1 for i in _axes(axis, x.ndim)):
+        # One value per group: the deviation is identically 0, and so is its derivative
+        # (sqrt's at 0 would make it 0 * inf = NaN).
+        return v
+    return wrap(ops.ew("sqrt", v.val))
 
 
 def _reduce(prim: str) -> Callable[..., Any]:
@@ -415,7 +421,7 @@ def _no_where(where: Any, name: str) -> None:
 
 def _no_out(out: Any, name: str) -> None:
     if out is not None:
-        raise TraceError(f"{name}(..., out=...) writes in place, which adjit cannot trace",
+        raise ImmutableError(f"{name}(..., out=...) writes in place, which adjit cannot trace",
                          loc=current_loc(), hint="use the returned value instead of out=")
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from adjit.ir import ArrayType, Lit, Value, Var, context, ops
 from adjit.ir.core import DTYPES, dtype_name
-from adjit.ir.errors import TraceError
+from adjit.ir.errors import ImmutableError, TraceError
 
 from .loc import user_loc
 
@@ -155,8 +155,8 @@ class Tracer:
         raise TraceError("the truth value of a traced array is not known while tracing",
                          loc=loc, hint="adjit compiles `if`, `while`, `for i in range(n)` and "
                                        "`a if cond else b` on traced values when they are "
-                                       "written in the traced function or a function of its "
-                                       f"module; {where}. Move the test into such "
+                                       "written in the traced function or in your own code it "
+                                       f"calls (not a library's); {where}. Move the test into such "
                                        "a statement, choose elementwise with np.where(cond, "
                                        "a, b), or mark the argument it depends on static with "
                                        "static_argnums")
@@ -321,7 +321,7 @@ INPLACE_HINT = ("build a new array instead: np.where(np.arange(n) == i, v, x) re
 def inplace_error(loc: Any, traced_target: bool = False) -> TraceError:
     what = ("into a traced array" if traced_target else
             "of a traced value into a numpy array")
-    return TraceError(f"in-place assignment {what} is not traced: adjit records operations "
+    return ImmutableError(f"in-place assignment {what} is not traced: adjit records operations "
                       "that make new arrays, not writes into existing ones", loc=loc,
                       hint=INPLACE_HINT)
 

@@ -247,12 +247,77 @@ def _while_grad_impl(*xs: np.ndarray, cond: Graph, body: Graph, body_vjp: Graph,
                                 else ct_carried[f_carried.index(i - n_consts)] for i in f_in)
 
 
-def _no_second_order(*args: Any, **kwargs: Any) -> Any:
+def _while_grad_jvp(tangents: list[Value | None], *xs: Value, out: Any, cond: Graph,
+                    body: Graph, body_vjp: Graph, n_consts: int) -> tuple[Value | None, ...]:
+    """Forward mode through a reverse sweep (Hessian-vector products of loops): one
+    `while_grad` over the loop with tangents carried (the JVP of `while`'s body, as in
+    `_while_jvp`) whose backward step is the JVP of `body_vjp`: it walks (cotangent, its
+    tangent) back through the tape of (carried value, its tangent)."""
+    jvp = transform("jvp")
+    n = len(body.inputs)
+    n_carried = n - n_consts
+    f_in = _float_idx(body.in_types)
+    f_out = _float_idx(body.out_types)
+    t_in = [tangents[i] if tangents[i] is not None else ops.zeros(xs[i].type) for i in f_in]
+    t_ct = [tangents[n + k] if tangents[n + k] is not None else ops.zeros(xs[n + k].type)
+            for k in range(len(f_out))]
+    body_j = jvp(body, f_in)
+    consts_t = [k for k, i in enumerate(f_in) if i < n_consts]
+    carried_t = [k for k, i in enumerate(f_in) if i >= n_consts]
+    order = (list(range(n_consts)) + [n + k for k in consts_t]
+             + list(range(n_consts, n)) + [n + k for k in carried_t])
+    ins = body_j.inputs
+    new_body = body_j.replace(inputs=tuple(ins[i] for i in order), name=f"{body.name}_jvp",
+                              outputs=tuple(body_j.outputs[:n_carried])
+                              + tuple(body_j.outputs[n_carried + k] for k in f_out), notes=())
+    new_cond = _rebind(cond, tuple(Var(ins[i].type) for i in order), order, n)
+    # The backward step: (consts, const tangents, carried, carried tangents, cotangents,
+    # their tangents) -> (cotangents, their tangents) of the float inputs, in new_body's order.
+    vjp_floats = _float_idx(body_vjp.in_types)
+    vjp_j = jvp(body_vjp, vjp_floats)
+    v_consts = [Var(v.type) for v in body.inputs[:n_consts]]
+    v_tc = [Var(body.inputs[f_in[k]].type) for k in consts_t]
+    v_carried = [Var(v.type) for v in body.inputs[n_consts:]]
+    v_tcar = [Var(body.inputs[f_in[k]].type) for k in carried_t]
+    v_ct = [Var(t) for t in body_vjp.in_types[n:]]
+    v_tct = [Var(t) for t in body_vjp.in_types[n:]]
+    from ..builder import Builder, building, inline
+
+    t_of = {f_in[k]: v for k, v in zip(consts_t + carried_t, v_tc + v_tcar, strict=True)}
+    t_of.update({n + k: v for k, v in enumerate(v_tct)})
+    b = Builder()
+    with building(b):
+        res = inline(vjp_j, [*v_consts, *v_carried, *v_ct, *[t_of[i] for i in vjp_floats]])
+    g, tg = res[:len(f_in)], res[len(f_in):]
+    outs_v = ([g[k] for k in consts_t] + [tg[k] for k in consts_t]
+              + [g[k] for k in carried_t] + [tg[k] for k in carried_t])
+    new_vjp = Graph(f"{body_vjp.name}_jvp", tuple(v_consts + v_tc + v_carried + v_tcar
+                                                   + v_ct + v_tct), tuple(b.eqns),
+                    tuple(outs_v))
+    args = (list(xs[:n_consts]) + [t_in[k] for k in consts_t] + list(xs[n_consts:n])
+            + [t_in[k] for k in carried_t] + list(xs[n:]) + t_ct)
+    r = emit_multi("while_grad", *args, cond=new_cond, body=new_body, body_vjp=new_vjp,
+                   n_consts=n_consts + len(consts_t))
+    # r: carried, carried tangents (f_out), then the cotangents of new_body's float inputs:
+    # float consts, their tangents, float carried, their tangents.
+    t_final: list[Value | None] = [None] * n_carried
+    for j, v in zip(f_out, r[n_carried:n_carried + len(f_out)], strict=True):
+        t_final[j] = v
+    cts = r[n_carried + len(f_out):]
+    nc, ncar = len(consts_t), len(carried_t)
+    t_grads = list(cts[nc:2 * nc]) + list(cts[2 * nc + ncar:])
+    return tuple(t_final) + tuple(t_grads)
+
+
+def _no_second_reverse(*args: Any, **kwargs: Any) -> Any:
     from ..errors import NotDifferentiable
 
-    raise NotDifferentiable("second derivatives through a while loop are not supported yet")
+    raise NotDifferentiable("reverse mode over the reverse sweep of a while loop is not "
+                            "supported", hint="for second derivatives use forward over "
+                                              "reverse: adjit.hessian, adjit.hvp, or "
+                                              "adjit.jvp of adjit.grad")
 
 
 register(Primitive("while_grad", CONTROL, shape=_while_grad_shape, impl=_while_grad_impl,
-                   jvp=_no_second_order, vjp=_no_second_order,
+                   jvp=_while_grad_jvp, vjp=_no_second_reverse,
                    params=("body", "body_vjp", "cond", "n_consts")))

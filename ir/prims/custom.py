@@ -66,3 +66,37 @@ def _jvp(tangents: list[Value | None], *operands: Value, out: Any, **params: Any
 register(Primitive("custom_vjp", CONTROL, shape=_shape, impl=_impl, jvp=_jvp, vjp=_vjp,
                    params=("fwd", "bwd", "n_out", "n_primal", "n_fwd_free"),
                    extra={"inlined_before_codegen": True}))
+
+
+# `custom_jvp` (tracer/custom_jvp.py): the same equation with a forward-mode rule, `jvp`:
+# (primals..., float primals' tangents..., closed-over...) -> the outputs' tangents. Its
+# residuals are the primals, and its `bwd` is the rule's transpose, built when it is traced.
+def _jvp_shape(*operands: ArrayType, jvp: Graph, **params: Any) -> tuple[ArrayType, ...]:
+    return _shape(*operands, **params)
+
+
+def _jvp_impl(*operands: np.ndarray, jvp: Graph, **params: Any) -> tuple[np.ndarray, ...]:
+    return _impl(*operands, **params)
+
+
+def _jvp_vjp(ct: Any, *operands: Value, out: Any, jvp: Graph, **params: Any) -> Any:
+    return _vjp(ct, *operands, out=out, **params)
+
+
+def _custom_jvp_jvp(tangents: list[Value | None], *operands: Value, out: Any, jvp: Graph,
+                    fwd: Graph, bwd: Graph, n_out: int, n_primal: int,
+                    n_fwd_free: int) -> tuple[Value, ...]:
+    primals = operands[:n_primal]
+    floats = [ops.zeros(p.type) if t is None else t
+              for p, t in zip(primals, tangents[:n_primal], strict=True) if p.type.is_float]
+    t_outs = inline(jvp, [*primals, *floats, *operands[n_primal + n_fwd_free:]])
+    # The residual outputs are the primals themselves: their tangents are the primals'.
+    passthrough = [ops.zeros(p.type) if t is None else t
+                   for p, t in zip(primals, tangents[:n_primal], strict=True)]
+    return (*t_outs, *passthrough)
+
+
+register(Primitive("custom_jvp", CONTROL, shape=_jvp_shape, impl=_jvp_impl, jvp=_custom_jvp_jvp,
+                   vjp=_jvp_vjp, params=("fwd", "bwd", "jvp", "n_out", "n_primal",
+                                         "n_fwd_free"),
+                   extra={"inlined_before_codegen": True}))

@@ -134,6 +134,9 @@ def to_tree(e: sp.Basic) -> Any:
         return ("select", to_tree(cond), to_tree(val), to_tree(sp.Piecewise(*rest)))
     if type(e) in _RELS:
         return (_RELS[type(e)], to_tree(e.lhs), to_tree(e.rhs))
+    if isinstance(e, (sp.And, sp.Or)):
+        return _fold("logical_and" if isinstance(e, sp.And) else "logical_or",
+                     [to_tree(a) for a in e.args])
     if e.func in _FUNCS:
         return (_FUNCS[e.func], *[to_tree(a) for a in e.args])
     raise NotImplementedError(f"no adjit primitive for sympy {e.func.__name__}: {e}")

@@ -86,16 +86,18 @@ DECLS: tuple[Decl, ...] = (
     # Ties split the derivative evenly (Heaviside(0) = 1/2), as JAX and PyTorch do.
     Decl("maximum", "Max(x, y)", np.maximum, code="({x} if {x} >= {y} or {x} != {x} else {y})"),
     Decl("minimum", "Min(x, y)", np.minimum, code="({x} if {x} <= {y} or {x} != {x} else {y})"),
-    # d/dx is the logistic of x - y, from e = exp(-|x - y|) <= 1 (no overflow, one exp for
-    # both partials): 1/(1 + e) for the larger argument, e/(1 + e) for the other. So 1 at
-    # x = +inf and 0 at x = -inf, where exp(x - out) is exp(inf - inf) = NaN. Equal arguments
-    # (infinities too) split it evenly, as maximum's ties do: logaddexp(inf, inf) has partials
-    # 1/2, 1/2 (JAX: 1, 1 at +inf and NaN at -inf; PyTorch: NaN at both).
+    # d/dx is the logistic of x - y, written with the exponent <= 0 on either side (no
+    # overflow) and without |x - y| (whose kink would make the second derivative 0 at a tie,
+    # where it is 1/4): 1/(1 + exp(y - x)) for x >= y, exp(x - y)/(1 + exp(x - y)) below. So
+    # 1 at x = +inf and 0 at x = -inf. Equal infinite arguments, where x - y is NaN, split it
+    # evenly, as maximum's ties do: logaddexp(inf, inf) has partials 1/2, 1/2 (JAX: 1, 1 at
+    # +inf and NaN at -inf; PyTorch: NaN at both). 3e38 is "infinite" in float32 too; a finite
+    # tie that large has partials 1/2 either way.
     Decl("logaddexp", "log(exp(x) + exp(y))", np.logaddexp,
-         d={"x": "Piecewise((1/2, Eq(x, y)), (1 / (1 + exp(-Abs(x - y))), x > y), "
-                 "(exp(-Abs(x - y)) / (1 + exp(-Abs(x - y))), True))",
-            "y": "Piecewise((1/2, Eq(x, y)), (1 / (1 + exp(-Abs(x - y))), y > x), "
-                 "(exp(-Abs(x - y)) / (1 + exp(-Abs(x - y))), True))"},
+         d={"x": "Piecewise((1/2, Eq(x, y) & (Abs(x) > 3e38)), (1 / (1 + exp(y - x)), x >= y), "
+                 "(exp(x - y) / (1 + exp(x - y)), True))",
+            "y": "Piecewise((1/2, Eq(x, y) & (Abs(y) > 3e38)), (1 / (1 + exp(x - y)), y > x), "
+                 "(exp(y - x) / (1 + exp(y - x)), True))"},
          code="(max({x}, {y}) + math.log1p(math.exp(-abs({x} - {y}))) if {x} != {y} "
               "else {x} + 0.6931471805599453)"),
 )

@@ -158,3 +158,33 @@ def test_custom_vjp_rule_and_inlining() -> None:
     xs = np.array([1.0, -2.0, 0.5])
     assert evaluate(g_, xs)[0] == evaluate(inline_custom(g_), xs)[0] == np.sum(xs * xs)
     np.testing.assert_allclose(evaluate(adjoint(g_, [0]), xs)[1], 3 * xs)
+
+
+def test_custom_jvp_rules_and_inlining() -> None:
+    """`custom_jvp`'s value is its fwd graph's, forward mode inlines its jvp graph and reverse
+    mode its bwd graph (both built from a rule 3x the true derivative), and inline_custom
+    keeps the value."""
+    import numpy as np
+
+    import adjit
+    from adjit.passes.adjoint import adjoint
+    from adjit.passes.inline_custom import inline_custom
+    from adjit.passes.jvp import jvp
+
+    @adjit.custom_jvp
+    def square(a):
+        return a * a
+
+    @square.defjvp
+    def _(primals, tangents):
+        return square(primals[0]), 6 * primals[0] * tangents[0]
+
+    g_ = adjit.jit(lambda x: np.sum(square(x))).specialize((np.ones(3),)).traced.graph
+    assert any(e.prim == "custom_jvp" for e in g_.eqns)
+    xs = np.array([1.0, -2.0, 0.5])
+    from adjit.ir import evaluate
+
+    assert evaluate(g_, xs)[0] == evaluate(inline_custom(g_), xs)[0] == np.sum(xs * xs)
+    np.testing.assert_allclose(evaluate(adjoint(g_, [0]), xs)[1], 6 * xs)
+    t = np.array([1.0, 0.0, 2.0])
+    np.testing.assert_allclose(evaluate(jvp(g_, [0]), xs, t)[1], np.sum(6 * xs * t))

@@ -138,3 +138,55 @@ def test_unsupported_primitive_is_a_codegen_error() -> None:
     g = Graph("g", (x,), (Eqn("no_such_primitive", (x,), (y,)),), (y,))
     with pytest.raises(CodegenError, match="no_such_primitive"):
         fuse(g)
+
+
+# A predicate vector whose elements feed conds (the batched `if` of adjit.vmap): its slices
+# run in a loop over 2, and the bool[3] once sank into that loop and was stored for 2 elements.
+PREDICATES = """graph g(a: f64[3,2]) -> (f64[2], f64[2]):
+  %0 = reduce_sum[axes=(1,)] a : f64[3]
+  %1 = gt %0, 0.0 : bool[3]
+  %2 = slice[shape=(1,), starts=(0,), steps=(1,)] %1 : bool[1]
+  %3 = reshape[shape=()] %2 : bool[]
+  %4 = slice[shape=(1, 2), starts=(0, 0), steps=(1, 1)] a : f64[1,2]
+  %5 = reshape[shape=(2,)] %4 : f64[2]
+  %6 = cond %3, %5 : f64[2]
+    branches[0]: graph if_false(a: f64[2]) -> f64[2]:
+      %7 = neg a : f64[2]
+      return %7
+    branches[1]: graph if_true(a: f64[2]) -> f64[2]:
+      %8 = mul a, 2.0 : f64[2]
+      return %8
+  %9 = slice[shape=(1,), starts=(2,), steps=(1,)] %1 : bool[1]
+  %10 = reshape[shape=()] %9 : bool[]
+  %11 = slice[shape=(1, 2), starts=(2, 0), steps=(1, 1)] a : f64[1,2]
+  %12 = reshape[shape=(2,)] %11 : f64[2]
+  %13 = cond %10, %12 : f64[2]
+    branches[0]: graph if_false(a: f64[2]) -> f64[2]:
+      %14 = neg a : f64[2]
+      return %14
+    branches[1]: graph if_true(a: f64[2]) -> f64[2]:
+      %15 = mul a, 2.0 : f64[2]
+      return %15
+  return %6, %13
+"""
+
+
+def test_a_value_sinks_only_into_a_kernel_that_can_store_it(tmp_path: pathlib.Path) -> None:
+    import numpy as np
+
+    from adjit.codegen.compile import compile_source
+    from adjit.codegen.cpu import emit_cpu
+    from adjit.ir import evaluate, parse
+
+    g = parse(PREDICATES)
+    plan = fuse(g)
+    for k in plan.kernels:
+        for v in plan.stored:
+            if plan.info[v].kernel == k.index and k.kind == "loop":
+                assert tuple(d for d in v.shape if d != 1) == k.domain[:len(
+                    [d for d in v.shape if d != 1])], plan
+    src = emit_cpu(g, plan, "g_kernel")
+    run = compile_source(src, tmp_path, jit=False)
+    a = np.array([[1.0, 2.0], [-3.0, 1.0], [0.5, -2.0]])
+    for got, want in zip(run(a, *src.consts), evaluate(g, a), strict=True):
+        np.testing.assert_array_equal(got, want)

@@ -14,7 +14,7 @@ LIB = textwrap.dedent("""
     import numpy as np
 
     def scale(x):
-        if np.sum(x) > 0:  # another module: not converted, so Python needs the value
+        if np.sum(x) > 0:  # an installed library: not converted, so Python needs the value
             return x * 2.0
         return x * -3.0
 
@@ -25,12 +25,18 @@ LIB = textwrap.dedent("""
 
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory):  # noqa: ANN001, ANN201
+    """A module that adjit treats as an installed library (its folder counts as one)."""
+    from adjit.tracer import convert
+
     path = tmp_path_factory.mktemp("guardlib")
     (path / "guardlib.py").write_text(LIB)
     sys.path.insert(0, str(path))
+    roots = convert._LIBRARY_ROOTS
+    convert._LIBRARY_ROOTS = roots + (str(path) + "/",)
     import guardlib
 
     yield guardlib
+    convert._LIBRARY_ROOTS = roots
     sys.path.remove(str(path))
 
 

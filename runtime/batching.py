@@ -1,0 +1,99 @@
+"""adjit.vmap: a function mapped over a batch axis of its arguments, as one compiled graph.
+
+`vmap(f, in_axes=0, out_axes=0)(*args)` equals stacking `f` applied to each slice of the
+mapped arguments along `in_axes` (None: the argument is shared by every example; an int per
+argument applies to every array inside it), with the results' batch axis at `out_axes`.
+It traces `f` once on one example's shapes and runs the batching pass (passes/vmap.py), so
+it composes like the other transformations: `vmap(grad(loss), in_axes=(None, 0, 0))` gives
+per-example gradients in one kernel, and `grad` of a vmapped function differentiates it.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import numpy as np
+
+from adjit.ir.builder import inline, tracing
+from adjit.ir.errors import TraceError
+from adjit.tracer import Tracer, pytree, trace
+from adjit.tracer.loc import user_loc
+from adjit.tracer.numpy_api import _t, moveaxis
+
+from .forward import _any_traced, _Compiled
+
+
+def _axes_per_argument(in_axes: Any, n: int) -> tuple[Any, ...]:
+    if isinstance(in_axes, (list, tuple)):
+        if len(in_axes) != n:
+            raise TraceError(f"vmap: in_axes has {len(in_axes)} entries for {n} arguments",
+                             loc=user_loc(4), hint="give one axis (or None) per argument")
+        return tuple(in_axes)
+    return (in_axes,) * n
+
+
+def traced_vmap(fun: Callable[..., Any], in_axes: Any, out_axes: Any,
+                args: tuple[Any, ...]) -> Any:
+    """vmap on traced values: the batched graph inlined into the active trace."""
+    from adjit.passes.vmap import batch
+
+    axes = _axes_per_argument(in_axes, len(args))
+    static = tuple(i for i, a in enumerate(args) if type(a) in (int, bool) and axes[i] is None)
+    for i, a in enumerate(args):
+        if type(a) in (int, bool, float) and axes[i] is not None:
+            raise TraceError(f"vmap: argument {i} is a Python number, which has no axis "
+                             f"{axes[i]} to map over", loc=user_loc(3),
+                             hint="pass in_axes=None for it")
+    flat, flat_static, trees = pytree.flatten_arguments(args, static)
+    owner = [i for i, tree in enumerate(trees) for _ in range(1 if tree is None
+                                                              else pytree.count(tree))]
+    size = None
+    leaves: list[Any] = []
+    mapped: list[bool] = []
+    for leaf, st, i in zip(flat, flat_static, owner, strict=True):
+        if st or axes[i] is None:
+            leaves.append(leaf)
+            mapped.append(False)
+            continue
+        x = _t(leaf)
+        ax = axes[i] % x.ndim if x.ndim else None
+        if ax is None:
+            raise TraceError(f"vmap: argument {i} is 0-dimensional, with no axis {axes[i]}",
+                             loc=user_loc(3), hint="pass in_axes=None for it")
+        if size is not None and x.shape[ax] != size:
+            raise TraceError(f"vmap: mapped axes have different sizes ({size} and "
+                             f"{x.shape[ax]})", loc=user_loc(3))
+        size = x.shape[ax]
+        leaves.append(moveaxis(x, ax, 0))
+        mapped.append(True)
+    if size is None:
+        raise TraceError("vmap needs at least one mapped array argument", loc=user_loc(3),
+                         hint="set in_axes to the batch axis of one argument")
+    examples = [np.zeros(x.shape[1:], x.dtype) if m else
+                (np.zeros(x.shape, x.dtype) if isinstance(x, Tracer) else x)
+                for x, m in zip(leaves, mapped, strict=True)]
+    traced = trace(fun, tuple(pytree.regroup(trees, examples)), static, concrete=False,
+                   free=True)
+    values = [_t(x).val for x, st in zip(leaves, flat_static, strict=True) if not st]
+    flags = [m for m, st in zip(mapped, flat_static, strict=True) if not st]
+    flags += [False] * len(traced.free)
+    g = batch(traced.graph, flags, size)
+    outs = [Tracer(v) for v in inline(g, values + list(traced.free))][:traced.n_outputs]
+    outs = [o if out_axes in (0, None) else moveaxis(o, 0, out_axes) for o in outs]
+    return pytree.unflatten(traced.out_tree, outs)
+
+
+def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0) -> Callable[..., Any]:
+    """`fun` mapped over axis `in_axes` of its arguments (see the module docstring)."""
+    if not isinstance(out_axes, int):
+        raise TraceError("vmap: out_axes must be an int", loc=user_loc(2))
+    key = f"vmap{in_axes!r}{out_axes!r}"
+
+    @functools.wraps(fun)
+    def batched(*args: Any) -> Any:
+        if tracing() or _any_traced(args):
+            return traced_vmap(fun, in_axes, out_axes, args)
+        return _Compiled.of(fun, key, lambda f, *a: traced_vmap(f, in_axes, out_axes, a))(
+            *args)
+
+    return batched

@@ -1,0 +1,130 @@
+"""adjit.custom_jvp and adjit.checkpoint: a forward-mode rule used by every transformation
+(reverse mode through its transpose), composed with grad, vjp, jvp, hessian and jit."""
+import numpy as np
+import pytest
+
+import adjit
+from adjit.ir import parse
+
+X = np.array([0.3, 1.2, -0.7])
+Y = np.array([2.0, -1.0, 0.5])
+
+
+@adjit.custom_jvp
+def scaled_sin(x, y):
+    return np.sin(x) * y
+
+
+@scaled_sin.defjvp
+def _scaled_sin_jvp(primals, tangents):
+    # Twice the true derivative, so that a test can tell the rule was used.
+    (x, y), (tx, ty) = primals, tangents
+    return scaled_sin(x, y), 2.0 * (np.cos(x) * y * tx + np.sin(x) * ty)
+
+
+def _loss(x, y):
+    return np.sum(scaled_sin(x, y) ** 2)
+
+
+def _loss_rule(x, y):  # what the rule says _loss's derivatives are, written out
+    return np.sin(x) * y, (2 * np.cos(x) * y, 2 * np.sin(x))
+
+
+def test_value_is_the_function_and_numpy_calls_run_it() -> None:
+    np.testing.assert_allclose(scaled_sin(X, Y), np.sin(X) * Y)
+    np.testing.assert_allclose(adjit.jit(scaled_sin)(X, Y), np.sin(X) * Y)
+
+
+def test_reverse_mode_uses_the_rule_transposed() -> None:
+    gx, gy = adjit.grad(_loss, argnums=(0, 1))(X, Y)
+    val, (dx, dy) = _loss_rule(X, Y)
+    np.testing.assert_allclose(gx, 2 * val * dx)
+    np.testing.assert_allclose(gy, 2 * val * dy)
+    out, pullback = adjit.vjp(scaled_sin, X, Y)
+    ct = np.array([1.0, -2.0, 0.5])
+    vx, vy = pullback(ct)
+    np.testing.assert_allclose(vx, ct * dx)
+    np.testing.assert_allclose(vy, ct * dy)
+
+
+def test_forward_mode_uses_the_rule() -> None:
+    tx, ty = np.array([1.0, 0.0, 2.0]), np.array([0.5, 1.0, -1.0])
+    out, t = adjit.jvp(scaled_sin, (X, Y), (tx, ty))
+    _, (dx, dy) = _loss_rule(X, Y)
+    np.testing.assert_allclose(out, np.sin(X) * Y)
+    np.testing.assert_allclose(t, dx * tx + dy * ty)
+
+
+def test_second_order_differentiates_the_rule() -> None:
+    # The rule is a graph: d/dx of the rule's 2*cos(x)*y is -2*sin(x)*y.
+    h = adjit.hessian(lambda x: np.sum(scaled_sin(x, Y)))(X)
+    np.testing.assert_allclose(h, np.diag(-2 * np.sin(X) * Y), atol=1e-15)
+    hv = adjit.hvp(lambda x: np.sum(scaled_sin(x, Y)), X, np.ones(3))
+    np.testing.assert_allclose(hv, -2 * np.sin(X) * Y)
+
+
+def test_rule_matches_finite_differences_when_it_is_right() -> None:
+    @adjit.custom_jvp
+    def softplus(x):
+        return np.logaddexp(x, 0.0)
+
+    @softplus.defjvp
+    def _(primals, tangents):
+        (x,), (t,) = primals, tangents
+        return softplus(x), t / (1 + np.exp(-x))
+
+    f = lambda x: np.sum(softplus(x) * np.cos(x))  # noqa: E731
+    x = np.linspace(-3, 3, 7)
+    eps = 1e-6
+    fd = np.array([(f(x + eps * e) - f(x - eps * e)) / (2 * eps) for e in np.eye(7)])
+    np.testing.assert_allclose(adjit.grad(f)(x), fd, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(adjit.jvp(f, (x,), (np.ones(7),))[1], fd.sum(), rtol=1e-7)
+
+
+def test_graph_prints_and_parses() -> None:
+    f = adjit.jit(lambda x: scaled_sin(x, Y))
+    traced = f.specialize((X,)).traced.graph
+    text = traced.format(locs=False)
+    assert "custom_jvp" in text
+    assert parse(text).format(locs=False) == text
+
+
+def test_rule_errors_are_clear() -> None:
+    @adjit.custom_jvp
+    def f(x):
+        return x * 2
+
+    with pytest.raises(adjit.TraceError, match="has no rule"):
+        adjit.grad(lambda x: np.sum(f(x)))(X)
+
+    f.defjvp(lambda p, t: p[0] * 2)  # not a pair
+    with pytest.raises(adjit.TraceError, match=r"\(primal_out, tangent_out\)"):
+        adjit.grad(lambda x: np.sum(f(x)))(X)
+
+
+def _block(w, x):
+    return np.tanh(w * x) * np.exp(-x)
+
+
+def test_checkpoint_gives_the_same_derivatives() -> None:
+    ck = adjit.checkpoint(_block)
+    w = np.array([0.5, -0.3, 1.1])
+    loss = lambda w, x: np.sum(ck(w, ck(w, x)))  # noqa: E731
+    ref = lambda w, x: np.sum(_block(w, _block(w, x)))  # noqa: E731
+    for a, b in zip(adjit.grad(loss, argnums=(0, 1))(w, X),
+                    adjit.grad(ref, argnums=(0, 1))(w, X), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    np.testing.assert_allclose(adjit.hessian(lambda w: loss(w, X))(w),
+                               adjit.hessian(lambda w: ref(w, X))(w), rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(adjit.jvp(lambda w: loss(w, X), (w,), (np.ones(3),))[1],
+                               adjit.jvp(lambda w: ref(w, X), (w,), (np.ones(3),))[1])
+    np.testing.assert_allclose(ck(w, X), _block(w, X))
+
+
+def test_linearize_is_the_jvp_at_fixed_primals() -> None:
+    x = X.copy()
+    out, f_jvp = adjit.linearize(lambda x: np.sin(x) * x, x)
+    x[:] = 0.0  # the primals were copied
+    np.testing.assert_allclose(out, np.sin(X) * X)
+    t = np.array([1.0, 2.0, -1.0])
+    np.testing.assert_allclose(f_jvp(t), (np.cos(X) * X + np.sin(X)) * t)

@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from adjit.codegen import conv_kernels, fastmath, linalg_kernels
+from adjit.codegen import conv_kernels, fastmath, linalg_kernels, special
 from adjit.ir.core import Graph, Lit, Value, Var
 from adjit.ir.errors import CodegenError
 from adjit.ir.primitive import ELEMENTWISE, PRIMS
@@ -104,7 +104,8 @@ def _tanh_lines(x: str, name: str) -> list[str]:
 # Primitives lowered to several statements (faster than their one-line template).
 EXPANSIONS = {"tanh": _tanh_lines}
 _FLOAT_LIT = re.compile(r"(?<![\w.])(\d+\.\d*(?:[eE][-+]?\d+)?)")
-_RESERVED = {"np", "math", "fm", "ck", "range", "abs", "max", "min", "int", "float", "bool", "len",
+_RESERVED = {"np", "math", "fm", "ck", "sf", "range", "abs", "max", "min", "int", "float", "bool",
+             "len",
              "True", "False", "None", "tape_bytes"}
 _GENERATED = re.compile(r"^(v|a|c|i|j|s|t|n|r|it)\d")
 
@@ -152,6 +153,11 @@ def emit_cpu(graph: Graph, plan: KernelPlan, name: str, *, tape_bytes: bool = Fa
     if module.uses_lk:
         lines.append(f"from adjit.codegen import linalg_kernels as lk  # linalg_kernels "
                      f"{linalg_kernels.TAG}")
+    body = "\n".join(line for fn_lines in [*module.functions.values(), main_lines]
+                     for line in fn_lines)
+    if _USES_SF.search(body):
+        # scipy.special's scalar kernels (codegen/special.py); the tag as for fastmath
+        lines.append(f"from adjit.codegen import special as sf  # special {special.TAG}")
     if module.functions:
         lines += ["", "# The sub-graphs of control flow are functions of their own, compiled as",
                   "# numba callees (njit(cache=True)) by adjit.codegen.compile:"]
@@ -265,6 +271,7 @@ class _Line:
 # `fm.reassoc_add`, which lets LLVM keep per-lane partial sums. The test is conservative: only
 # calls that numba lowers to vectorizable LLVM code, no `**` (libm's pow), `//` or `%` (integer
 # division with Python's signs), no array read-modify-write, no subscript by a computed value.
+_USES_SF = re.compile(r"^[^#]*\bsf\.", re.M)
 _VECTOR_CALLS = {"abs", "math.copysign", "math.fabs", "math.sqrt", "math.exp", "np.floor",
                  "np.float32", "np.float64", "np.int32", "np.int64", "np.bool_", "fm.exp",
                  "fm.reassoc_add"}

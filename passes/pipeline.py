@@ -43,9 +43,28 @@ def differentiate(g: Graph, wrt: Sequence[int], *, seed: str = "auto", checks: b
     st.joint = _after("adjoint", adjoint(g, wrt, seed=seed, also=also), checks, dump)
     pruned, st.prune_report = prune(st.joint, wrt=wrt, forward=g)
     st.pruned = _after("prune", pruned, checks, dump)
+    refuse_nondifferentiable(pruned)
     st.simplified = _after("simplify", simplify(inline_custom(pruned), stats=st.simplify_stats),
                            checks, dump)
     return st
+
+
+def refuse_nondifferentiable(g: Graph) -> None:
+    """Raise the message of a `not_differentiable` cotangent that pruning kept: a gradient
+    needs the derivative of a function with respect to an argument that has none (the order
+    of `scipy.special.iv`, say)."""
+    from adjit.ir.errors import NotDifferentiable
+
+    for eqn in g.eqns:
+        if eqn.prim == "not_differentiable":
+            raise NotDifferentiable(eqn.p["what"], loc=eqn.loc,
+                                    hint="pass that argument as a constant, not as an argument "
+                                         "being differentiated, or wrap it in "
+                                         "adjit.stop_gradient")
+        for _, v in eqn.params:
+            for sub in (v if isinstance(v, tuple) else (v,)):
+                if isinstance(sub, Graph):
+                    refuse_nondifferentiable(sub)
 
 
 def optimize(g: Graph, *, checks: bool = False, dump: set[str] = frozenset()) -> Stages:

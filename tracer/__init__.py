@@ -6,5 +6,8 @@ from . import pytree  # noqa: F401  (structured arguments)
 from .trace import Traced, arg_type, trace, unflatten
 from .values import Tracer
 from . import tensor_methods  # noqa: F401,E402  (installs Tensor's methods)
+from . import scipy_api  # noqa: E402
+
+scipy_api.install()  # hooks scipy's functions adjit implements (now, or when scipy is imported)
 
 __all__ = ["Traced", "Tracer", "arg_type", "trace", "unflatten"]

@@ -148,8 +148,10 @@ def _wrap_method(name: str) -> None:
 
 # Every array method and operator the numpy surface gives Tracer is a recorded method of Sym:
 # a method added to the surface (numpy_api.py) is declared-API too, with nothing listed here.
-_NOT_RECORDED = {"__init__", "__repr__", "__getattr__", "__array__", "__array_ufunc__",
-                 "__array_function__", "__bool__", "__len__", "__iter__", "__hash__",
+# numpy's protocols are recorded too: np.exp(x), np.sum(x) and scipy.special's ufuncs on a
+# declared value build the same equations as ex.exp(x).
+_NOT_RECORDED = {"__init__", "__repr__", "__getattr__", "__array__", "__bool__", "__len__",
+                 "__iter__", "__hash__",
                  "__index__", "__float__", "__int__", "__complex__", "__setitem__", "item",
                  "tolist"}
 _OPS = [n for n, v in vars(Tracer).items()

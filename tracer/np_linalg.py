@@ -694,16 +694,12 @@ def sp_solve_banded(l_and_u: Any, ab: Any, b: Any, overwrite_ab: bool = False,
     return wrap(_solve_values(dense, bv, what))
 
 
-def _scipy_functions() -> dict[Any, Callable[..., Any]]:
-    try:
-        import scipy.linalg as sl
-    except ImportError:  # pragma: no cover  (scipy is a dependency)
-        return {}
-    return {sl.solve_triangular: sp_solve_triangular, sl.cho_factor: sp_cho_factor,
-            sl.cho_solve: sp_cho_solve, sl.cholesky: sp_cholesky, sl.expm: sp_expm,
-            sl.sqrtm: sp_sqrtm, sl.solve_sylvester: sp_solve_sylvester,
-            sl.solve_banded: sp_solve_banded, sl.inv: sp_inv, sl.det: sp_det,
-            sl.solve: sp_solve}
-
-
-SCIPY_FUNCTIONS: dict[Any, Callable[..., Any]] = _scipy_functions()
+# Keyed by dotted name (tracer/scipy_api.py resolves them when scipy.linalg is imported), so
+# that importing adjit does not import scipy.linalg.
+SCIPY_FUNCTIONS: dict[Any, Callable[..., Any]] = {
+    f"scipy.linalg.{name}": fn for name, fn in (
+        ("solve_triangular", sp_solve_triangular), ("cho_factor", sp_cho_factor),
+        ("cho_solve", sp_cho_solve), ("cholesky", sp_cholesky), ("expm", sp_expm),
+        ("sqrtm", sp_sqrtm), ("solve_sylvester", sp_solve_sylvester),
+        ("solve_banded", sp_solve_banded), ("inv", sp_inv), ("det", sp_det),
+        ("solve", sp_solve))}

@@ -161,7 +161,14 @@ def apply_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...],
                          loc=current_loc())
     if name == "float_power":
         inputs = tuple(astype(i, "f64") if isinstance(i, Tracer) else i for i in inputs)
-    if name in _UFUNC_EXTRA:
+    scipy_rule = None
+    if getattr(np, name, None) is not ufunc:
+        from .scipy_api import ufunc_rule
+
+        scipy_rule = ufunc_rule(ufunc)
+    if scipy_rule is not None:  # scipy.special's ufuncs (tracer/scipy_impl.py)
+        out = scipy_rule(*inputs)
+    elif name in _UFUNC_EXTRA:
         out = _UFUNC_EXTRA[name](*inputs)
     elif name in _UFUNC_PRIMS:
         out = elementwise(_UFUNC_PRIMS[name], *inputs)
@@ -178,14 +185,7 @@ def apply_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...],
     return astype(out, dtype) if dtype is not None else out
 
 
-_UFUNC_REWRITES = {
-    "scipy.special.expit": "write expit(x) as 1 / (1 + np.exp(-x)), or 0.5 * (1 + np.tanh(x / 2)) "
-                           "(no overflow)",
-    "scipy.special.log_expit": "write log_expit(x) as -np.logaddexp(0, -x)",
-    "scipy.special.logit": "write logit(p) as np.log(p) - np.log1p(-p)",
-    "scipy.special.xlogy": "write xlogy(x, y) as np.where(x == 0, 0.0, x * np.log(y))",
-    "scipy.special.softplus": "write softplus(x) as np.logaddexp(0, x)",
-}
+_UFUNC_REWRITES: dict[str, str] = {}  # ufunc name -> how to write it with supported ones
 
 
 def ufunc_name(ufunc: np.ufunc) -> str:

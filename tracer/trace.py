@@ -91,6 +91,9 @@ def trace(fn: Callable[..., Any], args: Sequence[Any], static: Sequence[int] = (
     inputs after the arguments. With `free`, values of an enclosing trace that `fn` reads
     (a nested transformation closing over an outer traced value) become inputs after
     those; otherwise reading one is an error."""
+    from . import scipy_api
+
+    fn = scipy_api.resolve(fn)  # a scipy original given before adjit hooked it
     names = param_names(fn, len(args))
     flat, flat_static, trees = pytree.flatten_arguments(args, static)
     leaf_names = [p for nm, tree in zip(names, trees, strict=True)
@@ -126,7 +129,8 @@ def trace(fn: Callable[..., Any], args: Sequence[Any], static: Sequence[int] = (
     substituted = (probe.substituted(list(probe_vals), capture_input) if probe
                    else contextlib.nullcontext())
     with building(builder), context(loc=None, role=""), recording_notes() as notes, \
-            guarding(guard_ctx), _conversions(), substituted, randomness.forbidden():
+            guarding(guard_ctx), _conversions(), substituted, randomness.forbidden(), \
+            scipy_api.substituted(fn):
         try:
             out = run(*call_args)
         except AdjitError:

@@ -1,4 +1,5 @@
-"""Elementwise primitives: the sympy-declared ones, and the few with hand-written rules.
+"""Elementwise primitives: the sympy-declared ones (elementwise_decls.py, and scipy.special's
+in special_decls.py), and the few with hand-written rules.
 
 Every elementwise primitive broadcasts its inputs as numpy does; its inputs share one
 dtype (the tracer inserts `convert`), except `select`'s boolean condition.
@@ -11,27 +12,32 @@ import numpy as np
 
 from .. import ops
 from ..core import ArrayType, Lit, Value, Var
+from ..errors import NotDifferentiable
 from ..primitive import ELEMENTWISE, Primitive, register
 from .elementwise_decls import DECLS, Decl
+from .special_decls import SPECIAL_DECLS
 
 
-def _load_table() -> dict[str, dict[str, Any]]:
+def _load_table(special: bool = False) -> dict[str, dict[str, Any]]:
     try:
-        from . import _derived
+        if special:
+            from . import _derived_special as derived
+        else:
+            from . import _derived as derived
 
-        if _derived.DECLS_HASH == _current_hash():
-            return _derived.TABLE
+        if derived.DECLS_HASH == _current_hash(SPECIAL_DECLS if special else DECLS):
+            return derived.TABLE
     except ImportError:
         pass
     from . import derive  # stale or missing: derive with sympy (slow, once)
 
-    return derive.write()
+    return derive.write(special)
 
 
-def _current_hash() -> str:
+def _current_hash(decls: tuple[Decl, ...]) -> str:
     import hashlib
 
-    return hashlib.sha256("\n".join(d.key() for d in DECLS).encode()).hexdigest()[:16]
+    return hashlib.sha256("\n".join(d.key() for d in decls).encode()).hexdigest()[:16]
 
 
 def broadcast_rule(*types: ArrayType, out_dtype: str | None = None) -> ArrayType:
@@ -49,18 +55,43 @@ def replay(tree: Any, env: dict[str, Value], dtype: str) -> Value:
     if isinstance(tree, float):
         return ops.lit(tree, dtype)
     name, *args = tree
+    if name == "not_differentiable":
+        raise NotDifferentiable("internal: a nondiff partial reached replay")
     vals = [replay(a, env, dtype) for a in args]
     if name == "select":
         return ops.select(*vals)
     return ops.ew(name, *vals)
 
 
-def _partials(decl_args: tuple[str, ...], partials: dict[str, Any], inputs: tuple[Value, ...],
-              out: Var, which: list[bool]) -> list[Value | None]:
+def _partials(name: str, decl_args: tuple[str, ...], partials: dict[str, Any],
+              inputs: tuple[Value, ...], out: Var, which: list[bool],
+              forward: bool = False) -> list[Value | None]:
     env = dict(zip(decl_args, inputs, strict=True))
     env["out"] = out
-    return [replay(partials[a], env, out.dtype) if need else None
-            for a, need in zip(decl_args, which, strict=True)]
+    ds: list[Value | None] = []
+    for i, (a, need) in enumerate(zip(decl_args, which, strict=True)):
+        if not need:
+            ds.append(None)
+        elif partials[a] == ("not_differentiable",):
+            what = _nondiff_message(name, i, len(decl_args))
+            if forward:  # a tangent exists only for a value that depends on the inputs
+                raise NotDifferentiable(what, hint=_NONDIFF_HINT)
+            # Reverse mode builds every cotangent and prunes the ones no gradient needs:
+            # the refusal is an equation that fails only if it survives pruning.
+            ds.append(ops.emit("not_differentiable", inputs[i], what=what))
+        else:
+            ds.append(replay(partials[a], env, out.dtype))
+    return ds
+
+
+_NONDIFF_HINT = ("pass that argument as a constant (a Python number or numpy array, not an "
+                 "argument being differentiated), or wrap it in adjit.stop_gradient")
+
+
+def _nondiff_message(name: str, i: int, n: int) -> str:
+    ordinal = ("first", "second", "third")[i]
+    return (f"scipy.special.{name} has no derivative with respect to its {ordinal} argument "
+            f"(of {n})")
 
 
 def _scale(ct: Value, d: Value) -> Value:
@@ -74,16 +105,39 @@ def _needs(inputs: tuple[Value, ...]) -> list[bool]:
     return [isinstance(v, Var) and v.type.is_float for v in inputs]
 
 
+def _resolve(np_fn: object) -> Any:
+    """The numpy function of a declaration; a dotted name (scipy.special.erf) is imported."""
+    if not isinstance(np_fn, str):
+        return np_fn
+    import importlib
+
+    module, _, attr = np_fn.rpartition(".")
+    return getattr(importlib.import_module(module), attr)
+
+
 def _make(decl: Decl, derived: dict[str, Any]) -> Primitive:
     args = tuple(derived["args"])
     partials = derived["partials"]
-    np_fn = decl.numpy
+    fn: list[Any] = []  # resolved on first use
 
     def impl(*xs: np.ndarray) -> np.ndarray:
-        return np.asarray(np_fn(*xs))
+        if not isinstance(decl.numpy, str):
+            return np.asarray(decl.numpy(*xs))
+        if not fn:
+            fn.append(_resolve(decl.numpy))
+        # scipy.special: float32 is computed in float64 and rounded once, as the compiled
+        # code does (codegen/special.py), whatever scipy's own float32 loop would do
+        dts = {np.asarray(x).dtype for x in xs}
+        with np.errstate(all="ignore"):
+            out = np.asarray(fn[0](*[np.asarray(x, np.float64) if np.asarray(x).dtype ==
+                                     np.float32 else x for x in xs]))
+        if len(dts) == 1 and out.dtype != next(iter(dts)):
+            out = out.astype(next(iter(dts)))
+        return out
 
     def jvp(tangents: list[Value | None], *inputs: Value, out: Var) -> Value | None:
-        ds = _partials(args, partials, inputs, out, [t is not None for t in tangents])
+        ds = _partials(decl.name, args, partials, inputs, out, [t is not None for t in tangents],
+                       forward=True)
         total = None
         for t, d in zip(tangents, ds, strict=True):
             if t is not None:
@@ -91,7 +145,7 @@ def _make(decl: Decl, derived: dict[str, Any]) -> Primitive:
         return None if total is None else ops.broadcast_to(total, out.shape)
 
     def vjp(ct: Value, *inputs: Value, out: Var) -> tuple[Value | None, ...]:
-        ds = _partials(args, partials, inputs, out, _needs(inputs))
+        ds = _partials(decl.name, args, partials, inputs, out, _needs(inputs))
         return tuple(None if d is None else ops.unbroadcast(_scale(ct, d), x.shape)
                      for d, x in zip(ds, inputs, strict=True))
 
@@ -106,6 +160,21 @@ def _make(decl: Decl, derived: dict[str, Any]) -> Primitive:
 TABLE = _load_table()
 for _decl in DECLS:
     register(_make(_decl, TABLE[_decl.name]))
+SPECIAL_TABLE = _load_table(special=True)
+for _decl in SPECIAL_DECLS:
+    register(_make(_decl, SPECIAL_TABLE[_decl.name]))
+
+
+def _refuse(x: Any, what: str) -> np.ndarray:
+    raise NotDifferentiable(what, hint=_NONDIFF_HINT)
+
+
+# The cotangent of an argument that has no derivative (see `_partials`). It has no rules
+# (nothing differentiates through it) and no code: `passes.pipeline` raises its message
+# when one is left after pruning, and the interpreter raises it if it ever runs.
+register(Primitive("not_differentiable", ELEMENTWISE, shape=lambda x, what: x, impl=_refuse,
+                   jvp=None, vjp=None, params=("what",), code="sf.not_differentiable({x})",
+                   args=("x",), nondiff=True))
 
 
 # ---- hand-written elementwise primitives ------------------------------------------------------

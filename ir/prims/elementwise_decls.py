@@ -19,13 +19,15 @@ import numpy as np
 class Decl:
     name: str
     expr: str
-    numpy: object
+    numpy: object  # the function, or its dotted name imported on first use (scipy.special)
     d: dict[str, str] = field(default_factory=dict)
     code: str | None = None
     domain: str | None = None  # sympy boolean over x, y: where test points are drawn
 
     @property
     def args(self) -> tuple[str, ...]:
+        if _mentions(self.expr, "z"):  # three arguments (scipy.special.betainc)
+            return ("x", "y", "z")
         return ("x", "y") if _mentions(self.expr, "y") else ("x",)
 
     def key(self) -> str:

@@ -294,7 +294,14 @@ def _conv_cases() -> list[Case]:
     return conv_cases()
 
 
+def _special_cases() -> list[Case]:
+    from special_cases import special_cases  # as for conv_cases
+
+    return special_cases()
+
+
 CASES: list[Case] = (_elementwise_cases() + _select_cases() + _convert_cases()
                      + _nondiff_cases() + _reduce_cases() + _shape_cases() + _index_cases()
                      + _matmul_cases() + _conv_cases() + _linalg_cases()
+                     + _special_cases()
                      + [Case("stop_gradient", "3x4", _one((3, 4)), kind="zero")])

@@ -49,7 +49,7 @@ def vjp(fun: Callable[..., Any], *primals: Any, argnums: Argnums | None = None) 
     primals = tuple(np.array(p, copy=True) if isinstance(p, np.ndarray) else p for p in primals)
     out = Transformed(fun, "jit")(*primals)
     outs = [o if isinstance(o, Tracer) else np.asarray(o) for o in _leaves(out)]
-    diff = [i for i, o in enumerate(outs) if o.dtype.kind == "f"]
+    diff = [i for i, o in enumerate(outs) if o.dtype.kind in "fc"]
     back = VJP(fun, nums, len(diff))
     structure = "a tuple" if isinstance(out, (tuple, list)) else "an array"
 
@@ -72,7 +72,8 @@ def vjp(fun: Callable[..., Any], *primals: Any, argnums: Argnums | None = None) 
                 raise TraceError(f"vjp_fn: cotangent {i} has shape {c.shape}, but the output "
                                  f"it pairs with has shape {outs[i].shape}", loc=user_loc(2),
                                  hint="pass a cotangent of exactly the output's shape")
-            if c.dtype.kind not in "biuf":
+            if c.dtype.kind not in "biuf" and not (c.dtype.kind == "c"
+                                                    and outs[i].dtype.kind == "c"):
                 raise TraceError(f"vjp_fn: cotangent {i} has dtype {c.dtype}; it must be "
                                  f"real ({outs[i].dtype}, like the output)", loc=user_loc(2))
             given.append(np.array(c, dtype=outs[i].dtype, copy=True))

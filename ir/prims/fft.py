@@ -1,0 +1,1 @@
+"""FFT primitives (see below)."""

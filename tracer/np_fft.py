@@ -1,0 +1,2 @@
+"""np.fft on tracers."""
+FUNCTIONS: dict = {}

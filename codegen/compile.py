@@ -37,7 +37,7 @@ from typing import Any
 
 from adjit.ir.errors import CodegenError
 
-from . import cache, conv_kernels, fastmath
+from . import cache, conv_kernels, fastmath, fft_kernels
 from .cpu import Source
 
 log = logging.getLogger("adjit")
@@ -149,6 +149,7 @@ def compile_source(src: Source, cache_dir: pathlib.Path | cache.Folder, jit: boo
 
     fastmath.register()  # numba's implementations of the `fm.*` calls the text may make
     conv_kernels.register()  # and of the `ck.*` library kernels
+    fft_kernels.register()  # and `fk.*`
     # The sub-graph functions of control flow become numba callees: the main function
     # resolves them from its module's globals when it is compiled.
     for callee in src.callees:

@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from adjit.codegen import conv_kernels, fastmath
+from adjit.codegen import conv_kernels, fastmath, fft_kernels
 from adjit.ir.core import Graph, Lit, Value, Var
 from adjit.ir.errors import CodegenError
 from adjit.ir.primitive import ELEMENTWISE, PRIMS
@@ -149,6 +149,9 @@ def emit_cpu(graph: Graph, plan: KernelPlan, name: str, *, tape_bytes: bool = Fa
     if module.uses_fm:
         # the tag is a hash of fastmath.py: numba's cache does not see edits to it otherwise
         lines.append(f"from adjit.codegen import fastmath as fm  # fastmath {fastmath.TAG}")
+    if module.uses_fk:
+        lines.append(f"from adjit.codegen import fft_kernels as fk  # fft_kernels "
+                     f"{fft_kernels.TAG}")
     if module.uses_ck:
         # the same for the library kernels (convolution, pooling)
         lines.append(f"from adjit.codegen import conv_kernels as ck  # conv_kernels "
@@ -340,6 +343,7 @@ class _Module:
         self.const_params: dict[str, dict[Lit, str]] = {}
         self.uses_fm = False  # some loop calls codegen/fastmath.py
         self.uses_ck = False  # some kernel calls codegen/conv_kernels.py
+        self.uses_fk = False  # some kernel calls codegen/fft_kernels.py
         self.tape_limit = 4 << 30  # bytes a taped while may record
 
     def const(self, v: Lit) -> str:
@@ -916,6 +920,10 @@ class _Emitter:
         self.alloc(e.out, None)
         args = [self.array_ref(v) for v in e.inputs] + [self.aname(e.out)]
         args += [f"{k}={v!r}" for k, v in e.params]
+        if e.prim in fft_kernels.KERNELS:
+            self.top.append(f"fk.{e.prim}({', '.join(args)})")
+            self.module.uses_fk = True
+            return
         self.top.append(f"ck.{e.prim}({', '.join(args)})")
         self.module.uses_ck = True
 

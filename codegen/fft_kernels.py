@@ -1,0 +1,73 @@
+"""Library kernels for the FFT primitives of ir/prims/fft.py, over numpy's pocketfft.
+
+Generated code calls them as the conv kernels are called (codegen/conv_kernels.py): inputs,
+then the output array it allocated, then the params as keywords (`fk.fft(x, a3,
+axes=(0,), inverse=False, norm='backward')`); each fills its output. numba has no FFT in
+nopython mode, so `register()` gives each an implementation that leaves compiled code for one
+`numba.objmode` block calling numpy (the arrays are boxed, not copied; the cost is measured in
+tests/prims/test_fft.py's docstring). Plain Python (`ADJIT_NOJIT=1`) runs them as written.
+`TAG`, a hash of this file, goes into the generated source's comment so that an edit here
+changes its cache key.
+"""
+from __future__ import annotations
+
+import hashlib
+import pathlib
+from typing import Any
+
+import numpy as np
+
+TAG = hashlib.sha256(pathlib.Path(__file__).read_bytes()).hexdigest()[:12]
+
+
+def fft(x: Any, out: Any, axes: Any, inverse: Any, norm: Any) -> None:
+    f = np.fft.ifftn if inverse else np.fft.fftn
+    out[...] = f(x, axes=axes, norm=norm)
+
+
+def rfft(x: Any, out: Any, axes: Any, norm: Any) -> None:
+    out[...] = np.fft.rfftn(x, axes=axes, norm=norm)
+
+
+def irfft(x: Any, out: Any, axes: Any, n: Any, norm: Any) -> None:
+    s = [x.shape[a] for a in axes[:-1]] + [n]
+    out[...] = np.fft.irfftn(x, s=s, axes=axes, norm=norm)
+
+
+KERNELS = {"fft": fft, "rfft": rfft, "irfft": irfft}
+_registered = False
+
+
+def register() -> None:
+    """Make the kernels callable from numba-compiled code (idempotent): each becomes an
+    object-mode call of itself. numba is imported only here."""
+    global _registered
+    if _registered:
+        return
+    import numba
+    from numba.extending import overload
+
+    py_fft, py_rfft, py_irfft = fft, rfft, irfft
+
+    @overload(fft, strict=False)
+    def _fft(x, out, axes, inverse, norm):  # noqa: ANN001, ANN202
+        def impl(x, out, axes, inverse, norm):  # noqa: ANN001, ANN202
+            with numba.objmode():
+                py_fft(x, out, axes, inverse, norm)
+        return impl
+
+    @overload(rfft, strict=False)
+    def _rfft(x, out, axes, norm):  # noqa: ANN001, ANN202
+        def impl(x, out, axes, norm):  # noqa: ANN001, ANN202
+            with numba.objmode():
+                py_rfft(x, out, axes, norm)
+        return impl
+
+    @overload(irfft, strict=False)
+    def _irfft(x, out, axes, n, norm):  # noqa: ANN001, ANN202
+        def impl(x, out, axes, n, norm):  # noqa: ANN001, ANN202
+            with numba.objmode():
+                py_irfft(x, out, axes, n, norm)
+        return impl
+
+    _registered = True

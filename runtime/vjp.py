@@ -15,7 +15,7 @@ from adjit.ir.errors import TraceError
 from adjit.tracer import Tracer
 from adjit.tracer.loc import user_loc
 
-from .api import Argnums, Transformed, fresh_outputs
+from .api import Argnums, Transformed, _regroup, fresh_outputs
 
 
 class VJP(Transformed):
@@ -33,7 +33,7 @@ class VJP(Transformed):
 
     def _assemble(self, spec: Any, outs: list[Any], boxes: Any = None) -> Any:
         outs = fresh_outputs(spec, outs, boxes)
-        grads = outs[len(spec.traced.graph.outputs):]
+        grads = _regroup(getattr(spec, "grad_trees", None), outs[len(spec.traced.graph.outputs):])
         return grads[0] if self.single else tuple(grads)
 
 

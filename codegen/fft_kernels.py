@@ -20,18 +20,29 @@ import numpy as np
 TAG = hashlib.sha256(pathlib.Path(__file__).read_bytes()).hexdigest()[:12]
 
 
+# numpy >= 2 writes the transform into `out` (no copy); `out` has the primitive's dtype, which
+# is numpy's result dtype for these inputs. numpy 1.26 has no `out=`: copy.
+_OUT = int(np.__version__.split(".")[0]) >= 2
+
+
+def _into(f: Any, x: Any, out: Any, **kw: Any) -> None:
+    if _OUT:
+        f(x, out=out, **kw)
+    else:
+        out[...] = f(x, **kw)
+
+
 def fft(x: Any, out: Any, axes: Any, inverse: Any, norm: Any) -> None:
-    f = np.fft.ifftn if inverse else np.fft.fftn
-    out[...] = f(x, axes=axes, norm=norm)
+    _into(np.fft.ifftn if inverse else np.fft.fftn, x, out, axes=axes, norm=norm)
 
 
 def rfft(x: Any, out: Any, axes: Any, norm: Any) -> None:
-    out[...] = np.fft.rfftn(x, axes=axes, norm=norm)
+    _into(np.fft.rfftn, x, out, axes=axes, norm=norm)
 
 
 def irfft(x: Any, out: Any, axes: Any, n: Any, norm: Any) -> None:
     s = [x.shape[a] for a in axes[:-1]] + [n]
-    out[...] = np.fft.irfftn(x, s=s, axes=axes, norm=norm)
+    _into(np.fft.irfftn, x, out, s=s, axes=axes, norm=norm)
 
 
 KERNELS = {"fft": fft, "rfft": rfft, "irfft": irfft}

@@ -134,6 +134,7 @@ def _nan_ignoring(prim: str) -> Callable[..., Tracer]:
             return elementwise(prim, x, y)
         (xv, yv), weak = _operands(x, y)
         xv, yv = ops.coerce(xv, yv)
+        no_ordering(xv, f"np.f{prim[:3]}")
         out = ops.ew(prim, xv, yv)
         if xv.dtype in ("f32", "f64"):
             out = ops.select(ops.ew("ne", yv, yv), ops.broadcast_to(xv, out.shape), out)

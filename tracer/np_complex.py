@@ -113,9 +113,18 @@ def isreal(x: Any) -> Tracer:
     return wrap(ops.ew("eq", ops.imag(t.val), 0.0))
 
 
+def iscomplexobj(x: Any) -> bool:
+    return _t(x).val.type.is_complex  # the dtype is known while tracing: a Python bool
+
+
+def isrealobj(x: Any) -> bool:
+    return not iscomplexobj(x)
+
+
 FUNCTIONS: dict[Any, Callable[..., Any]] = {
     np.real: real, np.imag: imag, np.angle: angle, np.real_if_close: real_if_close,
-    np.iscomplex: iscomplex, np.isreal: isreal,
+    np.iscomplex: iscomplex, np.isreal: isreal, np.iscomplexobj: iscomplexobj,
+    np.isrealobj: isrealobj,
 }
 
 

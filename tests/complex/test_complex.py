@@ -28,7 +28,8 @@ def _ops(z, x):  # noqa: ANN001, ANN202
             np.sum(z), np.mean(z), np.prod(z), np.var(z), np.std(z), np.cumsum(z),
             np.where(x > 0, z, 2j), np.dot(z, z), np.vdot(z, x), np.outer(z, x) @ z,
             np.einsum("i,i->", z, z), np.linalg.norm(z), z.astype(np.complex64),
-            x.astype(complex), z == z.conj(), np.iscomplex(z), np.isreal(x))
+            x.astype(complex), z == z.conj(), np.iscomplex(z), np.isreal(x),
+            z * np.iscomplexobj(z) + np.isrealobj(x) - np.iscomplexobj(x))
 
 
 def test_values_against_numpy() -> None:

@@ -29,7 +29,9 @@ def _ops(z, x):  # noqa: ANN001, ANN202
             np.where(x > 0, z, 2j), np.dot(z, z), np.vdot(z, x), np.outer(z, x) @ z,
             np.einsum("i,i->", z, z), np.linalg.norm(z), z.astype(np.complex64),
             x.astype(complex), z == z.conj(), np.iscomplex(z), np.isreal(x),
-            z * np.iscomplexobj(z) + np.isrealobj(x) - np.iscomplexobj(x))
+            z * np.iscomplexobj(z) + np.isrealobj(x) - np.iscomplexobj(x),
+            np.stack([np.outer(z, x), np.outer(x, z)]) @ np.outer(z, z).T,
+            np.einsum("ij,jk->ik", np.outer(z, x), np.outer(x, z)))
 
 
 def test_values_against_numpy() -> None:

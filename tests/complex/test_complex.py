@@ -127,6 +127,14 @@ def test_recorded_tensors() -> None:
     np.testing.assert_allclose(w.grad.numpy(), Z.imag - 1j * Z.real + np.conj(Z) / np.abs(Z))
 
 
+def test_recorded_complex_loss_needs_a_gradient() -> None:
+    z = adjit.tensor(Z, requires_grad=True)
+    with pytest.raises(RuntimeError, match="real scalar"):
+        (z * z).sum().backward()
+    (z * z).sum().backward(np.array(1 + 0j))  # holomorphic: dz^2/dz
+    np.testing.assert_allclose(z.grad.numpy(), 2 * Z)
+
+
 def test_text_ir_round_trip() -> None:
     g = ir.parse("graph f(z: c128[2], x: f32[2]) -> c64[2]:\n"
                  "  %0 = mul z, (1.5-2.0j) : c128[2]\n"

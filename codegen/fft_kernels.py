@@ -5,7 +5,7 @@ then the output array it allocated, then the params as keywords (`fk.fft(x, a3,
 axes=(0,), inverse=False, norm='backward')`); each fills its output. numba has no FFT in
 nopython mode, so `register()` gives each an implementation that leaves compiled code for one
 `numba.objmode` block calling numpy (the arrays are boxed, not copied; the cost is measured in
-tests/prims/test_fft.py's docstring). Plain Python (`ADJIT_NOJIT=1`) runs them as written.
+tests/complex/test_fft.py's docstring). Plain Python (`ADJIT_NOJIT=1`) runs them as written.
 `TAG`, a hash of this file, goes into the generated source's comment so that an edit here
 changes its cache key.
 """

@@ -2,9 +2,12 @@
 forward derivatives against central differences (odd and even lengths, n smaller and
 larger, axes, every norm), second order, float32 -> complex64, the recorded Tensor API.
 
-Lowering cost (numba, one object-mode call of numpy's pocketfft per transform, measured on
-this project's 2-core CI machine): about 30 microseconds of fixed overhead per call over numpy
-itself (boxing the arrays); at n = 65536 a complex fft took 4.1 ms against numpy's 2.1 ms.
+Lowering cost (numba; one object-mode call of numpy's pocketfft per transform, measured on
+the shared 2-core development machine, best of repeats): a jitted np.fft.fft took 9.7 us at
+n = 16 against numpy's 3.7 us, of which 4.4 us is adjit's call itself (a jitted x * 2 costs
+that) and about 1.5 us the object-mode switch; 16.4 us against 10.3 us at n = 1024; at
+n = 65536 the same as numpy (4.2 ms against 4.4 ms; rfft 0.90 ms against 0.96 ms): the
+kernels write into the output with numpy 2's out=, no copy.
 """
 from __future__ import annotations
 

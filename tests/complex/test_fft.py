@@ -27,7 +27,8 @@ def _all(x, z):  # noqa: ANN001, ANN202
     return (F.fft(z), F.ifft(z), F.fft(x, n=4), F.fft(x, n=9, axis=0, norm="ortho"),
             F.ifft(z, n=3, norm="forward"), F.rfft(x), F.rfft(x, n=5, axis=0),
             F.irfft(z), F.irfft(z, n=7, norm="ortho"), F.fft2(z), F.ifft2(x, s=(3, 8)),
-            F.fftn(z, axes=(0,)), F.ifftn(z, s=(5, 5), axes=(0, 1)), F.rfft2(x), F.irfft2(z, s=(4, 5)),
+            F.fftn(z, axes=(0,)), F.ifftn(z, s=(5, 5), axes=(0, 1)), F.rfft2(x),
+            F.irfft2(z, s=(4, 5)),
             F.rfftn(x, axes=(1, 0)), F.irfftn(z, axes=(0,)), F.fftshift(z),
             F.ifftshift(x, axes=1), F.fftshift(x, axes=(0,)))
 

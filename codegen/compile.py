@@ -37,7 +37,7 @@ from typing import Any
 
 from adjit.ir.errors import CodegenError
 
-from . import cache, conv_kernels, fastmath, linalg_kernels, special
+from . import cache, conv_kernels, fastmath, fft_kernels, linalg_kernels, special
 from .cpu import Source
 
 log = logging.getLogger("adjit")
@@ -164,6 +164,7 @@ def compile_source(src: Source, cache_dir: pathlib.Path | cache.Folder, jit: boo
     fastmath.register()  # numba's implementations of the `fm.*` calls the text may make
     conv_kernels.register()  # and of the `ck.*` library kernels
     linalg_kernels.register()  # and `lk.*`
+    fft_kernels.register()  # and `fk.*`
     if "from adjit.codegen import special" in src.text:
         special.register()  # scipy.special's C kernels (imports scipy: only when used)
     # The sub-graph functions of control flow become numba callees: the main function

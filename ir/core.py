@@ -19,13 +19,19 @@ import numpy as np
 DTYPES: dict[str, np.dtype] = {
     "f32": np.dtype(np.float32),
     "f64": np.dtype(np.float64),
+    "c64": np.dtype(np.complex64),
+    "c128": np.dtype(np.complex128),
     "i32": np.dtype(np.int32),
     "i64": np.dtype(np.int64),
     "bool": np.dtype(np.bool_),
 }
 _NAME_OF = {v: k for k, v in DTYPES.items()}
 FLOAT_DTYPES = ("f32", "f64")
+COMPLEX_DTYPES = ("c64", "c128")
 INT_DTYPES = ("i32", "i64")
+# complex <-> real of the same precision
+REAL_OF = {"c64": "f32", "c128": "f64"}
+COMPLEX_OF = {"f32": "c64", "f64": "c128"}
 
 
 def dtype_name(dt: Any) -> str:
@@ -37,6 +43,8 @@ def dtype_name(dt: Any) -> str:
         return "i64"
     if dt.kind == "f":
         return "f64"
+    if dt.kind == "c":
+        return "c128"
     raise TypeError(f"adjit does not support arrays of dtype {dt}")
 
 
@@ -66,6 +74,15 @@ class ArrayType:
 
     @property
     def is_float(self) -> bool:
+        """Whether values of this type carry derivatives: real floats and complex."""
+        return self.dtype in FLOAT_DTYPES or self.dtype in COMPLEX_DTYPES
+
+    @property
+    def is_complex(self) -> bool:
+        return self.dtype in COMPLEX_DTYPES
+
+    @property
+    def is_real_float(self) -> bool:
         return self.dtype in FLOAT_DTYPES
 
     def with_shape(self, shape: tuple[int, ...]) -> ArrayType:

@@ -12,7 +12,18 @@ from typing import Any, Sequence
 import numpy as np
 
 from .builder import emit
-from .core import DTYPES, ArrayType, Lit, Value, Var, dtype_name
+from .core import (
+    COMPLEX_DTYPES,
+    COMPLEX_OF,
+    DTYPES,
+    FLOAT_DTYPES,
+    REAL_OF,
+    ArrayType,
+    Lit,
+    Value,
+    Var,
+    dtype_name,
+)
 from .primitive import ELEMENTWISE, PRIMS
 
 Scalar = int | float | bool
@@ -32,7 +43,21 @@ def _scalar_dtype(x: Any) -> str:
         return "bool"
     if isinstance(x, (int, np.integer)):
         return "i64"
+    if isinstance(x, (complex, np.complexfloating)):
+        return "c128"
     return "f64"
+
+
+def weak_result(strong: str, weak_kind: str) -> str:
+    """The dtype of an array of dtype `strong` meeting a Python scalar of dtype `weak_kind`
+    (NEP 50: the scalar's kind counts, not its precision: 1j * float32 is complex64)."""
+    if weak_kind == "c128" and strong not in COMPLEX_DTYPES:
+        return COMPLEX_OF.get(strong, "c128")
+    if weak_kind == "f64" and strong not in FLOAT_DTYPES + COMPLEX_DTYPES:
+        return "f64"
+    if weak_kind == "i64" and strong == "bool":
+        return "i64"
+    return strong
 
 
 def promote_dtypes(*dtypes: str) -> str:
@@ -44,12 +69,9 @@ def coerce(*args: Operand) -> list[Value]:
     strong = [a for a in args if _is_value(a)]
     if strong:
         dt = promote_dtypes(*[a.dtype for a in strong])
-        weak_kinds = [_scalar_dtype(a) for a in args if not _is_value(a)]
         # A weak float meeting integer/bool arrays makes the result float64, as numpy does.
-        if "f64" in weak_kinds and dt not in ("f32", "f64"):
-            dt = "f64"
-        elif "i64" in weak_kinds and dt == "bool":
-            dt = "i64"
+        for kind in sorted({_scalar_dtype(a) for a in args if not _is_value(a)}):
+            dt = weak_result(dt, kind)
     else:
         dt = promote_dtypes(*[_scalar_dtype(a) for a in args])
     out: list[Value] = []
@@ -65,7 +87,7 @@ def ew(name: str, *args: Operand) -> Var:
     """Apply an elementwise primitive, coercing operands to one dtype."""
     prim = PRIMS[name]
     vals = coerce(*args)
-    if prim.extra.get("float_only") and vals and vals[0].dtype not in ("f32", "f64"):
+    if prim.extra.get("float_only") and vals and vals[0].dtype not in FLOAT_DTYPES + COMPLEX_DTYPES:
         vals = [convert(v, "f64") for v in vals]
     return emit(name, *vals)
 
@@ -83,6 +105,32 @@ def convert(x: Value, dtype: str) -> Value:
     if isinstance(x, Lit):
         return Lit.make(x.value.astype(DTYPES[dtype]), dtype)
     return emit("convert", x, dtype=dtype)
+
+
+def real(x: Value) -> Value:
+    """The real part (a real value is its own)."""
+    return emit("real", x) if x.dtype in COMPLEX_DTYPES else x
+
+
+def imag(x: Value) -> Value:
+    if x.dtype in COMPLEX_DTYPES:
+        return emit("imag", x)
+    return zeros(x.type.with_dtype(x.dtype if x.dtype in FLOAT_DTYPES else "f64"))
+
+
+def conj(x: Value) -> Value:
+    return emit("conj", x) if x.dtype in COMPLEX_DTYPES else x
+
+
+def to_complex(x: Value) -> Value:
+    """x as complex of its precision (float32 -> complex64, others -> complex128)."""
+    if x.dtype in COMPLEX_DTYPES:
+        return x
+    return convert(x, COMPLEX_OF.get(x.dtype, "c128"))
+
+
+def real_dtype(dtype: str) -> str:
+    return REAL_OF.get(dtype, dtype)
 
 
 def select(c: Operand, x: Operand, y: Operand) -> Var:

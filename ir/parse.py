@@ -37,7 +37,8 @@ _TYPE = re.compile(r"(\w+)\[([0-9,\s]*)\]")
 _VAR_NAME = re.compile(r"%\w+|[A-Za-z_]\w*")
 _PRIM_NAME = re.compile(r"[A-Za-z_]\w*")
 _NUMBER = r"[-+]?(?:nan|inf|(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)"
-_SCALAR = re.compile(rf"(?P<val>True|False|{_NUMBER})(?::(?P<dtype>\w+))?")
+_COMPLEX = rf"\({_NUMBER}[-+](?:nan|inf|(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)j\)"
+_SCALAR = re.compile(rf"(?P<val>True|False|{_COMPLEX}|{_NUMBER})(?::(?P<dtype>\w+))?")
 _ARRAY = re.compile(r"array<(?P<type>[^>]*)>(?P<val>.*)", re.DOTALL)
 _WHERE = re.compile(r"(?P<file>\S+):(?P<line>\d+)")
 _SUB_HEADER = re.compile(r"(?P<key>[A-Za-z_]\w*)(?:\[(?P<index>\d+)\])?:\s+(?P<rest>graph\b.*)")
@@ -305,7 +306,10 @@ def _operand(line: _Line, env: dict[str, Var], tok: str, named: tuple[Value, ...
     with np.errstate(all="ignore"):  # numpy wraps or overflows silently; caught just below
         lit = Lit.make(value, dtype)
     kept = lit.scalar()
-    if kept != value and not (kind == "float" and (np.isnan(value) or np.isfinite(kept))):
+    if kind == "complex":
+        if kept != value and not (np.isnan(value) or np.isfinite(kept)):
+            _fail(line, f"literal {value!r} does not fit {dtype}")
+    elif kept != value and not (kind == "float" and (np.isnan(value) or np.isfinite(kept))):
         _fail(line, f"literal {value!r} does not fit {dtype}")
     return lit
 
@@ -314,6 +318,8 @@ def _kind(value: Any) -> str:
     """'bool', 'int' or 'float' (printer.literal_kind's names); '' for anything else."""
     if isinstance(value, bool):
         return "bool"
+    if isinstance(value, complex):
+        return "complex"
     return "int" if isinstance(value, int) else "float" if isinstance(value, float) else ""
 
 
@@ -322,7 +328,8 @@ def _check_kind(line: _Line, kind: str, dtype: str) -> None:
         _fail(line, f"unknown dtype {dtype!r}")
     # An integer written for a float dtype is exact, so accept it; anything else would be
     # silently changed by the cast.
-    if kind != literal_kind(dtype) and not (kind == "int" and literal_kind(dtype) == "float"):
+    widening = {("int", "float"), ("int", "complex"), ("float", "complex")}
+    if kind != literal_kind(dtype) and (kind, literal_kind(dtype)) not in widening:
         _fail(line, f"a {kind or 'non-numeric'} literal cannot have dtype {dtype}")
 
 
@@ -339,7 +346,7 @@ def _array_literal(line: _Line, tok: str) -> Lit:
             arr = np.array(values, dtype=ty.np_dtype)
     except (OverflowError, ValueError) as e:  # ragged nesting, ints out of range
         _fail(line, f"cannot read the array literal: {e}")
-    if ty.is_float and np.any(np.isinf(arr) & np.isfinite(np.array(values, dtype=float))):
+    if ty.is_real_float and np.any(np.isinf(arr) & np.isfinite(np.array(values, dtype=float))):
         _fail(line, f"array literal has values too large for {ty.dtype}")
     if arr.shape != ty.shape:
         if arr.size != 0 or ty.size != 0:  # `[]` spells any empty shape
@@ -360,6 +367,8 @@ class _NanInf(ast.NodeTransformer):
     def visit_Name(self, node: ast.Name) -> ast.AST:
         if node.id in ("nan", "inf"):
             return ast.copy_location(ast.Constant(float(node.id)), node)
+        if node.id in ("nanj", "infj"):  # the imaginary part of (1.0+infj)
+            return ast.copy_location(ast.Constant(complex(0, float(node.id[:-1]))), node)
         return node
 
 

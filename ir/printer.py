@@ -23,13 +23,13 @@ def literal_dtype(kind: str, inputs: tuple[Value, ...], out: ArrayType | None) -
     """The dtype a bare scalar literal of `kind` ('float', 'int', 'bool') has in an equation."""
     if kind == "bool":
         return "bool"
-    wanted = ("f32", "f64") if kind == "float" else ("i32", "i64")
+    wanted = {"float": ("f32", "f64"), "complex": ("c64", "c128")}.get(kind, ("i32", "i64"))
     for v in inputs:
         if isinstance(v, Var) and v.dtype in wanted:
             return v.dtype
     if out is not None and out.dtype in wanted:
         return out.dtype
-    return "f64" if kind == "float" else "i64"
+    return {"float": "f64", "complex": "c128"}.get(kind, "i64")
 
 
 def format_scalar(value: Any, dtype: str) -> str:
@@ -37,6 +37,11 @@ def format_scalar(value: Any, dtype: str) -> str:
         return "True" if value else "False"
     if dtype in ("i32", "i64"):
         return str(int(value))
+    if dtype in ("c64", "c128"):  # (1.5-2.0j), (nan+infj): parse reads it back
+        z = complex(value)
+        im = z.imag
+        sign = "-" if im < 0 else "+"
+        return f"({format_scalar(z.real, 'f64')}{sign}{format_scalar(abs(im), 'f64')}j)"
     f = float(value)
     if math.isnan(f):
         return "nan"
@@ -46,6 +51,8 @@ def format_scalar(value: Any, dtype: str) -> str:
 
 
 def literal_kind(dtype: str) -> str:
+    if dtype in ("c64", "c128"):
+        return "complex"
     return "bool" if dtype == "bool" else "int" if dtype in ("i32", "i64") else "float"
 
 

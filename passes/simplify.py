@@ -111,7 +111,9 @@ def _scale_twice(eqn: Eqn, producers: dict[int, Eqn]) -> Eqn | None:
             continue
         for inner, x in (src.inputs, src.inputs[::-1]):
             if isinstance(inner, Lit) and inner.is_scalar and x.type == eqn.out.type:
-                c1, c2 = float(lit.scalar()), float(inner.scalar())
+                c1, c2 = lit.scalar(), inner.scalar()
+                if isinstance(c1, complex) or isinstance(c2, complex):
+                    return None  # a complex scale is exact only in special cases: leave it
                 if _is_pow2(c1) or _is_pow2(c2):
                     return eqn.replace(inputs=(x, Lit.make(c1 * c2, lit.dtype)))
     return None
@@ -130,7 +132,12 @@ def _pow(eqn: Eqn) -> Value | Eqn | None:
         return _same_type(eqn, x)
     if x.type != eqn.out.type or not (isinstance(y, Lit) and y.is_scalar):
         return None
-    return _power_by_multiplication(eqn, x, float(y.value))
+    n = y.value.item()
+    if isinstance(n, complex):  # z ** (2+0j) is z * z too; a complex exponent stays pow
+        if n.imag != 0:
+            return None
+        n = n.real
+    return _power_by_multiplication(eqn, x, float(n))
 
 
 MAX_POWER = 8  # x**n for |n| <= MAX_POWER becomes multiplications (a chain of squarings)

@@ -97,6 +97,8 @@ class Transformed:
         new = object.__new__(type(self))
         Transformed.__init__(new, fun, self.mode, self.argnums[0] if self.single else
                              self.argnums, self.static)
+        if getattr(self, "holomorphic", False):
+            new.holomorphic = True
         return new
 
     def __reduce__(self) -> Any:
@@ -409,8 +411,9 @@ class Transformed:
                 a = flat[j]
                 dt = (np.dtype(bool) if isinstance(a, bool) else np.dtype(int)
                       if isinstance(a, int) else np.dtype(float) if isinstance(a, float)
+                      else np.dtype(complex) if isinstance(a, complex)
                       else np.asarray(a).dtype)
-                if dt.kind != "f":
+                if dt.kind not in "fc":
                     raise NotDifferentiable(
                         f"adjit.{self.mode} cannot differentiate with respect to argument "
                         f"{i}{where}, which is {dtype_words(dt)} ({type(a).__name__})",
@@ -466,6 +469,14 @@ class Transformed:
         """The adjoint's seed for this function's outputs: one float scalar (or any
         one-element array), whose cotangent is 1."""
         outs = traced.graph.outputs[:traced.n_outputs]
+        if (len(outs) == 1 and outs[0].type.size == 1 and outs[0].type.is_complex
+                and not getattr(self, "holomorphic", False)):
+            raise TraceError(
+                f"adjit.{self.mode} of a complex-valued function: its gradient is defined "
+                "only for a real output, or for a holomorphic function",
+                loc=user_loc(5), hint="differentiate a real quantity (np.real(f), np.abs(f)**2), "
+                                      "or pass holomorphic=True when f is holomorphic (the "
+                                      "result is then df/dz, as JAX's)")
         if len(outs) != 1 or outs[0].type.size != 1 or not outs[0].type.is_float:
             name = getattr(self.fun, "__name__", "the function")
             raise TraceError(
@@ -588,16 +599,29 @@ def _transform(mode: str, fun: Callable[..., Any] | None, argnums: Argnums,
 
 
 def grad(fun: Callable[..., Any] | None = None, argnums: Argnums = 0, *,
-         static_argnums: Argnums = ()) -> Any:
+         static_argnums: Argnums = (), holomorphic: bool = False) -> Any:
     """The gradient of a scalar function, compiled: `@adjit.grad`, or
-    `adjit.grad(f, argnums=(0, 1))` for a tuple of gradients."""
-    return _transform("grad", fun, argnums, static_argnums)
+    `adjit.grad(f, argnums=(0, 1))` for a tuple of gradients.
+
+    Complex arguments follow JAX's convention: for a real f(z), z = x + iy, the gradient is
+    df/dx - i df/dy (2 conj(z) for |z|**2; step along its conjugate to ascend). A complex
+    output needs `holomorphic=True`, and the gradient is then df/dz."""
+    return _holomorphic(_transform("grad", fun, argnums, static_argnums), holomorphic)
 
 
 def value_and_grad(fun: Callable[..., Any] | None = None, argnums: Argnums = 0, *,
-                   static_argnums: Argnums = ()) -> Any:
+                   static_argnums: Argnums = (), holomorphic: bool = False) -> Any:
     """Like `grad`, returning `(value, gradient)` from one fused forward+backward pass."""
-    return _transform("value_and_grad", fun, argnums, static_argnums)
+    return _holomorphic(_transform("value_and_grad", fun, argnums, static_argnums), holomorphic)
+
+
+def _holomorphic(t: Any, holomorphic: bool) -> Any:
+    if not holomorphic:
+        return t
+    if isinstance(t, Transformed):
+        t.holomorphic = True
+        return t
+    return lambda f: _holomorphic(t(f), True)
 
 
 def jit(fun: Callable[..., Any] | None = None, *, static_argnums: Argnums = ()) -> Any:

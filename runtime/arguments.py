@@ -65,15 +65,14 @@ def check_argument(i: int | str, a: Any, what: str) -> None:
     dt = _dtype_of(a)
     if dt is None:
         return
-    if dt.kind not in "biuf":
+    if dt.kind not in "biufc":
         raise TraceError(f"{what}: argument {i} has dtype {dtype_words(dt)}, which adjit cannot "
                          f"compute with", loc=user_loc(4),
-                         hint="pass float, integer or boolean arrays (complex numbers are not "
-                              "supported yet)")
+                         hint="pass float, complex, integer or boolean arrays")
     if dt == np.float16:
         raise TraceError(f"{what}: argument {i} is float16, which adjit does not compute in",
                          loc=user_loc(4), hint="convert it: x.astype(np.float32)")
-    if dt.kind == "f" and dt.itemsize > 8:
+    if (dt.kind == "f" and dt.itemsize > 8) or (dt.kind == "c" and dt.itemsize > 16):
         raise TraceError(f"{what}: argument {i} is {dt.name}, which adjit does not compute in",
                          loc=user_loc(4), hint="convert it: x.astype(np.float64)")
 

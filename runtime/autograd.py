@@ -201,6 +201,10 @@ def _seeds(roots: Sequence[Tensor], grads: Sequence[Any] | None) -> list[np.ndar
                 raise RuntimeError(f"grad can be implicitly created only for scalar outputs "
                                    f"(this one has shape {list(r.shape)}): pass "
                                    f"gradient=, e.g. y.backward(gradient=adjit.ones_like(y))")
+            if r.dtype.kind == "c":
+                raise RuntimeError("grad can be implicitly created only for real scalar "
+                                   "outputs: backward() a real loss (np.abs(y)**2, y.real), "
+                                   "or pass gradient= (1 gives dy/dz of a holomorphic y)")
             seeds.append(np.ones(r.shape, r.dtype))
         else:
             arr = np.asarray(g._np if isinstance(g, Tensor) else g, dtype=r.dtype)

@@ -90,7 +90,7 @@ def _content(a: np.ndarray) -> bytes:
 
 def traced_leaf(v: Any) -> bool:
     """A captured value the graph reads as an input (rather than guarding it)."""
-    return type(v) is np.ndarray and v.dtype.kind == "f" and v.dtype.isnative
+    return type(v) is np.ndarray and v.dtype.kind in "fc" and v.dtype.isnative
 
 
 class Probe:

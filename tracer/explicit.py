@@ -191,8 +191,8 @@ def gradients(y: Sym, xs: Sequence[Sym]) -> list[Sym]:
 
     if not isinstance(y, Sym):
         raise TraceError("gradients needs a declared value as y", loc=user_loc(2))
-    if y.val.type.ndim != 0 or not y.val.type.is_float:
-        raise NotDifferentiable(f"gradients needs a float scalar y, got {y.val.type}",
+    if y.val.type.ndim != 0 or not y.val.type.is_real_float:
+        raise NotDifferentiable(f"gradients needs a real float scalar y, got {y.val.type}",
                                 loc=user_loc(2), hint="reduce it first, e.g. ex.sum(y)")
     owner = y.owner
     xs = list(xs)

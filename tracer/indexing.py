@@ -121,8 +121,8 @@ def _classify(key: Any, shape: tuple[int, ...]) -> tuple[list[_Key], list[int]]:
             raw.append(("bool0", bool(k)))
         elif isinstance(k, (int, np.integer)):
             raw.append(("int", int(k)))
-        elif isinstance(k, (list, np.ndarray)):
-            arr = _index_array(k)
+        elif isinstance(k, (list, tuple, np.ndarray)):  # x[(0, 1), (3, 3)]: a tuple inside
+            arr = _index_array(list(k) if isinstance(k, tuple) else k)  # the key is a sequence
             if isinstance(arr, np.ndarray) and arr.dtype == bool:
                 raw.append(("bool0", bool(arr)) if arr.ndim == 0 else ("boolarr", arr))
             elif isinstance(arr, np.ndarray) and arr.dtype.kind not in "iu":

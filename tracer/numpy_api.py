@@ -19,6 +19,7 @@ from adjit.ir.errors import ImmutableError, ShapeError, TraceError
 
 from . import masked, np_linalg
 from .masked import Masked
+from .np_complex import no_ordering
 from .values import Tracer, is_weak, pack_objects, unwrap, wrap
 
 # ---- dtype handling ------------------------------------------------------------------------------
@@ -33,7 +34,11 @@ def _weak_kind(x: Any) -> str:
     if isinstance(v, (Var, Lit)):
         if v.dtype in ("f32", "f64"):
             return "float"
+        if v.dtype in ("c64", "c128"):
+            return "complex"
         return "int" if v.dtype in ("i32", "i64") else "bool"
+    if isinstance(v, complex):
+        return "complex"
     return "bool" if isinstance(v, bool) else "int" if isinstance(v, int) else "float"
 
 
@@ -47,8 +52,8 @@ def _operands(*xs: Any) -> tuple[list[Any], bool]:
         if isinstance(x, Tracer) and x.weak and strong_dtypes:
             target = ops.promote_dtypes(*strong_dtypes)
             kind = _weak_kind(x)
-            if kind == "float" and target not in ("f32", "f64"):
-                target = "f64"
+            target = ops.weak_result(target, {"float": "f64", "complex": "c128", "int": "i64",
+                                              "bool": "bool"}[kind])
             v = ops.convert(v, target)
         vals.append(v)
     return vals, weak
@@ -58,6 +63,13 @@ def elementwise(name: str, *xs: Any) -> Tracer:
     if any(isinstance(x, Masked) for x in xs):
         return masked.elementwise(name, xs, elementwise)
     vals, weak = _operands(*xs)
+    if any(isinstance(v, (Var, Lit)) and v.type.is_complex or isinstance(v, complex)
+           for v in vals):
+        from .np_complex import complex_elementwise
+
+        out = complex_elementwise(name, vals)
+        if out is not None:
+            return wrap(out, weak and name not in _COMPARISONS)
     if name == "floor_divide":
         return wrap(_floor_divide(*vals), weak)
     if name == "mod":
@@ -122,6 +134,7 @@ def _nan_ignoring(prim: str) -> Callable[..., Tracer]:
             return elementwise(prim, x, y)
         (xv, yv), weak = _operands(x, y)
         xv, yv = ops.coerce(xv, yv)
+        no_ordering(xv, f"np.f{prim[:3]}")
         out = ops.ew(prim, xv, yv)
         if xv.dtype in ("f32", "f64"):
             out = ops.select(ops.ew("ne", yv, yv), ops.broadcast_to(xv, out.shape), out)
@@ -132,6 +145,7 @@ def _nan_ignoring(prim: str) -> Callable[..., Tracer]:
 
 
 _UFUNC_EXTRA: dict[str, Callable[..., Any]] = {"square": _square, "reciprocal": _reciprocal,
+                                                "conjugate": lambda x: conj(x),
                                                 "positive": _positive, "ceil": _ceil,
                                                 "fmax": _nan_ignoring("maximum"),
                                                 "fmin": _nan_ignoring("minimum")}
@@ -210,7 +224,8 @@ def _t(x: Any) -> Tracer:
         return x
     if isinstance(x, np.ndarray) and x.dtype == object:
         return pack_objects(x)
-    return Tracer(unwrap(x) if not isinstance(x, (bool, int, float)) else Lit.make(x), False)
+    return Tracer(unwrap(x) if not isinstance(x, (bool, int, float, complex)) else Lit.make(x),
+                  False)
 
 
 def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
@@ -234,7 +249,7 @@ def _keep(v: Value, shape: tuple[int, ...], axes: tuple[int, ...], keepdims: boo
 
 
 def _float(v: Value) -> Value:
-    return v if v.dtype in ("f32", "f64") else ops.convert(v, "f64")
+    return v if v.dtype in ("f32", "f64", "c64", "c128") else ops.convert(v, "f64")
 
 
 def _sum_dtype(v: Value) -> Value:
@@ -315,7 +330,8 @@ def var(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int 
     n = _count(x, axes, mask, v.dtype)
     m = ops.div(ops.reduce_sum(_fill(v, mask, 0), axes), n) if x.ndim else v
     d = _fill(ops.sub(v, _keep(m, x.shape, axes, True)), mask, 0)
-    r = ops.div(ops.reduce_sum(ops.mul(d, d), axes) if x.ndim else ops.mul(d, d),
+    dd = ops.real(ops.mul(d, ops.conj(d)))  # |d|^2: numpy's var of complex values is real
+    r = ops.div(ops.reduce_sum(dd, axes) if x.ndim else dd,
                 ops.sub(n, float(ddof)) if mask is not None else float(n - ddof))
     return wrap(_keep(r, x.shape, axes, keepdims))
 
@@ -354,6 +370,8 @@ def _reduce(prim: str) -> Callable[..., Any]:
             return masked.reduce(prim.split("_")[1], a, axis, keepdims)
         x = _t(a)
         v = x.val if dtype is None else ops.convert(x.val, _dtype(dtype))
+        if prim != "reduce_prod":
+            no_ordering(v, f"np.{prim.split('_')[1]}")
         if prim == "reduce_prod":
             v = _sum_dtype(v)
         mask = _where_mask(where, x.shape)
@@ -387,6 +405,7 @@ def _arg(prim: str) -> Callable[..., Any]:
     def arg(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:
         _no_out(out, prim)
         x = _t(a)
+        no_ordering(x.val, f"np.{prim}")
         if axis is None:
             v = ops.reshape(x.val, (x.size,))
             r = emit(prim, v, axis=0)
@@ -434,7 +453,8 @@ def _dtype(dt: Any) -> str:
 def astype(x: Any, dtype: Any, copy: bool = True, **_: Any) -> Tracer:
     t = _t(x)
     return wrap(ops.convert(t.val, dtype if isinstance(dtype, str) and dtype in
-                            ("f32", "f64", "i32", "i64", "bool") else _dtype(dtype)), t.weak)
+                            ("f32", "f64", "c64", "c128", "i32", "i64", "bool")
+                            else _dtype(dtype)), t.weak)
 
 
 # ---- linear algebra ------------------------------------------------------------------------------
@@ -478,7 +498,7 @@ def dot(a: Any, b: Any, out: Any = None) -> Tracer:
 
 
 def vdot(a: Any, b: Any) -> Tracer:
-    return dot(ravel(a), ravel(b))
+    return dot(wrap(ops.conj(ravel(a).val)), ravel(b))  # numpy conjugates the first
 
 
 def inner(a: Any, b: Any) -> Tracer:
@@ -524,6 +544,8 @@ def einsum(*operands: Any, **kwargs: Any) -> Tracer:
 def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Tracer:
     t = _t(x)
     v = _float(t.val)
+    if v.type.is_complex:
+        v = ops.ew("abs", v)
     axes = _axes(axis, t.ndim)
     if ord in (None, 2, "fro") and (ord != 2 or len(axes) == 1):
         r = ops.ew("sqrt", ops.reduce_sum(ops.mul(v, v), axes) if t.ndim else ops.mul(v, v))
@@ -970,6 +992,11 @@ def _average_weights(w: Tracer, x: Tracer, axis: Any) -> Tracer:
     return w
 
 
+def conj(x: Any) -> Tracer:
+    t = _t(x)
+    return wrap(ops.conj(t.val), t.weak)
+
+
 def stop_gradient(x: Any) -> Tracer:
     t = _t(x)
     return wrap(emit("stop_gradient", t.val), t.weak)
@@ -1091,5 +1118,9 @@ for _uname, _prim in _UFUNC_PRIMS.items():
 for _uname, _fn in _UFUNC_EXTRA.items():
     if not hasattr(Tracer, _uname):
         setattr(Tracer, _uname, _method(_fn))
-Tracer.conjugate = lambda self: self
-Tracer.real = property(lambda self: self)
+from .np_complex import FUNCTIONS as _COMPLEX_FUNCTIONS, install_methods  # noqa: E402
+from .np_fft import FUNCTIONS as _FFT_FUNCTIONS  # noqa: E402
+
+FUNCTIONS.update(_COMPLEX_FUNCTIONS)
+FUNCTIONS.update(_FFT_FUNCTIONS)
+install_methods(Tracer, _method)

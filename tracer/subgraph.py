@@ -96,7 +96,7 @@ def is_numeric(x: Any) -> bool:
     if isinstance(x, Tracer):
         return not isinstance(x, Masked)
     if isinstance(x, (bool, int, float, np.generic, np.ndarray)):
-        return np.asarray(x).dtype.kind in "biuf"
+        return np.asarray(x).dtype.kind in "biufc"
     return False
 
 

@@ -120,11 +120,15 @@ def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
         arr = np.asarray(data)
         if arr.dtype == np.float64:
             arr = arr.astype(get_default_dtype())
+        elif arr.dtype == np.complex128:  # complex64 with a float32 default, as PyTorch
+            arr = arr.astype(np.result_type(get_default_dtype(), np.complex64))
     if dtype is not None:
         arr = arr.astype(np.dtype(dtype))
-    if arr.dtype.kind not in "biuf" or arr.dtype.itemsize > 8 or arr.dtype == np.float16:
+    if (arr.dtype.kind not in "biufc" or arr.dtype.itemsize > (16 if arr.dtype.kind == "c" else 8)
+            or arr.dtype == np.float16):
         raise TraceError(f"adjit.tensor cannot hold {arr.dtype} data", loc=user_loc(3),
-                         hint="use float32, float64, integer or boolean data")
+                         hint="use float32, float64, complex64, complex128, integer or boolean "
+                              "data")
     return arr
 
 
@@ -360,8 +364,9 @@ class Tensor:
         if not self.is_leaf:
             raise RuntimeError("you can only change requires_grad flags of leaf variables; "
                                "use .detach().requires_grad_() for a new leaf")
-        if requires_grad and self._np.dtype.kind != "f":
-            raise RuntimeError("only Tensors of floating point dtype can require gradients")
+        if requires_grad and self._np.dtype.kind not in "fc":
+            raise RuntimeError("only Tensors of floating point or complex dtype can require "
+                               "gradients")
         self.requires_grad = bool(requires_grad)
         return self
 
@@ -475,7 +480,7 @@ def apply(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any] 
     edges: list[Edge] = []
     arrays: list[np.ndarray] = []
     for x in leaves:
-        if isinstance(x, Tensor) or (isinstance(x, np.ndarray) and x.dtype.kind in "biuf"):
+        if isinstance(x, Tensor) or (isinstance(x, np.ndarray) and x.dtype.kind in "biufc"):
             t = x if isinstance(x, Tensor) else Tensor(x, _array=True)
             edges.append(Edge(t))
             arrays.append(t._np)
@@ -512,7 +517,7 @@ def _trace_op(fn: Callable[..., Any], leaves: list[Any], tree: Any,
     inputs: list[Var] = []
     traced: list[Any] = []
     for x in leaves:
-        if isinstance(x, Tensor) or (isinstance(x, np.ndarray) and x.dtype.kind in "biuf"):
+        if isinstance(x, Tensor) or (isinstance(x, np.ndarray) and x.dtype.kind in "biufc"):
             arr = x._np if isinstance(x, Tensor) else x
             v = Var(ArrayType(dtype_name(arr.dtype), arr.shape))
             inputs.append(v)
@@ -537,7 +542,7 @@ def _leaf_key(x: Any) -> Any:
         return (x._np.shape, x._np.dtype.char)
     t = type(x)
     if t is np.ndarray:
-        return (x.shape, x.dtype.char) if x.dtype.kind in "biuf" else (t, id(x))
+        return (x.shape, x.dtype.char) if x.dtype.kind in "biufc" else (t, id(x))
     if t in (int, float, bool, str, type(None), type(Ellipsis)):
         return (t, x)
     if t is slice:

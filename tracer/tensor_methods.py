@@ -479,6 +479,13 @@ Tensor.min = _pick_method(_METHODS["min"][0], "MinBackward1", "MinBackward0",
 Tensor.T = property(lambda self: apply(np.transpose, (self,), name="TBackward0"))
 Tensor.mT = property(lambda self: apply(lambda x: np.swapaxes(x, -1, -2), (self,),
                                         name="TransposeBackward0"))
+# Complex parts (tracer/np_complex.py). Gradients follow adjit's (JAX's) convention, not
+# PyTorch's: d|z|^2/dz is 2 conj(z) here, 2 z in PyTorch.
+Tensor.real = property(lambda self: apply(np.real, (self,), name="RealBackward0"))
+Tensor.imag = property(lambda self: apply(np.imag, (self,), name="ImagBackward0"))
+Tensor.conj = lambda self: apply(np.conj, (self,), name="ConjBackward0")
+Tensor.conjugate = Tensor.conj
+Tensor.angle = lambda self: apply(np.angle, (self,), name="AngleBackward0")
 
 
 def _inplace_method(name: str) -> Callable[..., Any]:

@@ -58,8 +58,10 @@ def arg_type(a: Any) -> tuple[ArrayType, bool]:
         return ArrayType("i64", ()), True
     if isinstance(a, float):
         return ArrayType("f64", ()), True
+    if isinstance(a, complex):
+        return ArrayType("c128", ()), True
     arr = np.asarray(a)
-    if arr.dtype.kind not in "biuf":
+    if arr.dtype.kind not in "biufc":
         raise TypeError(f"adjit cannot trace an argument of type {type(a).__name__} "
                         f"(dtype {arr.dtype})")
     return ArrayType(dtype_name(arr.dtype), arr.shape), False
@@ -291,7 +293,7 @@ def _to_value(o: Any) -> Value:
     except Exception:
         raise TraceError(f"the traced function returned a {type(o).__name__}, "
                          "not an array") from None
-    if arr.dtype.kind not in "biuf":
+    if arr.dtype.kind not in "biufc":
         raise TraceError(f"the traced function returned a {type(o).__name__}, not an array")
     return Lit.make(arr, dtype_name(arr.dtype))
 

@@ -370,7 +370,7 @@ def unwrap(x: Any, like: Value | None = None) -> Value | int | float | bool:
     """A tracer's value; arrays become literals; Python scalars stay (weakly typed)."""
     if isinstance(x, Tracer):
         return x.val
-    if isinstance(x, (bool, int, float)) and not isinstance(x, np.generic):
+    if isinstance(x, (bool, int, float, complex)) and not isinstance(x, np.generic):
         return x
     if is_masked_array(x):  # a constant masked array met in a traced function
         raise TraceError("a numpy masked array (np.ma) is used with traced values, and adjit "
@@ -380,14 +380,14 @@ def unwrap(x: Any, like: Value | None = None) -> Value | int | float | bool:
     arr = np.asarray(x)
     if arr.dtype == object:
         return pack_objects(arr).val
-    if arr.dtype.kind not in "biuf":
+    if arr.dtype.kind not in "biufc":
         raise TraceError(f"adjit cannot use an array of dtype {arr.dtype} here", loc=user_loc(3))
     return Lit.make(arr, dtype_name(arr.dtype))
 
 
 def is_weak(x: Any) -> bool:
     return (isinstance(x, Tracer) and x.weak) or (
-        isinstance(x, (bool, int, float)) and not isinstance(x, np.generic))
+        isinstance(x, (bool, int, float, complex)) and not isinstance(x, np.generic))
 
 
 def pack_objects(arr: np.ndarray) -> Tracer:

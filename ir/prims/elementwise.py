@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..core import ArrayType, Lit, Value, Var
+from ..core import REAL_OF, ArrayType, Lit, Value, Var
 from ..errors import NotDifferentiable
 from ..primitive import ELEMENTWISE, Primitive, register
 from .elementwise_decls import DECLS, Decl
@@ -136,6 +136,8 @@ def _make(decl: Decl, derived: dict[str, Any]) -> Primitive:
         return out
 
     def jvp(tangents: list[Value | None], *inputs: Value, out: Var) -> Value | None:
+        if decl.name in NOT_HOLOMORPHIC and inputs[0].type.is_complex:
+            return NOT_HOLOMORPHIC[decl.name][0](tangents, *inputs, out=out)
         ds = _partials(decl.name, args, partials, inputs, out, [t is not None for t in tangents],
                        forward=True)
         total = None
@@ -145,17 +147,43 @@ def _make(decl: Decl, derived: dict[str, Any]) -> Primitive:
         return None if total is None else ops.broadcast_to(total, out.shape)
 
     def vjp(ct: Value, *inputs: Value, out: Var) -> tuple[Value | None, ...]:
+        if decl.name in NOT_HOLOMORPHIC and inputs[0].type.is_complex:
+            return NOT_HOLOMORPHIC[decl.name][1](ct, *inputs, out=out)
         ds = _partials(decl.name, args, partials, inputs, out, _needs(inputs))
         return tuple(None if d is None else ops.unbroadcast(_scale(ct, d), x.shape)
                      for d, x in zip(ds, inputs, strict=True))
 
     linear = decl.name in ("neg", "add", "sub")
-    return Primitive(decl.name, ELEMENTWISE, shape=broadcast_rule, impl=impl, jvp=jvp, vjp=vjp,
+    shape = _abs_shape if decl.name == "abs" else broadcast_rule
+    return Primitive(decl.name, ELEMENTWISE, shape=shape, impl=impl, jvp=jvp, vjp=vjp,
                      code=derived["code"], args=args, expr=decl.expr, linear=linear,
                      extra={"float_only": decl.name not in ("neg", "add", "sub", "mul", "abs",
                                                             "sign", "maximum", "minimum", "pow"),
                             "domain": decl.domain})
 
+
+def _abs_shape(x: ArrayType) -> ArrayType:
+    """|z| of a complex z is real."""
+    return x.with_dtype(REAL_OF.get(x.dtype, x.dtype))
+
+
+def _abs_jvp(tangents: list[Value | None], x: Value, out: Var) -> Value | None:
+    from .complex import abs_complex_jvp
+
+    (t,) = tangents
+    return None if t is None else abs_complex_jvp(t, x, out)
+
+
+def _abs_vjp(ct: Value, x: Value, out: Var) -> tuple[Value | None]:
+    from .complex import abs_complex_vjp
+
+    return (abs_complex_vjp(ct, x, out) if isinstance(x, Var) else None,)
+
+
+# Declared primitives whose derived (holomorphic) rules do not hold for complex operands: their
+# complex (jvp, vjp). The tracer never emits the others (sign, maximum, floor, arctan2, ...)
+# on complex values.
+NOT_HOLOMORPHIC: dict[str, tuple[Any, Any]] = {"abs": (_abs_jvp, _abs_vjp)}
 
 TABLE = _load_table()
 for _decl in DECLS:
@@ -228,21 +256,37 @@ register(Primitive("select", ELEMENTWISE, shape=_select_shape,
                    linear=True))
 
 
+def _astype(x: np.ndarray, dt: np.dtype) -> np.ndarray:
+    if x.dtype.kind == "c" and dt.kind != "c":  # numpy warns that it drops the imaginary part
+        x = x.real
+    return x.astype(dt)
+
+
 def _convert_shape(x: ArrayType, *, dtype: str) -> ArrayType:
     return ArrayType(dtype, x.shape)
 
 
 def _convert_vjp(ct: Value, x: Value, out: Var, dtype: str) -> tuple[Value | None]:
-    return (ops.convert(ct, x.dtype) if x.type.is_float and out.type.is_float else None,)
+    # real -> complex: the cotangent of a real value is real (Re(c t) = Re(c) t for real t);
+    # complex -> real drops the imaginary part, whose transpose embeds the real cotangent.
+    if not (x.type.is_float and out.type.is_float):
+        return (None,)
+    if out.type.is_complex and not x.type.is_complex:
+        ct = ops.real(ct)
+    return (ops.convert(ct, x.dtype),)
 
 
 def _convert_jvp(tangents: list[Value | None], x: Value, out: Var, dtype: str) -> Value | None:
     (t,) = tangents
-    return ops.convert(t, dtype) if t is not None and out.type.is_float else None
+    if t is None or not out.type.is_float:
+        return None
+    if t.type.is_complex and not out.type.is_complex:
+        t = ops.real(t)
+    return ops.convert(t, dtype)
 
 
 register(Primitive("convert", ELEMENTWISE, shape=_convert_shape,
-                   impl=lambda x, dtype: np.asarray(x).astype(ops.DTYPES[dtype]),
+                   impl=lambda x, dtype: _astype(np.asarray(x), ops.DTYPES[dtype]),
                    jvp=_convert_jvp, vjp=_convert_vjp, params=("dtype",), code="{dtype}({x})",
                    args=("x",), linear=True))
 

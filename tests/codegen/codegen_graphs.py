@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 from adjit.ir import ArrayType, Builder, Graph, Lit, Var, building, emit, emit_multi, ops
+from complex_graphs import COMPLEX_CASES
 from conv_graphs import CONV_CASES
 from linalg_graphs import LINALG_CASES
 
@@ -365,7 +366,7 @@ PRIM_CASES: dict[str, Callable[[Mk, str], list]] = {
     "slice": _slice_case, "unslice": _unslice_case, "concatenate": _concatenate,
     "gather": _gather, "scatter_add": _scatter_add, "matmul": _matmul,
     "cond": _cond_case, "while": _while_case, "while_grad": _while_grad_case,
-    **CONV_CASES, **LINALG_CASES,
+    **CONV_CASES, **LINALG_CASES, **COMPLEX_CASES,
 }
 # Cases that also make sense with integer inputs.
 INT_CASES = ("neg", "add", "sub", "mul", "abs", "maximum", "minimum", "select", "lt", "eq",

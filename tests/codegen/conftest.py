@@ -70,7 +70,8 @@ def assert_matches(out: Any, ref: np.ndarray, rtol: float, what: str = "") -> No
     if ref.dtype == np.bool_ or ref.dtype.kind in "iu":
         np.testing.assert_array_equal(got.astype(ref.dtype), ref, err_msg=what)
     else:
-        np.testing.assert_allclose(got.astype(np.float64), ref.astype(np.float64), rtol=rtol,
+        wide = np.complex128 if ref.dtype.kind == "c" else np.float64
+        np.testing.assert_allclose(got.astype(wide), ref.astype(wide), rtol=rtol,
                                    atol=rtol, equal_nan=True, err_msg=what)
     if ref.ndim:
         assert got.dtype == ref.dtype, f"{what}: dtype {got.dtype} != {ref.dtype}"

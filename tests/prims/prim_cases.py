@@ -288,6 +288,12 @@ def _linalg_cases() -> list[Case]:
     return linalg_cases()
 
 
+def _complex_cases() -> list[Case]:
+    from complex_cases import complex_cases
+
+    return complex_cases()
+
+
 def _conv_cases() -> list[Case]:
     from conv_cases import conv_cases  # imports this module's helpers: after they exist
 
@@ -304,4 +310,5 @@ CASES: list[Case] = (_elementwise_cases() + _select_cases() + _convert_cases()
                      + _nondiff_cases() + _reduce_cases() + _shape_cases() + _index_cases()
                      + _matmul_cases() + _conv_cases() + _linalg_cases()
                      + _special_cases()
+                     + _complex_cases()
                      + [Case("stop_gradient", "3x4", _one((3, 4)), kind="zero")])

@@ -63,8 +63,9 @@ def test_tensor_copies_and_numpy_shares() -> None:
 # ---- bad inputs ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("data", ["abc", [1j], [object()], None, np.ones(2, np.float16)],
-                         ids=["str", "complex", "object", "None", "float16"])
+@pytest.mark.parametrize("data", ["abc", np.ones(2, np.clongdouble), [object()], None,
+                                  np.ones(2, np.float16)],
+                         ids=["str", "complex256", "object", "None", "float16"])
 def test_bad_data_is_refused_at_the_users_line(data) -> None:
     with pytest.raises(adjit.TraceError, match="adjit.tensor cannot hold") as e:
         adjit.tensor(data)

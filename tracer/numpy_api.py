@@ -969,10 +969,6 @@ def stop_gradient(x: Any) -> Tracer:
     return wrap(emit("stop_gradient", t.val), t.weak)
 
 
-def _sort_unsupported(*args: Any, **kwargs: Any) -> Any:
-    raise TraceError("np.sort/np.argsort are not supported yet", loc=current_loc())
-
-
 FUNCTIONS: dict[Any, Callable[..., Any]] = {
     np.sum: sum_, np.mean: mean, np.var: var, np.std: std, np.max: max_, np.amax: max_,
     np.min: min_, np.amin: min_, np.prod: prod, np.argmax: argmax, np.argmin: argmin,
@@ -987,7 +983,6 @@ FUNCTIONS: dict[Any, Callable[..., Any]] = {
     np.clip: clip, np.zeros_like: _like(0), np.ones_like: _like(1), np.empty_like: _like(0),
     np.full_like: full_like, np.shape: shape, np.ndim: ndim, np.size: size, np.copy: copy,
     np.diff: diff, np.trace: trace_, np.diag: diag, np.average: average,
-    np.sort: _sort_unsupported, np.argsort: _sort_unsupported,
 }
 if hasattr(np, "matrix_transpose"):
     FUNCTIONS[np.matrix_transpose] = lambda x: swapaxes(x, -1, -2)
@@ -995,6 +990,17 @@ if hasattr(np, "concat"):
     FUNCTIONS[np.concat] = concatenate
 if hasattr(np, "permute_dims"):
     FUNCTIONS[np.permute_dims] = transpose
+
+
+def _merge_modules() -> None:
+    """The functions, ufuncs and methods that live in modules of their own (imported last:
+    they use this module's helpers)."""
+    from . import np_sorting
+
+    for mod in (np_sorting,):
+        FUNCTIONS.update(mod.FUNCTIONS)
+        _UFUNC_EXTRA.update(getattr(mod, "UFUNCS", {}))
+        _METHODS.update(getattr(mod, "METHODS", {}))
 
 
 def apply_function(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -1065,6 +1071,7 @@ _METHODS = {"sum": sum_, "mean": mean, "var": var, "std": std, "max": max_, "min
             "reshape": _reshape_method, "ravel": ravel, "flatten": ravel,
             "transpose": _transpose_method, "swapaxes": swapaxes, "squeeze": squeeze,
             "astype": astype, "clip": clip, "copy": copy, "take": take, "repeat": repeat}
+_merge_modules()
 for _name, _fn in _METHODS.items():
     setattr(Tracer, _name, _method(_fn))
 

@@ -130,7 +130,9 @@ for _name, _ufunc in (("sqrt", "sqrt"), ("exp", "exp"), ("expm1", "expm1"), ("lo
                       ("log10", "log10"), ("log1p", "log1p"), ("sin", "sin"), ("cos", "cos"),
                       ("tan", "tan"), ("asin", "arcsin"), ("acos", "arccos"),
                       ("atan", "arctan"), ("atan2", "arctan2"), ("sinh", "sinh"),
-                      ("cosh", "cosh"), ("tanh", "tanh"), ("fabs", "abs"), ("pow", "pow")):
+                      ("cosh", "cosh"), ("tanh", "tanh"), ("fabs", "abs"), ("pow", "pow"),
+                      ("asinh", "arcsinh"), ("acosh", "arccosh"), ("atanh", "arctanh"),
+                      ("exp2", "exp2")):
     REPLACEMENTS[getattr(math, _name)] = _math(getattr(math, _name), _ufunc)
 REPLACEMENTS[math.log] = _math(math.log, make=_log)
 REPLACEMENTS[math.hypot] = _math(math.hypot, make=_hypot)

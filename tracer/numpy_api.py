@@ -995,9 +995,9 @@ if hasattr(np, "permute_dims"):
 def _merge_modules() -> None:
     """The functions, ufuncs and methods that live in modules of their own (imported last:
     they use this module's helpers)."""
-    from . import np_elementwise, np_sorting
+    from . import np_building, np_elementwise, np_sorting
 
-    for mod in (np_sorting, np_elementwise):
+    for mod in (np_sorting, np_elementwise, np_building):
         FUNCTIONS.update(mod.FUNCTIONS)
         _UFUNC_EXTRA.update(getattr(mod, "UFUNCS", {}))
         _METHODS.update(getattr(mod, "METHODS", {}))

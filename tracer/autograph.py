@@ -509,6 +509,11 @@ class _Control(ast.NodeTransformer):
         # math.sqrt(x) too: traced, not float(x) (pybuiltins.py)
         math_fn = (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name)
                    and f.attr in MATH_NAMES)
-        if plain or math_fn:
+        # np.mean([x, y]), np.array((a, b)): a list of traced values becomes one traced stack
+        # (pybuiltins.lists_packed; numpy would make an object array of it)
+        list_arg = (isinstance(f, ast.Attribute) and bool(node.args)
+                    and isinstance(node.args[0], (ast.List, ast.Tuple, ast.ListComp,
+                                                  ast.GeneratorExp)))
+        if plain or math_fn or list_arg:
             node.func = _located(_call("cv", f), f)
         return node

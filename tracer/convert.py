@@ -28,6 +28,8 @@ import types
 import weakref
 from typing import Any, Callable
 
+import numpy as np
+
 from . import control, pybuiltins
 from .autograph import AG, Unsupported, convert
 from .undefined import UndefinedReturn, undefined
@@ -61,13 +63,27 @@ class Namespace:
         self.module_globals = module_globals
 
     def cv(self, f: Any) -> Any:
-        """`f` itself, its adjit-aware replacement (max, min, sum), or, for a plain function
-        of the same module, its converted version."""
+        """`f` itself, its adjit-aware replacement (max, min, sum, float, np.array; a numpy
+        function given a list of traced values), or, for a plain function of the same
+        module, its converted version."""
         if isinstance(f, types.FunctionType):
             return converted(f) if f.__globals__ is self.module_globals else f
         if isinstance(f, types.BuiltinFunctionType):
             return pybuiltins.REPLACEMENTS.get(f, f)
+        if f is float:
+            return pybuiltins.py_float
+        if isinstance(f, _DISPATCHER) and f in _numpy_functions():
+            return pybuiltins.lists_packed(f)
         return f
+
+
+_DISPATCHER = type(np.mean)  # numpy's functions that dispatch __array_function__
+
+
+def _numpy_functions() -> dict[Any, Any]:
+    from .numpy_api import FUNCTIONS
+
+    return FUNCTIONS
 
 
 def converted(fn: Callable[..., Any]) -> Callable[..., Any]:

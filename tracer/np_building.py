@@ -811,6 +811,6 @@ for _f in ("cumulative_prod",):
         FUNCTIONS[getattr(np, _f)] = cumprod
 
 METHODS: dict[str, Callable[..., Any]] = {
-    "diagonal": diagonal, "trace": trace, "cumprod": cumprod, "ptp": ptp,
+    "diagonal": diagonal, "trace": trace, "cumprod": cumprod,
     "nonzero": _data_dependent("nonzero", _MASK_HINT),
 }

@@ -156,6 +156,8 @@ def apply_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...],
         return fn(inputs[0], axis=kwargs.get("axis", 0), keepdims=kwargs.get("keepdims", False))
     if method == "accumulate" and name == "add":
         return cumsum(inputs[0], axis=kwargs.get("axis", 0))
+    if method == "accumulate" and name == "multiply":
+        return FUNCTIONS[np.cumprod](inputs[0], axis=kwargs.get("axis", 0))
     if method != "__call__":
         raise TraceError(f"{ufunc_name(ufunc)}.{method} is not supported by adjit",
                          loc=current_loc())

@@ -42,7 +42,7 @@ from typing import Any, Iterable
 # `math` functions of a traced number that converted code traces (tracer/pybuiltins.py).
 MATH_NAMES = frozenset(["sqrt", "exp", "expm1", "log", "log2", "log10", "log1p", "sin", "cos",
                         "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh", "fabs",
-                        "pow", "hypot"])
+                        "pow", "hypot", "asinh", "acosh", "atanh", "exp2"])
 
 AG = "ag__"  # the runtime namespace (convert.Namespace), a closure cell of converted code
 RETVAL = "ag__retval"

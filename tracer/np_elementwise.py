@@ -113,7 +113,7 @@ def trunc(x: Any) -> Tracer:
 def rint(x: Any) -> Tracer:
     """Round half to even: floor, plus one above the half, or at the half when odd."""
     if not _is_float(x):
-        return x
+        return _api().astype(_api()._t(x), "f64")  # numpy's rint of integers is float64
     f = floor(x)
     d = _e("sub", x, f)
     odd = _e("eq", _e("sub", f, _e("mul", floor(_e("mul", f, 0.5)), 2.0)), 1.0)

@@ -16,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 from adjit.ir import evaluate
 from adjit.tracer import trace
+from adjit.tracer.convert import converted
 from check import check_grads, directional_derivative
 
 import adjit
@@ -30,6 +31,7 @@ def flat_outputs(out: Any) -> list[Any]:
 def check_values(fn: Callable[..., Any], *args: Any, rtol: float = 1e-12,
                  atol: float = 1e-12) -> None:
     want = flat_outputs(fn(*args))
+    fn = converted(fn)  # as if it were the traced function itself (a module of its own)
     got = evaluate(trace(lambda *xs: tuple(flat_outputs(fn(*xs))), list(args),
                          concrete=False).graph, *args)
     assert len(got) == len(want)
@@ -46,10 +48,11 @@ def weighted_loss(fn: Callable[..., Any], *args: Any) -> Callable[..., Any]:
     rng = np.random.default_rng(7)
     outs = [np.asarray(o) for o in flat_outputs(fn(*args))]
     weights = [rng.normal(size=o.shape) if o.dtype.kind == "f" else None for o in outs]
+    run = converted(fn)  # as if it were the traced function itself (a module of its own)
 
     def loss(*xs: Any) -> Any:
         total = 0.0
-        for o, w in zip(flat_outputs(fn(*xs)), weights, strict=True):
+        for o, w in zip(flat_outputs(run(*xs)), weights, strict=True):
             if w is not None:
                 total = total + np.sum(o * w)
         return total

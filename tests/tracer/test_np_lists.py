@@ -26,7 +26,7 @@ def lists(x):
 
 def test_lists_of_traced_values_are_traced_stacks() -> None:
     check_values(lists, X)
-    check_group(lists, X)
+    check_group(lists, X, f32=False)  # (float32: the other groups; this graph is the largest)
 
 
 def test_array_of_a_list_is_one_stack_not_an_object_array() -> None:

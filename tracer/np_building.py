@@ -11,7 +11,8 @@ mask (n^2 work, exact derivatives at zeros from `reduce_prod`'s rule); interp fi
 point's interval by counting (`searchsorted`) and gathers with the traced index.
 
 Functions whose output size depends on values (histogram, bincount, nonzero, argwhere,
-flatnonzero, np.where with one argument) refuse with a TraceError saying so.
+flatnonzero, np.where with one argument; compress and extract with a traced condition)
+refuse with a TraceError saying so.
 """
 from __future__ import annotations
 
@@ -772,7 +773,27 @@ def ediff1d(ary: Any, to_end: Any = None, to_begin: Any = None) -> Tracer:
     return api.concatenate(parts) if len(parts) > 1 else d
 
 
+def compress(condition: Any, a: Any, axis: Any = None, out: Any = None) -> Tracer:
+    api = _api()
+    api._no_out(out, "compress")
+    if isinstance(condition, Tracer):
+        return _data_dependent("compress", _MASK_HINT)()
+    x = _t(a)
+    if axis is None:
+        x, axis = api.ravel(x), 0
+    keep = np.flatnonzero(np.asarray(condition))
+    return api.take(x, keep, axis=axis)
+
+
+def extract(condition: Any, arr: Any) -> Tracer:
+    if isinstance(condition, Tracer):
+        return _data_dependent("extract", _MASK_HINT)()
+    return compress(np.ravel(condition), _api().ravel(arr))
+
+
 # ---- refusals -----------------------------------------------------------------------------------
+
+_MASK_HINT = "keep a boolean mask and use np.where(mask, a, b) or a sum over the mask"
 
 def _data_dependent(name: str, hint: str) -> Callable[..., Any]:
     def refuse(*args: Any, **kwargs: Any) -> Any:
@@ -782,7 +803,6 @@ def _data_dependent(name: str, hint: str) -> Callable[..., Any]:
     return refuse
 
 
-_MASK_HINT = "keep a boolean mask and use np.where(mask, a, b) or a sum over the mask"
 FUNCTIONS: dict[Any, Callable[..., Any]] = {
     np.tril: tril, np.triu: triu, np.diagonal: diagonal, np.trace: trace, np.kron: kron,
     np.cross: cross, np.pad: pad, np.split: split, np.array_split: array_split,
@@ -803,8 +823,7 @@ FUNCTIONS: dict[Any, Callable[..., Any]] = {
     np.nonzero: _data_dependent("nonzero", _MASK_HINT),
     np.argwhere: _data_dependent("argwhere", _MASK_HINT),
     np.flatnonzero: _data_dependent("flatnonzero", _MASK_HINT),
-    np.extract: _data_dependent("extract", _MASK_HINT),
-    np.compress: _data_dependent("compress", _MASK_HINT),
+    np.extract: extract, np.compress: compress,
 }
 for _f in ("cumulative_prod",):
     if hasattr(np, _f):

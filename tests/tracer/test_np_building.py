@@ -160,6 +160,7 @@ def test_recorded_tensor_builds_through_the_same_table() -> None:
     ("flatnonzero", lambda x: np.sum(np.flatnonzero(x))),
     ("np.where(condition)", lambda x: np.sum(x[np.where(x > 0)])),
     ("traced positions", lambda x: np.sum(np.delete(x, np.argmax(x)))),
+    ("compress", lambda x: np.sum(np.compress(x[0] > 0, x, axis=1))),
 ])
 def test_data_dependent_shapes_refuse(name: str, fn) -> None:  # noqa: ANN001
     with pytest.raises(adjit.TraceError) as info:

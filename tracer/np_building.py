@@ -413,6 +413,8 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
     if axis != 0:
         y = api.moveaxis(y, 0, axis)
     if dtype is not None:
+        if np.dtype(dtype).kind in "iu":  # numpy floors (rounds towards -inf) for integers
+            y = _e("floor", y)
         y = api.astype(y, dtype)
     if retstep:
         step = _e("div", delta, float(div)) if div > 0 else wrap(ops.lit(np.nan, delta.val.dtype))

@@ -112,6 +112,10 @@ def test_gradients(fn, x) -> None:  # noqa: ANN001
     check_group(fn, x)
 
 
+def test_linspace_to_integers_floors_as_numpy() -> None:
+    check_values(lambda v: np.linspace(v[0] * 3, 3.0, 6, dtype=np.int64), V)
+
+
 def test_nan_to_num_defaults() -> None:
     check_values(lambda v: [np.nan_to_num(np.where(SPECIAL == 0, v, SPECIAL)),
                             np.nan_to_num(v.astype(np.float32) * SPECIAL.astype(np.float32)),

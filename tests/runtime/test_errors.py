@@ -119,7 +119,7 @@ def test_argnums_out_of_range() -> None:
 
 def test_errors_are_adjit_errors_without_internal_frames() -> None:
     with pytest.raises(adjit.AdjitError) as info:
-        adjit.grad(lambda x: np.sum(np.sinc(x)))(np.ones(2))
+        adjit.grad(lambda x: np.sum(np.spacing(x)))(np.ones(2))
     frames = [str(f.path) for f in info.traceback]
     assert not any("/tracer/" in f or "/ir/" in f for f in frames), frames
 

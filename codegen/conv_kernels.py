@@ -32,7 +32,12 @@ from typing import Any
 
 import numpy as np
 
-TAG = hashlib.sha256(pathlib.Path(__file__).read_bytes()).hexdigest()[:12]
+from . import sort_kernels
+from .sort_kernels import argsort  # noqa: F401  (generated code calls ck.argsort)
+
+# A hash of this file and of the kernels it re-exports.
+TAG = hashlib.sha256(pathlib.Path(__file__).read_bytes()
+                     + pathlib.Path(sort_kernels.__file__).read_bytes()).hexdigest()[:12]
 
 
 # Copies between images, padded images and column matrices. Each is written twice: with
@@ -287,7 +292,8 @@ def max_pool2d_index(x: Any, out: Any, kernel: Any, padding: Any, stride: Any) -
 
 KERNELS = {"conv2d": conv2d, "conv2d_input_grad": conv2d_input_grad,
            "conv2d_weight_grad": conv2d_weight_grad, "avg_pool2d": avg_pool2d,
-           "avg_pool2d_grad": avg_pool2d_grad, "max_pool2d_index": max_pool2d_index}
+           "avg_pool2d_grad": avg_pool2d_grad, "max_pool2d_index": max_pool2d_index,
+           **sort_kernels.KERNELS}
 _registered = False
 
 

@@ -42,7 +42,7 @@ from typing import Any, Iterable
 # `math` functions of a traced number that converted code traces (tracer/pybuiltins.py).
 MATH_NAMES = frozenset(["sqrt", "exp", "expm1", "log", "log2", "log10", "log1p", "sin", "cos",
                         "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh", "fabs",
-                        "pow", "hypot"])
+                        "pow", "hypot", "asinh", "acosh", "atanh", "exp2"])
 
 AG = "ag__"  # the runtime namespace (convert.Namespace), a closure cell of converted code
 RETVAL = "ag__retval"
@@ -532,7 +532,12 @@ class _Control(ast.NodeTransformer):
         # are (convert.library_code), and math.sqrt(x) is traced, not float(x) (pybuiltins.py)
         math_fn = (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name)
                    and f.attr in MATH_NAMES)
+        # np.mean([x, y]), np.array((a, b)): a list of traced values becomes one traced stack
+        # (pybuiltins.lists_packed; numpy would make an object array of it)
+        list_arg = (isinstance(f, ast.Attribute) and bool(node.args)
+                    and isinstance(node.args[0], (ast.List, ast.Tuple, ast.ListComp,
+                                                  ast.GeneratorExp)))
         dotted = isinstance(f, ast.Attribute) and _dotted_name(f.value, self.local)
-        if plain or math_fn or dotted:
+        if plain or math_fn or dotted or list_arg:
             node.func = _located(_call("cv", f), f)
         return node

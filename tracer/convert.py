@@ -30,6 +30,8 @@ import types
 import weakref
 from typing import Any, Callable
 
+import numpy as np
+
 from . import control, pybuiltins
 from .autograph import AG, Unsupported, convert
 from .undefined import UndefinedReturn, undefined
@@ -63,9 +65,9 @@ class Namespace:
         self.module_globals = module_globals
 
     def cv(self, f: Any) -> Any:
-        """`f` itself, its adjit-aware replacement (max, min, sum), or, for a plain function
-        of the same module or of any module of the user's (not a library's), its converted
-        version."""
+        """`f` itself, its adjit-aware replacement (max, min, sum, float, np.array; a numpy
+        function given a list of traced values), or, for a plain function of the same
+        module or of any module of the user's (not a library's), its converted version."""
         if isinstance(f, (types.FunctionType, types.MethodType)):
             fn = f.__func__ if isinstance(f, types.MethodType) else f
             if not isinstance(fn, types.FunctionType):
@@ -74,6 +76,10 @@ class Namespace:
                                     or not library_code(fn.__code__.co_filename)) else f
         if isinstance(f, types.BuiltinFunctionType):
             return pybuiltins.REPLACEMENTS.get(f, f)
+        if f is float:
+            return pybuiltins.py_float
+        if isinstance(f, _DISPATCHER) and f in _numpy_functions():
+            return pybuiltins.lists_packed(f)
         return f
 
 
@@ -96,6 +102,13 @@ def library_code(filename: str) -> bool:
     a loss in one module whose helper in another branches on a traced value compiles, and so
     does the user's function when a transformation's own wrapper calls it."""
     return filename.startswith("<") or os.path.abspath(filename).startswith(_LIBRARY_ROOTS)
+_DISPATCHER = type(np.mean)  # numpy's functions that dispatch __array_function__
+
+
+def _numpy_functions() -> dict[Any, Any]:
+    from .numpy_api import FUNCTIONS
+
+    return FUNCTIONS
 
 
 def converted(fn: Callable[..., Any]) -> Callable[..., Any]:

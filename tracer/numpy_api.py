@@ -170,6 +170,8 @@ def apply_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...],
         return fn(inputs[0], axis=kwargs.get("axis", 0), keepdims=kwargs.get("keepdims", False))
     if method == "accumulate" and name == "add":
         return cumsum(inputs[0], axis=kwargs.get("axis", 0))
+    if method == "accumulate" and name == "multiply":
+        return FUNCTIONS[np.cumprod](inputs[0], axis=kwargs.get("axis", 0))
     if method != "__call__":
         raise TraceError(f"{ufunc_name(ufunc)}.{method} is not supported by adjit",
                          loc=current_loc())
@@ -1002,10 +1004,6 @@ def stop_gradient(x: Any) -> Tracer:
     return wrap(emit("stop_gradient", t.val), t.weak)
 
 
-def _sort_unsupported(*args: Any, **kwargs: Any) -> Any:
-    raise TraceError("np.sort/np.argsort are not supported yet", loc=current_loc())
-
-
 FUNCTIONS: dict[Any, Callable[..., Any]] = {
     np.sum: sum_, np.mean: mean, np.var: var, np.std: std, np.max: max_, np.amax: max_,
     np.min: min_, np.amin: min_, np.prod: prod, np.argmax: argmax, np.argmin: argmin,
@@ -1020,7 +1018,6 @@ FUNCTIONS: dict[Any, Callable[..., Any]] = {
     np.clip: clip, np.zeros_like: _like(0), np.ones_like: _like(1), np.empty_like: _like(0),
     np.full_like: full_like, np.shape: shape, np.ndim: ndim, np.size: size, np.copy: copy,
     np.diff: diff, np.trace: trace_, np.diag: diag, np.average: average,
-    np.sort: _sort_unsupported, np.argsort: _sort_unsupported,
 }
 FUNCTIONS.update(np_linalg.FUNCTIONS)  # numpy.linalg (and an n-d np.trace): tracer/np_linalg.py
 if hasattr(np, "matrix_transpose"):
@@ -1029,6 +1026,17 @@ if hasattr(np, "concat"):
     FUNCTIONS[np.concat] = concatenate
 if hasattr(np, "permute_dims"):
     FUNCTIONS[np.permute_dims] = transpose
+
+
+def _merge_modules() -> None:
+    """The functions, ufuncs and methods that live in modules of their own (imported last:
+    they use this module's helpers)."""
+    from . import np_building, np_elementwise, np_sorting
+
+    for mod in (np_sorting, np_elementwise, np_building):
+        FUNCTIONS.update(mod.FUNCTIONS)
+        _UFUNC_EXTRA.update(getattr(mod, "UFUNCS", {}))
+        _METHODS.update(getattr(mod, "METHODS", {}))
 
 
 def apply_function(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -1099,6 +1107,7 @@ _METHODS = {"sum": sum_, "mean": mean, "var": var, "std": std, "max": max_, "min
             "reshape": _reshape_method, "ravel": ravel, "flatten": ravel,
             "transpose": _transpose_method, "swapaxes": swapaxes, "squeeze": squeeze,
             "astype": astype, "clip": clip, "copy": copy, "take": take, "repeat": repeat}
+_merge_modules()
 for _name, _fn in _METHODS.items():
     setattr(Tracer, _name, _method(_fn))
 

@@ -11,9 +11,11 @@ the builtin itself.
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 from typing import Any, Callable
 
+import numpy as np
 from adjit.ir import context
 
 from .loc import user_loc
@@ -130,7 +132,90 @@ for _name, _ufunc in (("sqrt", "sqrt"), ("exp", "exp"), ("expm1", "expm1"), ("lo
                       ("log10", "log10"), ("log1p", "log1p"), ("sin", "sin"), ("cos", "cos"),
                       ("tan", "tan"), ("asin", "arcsin"), ("acos", "arccos"),
                       ("atan", "arctan"), ("atan2", "arctan2"), ("sinh", "sinh"),
-                      ("cosh", "cosh"), ("tanh", "tanh"), ("fabs", "abs"), ("pow", "pow")):
+                      ("cosh", "cosh"), ("tanh", "tanh"), ("fabs", "abs"), ("pow", "pow"),
+                      ("asinh", "arcsinh"), ("acosh", "arccosh"), ("atanh", "arctanh"),
+                      ("exp2", "exp2")):
     REPLACEMENTS[getattr(math, _name)] = _math(getattr(math, _name), _ufunc)
 REPLACEMENTS[math.log] = _math(math.log, make=_log)
 REPLACEMENTS[math.hypot] = _math(math.hypot, make=_hypot)
+
+
+# ---- Python lists of traced values ---------------------------------------------------------
+#
+# numpy turns a list holding tracers into an object array of 0-d tracers (each one's
+# `__array__`) without asking adjit: `np.array([x, y])` then works element by element, and
+# `np.mean([x, y])` fails where numpy calls float() on the result. In converted code these
+# calls come here first, and a (nested) list of traced values becomes one traced stack.
+
+def _holds_tracer(obj: Any) -> bool:
+    if isinstance(obj, Tracer):
+        return True
+    return isinstance(obj, (list, tuple)) and any(_holds_tracer(o) for o in obj)
+
+
+def stack_nested(obj: Any) -> Any:
+    """A (nested) list or tuple of traced values and numbers as one tracer, as np.array
+    would stack it (the same shape at each level; dtypes promoted)."""
+    from . import numpy_api as api
+
+    if not isinstance(obj, (list, tuple)):
+        return obj
+    return api.stack([stack_nested(o) for o in obj])
+
+
+def py_array(obj: Any, *args: Any, builtin: Callable[..., Any] = np.array, **kwargs: Any) -> Any:
+    if not (isinstance(obj, Tracer) or _holds_tracer(obj)):
+        return builtin(obj, *args, **kwargs)
+    from . import numpy_api as api
+
+    dtype = args[0] if args else kwargs.get("dtype")
+    ndmin = kwargs.get("ndmin", 0)
+    with context(loc=user_loc(2)):
+        t = stack_nested(obj) if not isinstance(obj, Tracer) else obj
+        if dtype is not None:
+            t = api.astype(t, dtype)
+        if t.ndim < ndmin:
+            t = api.reshape(t, (1,) * (ndmin - t.ndim) + t.shape)
+        return t
+
+
+# numpy functions that take a sequence of arrays themselves (numpy dispatches on its items)
+_SEQUENCE_FUNCTIONS = {np.concatenate, np.stack, np.vstack, np.hstack, np.dstack,
+                       np.column_stack, np.block, np.einsum, np.select, np.piecewise,
+                       np.meshgrid, np.broadcast_arrays, np.atleast_1d, np.atleast_2d,
+                       np.atleast_3d, np.array_equal, np.einsum_path}
+_PACKED: dict[Any, Callable[..., Any]] = {}
+
+
+def lists_packed(f: Any) -> Any:
+    """`f` (a numpy function adjit traces) called with its list arguments that hold
+    traced values stacked into one traced array, so that numpy dispatches it to adjit."""
+    if f in _SEQUENCE_FUNCTIONS:
+        return f
+    if f not in _PACKED:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if not any(isinstance(a, Tracer) for a in (*args, *kwargs.values())):
+                with context(loc=user_loc(2)):
+                    args = tuple(stack_nested(a) if _holds_tracer(a) else a for a in args)
+            return f(*args, **kwargs)
+
+        call.__name__ = getattr(f, "__name__", "call")
+        _PACKED[f] = call
+    return _PACKED[f]
+
+
+def py_float(x: Any = 0.0) -> Any:
+    """float() of a traced number stays traced (as a weak float64), keeping its derivative."""
+    if not isinstance(x, Tracer):
+        return float(x)
+    from . import numpy_api as api
+
+    if x.size != 1:
+        raise TypeError("only length-1 arrays can be converted to Python scalars")
+    with context(loc=user_loc(2)):
+        return Tracer(api.astype(api.reshape(x, ()), "f64").val, weak=True)
+
+
+REPLACEMENTS[np.array] = py_array
+REPLACEMENTS[np.asarray] = functools.partial(py_array, builtin=np.asarray)
+REPLACEMENTS[np.asanyarray] = functools.partial(py_array, builtin=np.asanyarray)

@@ -45,7 +45,8 @@ def decls_hash(decls: tuple[Decl, ...] = DECLS) -> str:
 
 _FUNCS = {sp.exp: "exp", sp.log: "log", sp.sin: "sin", sp.cos: "cos", sp.tan: "tan",
           sp.tanh: "tanh", sp.sinh: "sinh", sp.cosh: "cosh", sp.asin: "arcsin", sp.acos: "arccos",
-          sp.atan: "arctan", sp.sign: "sign", sp.Abs: "abs", sp.atan2: "arctan2"}
+          sp.atan: "arctan", sp.asinh: "arcsinh", sp.acosh: "arccosh", sp.atanh: "arctanh",
+          sp.sign: "sign", sp.Abs: "abs", sp.atan2: "arctan2"}
 _RELS = {sp.StrictGreaterThan: "gt", sp.GreaterThan: "ge", sp.StrictLessThan: "lt",
          sp.LessThan: "le", sp.Equality: "eq", sp.Unequality: "ne"}
 

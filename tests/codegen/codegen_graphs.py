@@ -136,7 +136,8 @@ def random_args(g: Graph, seed: int = 0) -> list[np.ndarray]:
 
 Mk = Callable[..., Var]  # mk(shape, dtype, kind) -> a new graph input
 UNARY_DOMAIN = {"log": "pos", "log2": "pos", "log10": "pos", "sqrt": "pos", "log1p": "unit",
-                "arcsin": "unit", "arccos": "unit", "tan": "unit"}
+                "arcsin": "unit", "arccos": "unit", "tan": "unit", "arctanh": "unit",
+                "arccosh": "above1"}
 
 
 def _unary(name: str) -> Callable[[Mk, str], list]:
@@ -224,6 +225,14 @@ def _cumsum(mk: Mk, dt: str) -> list:
     x = mk((4, 5), dt)
     return [emit("cumsum", x, axis=0), emit("cumsum", ops.exp(x), axis=1),
             emit("cumsum", mk((4, 1), dt), axis=1)]
+
+
+def _argsort(mk: Mk, dt: str) -> list:
+    x, ties = mk((4, 5), dt), mk((3, 6), dt, "small_int")
+    p = emit("argsort", x)
+    flat = ops.add(p, Lit.make(np.arange(4).reshape(4, 1) * 5, "i64"))
+    return [p, emit("argsort", ties), emit("argsort", mk((7,), dt)),
+            emit("gather", ops.reshape(ops.exp(x), (20,)), flat, axis=0)]
 
 
 def _reshape(mk: Mk, dt: str) -> list:
@@ -350,6 +359,7 @@ def _while_grad_case(mk: Mk, dt: str) -> list:
 
 ELEMENTWISE_UNARY = ("neg", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt",
                      "sin", "cos", "tan", "sinh", "cosh", "tanh", "arcsin", "arccos", "arctan",
+                     "arcsinh", "arccosh", "arctanh",
                      "logistic", "abs", "sign", "floor")
 ELEMENTWISE_BINARY = ("add", "sub", "mul", "div", "pow", "arctan2", "maximum", "minimum",
                       "logaddexp")
@@ -362,6 +372,7 @@ PRIM_CASES: dict[str, Callable[[Mk, str], list]] = {
     "select": _select, "convert": _convert, "stop_gradient": _stop_gradient,
     **{n: _reduce(n) for n in ("reduce_sum", "reduce_max", "reduce_min", "reduce_prod")},
     "argmax": _arg("argmax"), "argmin": _arg("argmin"), "cumsum": _cumsum,
+    "argsort": _argsort,
     "reshape": _reshape, "transpose": _transpose, "broadcast_to": _broadcast_to,
     "slice": _slice_case, "unslice": _unslice_case, "concatenate": _concatenate,
     "gather": _gather, "scatter_add": _scatter_add, "matmul": _matmul,
@@ -371,6 +382,7 @@ PRIM_CASES: dict[str, Callable[[Mk, str], list]] = {
 # Cases that also make sense with integer inputs.
 INT_CASES = ("neg", "add", "sub", "mul", "abs", "maximum", "minimum", "select", "lt", "eq",
              "reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "argmax", "cumsum",
+             "argsort",
              "transpose", "slice", "gather", "scatter_add", "matmul", "concatenate")
 
 
@@ -386,6 +398,8 @@ def _draw(rng: np.random.Generator, shape: tuple[int, ...], dtype: str, kind: st
         return rng.uniform(0.5, 1.5, size=shape).astype(np_dt)
     if kind == "unit":
         return rng.uniform(-0.9, 0.9, size=shape).astype(np_dt)
+    if kind == "above1":
+        return rng.uniform(1.2, 3.0, size=shape).astype(np_dt)
     if kind == "small_int":  # ties for comparisons
         return rng.integers(-2, 3, size=shape).astype(np_dt)
     return rng.normal(size=shape).astype(np_dt)

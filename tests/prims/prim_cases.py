@@ -47,6 +47,8 @@ RANGES: dict[str, tuple[Sampler, ...]] = {
     "tan": (uniform(-1.3, 1.3),),
     "arcsin": (uniform(-0.9, 0.9),),
     "arccos": (uniform(-0.9, 0.9),),
+    "arccosh": (uniform(1.2, 3),),
+    "arctanh": (uniform(-0.9, 0.9),),
     "arctan2": (away(0.3, 2), away(0.3, 2)),
     "abs": (away(0.1, 2),),
     "sign": (away(0.1, 2),),
@@ -150,6 +152,10 @@ def _nondiff_cases() -> list[Case]:
         for axis in (0, 1):
             cases.append(Case(name, f"3x4-axis{axis}", _floats((DEFAULT,), ((3, 4),)),
                               {"axis": axis}, kind="nondiff"))
+    ties = lambda rng, dt: [rng.integers(0, 3, (3, 5)).astype(dt)]  # noqa: E731
+    cases += [Case("argsort", "3x5", _floats((DEFAULT,), ((3, 5),)), kind="nondiff"),
+              Case("argsort", "3x5-ties", ties, kind="nondiff"),
+              Case("argsort", "7", _floats((DEFAULT,), ((7,),)), kind="nondiff")]
     return cases
 
 

@@ -17,19 +17,19 @@ def _raises(exc: type, fn, *args, match: str):  # noqa: ANN001, ANN202
 
 def test_unsupported_numpy_function_names_it_and_the_line() -> None:
     def f(x):
-        return np.sum(np.sinc(x))  # np.sinc is not supported
+        return np.sum(np.spacing(x))  # np.spacing is not supported
 
-    text = _raises(adjit.TraceError, adjit.grad(f), np.ones(3), match="sinc")
-    assert "test_errors.py" in text and "np.sinc(x)" in text
+    text = _raises(adjit.TraceError, adjit.grad(f), np.ones(3), match="spacing")
+    assert "test_errors.py" in text and "np.spacing(x)" in text
     assert "^" in text  # a caret under the call
     assert "supported" in text
 
 
 def test_unsupported_function_via_array_function() -> None:
     def f(x):
-        return np.sum(np.sort(x))
+        return np.sum(np.histogram2d(x, x)[0])
 
-    _raises(adjit.TraceError, adjit.grad(f), np.ones(3), match="np.sort")
+    _raises(adjit.TraceError, adjit.grad(f), np.ones(3), match="np.histogram2d")
 
 
 def test_integer_argument_in_argnums() -> None:
@@ -119,7 +119,7 @@ def test_argnums_out_of_range() -> None:
 
 def test_errors_are_adjit_errors_without_internal_frames() -> None:
     with pytest.raises(adjit.AdjitError) as info:
-        adjit.grad(lambda x: np.sum(np.sinc(x)))(np.ones(2))
+        adjit.grad(lambda x: np.sum(np.spacing(x)))(np.ones(2))
     frames = [str(f.path) for f in info.traceback]
     assert not any("/tracer/" in f or "/ir/" in f for f in frames), frames
 

@@ -53,15 +53,24 @@ def test_products_of_float64_and_float32_promote(product) -> None:
 
 def test_mean_of_a_list_of_traced_values_does_not_silently_drop_the_gradient() -> None:
     """numpy's np.mean of a Python list converts the sum with float(): adjit specialized on
-    that number under a guard and returned a zero gradient. Now: an error that says so
-    (jit still specializes; a value that does not depend on the argument is fine)."""
+    that number under a guard and returned a zero gradient. Now converted code stacks the
+    list (np.mean([...]) is traced), and a conversion numpy makes itself (np.float64(t))
+    is an error that says so (jit still specializes; a value that does not depend on the
+    argument is fine)."""
     def f(x):
         return np.mean([x[0, 0], x[1, 1]])
 
+    want = np.zeros_like(X64)
+    want[0, 0] = want[1, 1] = 0.5
+    np.testing.assert_allclose(adjit.grad(f)(X64), want)
+
+    def h(x):
+        return np.sum(x) * np.float64(x[0, 0])
+
     with pytest.raises(adjit.TraceError, match="derivative would be lost") as info:
-        adjit.grad(f)(X64)
+        adjit.grad(h)(X64)
     assert "test_fuzz_regressions.py" in str(info.value)
-    assert adjit.jit(f)(X64) == pytest.approx(f(X64))
+    assert adjit.jit(h)(X64) == pytest.approx(h(X64))
     g = adjit.grad(lambda x, y: np.sum(x) * float(y.sum()), argnums=0)(X64, X64)
     np.testing.assert_allclose(g, np.full_like(X64, X64.sum()))
     g = adjit.grad(lambda x: np.sum(x) * float(adjit.stop_gradient(x).sum()))(X64)
@@ -108,7 +117,7 @@ def test_float_guard_holds_up_to_rounding_and_never_retraces_forever() -> None:
     RecursionError. Guards compare exactly, so the runtime recognises the arguments a
     specialization was traced on."""
     def f(x, y):
-        return np.sum(x) * float(y.sum())
+        return np.sum(x) * np.float64(y.sum())  # (float() itself stays traced)
 
     j = adjit.jit(f)
     for _ in range(3):

@@ -19,7 +19,7 @@ LIB = textwrap.dedent("""
     import numpy as np
 
     def branch(x):  # another module: not converted, so Python needs the values
-        if float(np.sum(x)) > 0.5:
+        if np.float64(np.sum(x)) > 0.5:
             return x * 2.0
         return x * -3.0
 
@@ -48,7 +48,7 @@ def lib(tmp_path_factory: Any) -> Any:
 
 def converted(x: np.ndarray) -> Any:
     t = np.sum(x)
-    if float(t) > 0.5:  # float(): Python compares the number, adjit guards on it
+    if np.float64(t) > 0.5:  # np.float64(): Python compares the number, adjit guards on it
         return np.sum(x * 2.0)
     return np.sum(x * -3.0)
 
@@ -93,12 +93,12 @@ def test_guard_on_the_same_value_is_reused() -> None:
 
 def test_nan_guards_do_not_retrace(lib: Any) -> None:
     def self_unequal(x: np.ndarray) -> Any:
-        if float(x.sum()) != float(x.sum()):  # NaN test, Python style
+        if np.float64(x.sum()) != np.float64(x.sum()):  # NaN test, Python style
             return np.sum(x * 0.0)
         return np.sum(x * 2.0)
 
     def isnan(x: np.ndarray) -> Any:
-        if math.isnan(float(x[0])):
+        if math.isnan(np.float64(x[0])):
             return np.sum(x * 0.0)
         return np.sum(x)
 
@@ -143,7 +143,7 @@ def test_rounding_differences_do_not_retrace_every_call() -> None:
 
     def f(x: np.ndarray) -> Any:
         s = np.sum(np.exp(x))
-        if float(s) > 1.0:
+        if np.float64(s) > 1.0:
             return s + np.sum(x)
         return np.sum(-x)
 

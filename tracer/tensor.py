@@ -747,6 +747,8 @@ _MAX_CODES = 65536
 
 
 def _wrap_plain(out: Any) -> Any:
+    if type(out) is np.ndarray:  # the common case
+        return Tensor(out, _array=True)
     leaves, tree = pytree.flatten(out)
     return pytree.unflatten(tree, [Tensor(np.asarray(x), _array=True)
                                    if isinstance(x, (np.ndarray, np.generic)) else x

@@ -31,7 +31,6 @@ import numpy as np
 from adjit.ir import ArrayType, Builder, Graph, Var, building, context
 from adjit.ir.core import dtype_name
 from adjit.ir.errors import TraceError
-from adjit.ir.evaluate import evaluate
 
 from . import pytree
 from .loc import _internal, user_loc

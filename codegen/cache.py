@@ -3,7 +3,8 @@
 A cache folder (ADJIT_CACHE_DIR, default ~/.cache/adjit) holds:
 
     .adjit-key        32 random bytes, mode 0600: this folder's HMAC key
-    <digest>/         one entry per generated module; digest = sha256 of its text, 20 hex digits
+    <digest>/         one entry per generated module; digest = sha256 of its code (its text,
+                      comment lines blanked: `code_hash`), 20 hex digits
       <name>.py       the text, for tracebacks and reading: never imported, executed or trusted
       <tag>.nbk       numba's code for one argument signature: b"ADJK1", HMAC-SHA256, pickle
 
@@ -14,7 +15,7 @@ Rules (the README's "The disk cache" says them to users):
   unwritable folder is not used: adjit warns and takes a fresh private folder (mkdtemp, 0700)
   for the process.
 - Nothing read from the folder is executed or unpickled before its HMAC is verified. The HMAC
-  binds the bytes to the sha256 of the module's text and to the signature tag, so a damaged
+  binds the bytes to the sha256 of the module's code and to the signature tag, so a damaged
   file, a file of another kernel or signature, a half-written or planted file fails the check;
   it is recompiled, never run. Generated modules are compiled from the text in memory.
 - Every file is written under a temporary name and renamed into place, so concurrent writers
@@ -55,6 +56,16 @@ _LEGACY = re.compile(r"[0-9a-f]{20}\.py|\.tmp-.*\.py")
 
 class CacheFolderWarning(UserWarning):
     """The cache folder is not safe or not writable; a private temporary folder is used."""
+
+
+def code_hash(text: str) -> bytes:
+    """The sha256 of a generated module's code: its text with each line that is only a
+    comment blanked to `#` (they name the user's `file:line` for each statement, and the
+    kernel plan), so the same graph generated from another script, whose code is the same,
+    finds the same entry. Line numbers are kept, so the compiled code's line table is too."""
+    lines = text.split("\n")
+    code = "\n".join("#" if ln.lstrip().startswith("#") else ln for ln in lines)
+    return hashlib.sha256(code.encode()).digest()
 
 
 def unsafe_reason(path: Path) -> str | None:
@@ -121,7 +132,7 @@ class Folder:
 
     # ---- entries --------------------------------------------------------------------------
     def entry(self, text: str) -> Path:
-        return self.path / hashlib.sha256(text.encode()).hexdigest()[:20]
+        return self.path / code_hash(text).hex()[:20]
 
     def source_path(self, text: str, name: str) -> Path:
         return self.entry(text) / f"{name}.py"

@@ -1,9 +1,10 @@
 """Turn generated `Source` into a callable.
 
 `compile_source(src, cache_dir, jit=True, signature_args=None)` writes the text to
-`<folder>/<sha256(text)[:20]>/<name>.py` (see `codegen.cache`: the folder is checked, the file
-is written atomically and only when it differs), compiles the text *in memory* into a module
-of its own (no bytecode file is written or read, and the module is not left in
+`<folder>/<code_hash(text)[:20]>/<name>.py` (see `codegen.cache`: the hash leaves comment
+lines out, so the same code generated from another script shares the entry; the folder is
+checked, the file is written atomically and only when it differs), compiles the text *in
+memory* into a module of its own (no bytecode file is written or read, and the module is not left in
 `sys.modules`), and returns the `numba.njit(fastmath=False, error_model='numpy')` dispatcher
 with adjit's verified disk cache (`codegen.kernelcache`); with `jit=False`, the plain Python
 function. The module's other functions (`src.callees`: the sub-graphs of `cond` and `while`)

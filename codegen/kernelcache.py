@@ -24,7 +24,7 @@ from numba.core import compiler, sigutils
 from numba.core.caching import _Cache
 from numba.core.serialize import dumps
 
-from .cache import Folder
+from .cache import Folder, code_hash
 
 log = logging.getLogger("adjit")
 
@@ -34,7 +34,7 @@ class KernelCache(_Cache):
                  on_miss: Callable[[Any], bool] | None = None) -> None:
         self.folder = folder
         self.entry = folder.entry(text)
-        self.text_hash = hashlib.sha256(text.encode()).digest()
+        self.text_hash = code_hash(text)  # comment lines (file:line) left out
         self.name = name
         self.on_miss = on_miss
         self._enabled = True

@@ -12,6 +12,7 @@ from typing import Any, Sequence
 from adjit.ir import Graph
 
 from .adjoint import adjoint
+from .feed import feed
 from .inline_custom import inline_custom
 from .prune import PruneReport, prune
 from .simplify import SimplifyStats, simplify
@@ -25,6 +26,8 @@ class Stages:
     prune_report: PruneReport | None = None
     simplified: Graph | None = None
     simplify_stats: SimplifyStats = field(default_factory=SimplifyStats)
+    # with `given`: the indices of the given values that became inputs (passes/feed.py)
+    fed: list[int] = field(default_factory=list)
 
 
 def _after(name: str, g: Graph, checks: bool, dump: set[str]) -> Graph:
@@ -38,10 +41,16 @@ def _after(name: str, g: Graph, checks: bool, dump: set[str]) -> Graph:
 
 
 def differentiate(g: Graph, wrt: Sequence[int], *, seed: str = "auto", checks: bool = False,
-                  dump: set[str] = frozenset(), also: Sequence[Any] = ()) -> Stages:
+                  dump: set[str] = frozenset(), also: Sequence[Any] = (),
+                  given: Sequence[Any] = ()) -> Stages:
+    """adjoint -> prune -> (feed, when values of `given` are already computed) ->
+    simplify; the fed graph's inputs are g's, the cotangent seeds, then `given[i]` for each
+    i in `Stages.fed`."""
     st = Stages(traced=_after("trace", g, checks, dump))
     st.joint = _after("adjoint", adjoint(g, wrt, seed=seed, also=also), checks, dump)
     pruned, st.prune_report = prune(st.joint, wrt=wrt, forward=g)
+    if given:  # part of the prune step: what the forward computed is dead code here too
+        pruned, st.fed = feed(pruned, given)
     st.pruned = _after("prune", pruned, checks, dump)
     refuse_nondifferentiable(pruned)
     st.simplified = _after("simplify", simplify(inline_custom(pruned), stats=st.simplify_stats),

@@ -120,11 +120,8 @@ def aliasing_outputs(graph: Any) -> set[int]:
     made_by = {id(o): e for e in graph.eqns for o in e.outputs}
     inputs = {id(v) for v in graph.inputs}
     out: set[int] = set()
-    seen: dict[int, int] = {}
+    origins: set[int] = set()  # what earlier outputs are (views of)
     for pos, v in enumerate(graph.outputs):
-        if id(v) in seen:
-            out.add(pos)
-        seen.setdefault(id(v), pos)
         cur = v
         while True:
             if id(cur) in inputs or isinstance(cur, Lit):
@@ -134,6 +131,9 @@ def aliasing_outputs(graph: Any) -> set[int]:
             if eqn is None or eqn.prim not in views or not eqn.inputs:
                 break
             cur = eqn.inputs[0]
+        if id(cur) in origins:
+            out.add(pos)
+        origins.add(id(cur))
     return out
 
 

@@ -2,9 +2,13 @@
 
 The nodes that reach the tensors being differentiated are joined into one graph (their
 leaves and constants become its inputs), which goes through the same adjoint, prune,
-simplify, fuse and codegen as a traced function. The compiled function is cached by the
-joined graph's structure (its text without locations, which inputs are differentiated),
-so a training step whose graph does not change compiles once; `compilations()` counts.
+simplify, fuse and codegen as a traced function. The values the eager forward already
+computed (every node's outputs) are inputs too, so the compiled backward holds only what
+the adjoint needs, not the forward again (passes/feed.py). The compiled function is cached
+by the joined graph's structure: first by a cheap key (each node's graph by identity and
+where its inputs come from, which leaves require grad), which spares building the joined
+graph at every step; then by its text without locations. A training step whose graph does
+not change compiles once; `compilations()` and `cache_info()` count.
 
 - `create_graph=True`: the joint graph is applied as a recorded operation instead of being
   compiled, so the gradients are tensors with a graph of their own (higher derivatives).
@@ -26,6 +30,7 @@ from adjit.tracer.tensor import Edge, Node, Tensor, apply, inplace_message, no_g
 from adjit.tracer.trace import Traced
 from adjit.tracer.values import Tracer
 
+from .arguments import aliasing_outputs
 from .compiler import Specialization, build
 
 _CACHE: dict[Any, Specialization] = {}
@@ -40,55 +45,122 @@ def compilations() -> int:
 # ---- the recorded graph, joined -----------------------------------------------------------------
 
 class Joined:
-    """The nodes reaching `roots`, as one graph: inputs are the tensors from outside."""
+    """The nodes reaching `roots`, as one graph: inputs are the tensors from outside.
+
+    Walking the nodes is cheap and done at every backward: it checks versions, lists the
+    tensors from outside (`externals`) and gives `structure`, a key that determines the
+    joined graph (each node's graph, by identity, and where each of its inputs comes from).
+    The graph itself (`inputs`, `eqns`, `value`) is built only when asked for: a backward
+    whose compiled function is cached under `structure` never builds it."""
 
     def __init__(self, roots: Sequence[Tensor]) -> None:
         self.nodes = _topological([r.grad_fn for r in roots if r.grad_fn is not None])
         self.externals: list[Tensor] = []
         self.edges: list[Edge] = []  # one per external: where it was first used
-        inputs: list[Var] = []
-        ext_index: dict[int, int] = {}
+        self.ext_index: dict[int, int] = {}
+        self._types: list[ArrayType] = []  # each external's, as its first user declared it
+        self.pos: dict[int, int] = {}  # node id -> its place in `nodes`
+        ext_index, pos = self.ext_index, self.pos
+        parts = []
+        for k, node in enumerate(self.nodes):
+            if node.freed:
+                raise RuntimeError(
+                    "Trying to backward through the graph a second time (or directly "
+                    "access saved tensors after they have already been freed). Saved "
+                    "intermediate values of the graph are freed when you call .backward() "
+                    "or autograd.grad(). Specify retain_graph=True if you need to backward "
+                    "through the graph a second time or if you need to access saved "
+                    "tensors after calling backward.")
+            pos[node.id] = k
+            srcs: list[Any] = []
+            for j, e in enumerate(node.edges):
+                if e.node is not None:
+                    srcs.append((pos[e.node.id], e.index))
+                    continue
+                _check_version(e, node)
+                x = id(e.tensor)
+                if x not in ext_index:
+                    ext_index[x] = len(self.externals)
+                    self.externals.append(e.tensor)
+                    self.edges.append(e)
+                    self._types.append(node.graph.inputs[j].type)
+                srcs.append(ext_index[x])
+            parts.append((id(node.graph), node.custom is not None, tuple(srcs)))
+        for r in roots:  # a leaf differentiated itself (x.backward()): an input and output
+            if r.grad_fn is None and id(r) not in ext_index:
+                ext_index[id(r)] = len(self.externals)
+                self.externals.append(r)
+                self.edges.append(Edge(r))
+                self._types.append(ArrayType(dtype_name(r.dtype), r.shape))
+        self.structure = tuple(parts)
+        self._env: dict[tuple[int, int], Any] | None = None
+
+    def place(self, t: Tensor) -> Any:
+        """Where `t` is in the structure: (node position, output) or an external's index."""
+        if t.grad_fn is None:
+            return self.ext_index.get(id(t))
+        k = self.pos.get(t.grad_fn.id)
+        return None if k is None else (k, t._out)
+
+    def _build(self) -> None:
+        inputs = [Var(t) for t in self._types]
+        # the nodes' outputs, computed by the eager forward: the backward reads them instead
+        # of computing them again (passes/feed.py); `sources[i]` is (node, output index)
+        given: list[Var] = []
+        sources: list[tuple[Node, int]] = []
+        seen: set[int] = set()
         env: dict[tuple[int, int], Any] = {}
         b = Builder()
         with building(b):
             for node in self.nodes:
-                if node.freed:
-                    raise RuntimeError(
-                        "Trying to backward through the graph a second time (or directly "
-                        "access saved tensors after they have already been freed). Saved "
-                        "intermediate values of the graph are freed when you call .backward() "
-                        "or autograd.grad(). Specify retain_graph=True if you need to backward "
-                        "through the graph a second time or if you need to access saved "
-                        "tensors after calling backward.")
-                args = []
-                for e in node.edges:
-                    if e.node is not None:
-                        args.append(env[(e.node.id, e.index)])
-                        continue
-                    _check_version(e, node)
-                    k = id(e.tensor)
-                    if k not in ext_index:
-                        ext_index[k] = len(inputs)
-                        inputs.append(Var(node.graph.inputs[len(args)].type))
-                        self.externals.append(e.tensor)
-                        self.edges.append(e)
-                    args.append(inputs[ext_index[k]])
+                args = [env[(e.node.id, e.index)] if e.node is not None
+                        else inputs[self.ext_index[id(e.tensor)]] for e in node.edges]
                 if node.custom is not None:  # its backward is Python: interpreted only
                     for i, o in enumerate(node.graph.outputs):
                         env[(node.id, i)] = Var(o.type)
                     continue
                 for i, v in enumerate(inline(node.graph, args)):
                     env[(node.id, i)] = v
-        for r in roots:  # a leaf differentiated itself (x.backward()): an input and output
-            if r.grad_fn is None and id(r) not in ext_index:
-                ext_index[id(r)] = len(inputs)
-                inputs.append(Var(ArrayType(dtype_name(r.dtype), r.shape)))
-                self.externals.append(r)
-                self.edges.append(Edge(r))
-        self.inputs = inputs
-        self.eqns = b.eqns
-        self.env = env
-        self.ext_index = ext_index
+                    if isinstance(v, Var) and id(v) not in seen:
+                        seen.add(id(v))
+                        given.append(v)
+                        sources.append((node, i))
+        self._given, self._sources = given, sources
+        self._inputs = inputs
+        self._eqns = b.eqns
+        self._env = env
+
+    @property
+    def inputs(self) -> list[Var]:
+        if self._env is None:
+            self._build()
+        return self._inputs
+
+    @property
+    def eqns(self) -> list[Any]:
+        if self._env is None:
+            self._build()
+        return self._eqns
+
+    @property
+    def given(self) -> list[Var]:
+        """The nodes' outputs in the joined graph (what the eager forward computed)."""
+        if self._env is None:
+            self._build()
+        return self._given
+
+    @property
+    def sources(self) -> list[tuple[Node, int]]:
+        """For each of `given`, (node, output index)."""
+        if self._env is None:
+            self._build()
+        return self._sources
+
+    @property
+    def env(self) -> dict[tuple[int, int], Any]:
+        if self._env is None:
+            self._build()
+        return self._env
 
     def value(self, t: Tensor) -> Any:
         """The joined graph's value for tensor `t` (an input, or a node's output)."""
@@ -117,6 +189,22 @@ def _topological(starts: Sequence[Node]) -> list[Node]:
             if e.node is not None and e.node.id not in seen:
                 stack.append((e.node, False))
     return order
+
+
+def _saved(node: Node, index: int) -> np.ndarray:
+    """A node's output as the eager forward computed it, for the backward to read (an error
+    if it was changed in place since, through a tensor sharing its version counter)."""
+    counter, version = node.versions[index]
+    if counter[0] != version:
+        raise RuntimeError(inplace_message(node.values[index].shape, node.name(), counter[0],
+                                           version))
+    return node.values[index]
+
+
+def _contiguous(a: np.ndarray) -> np.ndarray:
+    """C order for the compiled backward (recorded results are, see tensor._runner; numba
+    compiles a slower variant for arrays of any other layout)."""
+    return a if a.flags.c_contiguous else np.array(a, order="C")
 
 
 def _check_version(e: Edge, node: Node) -> None:
@@ -247,12 +335,24 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool) -> None:
         gt = g if isinstance(g, Tensor) else Tensor(g, _array=True)
         t.grad = gt if t.grad is None else t.grad + gt
         return
-    arr = g._np if isinstance(g, Tensor) else g
-    if t.grad is None:
-        t.grad = Tensor(np.array(arr, dtype=t.dtype, copy=True), _array=True)
+    # As PyTorch's AccumulateGrad: the first backward gives `.grad` the gradient itself (an
+    # array of its own, see `_fresh`), later ones add to it in place, so a `.grad` the user
+    # holds sees the sum (and its version moves on).
+    if isinstance(g, Tensor):
+        arr = np.array(g._np, dtype=t.dtype, copy=True)  # from a hook: maybe the user's
     else:
-        t.grad._np = t.grad._np + arr
-        t.grad._version[0] += 1
+        arr = np.asarray(g, dtype=t.dtype)
+    grad = t.grad
+    if grad is None:
+        t.grad = Tensor(arr, _array=True)
+        return
+    old = grad._np
+    if (type(old) is np.ndarray and old.shape == arr.shape and old.dtype == arr.dtype
+            and old.flags.writeable and grad.grad_fn is None):
+        np.add(old, arr, out=old)
+    else:  # a .grad the user set to something that cannot take it in place
+        grad._np = old + arr
+    grad._version[0] += 1
 
 
 # ---- running the joint graph --------------------------------------------------------------------
@@ -266,31 +366,91 @@ def _run(joined: Joined, roots: Sequence[Tensor], seeds: Sequence[np.ndarray],
         # hook that may change an intermediate gradient): node by node, interpreted.
         from .custom import interpret_backward
 
-        return interpret_backward(joined, roots, seeds, targets, create_graph)
-    outputs = [joined.value(r) for r in roots]
-    graph = joined.graph(outputs)
+        grads = interpret_backward(joined, roots, seeds, targets, create_graph)
+        # arrays of their own (a custom backward may return its own arrays): see `_fresh`
+        return [g.copy() if isinstance(g, np.ndarray) else g for g in grads]
     wrt = [joined.ext_index[id(t)] for t in targets if t.grad_fn is None
            and id(t) in joined.ext_index]
-    also = [joined.value(t) for t in targets if t.grad_fn is not None
-            and joined.value(t) is not None]
+    inner = [t for t in targets if t.grad_fn is not None and joined.place(t) is not None]
     if create_graph:
-        values = _recorded_backward(graph, wrt, also, joined.externals, seeds)
+        outputs = [joined.value(r) for r in roots]
+        values = _recorded_backward(joined.graph(outputs), wrt, [joined.value(t) for t in inner],
+                                    joined.externals, seeds)
     else:
-        spec = specialize(graph, wrt, also)
-        values = spec.run([*[t._np for t in joined.externals], *seeds])[len(outputs):]
+        spec, fed = _compiled(joined, roots, wrt, inner)
+        args = [*[t._np for t in joined.externals], *seeds,
+                *[_contiguous(_saved(joined.nodes[k], i)) for k, i in fed]]
+        values = _fresh(spec, spec.run(args))[len(roots):]
     it = iter(values)
     by_id = {}
     for t in targets:
         if t.grad_fn is None and id(t) in joined.ext_index:
             by_id[id(t)] = next(it)
-    for t in targets:
-        if t.grad_fn is not None and joined.value(t) is not None:
-            by_id[id(t)] = next(it)
+    for t in inner:
+        by_id[id(t)] = next(it)
     return [by_id.get(id(t)) for t in targets]
 
 
-def specialize(graph: Graph, wrt: Sequence[int], also: Sequence[Any]) -> Specialization:
-    """The compiled joint function of a joined graph, cached by its structure."""
+def _fresh(spec: Specialization, values: list[Any]) -> list[Any]:
+    """The gradients, each in memory of its own: the compiled function may return one of its
+    arguments or constants (the gradient of `w` in `(x * w).sum()` is `x`), or one array
+    twice (the gradients of `a` and `b` in `(a + b).sum()`); those are copied, so that
+    accumulating into a `.grad` in place changes nothing else."""
+    shared = getattr(spec, "shared", None)
+    if shared is None:
+        shared = spec.shared = aliasing_outputs(spec.final)
+    if not shared:
+        return values
+    return [v.copy() if i in shared and isinstance(v, np.ndarray) else v
+            for i, v in enumerate(values)]
+
+
+# (structure, roots, wrt, intermediates asked for) -> (specialization, the node outputs it
+# reads as (node position, output index), the node graphs whose identity the key holds)
+_BY_STRUCTURE: dict[Any, tuple[Specialization, list[tuple[int, int]], Any]] = {}
+_MAX_STRUCTURES = 256
+_HITS = {"structure": 0, "text": 0}
+
+
+def cache_info() -> dict[str, int]:
+    """Backward cache statistics: compilations, and hits by structure (no graph built) and
+    by text (a graph built and printed, then found compiled)."""
+    return {"compilations": _COUNT[0], **_HITS}
+
+
+def _compiled(joined: Joined, roots: Sequence[Tensor], wrt: Sequence[int],
+              inner: Sequence[Tensor]) -> tuple[Specialization, list[tuple[int, int]]]:
+    """The compiled backward for this joined graph. Keyed first by its structure (cheap: no
+    graph is built); a miss builds the graph and looks it up by its text (specialize)."""
+    places = tuple(joined.place(r) if r.grad_fn is not None  # a leaf root: its type too
+                   else (joined.place(r), r.shape, r.dtype.str) for r in roots)
+    key = (joined.structure, places, tuple(wrt),
+           tuple(joined.place(t) for t in inner))
+    found = _BY_STRUCTURE.get(key)
+    if found is not None:
+        _HITS["structure"] += 1
+        return found[0], found[1]
+    before = _COUNT[0]
+    outputs = [joined.value(r) for r in roots]
+    spec = specialize(joined.graph(outputs), wrt, [joined.value(t) for t in inner],
+                      joined.given)
+    if _COUNT[0] == before:
+        _HITS["text"] += 1
+    fed = [(joined.pos[joined.sources[i][0].id], joined.sources[i][1])
+           for i in spec.stages.fed]
+    if len(_BY_STRUCTURE) >= _MAX_STRUCTURES:
+        _BY_STRUCTURE.clear()
+    # the key holds the node graphs' ids: the entry keeps the graphs alive, so that no other
+    # graph can take one of their ids while the entry exists
+    _BY_STRUCTURE[key] = (spec, fed, tuple(n.graph for n in joined.nodes))
+    return spec, fed
+
+
+def specialize(graph: Graph, wrt: Sequence[int], also: Sequence[Any],
+               given: Sequence[Var] = ()) -> Specialization:
+    """The compiled joint function of a joined graph, cached by its structure; the values of
+    `given` (the nodes' outputs, in the graph's order) are read from inputs when the backward
+    needs them (`spec.stages.fed` says which), not computed again."""
     positions = {id(o): (i, j) for i, e in enumerate(graph.eqns)
                  for j, o in enumerate(e.outputs)}
     key = (graph.format(locs=False), tuple(wrt),
@@ -300,7 +460,7 @@ def specialize(graph: Graph, wrt: Sequence[int], also: Sequence[Any]) -> Special
         traced = Traced(graph, None, tuple(False for _ in graph.inputs))
         n_ct = sum(1 for o in graph.outputs if o.type.is_float)
         spec = build(traced, wrt=wrt, static=(), n_args=len(graph.inputs) + n_ct,
-                     seed="inputs", also=also)
+                     seed="inputs", also=also, given=given)
         _CACHE[key] = spec
         _COUNT[0] += 1
     return spec
@@ -333,8 +493,8 @@ def inspect_tensor(t: Tensor) -> Any:
     joined = Joined([t])
     leaves = [x for x in joined.externals if x.requires_grad]
     graph = joined.graph([joined.value(t)])
-    spec = specialize(graph, [joined.ext_index[id(x)] for x in leaves], [])
+    spec = specialize(graph, [joined.ext_index[id(x)] for x in leaves], [], joined.given)
     return Inspection(spec, "backward")
 
 
-__all__ = ["backward", "compilations", "grad", "inspect_tensor", "no_grad"]
+__all__ = ["backward", "cache_info", "compilations", "grad", "inspect_tensor", "no_grad"]

@@ -106,10 +106,12 @@ def _small(g: Graph) -> bool:
 
 
 def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n_args: int,
-          seed: str = "auto", also: Sequence[Any] = (), reason: str = "",
+          seed: str = "auto", also: Sequence[Any] = (), given: Sequence[Any] = (),
+          reason: str = "",
           trace_s: float | None = None) -> Specialization:
     """Compile a traced function (its gradient wrt inputs `wrt`, and the cotangents of the
-    values in `also`, when `wrt` is given). `reason` (first call, new shapes or dtypes, a
+    values in `also`, when `wrt` is given; values of `given` already computed are read from
+    inputs appended after the others: see passes/feed.py and `stages.fed`). `reason` (first call, new shapes or dtypes, a
     guard that failed, ...) and `trace_s` (how long tracing took) are only reported: with
     ADJIT_LOG=compile or the "adjit" logger at INFO (runtime/log.py)."""
     # Imported here so that `import adjit` stays cheap for IR-only use (numba loads on first
@@ -123,10 +125,12 @@ def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n
     checks = config.checks()
     dump = config.dump_after()
     g = traced.graph
-    stages = (differentiate(g, wrt, seed=seed, checks=checks, dump=dump, also=also)
+    stages = (differentiate(g, wrt, seed=seed, checks=checks, dump=dump, also=also,
+                            given=given)
               if wrt is not None
               else optimize(g, checks=checks, dump=dump))
     final = stages.simplified
+    n_args += len(stages.fed)
     plan = fuse(final)
     if "fuse" in dump:
         print(f"--- kernel plan ---\n{plan}")

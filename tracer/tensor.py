@@ -3,16 +3,18 @@
 A Tensor holds a numpy array and runs eagerly. When an operation has an input that requires
 a gradient (and recording is on: not inside `no_grad`), it is also *recorded*: the operation
 runs on tracers through the same numpy surface as traced code (tracer/numpy_api.py), which
-gives a small closed graph; the interpreter evaluates that graph on the inputs' arrays (the
-eager result), and a `Node` keeps the graph and where each input came from. `backward()`
+gives a small closed graph, kept per operation and call site with a Python function written
+to evaluate it on the inputs' arrays (the eager result, as the interpreter would give it),
+and a `Node` keeps the graph and where each input came from. `backward()`
 (runtime/autograd.py) joins the nodes that reach a tensor into one graph, differentiates,
 prunes, fuses and compiles it like any traced function, cached by the graph's structure, so
 a training loop whose graph does not change compiles once.
 
 What a node reads from outside the recorded graph (leaves, constants) is read again when the
-backward runs, so each input's version (bumped by every in-place operation) is saved when it
-is used and checked then: a tensor changed in place after it was used is an error, never a
-silently wrong gradient.
+backward runs, and so are the nodes' outputs as the forward computed them (`Node.values`),
+so each input's version (bumped by every in-place operation) is saved when it is used, each
+output's when it is made, and both are checked then: a tensor changed in place after it was
+used is an error, never a silently wrong gradient.
 """
 from __future__ import annotations
 
@@ -29,7 +31,6 @@ import numpy as np
 from adjit.ir import ArrayType, Builder, Graph, Var, building, context
 from adjit.ir.core import dtype_name
 from adjit.ir.errors import TraceError
-from adjit.ir.evaluate import evaluate
 
 from . import pytree
 from .loc import _internal, user_loc
@@ -37,11 +38,15 @@ from .values import Tracer
 
 # ---- grad mode ----------------------------------------------------------------------------------
 
-_MODE = threading.local()
+class _Mode(threading.local):
+    enabled = True  # each thread starts with recording on
+
+
+_MODE = _Mode()
 
 
 def is_grad_enabled() -> bool:
-    return getattr(_MODE, "enabled", True)
+    return _MODE.enabled
 
 
 class set_grad_enabled:  # noqa: N801  (PyTorch's name: a function and a context manager)
@@ -154,6 +159,9 @@ class Edge:
 class Node:
     """A recorded operation: what PyTorch calls a tensor's `grad_fn`."""
 
+    __slots__ = ("id", "_name", "graph", "edges", "freed", "custom", "outputs", "values",
+                 "versions", "__weakref__")
+
     def __init__(self, name: str, graph: Graph, edges: list[Edge],
                  outputs: list[Tensor]) -> None:
         self.id = next(_NODE_IDS)
@@ -236,6 +244,7 @@ class RemovableHandle:
 
 
 _HOOK_IDS = itertools.count()
+_NO_HOOKS = types.MappingProxyType({})  # shared by every tensor without hooks: read-only
 
 
 # ---- Tensor -------------------------------------------------------------------------------------
@@ -258,7 +267,7 @@ class Tensor:
         self.grad: Tensor | None = None
         self.grad_fn: Node | None = None
         self._out = 0
-        self._hooks: dict[int, Callable[..., Any]] = {}
+        self._hooks: Any = _NO_HOOKS  # a dict of its own once a hook is registered
         self._retain = False
         self._version = [0]
         self._acc: AccumulateGrad | None = None
@@ -391,6 +400,8 @@ class Tensor:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require "
                                "gradient")
         key = next(_HOOK_IDS)
+        if self._hooks is _NO_HOOKS:
+            self._hooks = {}
         self._hooks[key] = hook
         return RemovableHandle(self._hooks, key)
 
@@ -453,62 +464,218 @@ def _leaves(args: Any) -> list[Any]:
     return pytree.flatten(args)[0]
 
 
-_OPS: dict[Any, tuple[Graph, Any]] = {}  # recorded operations already traced (see apply)
+class _Op:
+    """A recorded operation already traced: its graph, how its results regroup, the name
+    of its backward node, and a runner evaluating its graph on arrays."""
+
+    __slots__ = ("graph", "out_tree", "bname", "run", "floats", "single")
+
+    def __init__(self, graph: Graph, out_tree: Any, name: str | None) -> None:
+        self.graph, self.out_tree = graph, out_tree
+        self.floats = tuple(o.type.is_float for o in graph.outputs)
+        self.single = out_tree is None and self.floats == (True,)
+        self.bname = _backward_name(name, graph)
+        self.run = _runner(graph)
+
+
+_OPS: dict[Any, _Op] = {}  # recorded operations already traced (see apply)
 _MAX_OPS = 4096
+_FLAT = (Tensor, float, int, bool, np.ndarray, np.float32, np.float64, np.int64)
+_FLAT_TREES: dict[int, Any] = {}  # n -> the tree of ((n leaves), {}), as pytree makes it
+
+
+def _flat_tree(n: int) -> Any:
+    tree = _FLAT_TREES.get(n)
+    if tree is None:
+        tree = _FLAT_TREES[n] = pytree.flatten((tuple(range(n)), {}))[1]
+    return tree
 
 
 def apply(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any] | None = None,
           name: str | None = None, eager: Callable[..., Any] | None = None,
           key: Any = None) -> Any:
     """Run `fn` on tensors: on their arrays (`eager`, default `fn`) when nothing needs a
-    gradient; otherwise on tracers, recording a node whose graph the interpreter evaluates.
+    gradient; otherwise on tracers, recording a node whose graph is evaluated on the arrays.
     Non-tensor arrays among the arguments are inputs of the node too (so their values do
     not become part of the recorded graph's structure).
 
-    Tracing an operation costs far more than running it, so its graph is kept, keyed by
+    Tracing an operation costs far more than running it, so it is kept (`_Op`), keyed by
     `key` (default `fn`, which must then be the same object on every call), the arguments'
     structure, shapes, dtypes and other values, and the user's line; `key=False` never
     keeps it (a function made anew for each call)."""
-    kwargs = kwargs or {}
-    leaves, tree = pytree.flatten((args, kwargs))
-    tensors = [x for x in leaves if isinstance(x, Tensor)]
-    if not _needs_recording(tensors):
+    if not kwargs:
+        flat = True
+        needed = False
+        for x in args:
+            t = type(x)
+            if t is Tensor:
+                needed = needed or x.requires_grad
+            elif t not in _FLAT:
+                flat = False
+                break
+        if flat:  # the common case: tensors and numbers, no pytree to flatten
+            if not (needed and is_grad_enabled()):
+                out = (eager or fn)(*[x._np if type(x) is Tensor else x for x in args])
+                return _wrap_plain(out)
+            return _record(fn, args, list(args), _flat_tree(len(args)), name, key)
+    leaves, tree = pytree.flatten((args, kwargs or {}))
+    if not _needs_recording([x for x in leaves if isinstance(x, Tensor)]):
         plain = [x._np if isinstance(x, Tensor) else x for x in leaves]
         a, k = pytree.unflatten(tree, plain)
-        out = (eager or fn)(*a, **k)
-        return _wrap_plain(out)
+        return _wrap_plain((eager or fn)(*a, **k))
+    return _record(fn, args, leaves, tree, name, key)
+
+
+def _record(fn: Callable[..., Any], args: Any, leaves: list[Any], tree: Any,
+            name: str | None, key: Any) -> Any:
+    """`apply` of an operation that is recorded: leaves flattened from (args, kwargs)."""
     edges: list[Edge] = []
     arrays: list[np.ndarray] = []
+    keys: list[Any] | None = [] if key is not False else None
     for x in leaves:
+        if type(x) is Tensor:
+            arr = x._np
+            edges.append(Edge(x))
+            arrays.append(arr)
+            if keys is not None:
+                keys.append((arr.shape, arr.dtype.char))
+            continue
         if isinstance(x, Tensor) or (isinstance(x, np.ndarray) and x.dtype.kind in "biufc"):
             t = x if isinstance(x, Tensor) else Tensor(x, _array=True)
             edges.append(Edge(t))
             arrays.append(t._np)
-    cache_key = None
-    if key is not False:
+        if keys is not None:
+            try:
+                keys.append(_leaf_key(x))
+            except TypeError:  # an argument that cannot key the cache: trace every time
+                keys = None
+    cache_key = found = None
+    if keys is not None:
+        cache_key = (fn if key is None else key, name, tree, tuple(keys), _site())
         try:
-            cache_key = (fn if key is None else key, name, tree,
-                         tuple([_leaf_key(x) for x in leaves]), _site())
             found = _OPS.get(cache_key)
-        except TypeError:  # an argument that cannot key the cache: trace every time
-            cache_key, found = None, None
-    else:
-        found = None
+        except TypeError:  # an unhashable key
+            cache_key = None
     if found is None:
-        found = _trace_op(fn, leaves, tree, name)
+        found = _Op(*_trace_op(fn, leaves, tree, name), name)
         if cache_key is not None:
             if len(_OPS) >= _MAX_OPS:
                 _OPS.clear()
             _OPS[cache_key] = found
-    graph, out_tree = found
-    values = evaluate(graph, *arrays)
-    results = [Tensor(np.asarray(v), _array=True) for v in values]
-    node = Node(_backward_name(name, graph), graph, edges, results)
+    values = found.run(arrays)
+    if found.single:  # one float result
+        r = Tensor(values[0], _array=True)
+        node = Node(found.bname, found.graph, edges, [r])
+        node.values = values
+        r.grad_fn, r.requires_grad = node, True
+        return r
+    results = [Tensor(v, _array=True) for v in values]
+    node = Node(found.bname, found.graph, edges, results)
     node.values = values
-    for i, (r, o) in enumerate(zip(results, graph.outputs, strict=True)):
-        if o.type.is_float:
+    for i, (r, is_float) in enumerate(zip(results, found.floats, strict=True)):
+        if is_float:
             r.grad_fn, r._out, r.requires_grad = node, i, True
-    return pytree.unflatten(out_tree, results)
+    if found.out_tree is None:  # one result (pytree's LEAF)
+        return results[0]
+    return pytree.unflatten(found.out_tree, results)
+
+
+try:  # numpy's error state, set directly: np.errstate costs several microseconds
+    from numpy._core._ufunc_config import _extobj_contextvar, _make_extobj
+
+    _IGNORE = _make_extobj(all="ignore")
+
+    def _quiet() -> Any:
+        return _extobj_contextvar.set(_IGNORE)
+
+    def _loud(token: Any) -> None:
+        _extobj_contextvar.reset(token)
+except (ImportError, AttributeError, TypeError):  # pragma: no cover - another numpy
+    def _quiet() -> Any:
+        state = np.errstate(all="ignore")
+        state.__enter__()
+        return state
+
+    def _loud(token: Any) -> None:
+        token.__exit__(None, None, None)
+
+
+def _runner(graph: Graph) -> Callable[[Sequence[np.ndarray]], tuple[np.ndarray, ...]]:
+    """`evaluate(graph, *arrays)` for arrays of the graph's input types (the cache key of a
+    recorded operation says they are), as a Python function written for this graph: one
+    call per equation, literals bound once, and an output copied only where it could share
+    memory with an input or a literal (a view, an input, a literal, one output twice) or is
+    not C-contiguous (a transposed result: the compiled backward reads these arrays, and
+    numba's code for arrays of any layout is slower and compiled separately)."""
+    from adjit.ir import Lit
+    from adjit.ir.primitive import PRIMS
+
+    glob: dict[str, Any] = {"ndarray": np.ndarray, "_quiet": _quiet, "_loud": _loud,
+                            "_fix": _fix, "_copy": _copy_c}
+    names: dict[int, str] = {}
+    lines = []
+    args = []
+    for i, v in enumerate(graph.inputs):
+        names[id(v)] = f"x{i}"
+        args.append(f"x{i}")
+        glob[f"d{i}"] = v.type.np_dtype
+    body = [f"    {', '.join(args)}{',' if len(args) == 1 else ''} = arrays"] if args else []
+    for i in range(len(args)):  # a uint8 array for an i64 input (dtype_name widens it)
+        body.append(f"    if x{i}.dtype is not d{i} and x{i}.dtype != d{i}: "
+                    f"x{i} = x{i}.astype(d{i})")
+
+    def name(v: Any) -> str:
+        if isinstance(v, Lit):
+            k = f"c{len(glob)}"
+            glob[k] = v.value
+            return k
+        return names[id(v)]
+
+    for j, eqn in enumerate(graph.eqns):
+        glob[f"f{j}"] = PRIMS[eqn.prim].impl
+        params = dict(eqn.params)
+        glob[f"p{j}"] = params
+        call = f"f{j}({', '.join(name(v) for v in eqn.inputs)}{', **p' + str(j) if params else ''})"
+        outs = []
+        for k, o in enumerate(eqn.outputs):
+            n = f"v{j}_{k}"
+            names[id(o)] = n
+            glob[f"t{j}_{k}"] = (o.type.np_dtype, o.type.shape)
+            outs.append(n)
+        if len(outs) == 1:
+            n = outs[0]
+            lines.append(f"        {n} = {call}")
+            lines.append(f"        if type({n}) is not ndarray or ({n}.dtype, {n}.shape) != "
+                         f"t{j}_0: {n} = _fix({n}, t{j}_0)")
+        else:
+            lines.append(f"        r = {call}")
+            for k, n in enumerate(outs):
+                lines.append(f"        {n} = _fix(r[{k}], t{j}_{k})")
+    if lines:
+        body += ["    token = _quiet()", "    try:", *lines, "    finally:",
+                 "        _loud(token)"]
+    results = []
+    seen: set[str] = set()
+    for v in graph.outputs:
+        n = name(v)
+        if isinstance(v, Lit) or n in seen or n.startswith("x"):
+            results.append(f"_copy({n})")
+        else:
+            results.append(f"({n} if {n}.base is None and {n}.flags.c_contiguous "
+                           f"else _copy({n}))")
+        seen.add(n)
+    body.append(f"    return ({', '.join(results)}{',' if len(results) == 1 else ''})")
+    src = "def run(arrays):\n" + "\n".join(body) + "\n"
+    exec(compile(src, f"<recorded {graph.name}>", "exec"), glob)  # noqa: S102 - our own text
+    return glob["run"]
+
+
+def _copy_c(a: Any) -> np.ndarray:
+    return np.array(a, order="C")  # (np.ascontiguousarray would make a 0-d array 1-d)
+
+
+def _fix(r: Any, t: tuple[np.dtype, tuple[int, ...]]) -> np.ndarray:
+    return np.asarray(r, dtype=t[0]).reshape(t[1])
 
 
 def _trace_op(fn: Callable[..., Any], leaves: list[Any], tree: Any,
@@ -556,18 +723,36 @@ def _leaf_key(x: Any) -> Any:
 
 
 def _site() -> Any:
-    """The user's line calling this operation, cheaply: (code object, line). Part of the
+    """The user's line calling this operation, cheaply: (id of its code, line). Part of the
     cache key, so each recorded equation keeps the location of its own line."""
     try:
         f = sys._getframe(2)
     except ValueError:
         return None
-    while f is not None and _internal(f.f_code.co_filename):
+    while f is not None:
+        code = f.f_code
+        known = _CODES.get(id(code))
+        if known is None or known[0] is not code:
+            if len(_CODES) >= _MAX_CODES:
+                _CODES.clear()
+                _OPS.clear()  # their keys hold ids of the codes forgotten now
+            known = _CODES[id(code)] = (code, _internal(code.co_filename))
+        if not known[1]:
+            return (id(code), f.f_lineno)
         f = f.f_back
-    return (f.f_code, f.f_lineno) if f is not None else None
+    return None
+
+
+# id(code object) -> (the code, whether it is adjit's or numpy's). Hashing a code object
+# hashes its constants, so the key of a site is the code's id, kept valid by holding the
+# code here (while a recorded operation's key holds its id, its code is in this table).
+_CODES: dict[int, tuple[Any, bool]] = {}
+_MAX_CODES = 65536
 
 
 def _wrap_plain(out: Any) -> Any:
+    if type(out) is np.ndarray:  # the common case
+        return Tensor(out, _array=True)
     leaves, tree = pytree.flatten(out)
     return pytree.unflatten(tree, [Tensor(np.asarray(x), _array=True)
                                    if isinstance(x, (np.ndarray, np.generic)) else x

@@ -22,7 +22,7 @@ def _folder(path: Path, max_bytes: int) -> cache.Folder:
 
 def _entry(f: cache.Folder, i: int, size: int, used: float) -> Path:
     """An entry of about `size` bytes (source + one compiled file), last used at `used`."""
-    text = f"# kernel {i}\n"
+    text = f"kernel = {i}\n"  # code: comment lines do not key an entry (code_hash)
     f.write_source(text, "k")
     entry = f.entry(text)
     f.write_kernel(entry, hashlib.sha256(text.encode()).digest(), "tag", b"x" * size)

@@ -7,7 +7,7 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("name", ["adjoint", "jvp", "simplify", "prune", "canonical"])
+@pytest.mark.parametrize("name", ["adjoint", "jvp", "simplify", "prune", "canonical", "feed"])
 def test_pass_docstring_examples(name: str) -> None:
     module = importlib.import_module(f"adjit.passes.{name}")
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)

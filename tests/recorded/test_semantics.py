@@ -350,8 +350,8 @@ def test_inplace_on_a_saved_leaf_is_reported() -> None:
 
 
 def test_inplace_on_an_intermediate_is_correct() -> None:
-    # adjit's compiled backward recomputes from the leaves, so an intermediate changed in
-    # place after use gives the gradient of what ran (torch reports it instead)
+    # the node that made y keeps the values it made when y changes in place, and the
+    # compiled backward reads those: the gradient of what ran (torch reports it instead)
     a = adjit.tensor([1.0, 2.0, 3.0], requires_grad=True)
     y = a * 2
     z = (y * y).sum()

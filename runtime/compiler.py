@@ -112,8 +112,9 @@ def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n
     """Compile a traced function (its gradient wrt inputs `wrt`, and the cotangents of the
     values in `also`, when `wrt` is given; values of `given` already computed are read from
     inputs appended after the others: see passes/feed.py and `stages.fed`). `reason` (first
-    call, new shapes or dtypes, a guard that failed, ...) and `trace_s` (how long tracing took) are only reported: with
-    ADJIT_LOG=compile or the "adjit" logger at INFO (runtime/log.py)."""
+    call, new shapes or dtypes, a guard that failed, ...) and `trace_s` (how long tracing
+    took) are only reported: with ADJIT_LOG=compile or the "adjit" logger at INFO
+    (runtime/log.py)."""
     # Imported here so that `import adjit` stays cheap for IR-only use (numba loads on first
     # compile).
     from adjit.codegen.compile import compile_source

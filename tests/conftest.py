@@ -19,3 +19,25 @@ if os.environ.get("CI"):
 
     settings.register_profile("ci", derandomize=True, database=None)
     settings.load_profile("ci")
+
+# The numpy/scipy coverage suites check the front end (what traces, its values and
+# derivatives against numpy, scipy and finite differences) over hundreds of small graphs;
+# they run the generated text as plain Python (ADJIT_NOJIT: the same source numba compiles),
+# while tests/codegen and tests/prims compile each primitive's code with numba. A test in them
+# that is about compiled code says so with @pytest.mark.compiled.
+_PLAIN_PYTHON = {"test_np_building", "test_np_elementwise", "test_np_lists", "test_np_sorting",
+                 "test_scipy_api", "test_complex", "test_fft"}
+
+
+def pytest_configure(config):  # noqa: ANN001, ANN201
+    config.addinivalue_line("markers", "compiled: run with numba even in a plain-Python suite")
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _plain_python_coverage_suites(request, monkeypatch):  # noqa: ANN001, ANN201
+    module = request.node.module.__name__.rsplit(".", 1)[-1] if request.node.module else ""
+    if module in _PLAIN_PYTHON and request.node.get_closest_marker("compiled") is None:
+        monkeypatch.setenv("ADJIT_NOJIT", "1")

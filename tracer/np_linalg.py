@@ -32,7 +32,7 @@ def _val(x: Any, what: str, min_ndim: int = 2, square: bool = True) -> Value:
     from .numpy_api import _t
 
     t = _t(x)
-    v = t.val
+    v = _real_only(t.val, what)
     if v.dtype not in ("f32", "f64"):
         v = ops.convert(v, "f64")
     if v.type.ndim < min_ndim:
@@ -55,7 +55,20 @@ def _unflat(v: Value, batch: tuple[int, ...]) -> Tracer:
     return wrap(ops.reshape(v, batch + v.shape[1:]))
 
 
+def _real_only(v: Value, what: str) -> Value:
+    """adjit's decompositions are real: a complex operand is refused, never cut to its real
+    part."""
+    if v.dtype in ("c64", "c128"):
+        raise TraceError(f"{what} of a complex array is not supported (adjit's linear algebra "
+                         "is real)", loc=current_loc(),
+                         hint="split it into real and imaginary parts, e.g. the real 2n x 2n "
+                              "form [[A.real, -A.imag], [A.imag, A.real]]")
+    return v
+
+
 def _common(a: Value, b: Value) -> tuple[Value, Value]:
+    _real_only(a, "linear algebra")
+    _real_only(b, "linear algebra")
     dt = ops.promote_dtypes(a.dtype, b.dtype)
     return ops.convert(a, dt), ops.convert(b, dt)
 
@@ -369,7 +382,15 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> T
 
     t = _stack_list(x) if isinstance(x, (list, tuple)) else _t(x)
     v = t.val
-    if v.dtype not in ("f32", "f64"):
+    if v.dtype in ("c64", "c128"):
+        matrix = (isinstance(axis, (tuple, list)) and len(axis) == 2) or (axis is None
+                                                                          and v.type.ndim == 2)
+        if matrix and ord in (2, -2, "nuc"):
+            raise TraceError("np.linalg.norm: the spectral and nuclear norms of a complex "
+                             "matrix are not supported (adjit's svd is real)",
+                             loc=current_loc())
+        v = ops.ew("abs", v)  # every other norm is that of the moduli
+    elif v.dtype not in ("f32", "f64"):
         v = ops.convert(v, "f64")
     nd = v.type.ndim
     if axis is None:

@@ -183,7 +183,7 @@ def py_array(obj: Any, *args: Any, builtin: Callable[..., Any] = np.array, **kwa
 _SEQUENCE_FUNCTIONS = {np.concatenate, np.stack, np.vstack, np.hstack, np.dstack,
                        np.column_stack, np.block, np.einsum, np.select, np.piecewise,
                        np.meshgrid, np.broadcast_arrays, np.atleast_1d, np.atleast_2d,
-                       np.atleast_3d, np.array_equal, np.einsum_path}
+                       np.atleast_3d, np.array_equal, np.einsum_path, np.linalg.multi_dot}
 _PACKED: dict[Any, Callable[..., Any]] = {}
 
 

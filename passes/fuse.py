@@ -982,8 +982,7 @@ class _Planner:
             for kern in self.kernels:
                 if kern.kind == "loop":
                     self.walk_kernel(kern, None)
-                    if not kern.domain:
-                        self.walk_scalar_members(kern)
+                    self.walk_scalar_members(kern)
                 elif kern.kind in CONTROL_PRIMS:  # 0-d operands are computed before the call
                     e = self.eqns[kern.members[0]]
                     for j in control_operands(kern, e):
@@ -1008,15 +1007,20 @@ class _Planner:
                                                      for r in kern.roots):
                 yield v, info.terms
 
-    def walk_scalar_members(self, kern: Kernel) -> None:
-        """A scalar kernel has no loop and often no roots (its 0-d results are locals): what
-        its equations read from other kernels (an element of a reduced array, say) must still
-        be stored by them."""
+    def walk_scalar_members(self, kern: Kernel, reads: list | None = None) -> None:
+        """A kernel's one-element results outside its loops (all of them in a scalar kernel,
+        which has no loop and often no roots) are locals, read by no root: what their
+        equations read from other kernels (an element of a reduced array, say) must still be
+        stored by them. (A loop(2) kernel whose members were all sliced down to scalars read
+        another kernel's register that nothing stored: a NameError in the generated code.)"""
         seen: set = set()
         for i in kern.members:
             e = self.eqns[i]
             if len(e.outputs) != 1 or e.out.type.size != 1:
                 continue
+            info = self.info.get(e.out)
+            if kern.domain and (info is None or info.kind != "inline"):
+                continue  # a reduction's inputs are read by its root, in the loops
             at = (CONST0,) * e.out.type.ndim  # the one element of a size-1 result
             for j, x in enumerate(e.inputs):
                 if PRIMS[e.prim].kind in (ELEMENTWISE, "shape", "reduce") or e.prim == "gather":
@@ -1024,7 +1028,7 @@ class _Planner:
                         terms = input_terms(e, j, at)
                     except AssertionError:
                         continue
-                    self.walk(x, terms, kern, seen, None)
+                    self.walk(x, terms, kern, seen, reads)
 
     def walk_kernel(self, kern: Kernel, reads: list | None) -> None:
         seen: set = set()
@@ -1287,6 +1291,7 @@ class _Planner:
                 kern.writes.extend(e.outputs)
                 continue
             self.walk_kernel(kern, kern.reads)
+            self.walk_scalar_members(kern, kern.reads)
             writes = [r.var for r in kern.roots if r.kind == "store"]
             for r in kern.roots:
                 if r.kind in ("accum", "scan"):

@@ -190,3 +190,56 @@ def test_a_value_sinks_only_into_a_kernel_that_can_store_it(tmp_path: pathlib.Pa
     a = np.array([[1.0, 2.0], [-3.0, 1.0], [0.5, -2.0]])
     for got, want in zip(run(a, *src.consts), evaluate(g, a), strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+# The VJP of np.max(np.array([[x, x], [x, x]]), axis=1) (autograd's test_max_equal_values_2d):
+# the last kernel is a loop(2) whose members were all sliced down to scalars (no root),
+# reading the row counts (%10, a register of the kernel before) at constant indices.
+SCALARS_OF_A_REGISTER = '''graph g(x: f64[], ct: f64[2]) -> (f64[2], f64[]):
+  %0 = reshape[shape=(1,)] x : f64[1]
+  %1 = concatenate[axis=0] %0, %0 : f64[2]
+  %2 = concatenate[axis=0] %0, %0 : f64[2]
+  %3 = reshape[shape=(1, 2)] %1 : f64[1,2]
+  %4 = reshape[shape=(1, 2)] %2 : f64[1,2]
+  %5 = concatenate[axis=0] %3, %4 : f64[2,2]
+  %6 = reduce_max[axes=(1,)] %5 : f64[2]
+  %7 = reshape[shape=(2, 1)] %6 : f64[2,1]
+  %8 = eq %5, %7 : bool[2,2]
+  %9 = convert[dtype='f64'] %8 : f64[2,2]
+  %10 = reduce_sum[axes=(1,)] %9 : f64[2]
+  %11 = div ct, %10 : f64[2]
+  %12 = reshape[shape=(2, 1)] %11 : f64[2,1]
+  %13 = mul %12, %9 : f64[2,2]
+  %14 = slice[shape=(1, 2), starts=(0, 0), steps=(1, 1)] %13 : f64[1,2]
+  %15 = slice[shape=(1, 2), starts=(1, 0), steps=(1, 1)] %13 : f64[1,2]
+  %16 = reshape[shape=(2,)] %15 : f64[2]
+  %17 = reshape[shape=(2,)] %14 : f64[2]
+  %18 = slice[shape=(1,), starts=(0,), steps=(1,)] %16 : f64[1]
+  %19 = reshape[shape=()] %18 : f64[]
+  %20 = slice[shape=(1,), starts=(0,), steps=(1,)] %17 : f64[1]
+  %21 = slice[shape=(1,), starts=(1,), steps=(1,)] %17 : f64[1]
+  %22 = reshape[shape=()] %21 : f64[]
+  %23 = add %19, %22 : f64[]
+  %24 = reshape[shape=()] %20 : f64[]
+  %25 = add %23, %24 : f64[]
+  return %6, %25'''
+
+
+def test_a_register_read_by_a_later_kernels_scalars_is_stored(tmp_path: pathlib.Path) -> None:
+    """A later kernel's one-element results read a reduction's register at constant indices:
+    the register is stored, and the kernel lists what it reads (it was a NameError)."""
+    import numpy as np
+
+    from adjit.codegen.compile import compile_source
+    from adjit.codegen.cpu import emit_cpu
+    from adjit.ir import evaluate, parse
+
+    g = parse(SCALARS_OF_A_REGISTER)
+    plan = fuse(g)
+    src = emit_cpu(g, plan, "g_kernel")
+    run = compile_source(src, tmp_path, jit=False)
+    x, ct = np.array(1.0), np.array([1.0, 2.0])
+    got = run(x, ct, *src.consts)
+    for a, b in zip(got, evaluate(g, x, ct), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert got[1] == 2.0

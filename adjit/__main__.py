@@ -17,8 +17,8 @@ from typing import Any
 # What `--stage` accepts; runtime/inspect.py's Inspection.STAGES, spelled here so that the
 # parser (and `--help`) does not import adjit. tests/runtime/test_cli_config.py keeps the
 # two equal.
-STAGES = ("traced", "guards", "adjoint", "pruned", "prune_report", "simplified", "plan",
-          "source")
+STAGES = ("traced", "guards", "adjoint", "pruned", "prune_report", "simplified", "rewrites",
+          "plan", "source")
 
 
 class UsageError(Exception):

@@ -31,6 +31,7 @@ class Primitive:
     impl(*arrays, **params) -> array | tuple of arrays (numpy)
     jvp(tangents, *inputs, out=..., **params) -> tangent of the output, or None for zero
     vjp(ct, *inputs, out=..., **params) -> one cotangent per input, None for a zero
+    batch(eqn, vals, batched_flags, size) -> outputs with a leading batch axis (ir/batching.py)
     """
 
     name: str
@@ -49,7 +50,21 @@ class Primitive:
     nondiff: bool = False
     # True when the primitive is linear in its differentiable inputs (its JVP is itself).
     linear: bool = False
+    # True when the JVP and VJP rules transform sub-graphs: they are called with `passes=`,
+    # a `SubgraphPasses`.
+    takes_passes: bool = False
+    # How it runs over a leading batch axis (adjit.vmap): ir/batching.py. None: its kind's
+    # default there (elementwise, axes shifted, or one copy per example).
+    batch: Callable[..., Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def batching_rule(self) -> Callable[..., Any]:
+        """`batch`, or the default rule of this primitive's kind."""
+        if self.batch is not None:
+            return self.batch
+        from .batching import default_for
+
+        return default_for(self.kind)
 
     def out_types(self, in_types: tuple[ArrayType, ...],
                   params: dict[str, Any]) -> tuple[ArrayType, ...]:
@@ -74,15 +89,15 @@ def get(name: str) -> Primitive:
         raise KeyError(f"unknown primitive {name!r}") from None
 
 
-# Graph transformations that primitives with sub-graphs need in their rules (the VJP of
-# `cond` is a `cond` of the branches' adjoints). `ir` cannot import `passes`, so each pass
-# registers itself here when imported: "adjoint", "jvp", "simplify".
-GRAPH_TRANSFORMS: dict[str, Callable[..., Any]] = {}
+@dataclass(frozen=True)
+class SubgraphPasses:
+    """The graph transformations that the rules of a primitive with sub-graphs apply to them
+    (the VJP of `cond` is a `cond` of its branches' adjoints). The pass that calls such a rule
+    hands them in as `passes=` (primitives declared with `takes_passes=True`), as JAX's rules
+    receive what they need for their sub-jaxprs, so `ir` never imports `passes`.
 
+    adjoint(g, wrt, seed=...) -> Graph; jvp(g, wrt) -> Graph; simplify(g) -> Graph"""
 
-def transform(name: str) -> Callable[..., Any]:
-    if name not in GRAPH_TRANSFORMS:
-        import importlib
-
-        importlib.import_module("adjit.passes")  # registers the passes
-    return GRAPH_TRANSFORMS[name]
+    adjoint: Callable[..., Any]
+    jvp: Callable[..., Any]
+    simplify: Callable[..., Any]

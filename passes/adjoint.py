@@ -32,6 +32,8 @@ from adjit.ir import Builder, Graph, Lit, Value, Var, building, context, ops
 from adjit.ir.errors import NotDifferentiable
 from adjit.ir.primitive import PRIMS
 
+from .subgraphs import subgraph_passes
+
 
 def adjoint(g: Graph, wrt: Sequence[int], *, seed: str = "auto",
             also: Sequence[Var] = ()) -> Graph:
@@ -76,8 +78,9 @@ def adjoint(g: Graph, wrt: Sequence[int], *, seed: str = "auto",
             with context(loc=eqn.loc, role=f"vjp({eqn.prim})"):
                 ct = outs_ct[0] if len(outs_ct) == 1 else tuple(outs_ct)
                 ct = _full(ct, eqn.outputs[0]) if len(outs_ct) == 1 else ct
+                extra = {"passes": subgraph_passes()} if prim.takes_passes else {}
                 in_cts = prim.vjp(ct, *eqn.inputs, out=eqn.outputs[0] if len(eqn.outputs) == 1
-                                  else eqn.outputs, **dict(eqn.params))
+                                  else eqn.outputs, **dict(eqn.params), **extra)
                 for v, c in zip(eqn.inputs, in_cts, strict=True):
                     if c is not None and isinstance(v, Var) and v.type.is_float:
                         _accumulate(cts, v, c)

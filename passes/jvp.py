@@ -28,6 +28,8 @@ from adjit.ir import Builder, Graph, Value, Var, building, context, ops
 from adjit.ir.errors import NotDifferentiable
 from adjit.ir.primitive import PRIMS
 
+from .subgraphs import subgraph_passes
+
 
 def jvp(g: Graph, wrt: Sequence[int]) -> Graph:
     """Inputs: g's inputs, then one tangent per input in `wrt`. Outputs: g's outputs, then
@@ -56,8 +58,9 @@ def jvp(g: Graph, wrt: Sequence[int]) -> Graph:
                 raise NotDifferentiable(f"`{eqn.prim}` has no forward-mode rule", loc=eqn.loc)
             multi = len(eqn.outputs) != 1
             with context(loc=eqn.loc, role=f"jvp({eqn.prim})"):
+                extra = {"passes": subgraph_passes()} if prim.takes_passes else {}
                 out_t = prim.jvp(ts, *eqn.inputs, out=eqn.outputs if multi else eqn.out,
-                                 **dict(eqn.params))
+                                 **dict(eqn.params), **extra)
                 outs_t = out_t if multi else (out_t,)
                 for o, t in zip(eqn.outputs, outs_t, strict=True):
                     if t is not None and o.type.is_float:

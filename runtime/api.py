@@ -42,6 +42,7 @@ from .arguments import (
 )
 from .compiler import Specialization, Tiered, build
 from .recompile import RecompileWatch
+from .transforms import GRAD, JIT, VALUE_AND_GRAD, Transformation, named
 
 Argnums = int | Sequence[int]
 MAX_GUARDED = 8  # specializations kept per signature when guards tell them apart
@@ -49,15 +50,16 @@ _NO_PROBE = Probe([])
 
 
 class Transformed:
-    """A compiled transformation of `fun` (what `@adjit.grad` returns)."""
+    """A compiled transformation of `fun` (what `@adjit.grad` returns): `transform` (a
+    `Transformation`, or its name) says what is built and returned."""
 
-    def __init__(self, fun: Callable[..., Any], mode: str, argnums: Argnums = 0,
-                 static_argnums: Argnums = ()) -> None:
+    def __init__(self, fun: Callable[..., Any], transform: Transformation | str,
+                 argnums: Argnums = 0, static_argnums: Argnums = ()) -> None:
+        self.transform = named(transform)
         if not callable(fun):
-            raise TypeError(f"adjit.{mode} expects a function, got {type(fun).__name__}")
+            raise TypeError(f"adjit.{self.mode} expects a function, got {type(fun).__name__}")
         self.fun = fun
-        self.mode = mode
-        what = f"adjit.{mode}"
+        what = f"adjit.{self.mode}"
         self.single = not isinstance(argnums, (tuple, list))
         self.argnums = ((as_index(argnums, what),) if self.single
                         else tuple(as_index(n, what) for n in argnums))
@@ -71,8 +73,13 @@ class Transformed:
         self._watch = RecompileWatch(self)
         self.compilations = 0
         # Name, docstring and module of `fun`, but never its __dict__: a Transformed of a
-        # Transformed must keep its own `fun` and `mode`.
+        # Transformed must keep its own `fun` and `transform`.
         functools.update_wrapper(self, fun, updated=())
+
+    @property
+    def mode(self) -> str:
+        """The transformation's name ("grad", "jit", ...), as error messages spell it."""
+        return self.transform.name
 
     # ---- binding, pickling -----------------------------------------------------------------------
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
@@ -95,7 +102,7 @@ class Transformed:
 
     def _rebind(self, fun: Callable[..., Any]) -> Transformed:
         new = object.__new__(type(self))
-        Transformed.__init__(new, fun, self.mode, self.argnums[0] if self.single else
+        Transformed.__init__(new, fun, self.transform, self.argnums[0] if self.single else
                              self.argnums, self.static)
         if getattr(self, "holomorphic", False):
             new.holomorphic = True
@@ -252,6 +259,7 @@ class Transformed:
             isinstance(k, tuple) and len(k) == 2 and isinstance(k[0], tuple)
             for k in (key if not self._probe else key[0]))
         n_out = len(spec.traced.graph.outputs)
+        returns = self.transform.returns
         if not direct:
             return lambda a, v: self._assemble(spec, spec.run(self._call_args(spec, a, v)),
                                                boxes)
@@ -263,10 +271,10 @@ class Transformed:
             def run(a: tuple[Any, ...], v: Any) -> Any:  # the arguments, then the captured
                 return fn(*a, *pick(v)) if many else fn(*a, pick(v))
 
-            if self.mode == "grad" and self.single:
+            if returns == "grad" and self.single:
                 box = boxes[n_out]
                 return lambda a, v: box(run(a, v)[n_out], True)
-            if self.mode == "value_and_grad" and self.single and n_out == 1:
+            if returns == "value_and_grad" and self.single and n_out == 1:
                 box_v, box_g = boxes[0], boxes[1]
 
                 def captured_value_and_grad(a: tuple[Any, ...], v: Any) -> Any:
@@ -276,10 +284,10 @@ class Transformed:
                 return captured_value_and_grad
             return lambda a, v: self._assemble(spec, spec.run(self._call_args(spec, a, v)),
                                                boxes)
-        if self.mode == "grad" and self.single:
+        if returns == "grad" and self.single:
             box = boxes[n_out]
             return lambda a, v: box(fn(*a)[n_out], True)
-        if self.mode == "value_and_grad" and self.single and n_out == 1:
+        if returns == "value_and_grad" and self.single and n_out == 1:
             box_v, box_g = boxes[0], boxes[1]
 
             def value_and_grad_call(a: tuple[Any, ...], v: Any) -> Any:
@@ -332,7 +340,7 @@ class Transformed:
         the function closes over become inputs of the inner graph (not differentiated by
         this transformation; the outer one differentiates through them)."""
         from adjit.ir.builder import inline
-        from adjit.passes.pipeline import differentiate, optimize
+        from adjit.passes.pipeline import Request, run
         from adjit.tracer.numpy_api import _t
 
         leaves, _, trees = pytree.flatten_arguments(args, ())
@@ -342,14 +350,13 @@ class Transformed:
             a if not isinstance(a, Tracer) else np.zeros(a.shape, a.dtype) for a in leaves]))
         primals, _ = self._split_cotangents(examples)
         static = self._static_positions(primals)
-        wrt, grad_trees = (self._layout(primals, static) if self.mode != "jit"
+        wrt, grad_trees = (self._layout(primals, static) if self.transform.differentiates
                            else (None, []))
         traced = trace(self.fun, primals, static, concrete=False, free=True)
+        request = Request()
         if wrt is not None:
-            seed = self._check_output(traced)
-            g = differentiate(traced.graph, wrt, seed=seed).simplified
-        else:
-            g = optimize(traced.graph).simplified
+            request = Request(wrt, seed=self._check_output(traced))
+        g = run(self.transform.pipeline, traced.graph, request).final
         flat, flat_static, _ = pytree.flatten_arguments(tracers[:len(primals)], static)
         values = [t.val for t, st in zip(flat, flat_static, strict=True) if not st]
         values += list(traced.free) + [t.val for t in tracers[len(primals):]]
@@ -435,7 +442,7 @@ class Transformed:
             if i not in self.static:
                 check_argument(i, a, f"adjit.{self.mode}")
         static = self._static_positions(primals)
-        wrt, grad_trees = (self._layout(primals, static) if self.mode != "jit"
+        wrt, grad_trees = (self._layout(primals, static) if self.transform.differentiates
                            else (None, []))
         t0 = time.perf_counter()
         traced = trace(self.fun, primals, static, probe=probe, probe_vals=vals)
@@ -448,7 +455,7 @@ class Transformed:
         captured = [vals[i] for i in traced.captured]
         spec = build(traced, wrt=wrt, static=[j for j, st in enumerate(flat_static) if st],
                      n_args=len(flat) + len(captured) + n_ct, seed=seed, reason=reason,
-                     trace_s=trace_s)
+                     trace_s=trace_s, pipeline=self.transform.pipeline)
         # How this call's arguments become the compiled function's, and its gradients the
         # arguments' structures (None where nothing is a structure).
         spec.arg_trees = (static, trees) if any(t is not None for t in trees) else None
@@ -466,8 +473,11 @@ class Transformed:
         return spec
 
     def _check_output(self, traced: Any) -> str:
-        """The adjoint's seed for this function's outputs: one float scalar (or any
-        one-element array), whose cotangent is 1."""
+        """The adjoint's seed for this function's outputs: with `seed="ones"`, one float
+        scalar (or any one-element array), whose cotangent is 1; with "inputs", one cotangent
+        argument per float output."""
+        if self.transform.seed == "inputs":
+            return "inputs"
         outs = traced.graph.outputs[:traced.n_outputs]
         if (len(outs) == 1 and outs[0].type.size == 1 and outs[0].type.is_complex
                 and not getattr(self, "holomorphic", False)):
@@ -490,14 +500,11 @@ class Transformed:
         outs = fresh_outputs(spec, outs, boxes)
         n_out = len(spec.traced.graph.outputs)  # the function's outputs, then any guard check
         n_user = spec.traced.n_outputs
-        if self.mode == "jit":
+        if not self.transform.differentiates:
             return unflatten(spec.traced.out_tree, [_scalar(o) for o in outs[:n_user]])
         value = _scalar(outs[0]) if n_user == 1 else tuple(_scalar(o) for o in outs[:n_user])
         grads = _regroup(getattr(spec, "grad_trees", None), outs[n_out:])
-        g = grads[0] if self.single else tuple(grads)
-        if self.mode == "grad":
-            return g
-        return value, g
+        return self.transform.assemble(value, grads, self.single)
 
 
 def _regroup(trees: Sequence[Any] | None, grads: Sequence[Any]) -> list[Any]:
@@ -540,9 +547,9 @@ def _lookup(module: str, qualname: str) -> Any:
     return obj
 
 
-def _restore(cls: type, fun: Any, mode: str, argnums: Any, static: Any) -> Any:
+def _restore(cls: type, fun: Any, transform: str, argnums: Any, static: Any) -> Any:
     new = object.__new__(cls)
-    Transformed.__init__(new, fun, mode, argnums, static)
+    Transformed.__init__(new, fun, transform, argnums, static)
     return new
 
 
@@ -591,11 +598,11 @@ def _scalar(a: Any) -> Any:
     return a[()] if a.ndim == 0 else a
 
 
-def _transform(mode: str, fun: Callable[..., Any] | None, argnums: Argnums,
+def _transform(transform: Transformation, fun: Callable[..., Any] | None, argnums: Argnums,
                static_argnums: Argnums) -> Any:
     if fun is None:
-        return lambda f: Transformed(f, mode, argnums, static_argnums)
-    return Transformed(fun, mode, argnums, static_argnums)
+        return lambda f: Transformed(f, transform, argnums, static_argnums)
+    return Transformed(fun, transform, argnums, static_argnums)
 
 
 def grad(fun: Callable[..., Any] | None = None, argnums: Argnums = 0, *,
@@ -606,13 +613,13 @@ def grad(fun: Callable[..., Any] | None = None, argnums: Argnums = 0, *,
     Complex arguments follow JAX's convention: for a real f(z), z = x + iy, the gradient is
     df/dx - i df/dy (2 conj(z) for |z|**2; step along its conjugate to ascend). A complex
     output needs `holomorphic=True`, and the gradient is then df/dz."""
-    return _holomorphic(_transform("grad", fun, argnums, static_argnums), holomorphic)
+    return _holomorphic(_transform(GRAD, fun, argnums, static_argnums), holomorphic)
 
 
 def value_and_grad(fun: Callable[..., Any] | None = None, argnums: Argnums = 0, *,
                    static_argnums: Argnums = (), holomorphic: bool = False) -> Any:
     """Like `grad`, returning `(value, gradient)` from one fused forward+backward pass."""
-    return _holomorphic(_transform("value_and_grad", fun, argnums, static_argnums), holomorphic)
+    return _holomorphic(_transform(VALUE_AND_GRAD, fun, argnums, static_argnums), holomorphic)
 
 
 def _holomorphic(t: Any, holomorphic: bool) -> Any:
@@ -626,7 +633,7 @@ def _holomorphic(t: Any, holomorphic: bool) -> Any:
 
 def jit(fun: Callable[..., Any] | None = None, *, static_argnums: Argnums = ()) -> Any:
     """The function itself, compiled (no derivative)."""
-    return _transform("jit", fun, (), static_argnums)
+    return _transform(JIT, fun, (), static_argnums)
 
 
 def stop_gradient(x: Any) -> Any:

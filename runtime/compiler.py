@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 from adjit.ir import Graph
-from adjit.passes.pipeline import Stages, differentiate, optimize
+from adjit.passes.pipeline import DIFFERENTIATE, OPTIMIZE, Request, Stage, Stages, run
 from adjit.tracer import Traced
 
 from . import config, log
@@ -107,14 +107,14 @@ def _small(g: Graph) -> bool:
 
 def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n_args: int,
           seed: str = "auto", also: Sequence[Any] = (), given: Sequence[Any] = (),
-          reason: str = "",
-          trace_s: float | None = None) -> Specialization:
+          reason: str = "", trace_s: float | None = None,
+          pipeline: Sequence[Stage] | None = None) -> Specialization:
     """Compile a traced function (its gradient wrt inputs `wrt`, and the cotangents of the
     values in `also`, when `wrt` is given; values of `given` already computed are read from
     inputs appended after the others: see passes/feed.py and `stages.fed`). `reason` (first
     call, new shapes or dtypes, a guard that failed, ...) and `trace_s` (how long tracing
     took) are only reported: with ADJIT_LOG=compile or the "adjit" logger at INFO
-    (runtime/log.py)."""
+    (runtime/log.py). `pipeline` defaults to DIFFERENTIATE with `wrt`, OPTIMIZE without."""
     # Imported here so that `import adjit` stays cheap for IR-only use (numba loads on first
     # compile).
     from adjit.codegen.compile import compile_source
@@ -126,11 +126,11 @@ def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n
     checks = config.checks()
     dump = config.dump_after()
     g = traced.graph
-    stages = (differentiate(g, wrt, seed=seed, checks=checks, dump=dump, also=also,
-                            given=given)
-              if wrt is not None
-              else optimize(g, checks=checks, dump=dump))
-    final = stages.simplified
+    if pipeline is None:
+        pipeline = DIFFERENTIATE if wrt is not None else OPTIMIZE
+    request = Request(wrt if wrt is not None else (), seed, also, given)
+    stages = run(pipeline, g, request, checks=checks, dump=dump)
+    final = stages.final
     n_args += len(stages.fed)
     plan = fuse(final)
     if "fuse" in dump:

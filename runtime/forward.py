@@ -27,8 +27,7 @@ from .api import Transformed, jit
 def traced_jvp(fun: Callable[..., Any], primals: Sequence[Any],
                tangents: Sequence[Any]) -> tuple[Any, Any]:
     """(fun(*primals), its directional derivative along `tangents`), on traced values."""
-    from adjit.passes.jvp import jvp as jvp_pass
-    from adjit.passes.pipeline import optimize
+    from adjit.passes.pipeline import FORWARD, Request, run
 
     p_leaves, p_tree = pytree.flatten(tuple(primals))
     t_leaves, t_tree = pytree.flatten(tuple(tangents))
@@ -45,7 +44,7 @@ def traced_jvp(fun: Callable[..., Any], primals: Sequence[Any],
     g = traced.graph
     n_in = len(p_vals)
     wrt = [i for i in range(n_in) if g.inputs[i].type.is_float]
-    jg = optimize(jvp_pass(g, wrt)).simplified
+    jg = run(FORWARD, g, Request(wrt)).final
     tangent_in = [t.val if t.val.dtype == g.inputs[i].dtype else _t(t.astype(
         g.inputs[i].type.np_dtype)).val for i, t in zip(range(n_in), t_vals, strict=True)
         if i in wrt]

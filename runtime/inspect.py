@@ -10,44 +10,59 @@ from adjit.ir import Graph
 from adjit.ir.errors import TraceError
 from adjit.tracer.loc import user_loc
 
+from adjit.passes.pipeline import DIFFERENTIATE, Result, Stage
+
 from .api import Transformed, value_and_grad
 from .compiler import Specialization
 
 
-class Inspection:
-    """The stages of one specialization: `traced`, `adjoint`, `pruned` (with `prune_report`),
-    `simplified`, `plan` (the kernel plan) and `source` (the generated code)."""
+def _names(pipeline: tuple[Stage, ...]) -> tuple[str, ...]:
+    """"traced", then each stage's result and report names."""
+    return ("traced", *(n for s in pipeline for n in (s.result, s.report) if n))
 
-    # The attributes that `python -m adjit inspect --stage NAME` prints, in pipeline order.
-    STAGES = ("traced", "guards", "adjoint", "pruned", "prune_report", "simplified", "plan",
-              "source")
+
+class Inspection:
+    """The stages of one specialization, in the order they ran: the traced graph, its guards,
+    each stage of the transformation's pipeline (passes/pipeline.py: for a gradient
+    `adjoint`, `pruned` with `prune_report`, `simplified` with `rewrites`), then the kernel
+    `plan` and the generated `source`. Each is an attribute by its name (None for a stage
+    this transformation does not have: a `jit` has no `adjoint`); printing shows them all."""
+
+    # The names `python -m adjit inspect --stage NAME` accepts, in pipeline order: those of
+    # a gradient's pipeline, which has every stage a jit's has.
+    STAGES = ("traced", "guards", *_names(DIFFERENTIATE)[1:], "plan", "source")
 
     def __init__(self, spec: Specialization, mode: str) -> None:
         self.spec = spec
         self.mode = mode
-        st = spec.stages
-        self.traced: Graph = st.traced
         self.guards = spec.traced.guards
-        self.adjoint: Graph | None = st.joint
-        self.pruned: Graph | None = st.pruned
-        self.prune_report = st.prune_report
-        self.simplified: Graph = st.simplified
-        self.simplify_stats = st.simplify_stats
-        self.plan = spec.plan
-        self.source: str = spec.source.text
+        results = list(spec.stages.results)
+        if self.guards:
+            results.insert(1, Result("guards", "guards (checked on every call; a failing one "
+                                               "retraces)",
+                                     "\n".join(str(g) for g in self.guards)))
+        results.append(Result("plan", "kernel plan", spec.plan))
+        results.append(Result("source", "generated source", spec.source.text))
+        self.results = results
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in ("results", "spec", "guards"):
+            raise AttributeError(name)
+        for r in self.results:
+            if r.name == name and name != "guards":
+                return r.value
+            if r.report_name == name:
+                return r.report
+        if name in self.STAGES or name == "simplify_stats":
+            return self.spec.stages.simplify_stats if name == "simplify_stats" else None
+        raise AttributeError(f"an Inspection has no stage {name!r}; its stages are "
+                             f"{', '.join(self.names())}")
+
+    def names(self) -> list[str]:
+        return [n for r in self.results for n in (r.name, r.report_name) if n]
 
     def sections(self) -> list[tuple[str, str]]:
-        out = [("traced IR", str(self.traced))]
-        if self.guards:
-            out.append(("guards (checked on every call; a failing one retraces)",
-                        "\n".join(str(g) for g in self.guards)))
-        if self.adjoint is not None:
-            out.append(("adjoint (joint forward + backward) IR", str(self.adjoint)))
-            out.append(("pruned IR", f"{self.pruned}\n\n{self.prune_report}"))
-        out.append(("simplified IR", f"{self.simplified}\n\nrewrites: {self.simplify_stats}"))
-        out.append(("kernel plan", str(self.plan)))
-        out.append(("generated source", self.source.rstrip()))
-        return out
+        return [(r.title, r.text()) for r in self.results]
 
     def __str__(self) -> str:
         parts = []
@@ -63,8 +78,11 @@ class Inspection:
         if stage == "pruned" and self.adjoint is not None:
             return self.adjoint.to_dot(pruned=self.prune_report.pruned_ids,
                                        title=f"{self.traced.name}: pruning")
-        g = {"traced": self.traced, "adjoint": self.adjoint, "simplified": self.simplified,
-             "pruned": self.pruned}[stage]
+        g = getattr(self, stage)
+        if not isinstance(g, Graph):
+            graphs = [r.name for r in self.results if isinstance(r.value, Graph)]
+            raise ValueError(f"{stage!r} is not a graph stage of this inspection; graph "
+                             f"stages: {', '.join(graphs)}")
         return g.to_dot()
 
     def render(self, path: str, stage: str = "pruned") -> str:

@@ -19,34 +19,26 @@ from adjit.tracer.loc import user_loc
 
 from adjit.tracer import pytree
 
-from .api import Argnums, Transformed, _regroup, fresh_outputs
+from .api import Argnums, Transformed
+from .transforms import JIT, VJP as VJP_TRANSFORM
 
 
 class VJP(Transformed):
     """The joint forward+backward function `(*primals, *cotangents) -> gradients`."""
 
     def __init__(self, fun: Callable[..., Any], argnums: Argnums, n_cotangents: int) -> None:
-        super().__init__(fun, "vjp", argnums)
-        self._n_ct = n_cotangents
+        super().__init__(fun, VJP_TRANSFORM, argnums)
+        self._n_ct = n_cotangents  # one cotangent argument per float output
 
     def _rebind(self, fun: Callable[..., Any]) -> Transformed:
         return VJP(fun, self.argnums, self._n_ct)
-
-    def _check_output(self, traced: Any) -> str:
-        return "inputs"  # one cotangent input per float output
-
-    def _assemble(self, spec: Any, outs: list[Any], boxes: Any = None) -> Any:
-        outs = fresh_outputs(spec, outs, boxes)
-        grads = _regroup(getattr(spec, "grad_trees", None),
-                         outs[len(spec.traced.graph.outputs):])
-        return grads[0] if self.single else tuple(grads)
 
 
 def vjp(fun: Callable[..., Any], *primals: Any, argnums: Argnums | None = None) -> Any:
     """`(out, vjp_fn)`: `vjp_fn(ct)` is the vector-Jacobian product of `fun` at `primals`."""
     nums = tuple(range(len(primals))) if argnums is None else argnums
     primals = tuple(np.array(p, copy=True) if isinstance(p, np.ndarray) else p for p in primals)
-    out = Transformed(fun, "jit")(*primals)
+    out = Transformed(fun, JIT)(*primals)
     leaves, out_tree = pytree.flatten(out)
     outs = [o if isinstance(o, Tracer) else np.asarray(o) for o in leaves]
     diff = [i for i, o in enumerate(outs) if o.dtype.kind in "fc"]

@@ -25,7 +25,7 @@ import numpy as np
 from .. import ops
 from ..builder import emit_multi
 from ..core import ArrayType, Graph, Value, Var
-from ..primitive import CONTROL, Primitive, register, transform
+from ..primitive import CONTROL, Primitive, SubgraphPasses, register
 
 
 def _types(g: Graph, which: str) -> tuple[ArrayType, ...]:
@@ -36,10 +36,10 @@ def _float_idx(types: Any) -> list[int]:
     return [i for i, t in enumerate(types) if t.is_float]
 
 
-def _outputs_only(g: Graph, keep: list[int], name: str) -> Graph:
+def _outputs_only(g: Graph, keep: list[int], name: str, passes: SubgraphPasses) -> Graph:
     """g returning only outputs `keep`, without the work the others needed."""
-    simplify = transform("simplify")
-    return simplify(g.replace(name=name, outputs=tuple(g.outputs[i] for i in keep), notes=()))
+    outputs = tuple(g.outputs[i] for i in keep)
+    return passes.simplify(g.replace(name=name, outputs=outputs, notes=()))
 
 
 # ---- cond ------------------------------------------------------------------------------------
@@ -74,16 +74,16 @@ def _cts(ct: Any, outs: tuple[Var, ...]) -> list[Value]:
 
 
 def _cond_vjp(ct: Any, pred: Value, *operands: Value, out: Any,
-              branches: tuple[Graph, Graph]) -> tuple[Value | None, ...]:
+              branches: tuple[Graph, Graph], passes: SubgraphPasses
+              ) -> tuple[Value | None, ...]:
     outs = out if isinstance(out, tuple) else (out,)
     wrt = [i for i, v in enumerate(operands) if isinstance(v, Var) and v.type.is_float]
     if not wrt:
         return (None,) * (1 + len(operands))
-    adjoint = transform("adjoint")
     n_out = len(branches[0].outputs)
     grads_at = list(range(n_out, n_out + len(wrt)))
-    vjps = tuple(_outputs_only(adjoint(br, wrt, seed="inputs"), grads_at, f"{br.name}_vjp")
-                 for br in branches)
+    vjps = tuple(_outputs_only(passes.adjoint(br, wrt, seed="inputs"), grads_at,
+                               f"{br.name}_vjp", passes) for br in branches)
     results = emit_multi("cond", pred, *operands, *_cts(ct, outs), branches=vjps)
     grads: list[Value | None] = [None] * len(operands)
     for i, g in zip(wrt, results, strict=True):
@@ -92,21 +92,21 @@ def _cond_vjp(ct: Any, pred: Value, *operands: Value, out: Any,
 
 
 def _cond_jvp(tangents: list[Value | None], pred: Value, *operands: Value, out: Any,
-              branches: tuple[Graph, Graph]) -> Any:
+              branches: tuple[Graph, Graph], passes: SubgraphPasses) -> Any:
     outs = out if isinstance(out, tuple) else (out,)
     t_ops = tangents[1:]
     wrt = [i for i, t in enumerate(t_ops) if t is not None]
-    jvp = transform("jvp")
     n_out = len(outs)
     keep = list(range(n_out, 2 * n_out))
-    jvps = tuple(_outputs_only(jvp(br, wrt), keep, f"{br.name}_jvp") for br in branches)
+    jvps = tuple(_outputs_only(passes.jvp(br, wrt), keep, f"{br.name}_jvp", passes)
+                 for br in branches)
     res = emit_multi("cond", pred, *operands, *[t_ops[i] for i in wrt], branches=jvps)
     res = tuple(r if o.type.is_float else None for r, o in zip(res, outs, strict=True))
     return res if isinstance(out, tuple) else res[0]
 
 
 register(Primitive("cond", CONTROL, shape=_cond_shape, impl=_cond_impl, jvp=_cond_jvp,
-                   vjp=_cond_vjp, params=("branches",)))
+                   vjp=_cond_vjp, params=("branches",), takes_passes=True))
 
 
 # ---- while -----------------------------------------------------------------------------------
@@ -144,14 +144,13 @@ def _while_impl(*xs: np.ndarray, cond: Graph, body: Graph, n_consts: int) -> tup
 
 
 def _while_vjp(ct: Any, *xs: Value, out: Any, cond: Graph, body: Graph,
-               n_consts: int) -> tuple[Value | None, ...]:
+               n_consts: int, passes: SubgraphPasses) -> tuple[Value | None, ...]:
     outs = out if isinstance(out, tuple) else (out,)
-    adjoint = transform("adjoint")
     f_in = _float_idx(body.in_types)
     n_carried = len(outs)
-    joint = adjoint(body, f_in, seed="inputs")
+    joint = passes.adjoint(body, f_in, seed="inputs")
     body_vjp = _outputs_only(joint, list(range(n_carried, n_carried + len(f_in))),
-                             f"{body.name}_vjp")
+                             f"{body.name}_vjp", passes)
     res = emit_multi("while_grad", *xs, *_cts(ct, outs), cond=cond, body=body,
                      body_vjp=body_vjp, n_consts=n_consts)
     grads: list[Value | None] = [None] * len(xs)
@@ -161,9 +160,9 @@ def _while_vjp(ct: Any, *xs: Value, out: Any, cond: Graph, body: Graph,
 
 
 def _while_jvp(tangents: list[Value | None], *xs: Value, out: Any, cond: Graph, body: Graph,
-               n_consts: int) -> Any:
+               n_consts: int, passes: SubgraphPasses) -> Any:
     outs = out if isinstance(out, tuple) else (out,)
-    jvp = transform("jvp")
+    jvp = passes.jvp
     # Every float carried value gets a tangent (zeros where none came in): the body can move
     # tangent from one carried value to another.
     f_in = _float_idx(body.in_types)
@@ -203,7 +202,7 @@ def _rebind(cond: Graph, new_inputs: tuple[Var, ...], order: list[int], n_primal
 
 
 register(Primitive("while", CONTROL, shape=_while_shape, impl=_while_impl, jvp=_while_jvp,
-                   vjp=_while_vjp, params=("cond", "body", "n_consts")))
+                   vjp=_while_vjp, params=("cond", "body", "n_consts"), takes_passes=True))
 
 
 # ---- while_grad ------------------------------------------------------------------------------
@@ -248,12 +247,13 @@ def _while_grad_impl(*xs: np.ndarray, cond: Graph, body: Graph, body_vjp: Graph,
 
 
 def _while_grad_jvp(tangents: list[Value | None], *xs: Value, out: Any, cond: Graph,
-                    body: Graph, body_vjp: Graph, n_consts: int) -> tuple[Value | None, ...]:
+                    body: Graph, body_vjp: Graph, n_consts: int, passes: SubgraphPasses
+                    ) -> tuple[Value | None, ...]:
     """Forward mode through a reverse sweep (Hessian-vector products of loops): one
     `while_grad` over the loop with tangents carried (the JVP of `while`'s body, as in
     `_while_jvp`) whose backward step is the JVP of `body_vjp`: it walks (cotangent, its
     tangent) back through the tape of (carried value, its tangent)."""
-    jvp = transform("jvp")
+    jvp = passes.jvp
     n = len(body.inputs)
     n_carried = n - n_consts
     f_in = _float_idx(body.in_types)
@@ -320,4 +320,4 @@ def _no_second_reverse(*args: Any, **kwargs: Any) -> Any:
 
 register(Primitive("while_grad", CONTROL, shape=_while_grad_shape, impl=_while_grad_impl,
                    jvp=_while_grad_jvp, vjp=_no_second_reverse,
-                   params=("body", "body_vjp", "cond", "n_consts")))
+                   params=("body", "body_vjp", "cond", "n_consts"), takes_passes=True))

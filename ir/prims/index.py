@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import ops
+from .. import batching, ops
 from ..core import ArrayType, Value, Var
 from ..primitive import INDEX, Primitive, register
 
@@ -21,7 +21,8 @@ def _gather_vjp(ct: Value, x: Value, idx: Value, out: Var, axis: int) -> tuple[V
     return (ops.emit("scatter_add", ct, idx, axis=axis, size=x.shape[axis]), None)
 
 
-register(Primitive("gather", INDEX, shape=_gather_shape,
+register(Primitive("gather", INDEX, batch=batching.indexed,
+                   shape=_gather_shape,
                    impl=lambda x, idx, axis: np.take(x, idx, axis=axis),
                    jvp=lambda ts, x, idx, out, axis: (None if ts[0] is None else
                                                       ops.emit("gather", ts[0], idx, axis=axis)),
@@ -52,7 +53,8 @@ def _scatter_vjp(ct: Value, x: Value, idx: Value, out: Var, axis: int,
     return (ops.emit("gather", ct, idx, axis=axis), None)
 
 
-register(Primitive("scatter_add", INDEX, shape=_scatter_shape, impl=_scatter_impl,
+register(Primitive("scatter_add", INDEX, batch=batching.indexed,
+                   shape=_scatter_shape, impl=_scatter_impl,
                    jvp=lambda ts, x, idx, out, axis, size: (
                        None if ts[0] is None else ops.emit("scatter_add", ts[0], idx, axis=axis,
                                                            size=size)),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import ops
+from .. import batching, ops
 from ..core import ArrayType, Value, Var
 from ..primitive import LINALG, Primitive, register
 
@@ -57,6 +57,7 @@ def _jvp(ts: list[Value | None], a: Value, b: Value, out: Var, transpose_a: bool
     return total
 
 
-register(Primitive("matmul", LINALG, shape=_matmul_shape, impl=_impl, jvp=_jvp, vjp=_vjp,
+register(Primitive("matmul", LINALG, batch=batching.matmul,
+                   shape=_matmul_shape, impl=_impl, jvp=_jvp, vjp=_vjp,
                    params=("transpose_a", "transpose_b"),
                    extra={"defaults": {"transpose_a": False, "transpose_b": False}}))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import ops
+from .. import batching, ops
 from ..core import ArrayType, Value, Var
 from ..primitive import SHAPE, Primitive, register
 
@@ -14,7 +14,8 @@ def _reshape_shape(x: ArrayType, *, shape: tuple[int, ...]) -> ArrayType:
     return x.with_shape(shape)
 
 
-register(Primitive("reshape", SHAPE, shape=_reshape_shape,
+register(Primitive("reshape", SHAPE, batch=batching.shape_prefixed("shape"),
+                   shape=_reshape_shape,
                    impl=lambda x, shape: np.reshape(x, shape),
                    jvp=lambda ts, x, out, shape: ops.reshape(ts[0], shape),
                    vjp=lambda ct, x, out, shape: (ops.reshape(ct, x.shape),),
@@ -27,7 +28,8 @@ def _transpose_shape(x: ArrayType, *, perm: tuple[int, ...]) -> ArrayType:
     return x.with_shape(tuple(x.shape[p] for p in perm))
 
 
-register(Primitive("transpose", SHAPE, shape=_transpose_shape,
+register(Primitive("transpose", SHAPE, batch=batching.transpose,
+                   shape=_transpose_shape,
                    impl=lambda x, perm: np.transpose(x, perm),
                    jvp=lambda ts, x, out, perm: ops.transpose(ts[0], perm),
                    vjp=lambda ct, x, out, perm: (ops.transpose(ct, tuple(np.argsort(perm))),),
@@ -40,7 +42,8 @@ def _broadcast_shape(x: ArrayType, *, shape: tuple[int, ...]) -> ArrayType:
     return x.with_shape(shape)
 
 
-register(Primitive("broadcast_to", SHAPE, shape=_broadcast_shape,
+register(Primitive("broadcast_to", SHAPE, batch=batching.broadcast_to,
+                   shape=_broadcast_shape,
                    impl=lambda x, shape: np.broadcast_to(x, shape),
                    jvp=lambda ts, x, out, shape: ops.broadcast_to(ts[0], shape),
                    vjp=lambda ct, x, out, shape: (ops.unbroadcast(ct, x.shape),),
@@ -80,7 +83,8 @@ def _slice_vjp(ct: Value, x: Value, out: Var, starts: tuple[int, ...], steps: tu
     return (ops.emit("unslice", ct, starts=starts, steps=steps, shape=x.shape),)
 
 
-register(Primitive("slice", SHAPE, shape=_slice_shape, impl=_slice_impl,
+register(Primitive("slice", SHAPE, batch=batching.shape_prefixed("shape", "starts"),
+                   shape=_slice_shape, impl=_slice_impl,
                    jvp=lambda ts, x, out, **p: ops.emit("slice", ts[0], **p),
                    vjp=_slice_vjp, params=("starts", "steps", "shape"), linear=True))
 
@@ -104,7 +108,8 @@ def _unslice_vjp(ct: Value, x: Value, out: Var, starts: tuple[int, ...], steps: 
     return (ops.emit("slice", ct, starts=starts, steps=steps, shape=x.shape),)
 
 
-register(Primitive("unslice", SHAPE, shape=_unslice_shape, impl=_unslice_impl,
+register(Primitive("unslice", SHAPE, batch=batching.shape_prefixed("shape", "starts"),
+                   shape=_unslice_shape, impl=_unslice_impl,
                    jvp=lambda ts, x, out, **p: ops.emit("unslice", ts[0], **p),
                    vjp=_unslice_vjp, params=("starts", "steps", "shape"), linear=True))
 
@@ -144,6 +149,7 @@ def _concat_jvp(ts: list[Value | None], *xs: Value, out: Var, axis: int) -> Valu
     return ops.emit("concatenate", *filled, axis=axis)
 
 
-register(Primitive("concatenate", SHAPE, shape=_concat_shape,
+register(Primitive("concatenate", SHAPE, batch=batching.concatenate,
+                   shape=_concat_shape,
                    impl=lambda *xs, axis: np.concatenate(xs, axis=axis),
                    jvp=_concat_jvp, vjp=_concat_vjp, params=("axis",), linear=True))

@@ -341,6 +341,7 @@ def _while_case(mk: Mk, dt: str) -> list:
 
 def _while_grad_case(mk: Mk, dt: str) -> list:
     from adjit.ir.primitive import PRIMS
+    from adjit.passes.subgraphs import subgraph_passes
 
     cond, body = _loop(dt)
     w, x = mk((4,), dt), mk((4,), dt)
@@ -349,11 +350,12 @@ def _while_grad_case(mk: Mk, dt: str) -> list:
     ct = ops.mul(out[1], 2.0)
     # the gradients of sum(x_final**2): the while_grad shares the forward loop ...
     g_w, _, g_x = PRIMS["while"].vjp((None, ct), w, k0, x, out=out, cond=cond, body=body,
-                                        n_consts=1)
+                                        n_consts=1, passes=subgraph_passes())
     # ... and one on other operands runs its own
     x2 = ops.mul(x, 0.5)
     g_w2, _, g_x2 = PRIMS["while"].vjp((None, mk((4,), dt)), w, k0, x2, out=out, cond=cond,
-                                          body=body, n_consts=1)
+                                          body=body, n_consts=1,
+                                          passes=subgraph_passes())
     return [out[1], g_w, g_x, g_w2, g_x2]
 
 

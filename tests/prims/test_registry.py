@@ -24,6 +24,32 @@ def test_rules_present(name: str) -> None:
         assert callable(prim.jvp) and callable(prim.vjp), f"{name} lacks a jvp or vjp rule"
     if prim.kind == ELEMENTWISE:
         assert prim.code and prim.args, f"elementwise {name} lacks its scalar code or args"
+    assert callable(prim.batching_rule()), f"{name} has no batching rule"
+    # Rules that transform sub-graphs get the passes handed in, so the primitive says so.
+    if any(p in ("branches", "body", "cond") for p in prim.params):
+        assert prim.takes_passes, f"{name} has sub-graphs but does not take the passes"
+
+
+def test_ir_never_imports_passes() -> None:
+    """ir is the lower layer: rules that need a pass receive it (`SubgraphPasses`)."""
+    import pathlib
+    import re
+
+    import adjit.ir
+
+    root = pathlib.Path(adjit.ir.__file__).parent
+    for path in root.rglob("*.py"):
+        text = path.read_text()
+        assert not re.search(r"(from|import)\s+adjit\.passes|from \.\.+passes", text), path
+
+
+def test_batching_rules_are_declared_beside_the_primitive() -> None:
+    from adjit.ir import batching
+
+    assert PRIMS["matmul"].batching_rule() is batching.matmul
+    assert PRIMS["exp"].batching_rule() is batching.elementwise
+    assert PRIMS["reduce_sum"].batching_rule() is batching.axes_shifted
+    assert PRIMS["cond"].batching_rule() is batching.per_example
 
 
 def test_declarations_are_registered_and_derived() -> None:

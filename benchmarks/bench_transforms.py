@@ -16,6 +16,15 @@ Cases (float64, one thread everywhere, the process pinned to one CPU):
   fwd_vs_rev     the seed's forward-vs-reverse complexity: time of the full gradient of a
                  scalar function of n inputs by adjit.jacfwd (n JVPs, batched) and by
                  adjit.grad (one reverse pass) for n = 1 .. 1000; --plot draws it.
+  checkpoint     peak memory of the gradient of a deep tanh network (8 blocks of 3 layers,
+                 2048x256 activations, a matmul between layers) with and without
+                 adjit.checkpoint around each block: each variant runs in a fresh process
+                 that loads its compiled code from a disk cache filled by an earlier process,
+                 and reports its peak resident memory during one gradient call above what it
+                 held before the call.
+  compile_2nd    the seed's second derivative: cold compile time (fresh processes, empty
+                 cache) of adjit.grad of a function against adjit.hvp and adjit.hessian of
+                 it. Target: a second derivative compiles in under 2x the first.
 
 Each figure is the minimum per-call time over `repeats` blocks (the least noisy estimate on a
 shared machine), after a warm-up call that compiles; compile times are reported apart.
@@ -199,12 +208,119 @@ def case_fwd_vs_rev(sizes: list[int], budget: float) -> list[tuple[int, float, f
     return out
 
 
+CKPT_BLOCKS, CKPT_LAYERS, CKPT_ROWS, CKPT_WIDTH = 8, 3, 2048, 256
+
+
+def _deep(checkpointed: bool) -> Callable[..., Any]:
+    def block(h, w):  # noqa: ANN001, ANN202
+        for _ in range(CKPT_LAYERS):
+            h = np.tanh(h @ w)
+        return h
+
+    blk = adjit.checkpoint(block) if checkpointed else block
+
+    def loss(ws, x):  # noqa: ANN001, ANN202
+        h = x
+        for w in ws:
+            h = blk(h, w)
+        return np.sum(h * h)
+
+    return adjit.grad(loss)
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _child(kind: str) -> None:
+    """One measurement in this (fresh) process; prints its result as JSON."""
+    import json
+    import resource
+
+    if kind in ("plain", "checkpoint"):
+        rng = np.random.default_rng(0)
+        ws = [rng.standard_normal((CKPT_WIDTH, CKPT_WIDTH)) / np.sqrt(CKPT_WIDTH)
+              for _ in range(CKPT_BLOCKS)]
+        x = rng.standard_normal((CKPT_ROWS, CKPT_WIDTH))
+        g = _deep(kind == "checkpoint")
+        g(ws, x)  # compiles or loads, and allocates what numba keeps
+        before = _rss_mb()
+        peak0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        out = g(ws, x)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps({"before_mb": before, "peak_mb": peak, "peak_before_mb": peak0,
+                          "checksum": float(sum(np.sum(o) for o in out))}))
+        return
+
+    def f(x):  # noqa: ANN001, ANN202
+        return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2) \
+            + np.sum(np.log1p(np.exp(-x)))
+
+    x = np.linspace(-1, 1, 50)
+    fn = {"grad": lambda: adjit.grad(f)(x), "hvp": lambda: adjit.hvp(f, x, x),
+          "hessian": lambda: adjit.hessian(f)(x)}[kind]
+    t0 = time.perf_counter()
+    fn()
+    print(json.dumps({"seconds": time.perf_counter() - t0}))
+
+
+def _run_child(kind: str, cache: str) -> dict[str, Any]:
+    import json
+    import subprocess
+    import sys
+
+    env = dict(os.environ, ADJIT_CACHE_DIR=cache, ADJIT_COMPILE_AFTER="1")
+    out = subprocess.run([sys.executable, __file__, "--child", kind], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def case_checkpoint() -> list[tuple[str, dict[str, Any]]]:
+    """Peak memory of one gradient call, loaded from a warm disk cache in a fresh process."""
+    import tempfile
+
+    rows = []
+    with tempfile.TemporaryDirectory() as cache:
+        for kind in ("plain", "checkpoint"):
+            _run_child(kind, cache)  # compiles into the cache
+            rows.append((kind, _run_child(kind, cache)))
+    return rows
+
+
+def case_compile_second(repeats: int = 3) -> list[tuple[str, float]]:
+    """Cold compile (fresh process, empty cache) of a first and of second derivatives: the
+    minimum over `repeats` rounds, the kinds interleaved so that load hits them alike."""
+    import tempfile
+
+    kinds = ("grad", "hvp", "hessian")
+    best_s = dict.fromkeys(kinds, float("inf"))
+    for _ in range(repeats):
+        for kind in kinds:
+            with tempfile.TemporaryDirectory() as cache:
+                best_s[kind] = min(best_s[kind], _run_child(kind, cache)["seconds"])
+    return [(k, best_s[k]) for k in kinds]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="small budgets, n=1e5 for the HVP")
     ap.add_argument("--no-jax", action="store_true")
     ap.add_argument("--plot", metavar="PATH", help="draw fwd_vs_rev into PATH (matplotlib)")
+    ap.add_argument("--case", action="append", choices=("hvp", "hessian", "per_example",
+                                                        "fwd_vs_rev", "checkpoint",
+                                                        "compile_2nd"),
+                    help="run only these cases (repeatable); all by default")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        _child(args.child)
+        return
+    cases = set(args.case or ("hvp", "hessian", "per_example", "fwd_vs_rev", "checkpoint",
+                              "compile_2nd"))
     global jax, jnp
     if args.no_jax:
         jax = jnp = None
@@ -214,13 +330,37 @@ def main() -> None:
     print(f"python {platform.python_version()}, numpy {np.__version__}, numba "
           f"{numba.__version__}, jax {jax.__version__ if jax else '-'}; one thread, pinned")
     n = 100_000 if args.quick else 1_000_000
-    for title, rows in ((f"hvp_rosen n={n}", case_hvp(n, budget)),
-                        ("hessian_100", case_hessian(budget)),
-                        ("per_example batch 256", case_per_example(256, budget))):
+    timed = (("hvp", f"hvp_rosen n={n}", lambda: case_hvp(n, budget)),
+             ("hessian", "hessian_100", lambda: case_hessian(budget)),
+             ("per_example", "per_example batch 256", lambda: case_per_example(256, budget)))
+    for key, title, run in timed:
+        if key not in cases:
+            continue
+        rows = run()
         print(f"\n{title}")
         base = rows[0][1]
         for name, t, note in rows:
             print(f"  {name:20s} {fmt(t):>12s}  adjit/this {base / t:6.2f}x  {note}")
+    if "checkpoint" in cases:
+        print(f"\ncheckpoint: peak memory of one gradient call ({CKPT_BLOCKS} blocks x "
+              f"{CKPT_LAYERS} tanh layers, activations {CKPT_ROWS}x{CKPT_WIDTH} f64 = "
+              f"{CKPT_ROWS * CKPT_WIDTH * 8 / 2**20:.0f} MiB)")
+        ck = case_checkpoint()
+        for kind, r in ck:
+            print(f"  {kind:12s} peak above the call's start {r['peak_mb'] - r['before_mb']:8.1f}"
+                  f" MiB  (resident before {r['before_mb']:.0f} MiB, checksum "
+                  f"{r['checksum']:.6g})")
+        assert abs(ck[0][1]["checksum"] - ck[1][1]["checksum"]) <= 1e-9 * abs(
+            ck[0][1]["checksum"]), "checkpointed gradients differ"
+    if "compile_2nd" in cases:
+        print("\ncompile_2nd: cold compile of the first call (fresh process, empty cache)")
+        rows2 = case_compile_second()
+        first = rows2[0][1]
+        for kind, sec in rows2:
+            print(f"  {kind:10s} {sec:7.2f} s  {sec / first:5.2f}x grad's"
+                  + ("   target < 2x" if kind != "grad" else ""))
+    if "fwd_vs_rev" not in cases:
+        return
     sizes = [1, 3, 10, 30, 100, 300, 1000]
     table = case_fwd_vs_rev(sizes, budget / 4)
     print("\nfwd_vs_rev: full gradient of f: R^n -> R")

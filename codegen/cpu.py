@@ -78,9 +78,9 @@ NP_DTYPE = {"f32": "np.float32", "f64": "np.float64", "i32": "np.int32", "i64": 
 # numba's int32 arithmetic widens to int64, and float-only math returns floats: these keep
 # an integer result's dtype without a cast.
 INT_SAFE = {"neg", "add", "sub", "mul", "pow", "abs", "maximum", "minimum", "select", "convert",
-            "stop_gradient"}
+            "stop_gradient", "remat"}
 BOOL_SAFE = {"lt", "le", "gt", "ge", "eq", "ne", "logical_and", "logical_or", "logical_not",
-             "select", "convert", "stop_gradient", "maximum", "minimum"}
+             "select", "convert", "stop_gradient", "remat", "maximum", "minimum"}
 # Where a primitive's scalar template is not what the generated code should use.
 CODE_OVERRIDES = {"floor": "np.floor({x})"}  # math.floor returns an int
 # Complex operands: `math.*` becomes `cmath.*`, except where cmath lacks the function.

@@ -693,6 +693,8 @@ class _Planner:
             raise CodegenError(f"`{e.prim}` has {len(e.outputs)} outputs; fusion handles one",
                                loc=e.loc)
         prim = e.prim
+        if prim == "remat" and e.out.type.ndim:
+            return "view"  # a fresh name for the same array: what it reads is recomputed
         if PRIMS[prim].kind == ELEMENTWISE or prim in ("broadcast_to", "transpose", "slice",
                                                         "gather"):
             return "inline"

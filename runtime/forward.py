@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from adjit.ir.builder import inline
+from adjit.ir.builder import emit, inline
 from adjit.tracer import Tracer, pytree, trace
 from adjit.tracer.numpy_api import _t
 
@@ -176,14 +176,23 @@ def _jacobian(fun: Callable[..., Any], argnums: int, body: Callable[..., Any],
 
 def checkpoint(fun: Callable[..., Any]) -> Callable[..., Any]:
     """`fun`, whose derivatives recompute its intermediate values from its inputs instead of
-    keeping them (JAX's `checkpoint`/`remat`): a `custom_jvp` whose rule is fun's own JVP, so
-    the reverse pass is that rule's transpose, a function of the inputs alone. Values are
-    identical; whether memory is saved is the compiler's choice (common-subexpression
-    elimination may merge the recomputation with the forward pass in one fused kernel)."""
+    keeping them (JAX's `checkpoint`/`remat`): a `custom_jvp` whose rule is fun's own JVP on
+    its inputs read through `remat`, the identity no pass sees through. The reverse pass is
+    that rule's transpose, so it recomputes fun's intermediates from the inputs in the
+    backward kernels; the forward pass's own intermediates are dead once its output is
+    computed, and only the inputs are kept. Values and derivatives are identical; the kernel
+    plan of the gradient shows the recomputation (a second copy of fun's work)."""
     from adjit.tracer.custom_jvp import custom_jvp
 
     wrapped = custom_jvp(fun)
-    wrapped.defjvp(lambda primals, tangents: jvp(fun, primals, tangents))
+
+    def recompute(primals: Any, tangents: Any) -> Any:
+        leaves, tree = pytree.flatten(primals)
+        again = [Tracer(emit("remat", x.val)) if isinstance(x, Tracer) and x.val.type.is_float
+                 else x for x in leaves]
+        return jvp(fun, pytree.unflatten(tree, again), tangents)
+
+    wrapped.defjvp(recompute)
     return wrapped
 
 

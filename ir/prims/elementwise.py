@@ -290,6 +290,14 @@ register(Primitive("convert", ELEMENTWISE, shape=_convert_shape,
                    jvp=_convert_jvp, vjp=_convert_vjp, params=("dtype",), code="{dtype}({x})",
                    args=("x",), linear=True))
 
+# remat is the identity that passes do not see through: adjit.checkpoint's recomputation reads
+# its inputs through it, so common-subexpression elimination cannot merge the recomputed
+# values with the forward pass's (which would keep those alive until the backward pass), and
+# fusion lowers it as a view of its input (passes/fuse.py), so it copies nothing.
+register(Primitive("remat", ELEMENTWISE, shape=lambda x: x, impl=lambda x: np.asarray(x),
+                   jvp=lambda tangents, x, out: tangents[0], vjp=lambda ct, x, out: (ct,),
+                   code="{x}", args=("x",), linear=True))
+
 # stop_gradient is the identity whose derivative is zero: the adjoint sweep stops here.
 register(Primitive("stop_gradient", ELEMENTWISE, shape=lambda x: x, impl=lambda x: np.asarray(x),
                    jvp=lambda tangents, x, out: None, vjp=lambda ct, x, out: (None,),

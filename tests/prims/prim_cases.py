@@ -317,4 +317,5 @@ CASES: list[Case] = (_elementwise_cases() + _select_cases() + _convert_cases()
                      + _matmul_cases() + _conv_cases() + _linalg_cases()
                      + _special_cases()
                      + _complex_cases()
-                     + [Case("stop_gradient", "3x4", _one((3, 4)), kind="zero")])
+                     + [Case("stop_gradient", "3x4", _one((3, 4)), kind="zero"),
+                        Case("remat", "3x4", _one((3, 4))), Case("remat", "0d", _one(()))])

@@ -3,8 +3,9 @@
 np.real, np.imag, np.conj(ugate), np.angle, np.real_if_close, np.iscomplex, np.isreal and
 the array attributes .real, .imag, .conj(), .conjugate(). Complex values follow numpy's
 promotion (1j * float32 is complex64, NEP 50). What numpy defines by an ordering of complex
-numbers (maximum, max, argmax, sort, clip, <) and what is real-only (arctan2, logaddexp,
-floor, %) is a TraceError here, not a silent answer. `FUNCTIONS` is merged into
+numbers (maximum, argmax, sort, clip, <) and what is real-only (arctan2, logaddexp,
+floor, %) is a TraceError here, not a silent answer; np.max and np.min follow numpy's
+lexicographic order (`complex_extremum`). `FUNCTIONS` is merged into
 numpy_api's table.
 """
 from __future__ import annotations
@@ -35,6 +36,26 @@ def no_ordering(v: Value, what: str) -> None:
         raise TraceError(f"{what} compares complex values, which adjit does not order",
                          loc=current_loc(),
                          hint="compare a real quantity instead: np.abs(z), z.real or z.imag")
+
+
+def complex_extremum(prim: str, z: Value, axes: tuple[int, ...]) -> Value:
+    """np.max / np.min of complex values over `axes`: numpy orders them lexicographically
+    (real part first, then imaginary). The real parts' extremum, then the extremum of the
+    imaginary parts among the elements that reach it; its derivative goes to the elements
+    equal to the result (split between ties), as autograd's does."""
+    re, im = ops.real(z), ops.imag(z)
+    m_re = ops.emit(prim, re, axes=axes)
+    kept = tuple(1 if i in axes else d for i, d in enumerate(z.shape))
+    on = ops.ew("eq", re, ops.reshape(m_re, kept))
+    fill = ops.lit(-np.inf if prim == "reduce_max" else np.inf, re.dtype)
+    m_im = ops.emit(prim, ops.select(on, im, fill), axes=axes)
+    # The value is (m_re, m_im); its derivative is the mean of the derivatives of the
+    # elements equal to it: value + sum(w * (z - z)), with w and the value constants.
+    value = ops.emit("stop_gradient", ops.emit("complex", m_re, m_im))
+    hit = ops.convert(ops.ew("eq", z, ops.reshape(value, kept)), re.dtype)
+    w = ops.div(hit, ops.reshape(ops.reduce_sum(hit, axes), kept))
+    moved = ops.sub(z, ops.emit("stop_gradient", z))
+    return ops.add(value, ops.reduce_sum(ops.mul(ops.to_complex(w), moved), axes))
 
 
 def complex_elementwise(name: str, vals: list[Any]) -> Value | None:

@@ -19,7 +19,7 @@ from adjit.ir.errors import ImmutableError, ShapeError, TraceError
 
 from . import masked, np_linalg
 from .masked import Masked
-from .np_complex import no_ordering
+from .np_complex import complex_extremum, no_ordering
 from .values import Tracer, is_weak, pack_objects, unwrap, wrap
 
 # ---- dtype handling ------------------------------------------------------------------------------
@@ -372,8 +372,8 @@ def _reduce(prim: str) -> Callable[..., Any]:
             return masked.reduce(prim.split("_")[1], a, axis, keepdims)
         x = _t(a)
         v = x.val if dtype is None else ops.convert(x.val, _dtype(dtype))
-        if prim != "reduce_prod":
-            no_ordering(v, f"np.{prim.split('_')[1]}")
+        if prim != "reduce_prod" and (where is not None or initial is not None):
+            no_ordering(v, f"np.{prim.split('_')[1]} with where= or initial=")
         if prim == "reduce_prod":
             v = _sum_dtype(v)
         mask = _where_mask(where, x.shape)
@@ -389,7 +389,10 @@ def _reduce(prim: str) -> Callable[..., Any]:
         if x.ndim and any(x.shape[i] == 0 for i in axes) and prim != "reduce_prod":
             raise ShapeError("zero-size array to reduction operation which has no identity",
                              loc=current_loc())
-        r = emit(prim, v, axes=axes) if x.ndim and axes else v
+        if v.type.is_complex and prim != "reduce_prod" and x.ndim and axes:
+            r = complex_extremum(prim, v, axes)
+        else:
+            r = emit(prim, v, axes=axes) if x.ndim and axes else v
         if initial is not None:
             combine = {"reduce_prod": "mul", "reduce_max": "maximum", "reduce_min": "minimum"}
             r = ops.ew(combine[prim], r, initial)

@@ -101,16 +101,32 @@ def test_python_complex_scalar_argument() -> None:
     assert np.isclose(g, 6 - 8j, rtol=1e-14)
 
 
-@pytest.mark.parametrize("fn", [lambda z: np.max(z), lambda z: np.maximum(z, 1.0),
+@pytest.mark.parametrize("fn", [lambda z: np.max(z, initial=0), lambda z: np.maximum(z, 1.0),
                                 lambda z: z < 1.0, lambda z: np.argmax(z),
                                 lambda z: np.clip(z, 0, 1), lambda z: np.arctan2(z, z),
                                 lambda z: z // 2, lambda z: np.real_if_close(z),
                                 lambda z: np.fft.rfft(z)],
-                         ids=["max", "maximum", "lt", "argmax", "clip", "arctan2", "floordiv",
-                              "real_if_close", "rfft"])
+                         ids=["max_initial", "maximum", "lt", "argmax", "clip", "arctan2",
+                              "floordiv", "real_if_close", "rfft"])
 def test_unsupported_complex_ops_raise(fn) -> None:  # noqa: ANN001
     with pytest.raises(TraceError):
         adjit.jit(fn)(Z)
+
+
+def test_max_and_min_order_lexicographically() -> None:
+    """numpy's order of complex numbers: real part first, then imaginary. The derivative goes
+    to the elements equal to the result, split between ties (autograd's convention)."""
+    z = np.array([[1 + 2j, 3 - 1j, 3 + 0.5j], [0.5 + 1j, -2j, 0.5 + 3j]])
+    f = adjit.jit(lambda z: [g(z, axis=ax) for g in (np.max, np.min)
+                             for ax in (None, 0, 1, (0, 1))])
+    for got, want in zip(f(z), [g(z, axis=ax) for g in (np.max, np.min)
+                                for ax in (None, 0, 1, (0, 1))], strict=True):
+        np.testing.assert_array_equal(got, want)
+    # |max z|^2 at 3 + 0.5j: all of it to that element (its real part ties with 3 - 1j)
+    g = adjit.grad(lambda z: np.abs(np.max(z)) ** 2)(z)
+    np.testing.assert_allclose(g, np.where(z == 3 + 0.5j, 6 - 1j, 0))
+    w = RNG.standard_normal((3, 4)) + 1j * RNG.standard_normal((3, 4))
+    check_function(adjit, lambda w: np.max(w, axis=1) * np.min(w, axis=0).sum(), [w])
 
 
 def test_recorded_tensors() -> None:

@@ -436,56 +436,6 @@ def dirichlet_pdf(x: Any, alpha: Any) -> Any:
     return np.exp(dirichlet_logpdf(x, alpha))
 
 
-# multivariate_normal
-def _mvn_parts(x: Any, mean: Any, cov: Any, allow_singular: bool) -> tuple[Any, Any, int]:
-    """(Mahalanobis distances, log det of cov, dimension), x's last axis the components."""
-    if allow_singular:
-        raise TraceError("scipy.stats.multivariate_normal with allow_singular=True is not "
-                         "supported by adjit yet", loc=current_loc(),
-                         hint="pass a positive definite cov and allow_singular=False")
-    x, mean, cov = _arr(x), _arr(mean), _arr(cov)
-    cov_nd = np.ndim(cov)
-    if mean is None:
-        dim = np.shape(cov)[-1] if cov_nd else np.shape(x)[-1] if np.ndim(x) else 1
-        mean = np.zeros(dim)
-    dim = np.shape(mean)[-1] if np.ndim(mean) else 1
-    if dim == 1 and np.ndim(x) and np.shape(x)[-1] != 1:
-        x = np.expand_dims(x, -1)  # scipy: for dimension 1, x lists points
-    dev = x - mean
-    if np.ndim(dev) == 0:
-        dev = np.reshape(dev, (1,))
-    if cov_nd < 2:  # a scalar or a diagonal
-        var = cov * np.ones(dim) if cov_nd == 0 else cov
-        maha = np.sum(dev * dev / var, axis=-1)
-        logdet = _weak(np.sum(np.log(var)))
-    else:
-        inv = np.linalg.inv(cov)
-        maha = np.einsum("...i,ij,...j->...", dev, inv, dev)
-        logdet = _weak(np.linalg.slogdet(cov)[1])
-    return maha, logdet, dim
-
-
-def mvn_logpdf(x: Any, mean: Any = None, cov: Any = 1, allow_singular: bool = False) -> Any:
-    maha, logdet, dim = _mvn_parts(x, mean, cov, allow_singular)
-    return -0.5 * (dim * math.log(2 * math.pi) + logdet + maha)
-
-
-def mvn_pdf(x: Any, mean: Any = None, cov: Any = 1, allow_singular: bool = False) -> Any:
-    return np.exp(mvn_logpdf(x, mean, cov, allow_singular))
-
-
-def mvn_entropy(mean: Any = None, cov: Any = 1) -> Any:
-    if np.ndim(cov) < 2:
-        dim = np.shape(mean)[-1] if mean is not None and np.ndim(mean) else \
-            (np.shape(cov)[0] if np.ndim(cov) else 1)
-        var = cov * np.ones(dim) if np.ndim(cov) == 0 else cov
-        logdet = np.sum(np.log(var))
-    else:
-        dim = np.shape(cov)[-1]
-        logdet = np.linalg.slogdet(cov)[1]
-    return 0.5 * (dim * (1.0 + math.log(2 * math.pi)) + logdet)
-
-
 # ---- scipy.signal -----------------------------------------------------------------------------
 
 _CONVOLVE_LIMIT = 4_000_000  # elements of one axis' selection tensor (in1 x in2 x out)
@@ -538,6 +488,8 @@ def convolve(in1: Any, in2: Any, mode: str = "full", method: str = "auto") -> An
 
 # ---- the registry ------------------------------------------------------------------------------
 
+from . import scipy_mvn as mvn  # noqa: E402  (it uses this module's helpers)
+
 _STATS: dict[str, dict[str, Callable[..., Any]]] = {
     "norm": {"pdf": norm_pdf, "logpdf": norm_logpdf, "cdf": norm_cdf, "logcdf": norm_logcdf,
              "sf": norm_sf, "logsf": norm_logsf, "ppf": norm_ppf, "isf": norm_isf,
@@ -553,7 +505,7 @@ _STATS: dict[str, dict[str, Callable[..., Any]]] = {
     "poisson": {"pmf": poisson_pmf, "logpmf": poisson_logpmf, "cdf": poisson_cdf,
                 "logcdf": poisson_logcdf, "sf": poisson_sf},
     "dirichlet": {"pdf": dirichlet_pdf, "logpdf": dirichlet_logpdf},
-    "multivariate_normal": {"pdf": mvn_pdf, "logpdf": mvn_logpdf, "entropy": mvn_entropy},
+    "multivariate_normal": {"pdf": mvn.pdf, "logpdf": mvn.logpdf, "entropy": mvn.entropy},
 }
 
 SCIPY_FUNCTIONS: dict[str, Callable[..., Any]] = {

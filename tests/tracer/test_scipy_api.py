@@ -168,9 +168,32 @@ def test_full_covariance_needs_linear_algebra() -> None:
     else:
         with pytest.raises(adjit.TraceError, match="np.linalg.inv"):
             f(x)
-    with pytest.raises(adjit.TraceError, match="allow_singular"):
-        adjit.grad(lambda x: st.multivariate_normal.logpdf(x, np.zeros(3), cov,
-                                                           allow_singular=True))(x)
+    f_sing = adjit.grad(lambda x: st.multivariate_normal.logpdf(x, np.zeros(3), cov,
+                                                                 allow_singular=True))
+    check_grads(f_sing, lambda x: st.multivariate_normal.logpdf(x, np.zeros(3), cov), [x])
+
+
+def test_singular_covariance_as_scipy() -> None:
+    """allow_singular=True: pseudo-inverse and pseudo-determinant over the support, -inf
+    (density 0) off it; cov traced or not."""
+    cov = np.zeros((4, 4))
+    cov[:2, :2] = [[1.0, 0.3], [0.3, 0.5]]
+    mean = np.array([0.3, -0.2, 0.1, 0.0])
+    on = np.array([[0.1, 0.5, 0.1, 0.0], [1.0, -1.0, 0.1, 0.0]])
+    off = on + np.array([0.0, 0.0, 0.2, 0.0])
+    f = adjit.jit(lambda x, m, c: (st.multivariate_normal.logpdf(x, m, c, allow_singular=True),
+                                   st.multivariate_normal.pdf(x, m, c, allow_singular=True)))
+    for x in (on, off):
+        want = (st.multivariate_normal.logpdf(x, mean, cov, allow_singular=True),
+                st.multivariate_normal.pdf(x, mean, cov, allow_singular=True))
+        for got, w in zip(f(x, mean, cov), want, strict=True):
+            np.testing.assert_allclose(got, w, rtol=1e-12)
+
+    def on_support(x):  # noqa: ANN001, ANN202
+        x = np.concatenate([x[:2], mean[2:]])
+        return st.multivariate_normal.pdf(x, mean, cov, allow_singular=True)
+
+    check_grads(adjit.grad(on_support), on_support, [on[0]])
 
 
 # ---- scipy.signal -----------------------------------------------------------------------------

@@ -5,9 +5,10 @@ A pipeline is a tuple of `Stage`s. `run(pipeline, g, ...)` applies them in order
 one's result (its graph, and the report it wrote) in a `Stages` record, by name, so that
 `adjit.inspect` prints every stage without knowing which ran, and a new transformation is a
 new tuple. `DIFFERENTIATE` (adjoint -> prune -> simplify) builds a function's joint
-forward+backward graph; `OPTIMIZE` (simplify) serves `jit`; `FORWARD` (jvp -> simplify) is
-forward mode. `checks=True` verifies the IR after every stage; `dump` names stages (by pass
-name: "adjoint", "prune", "simplify", "jvp") after which the IR is printed.
+forward+backward graph; `OPTIMIZE` (prune dead code -> simplify) serves `jit`; `FORWARD`
+(jvp -> prune -> simplify) is forward mode. `checks=True` verifies the IR after every
+stage; `dump` names stages (by pass name: "adjoint", "prune", "simplify", "jvp") after which
+the IR is printed.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Any
 from adjit.ir import Graph
 
 from .adjoint import adjoint
+from .dce import dead_code
 from .feed import feed
 from .inline_custom import inline_custom
 from .jvp import jvp
@@ -135,6 +137,10 @@ def _simplify(g: Graph, req: Request) -> tuple[Graph, Any]:
     return simplify(inline_custom(g), stats=stats), stats
 
 
+def _dead_code(g: Graph, req: Request) -> tuple[Graph, Any]:
+    return dead_code(g)
+
+
 def _jvp(g: Graph, req: Request) -> tuple[Graph, Any]:
     return jvp(g, list(req.wrt)), None
 
@@ -144,14 +150,19 @@ PRUNE = Stage("prune", "pruned", "pruned IR", _prune, report="prune_report")
 SIMPLIFY = Stage("simplify", "simplified", "simplified IR", _simplify, report="rewrites",
                  describe=lambda stats: f"rewrites: {stats}")
 JVP = Stage("jvp", "forward", "forward-mode (jvp) IR", _jvp)
+# A graph that is not differentiated here may still hold derivatives inlined while tracing
+# (a Hessian-vector product is the jvp of an inlined gradient): what its outputs do not
+# need goes, and the report says what.
+DEAD_CODE = Stage("prune", "pruned", "pruned IR", _dead_code, report="prune_report")
 
 DIFFERENTIATE: tuple[Stage, ...] = (ADJOINT, PRUNE, SIMPLIFY)
-OPTIMIZE: tuple[Stage, ...] = (SIMPLIFY,)
-FORWARD: tuple[Stage, ...] = (JVP, SIMPLIFY)
+OPTIMIZE: tuple[Stage, ...] = (DEAD_CODE, SIMPLIFY)
+FORWARD: tuple[Stage, ...] = (JVP, DEAD_CODE, SIMPLIFY)
 
 # Every result and report name a stage of the pipelines above may write: reading one that did
 # not run gives None (a `jit` has no "adjoint").
-_KNOWN = {n for s in (ADJOINT, PRUNE, SIMPLIFY, JVP) for n in (s.result, s.report) if n}
+_KNOWN = {n for s in (ADJOINT, PRUNE, SIMPLIFY, JVP, DEAD_CODE) for n in (s.result, s.report)
+          if n}
 
 
 def run(pipeline: Sequence[Stage], g: Graph, request: Request | None = None, *,

@@ -129,47 +129,87 @@ def _jacrev_body(fun: Callable[..., Any], x: Any) -> Any:
     return rows.reshape(out.shape + x.shape)
 
 
-def jacfwd(fun: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
+def jacfwd(fun: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
     """The Jacobian by forward mode: one JVP per input element, in one compiled function."""
     return _jacobian(fun, argnums, _jacfwd_body, "jacfwd")
 
 
-def jacrev(fun: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
+def jacrev(fun: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
     """The Jacobian by reverse mode: one VJP per output element, in one compiled function."""
     return _jacobian(fun, argnums, _jacrev_body, "jacrev")
 
 
-def jacobian(fun: Callable[..., Any], argnums: int = 0, mode: str = "rev") -> Callable[..., Any]:
+def jacobian(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
+             mode: str = "rev") -> Callable[..., Any]:
     if mode not in ("rev", "fwd"):
         raise ValueError(f"jacobian: mode must be 'rev' or 'fwd', not {mode!r}")
     return (jacrev if mode == "rev" else jacfwd)(fun, argnums)
 
 
-def hessian(fun: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
+def hessian(fun: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
     """The Hessian of a scalar function: forward over reverse (jacfwd of grad)."""
     from .api import grad
 
     return jacfwd(grad(fun, argnums), argnums)
 
 
-def _jacobian(fun: Callable[..., Any], argnums: int, body: Callable[..., Any],
+def _jacobian(fun: Callable[..., Any], argnums: int | Sequence[int], body: Callable[..., Any],
               kind: str) -> Callable[..., Any]:
-    if not isinstance(argnums, int):
-        raise TypeError(f"{kind}: argnums must be one int (the argument to differentiate)")
+    """Jacobians with JAX's structure: differentiated arguments (an int or a tuple of
+    argnums, each an array or a pytree of arrays) and outputs (likewise) are raveled into
+    one vector each, `body` forms the one matrix between them, and its blocks come back as
+    the output's structure holding, at each leaf, the input's structure (block shapes
+    `out_leaf.shape + in_leaf.shape`)."""
+    many = isinstance(argnums, (tuple, list))
+    nums = tuple(argnums) if many else (argnums,)
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in nums):
+        raise TypeError(f"{kind}: argnums must be an int or a tuple of ints, got {argnums!r}")
 
     def run(fun: Callable[..., Any], *args: Any) -> Any:
-        def of_x(x: Any) -> Any:
-            full = list(args)
-            full[argnums] = x
-            return fun(*full)
+        target = tuple(args[n] for n in nums) if many else args[nums[0]]
+        if not pytree.is_container(target):  # one array: the Jacobian as it is
+            def of_x(x: Any) -> Any:
+                full = list(args)
+                full[nums[0]] = x
+                return fun(*full)
 
-        return body(of_x, args[argnums])
+            return body(of_x, target)
+        in_leaves, in_tree = pytree.flatten(target)
+        ins = [_t(x) for x in in_leaves]
+        out_info: list[Any] = []
+
+        def of_flat(v: Any) -> Any:
+            parts, at = [], 0
+            for x in ins:
+                parts.append(v[at:at + x.size].reshape(x.shape).astype(x.dtype))
+                at += x.size
+            given = pytree.unflatten(in_tree, parts)
+            full = list(args)
+            for k, n in enumerate(nums):
+                full[n] = given[k] if many else given
+            out_leaves, out_tree = pytree.flatten(fun(*full))
+            outs = [_t(o) for o in out_leaves]
+            out_info[:] = [out_tree, [o.shape for o in outs]]
+            return np.concatenate([o.reshape(-1) for o in outs])
+
+        flat = np.concatenate([x.reshape(-1) for x in ins])
+        jac = _t(body(of_flat, flat))
+        out_tree, out_shapes = out_info
+        blocks, row = [], 0
+        for shape in out_shapes:
+            m, col, row_blocks = int(np.prod(shape)), 0, []
+            for x in ins:
+                row_blocks.append(jac[row:row + m, col:col + x.size].reshape(shape + x.shape))
+                col += x.size
+            blocks.append(pytree.unflatten(in_tree, row_blocks))
+            row += m
+        return pytree.unflatten(out_tree, blocks)
 
     @functools.wraps(fun)
     def jac(*args: Any) -> Any:
         if _any_traced(args):
             return run(fun, *args)
-        return _Compiled.of(fun, f"{kind}{argnums}", run)(*args)
+        return _Compiled.of(fun, f"{kind}{nums}{many}", run)(*args)
 
     return jac
 

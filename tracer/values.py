@@ -379,6 +379,12 @@ def unwrap(x: Any, like: Value | None = None) -> Value | int | float | bool:
         return pack_objects(x).val
     arr = np.asarray(x)
     if arr.dtype == object:
+        if arr.ndim == 0 and arr[()] is x:  # not an array of values: a dict, a function...
+            raise TraceError(f"adjit cannot use a {type(x).__name__} as an array here",
+                             loc=user_loc(3),
+                             hint="pass an array, or a number; structures (dicts, lists of "
+                                  "arrays) are taken apart by the transformations, not by "
+                                  "numpy functions")
         return pack_objects(arr).val
     if arr.dtype.kind not in "biufc":
         raise TraceError(f"adjit cannot use an array of dtype {arr.dtype} here", loc=user_loc(3))

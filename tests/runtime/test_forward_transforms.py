@@ -97,3 +97,56 @@ def test_control_flow_in_a_helper_of_another_user_module(tmp_path, monkeypatch) 
     np.testing.assert_allclose(f(np.array([0.2, 0.3])), [0.4, 0.6])
     np.testing.assert_allclose(f(np.array([2.0, 2.0])), [1.0, 1.0])
     assert f.compilations == 1  # a cond, not a guard per branch
+
+
+def test_a_hessian_vector_product_is_pruned_and_says_what_went() -> None:
+    """Pruning across orders: the HVP's graph keeps only work that reaches the product (the
+    gradient's own value is not returned, so what only it needs goes), and the report
+    names what was removed."""
+    from adjit.passes.dce import live_eqns
+    from adjit.runtime.forward import _Compiled
+
+    def rosen(x):
+        return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+
+    x, v = np.linspace(-1, 1, 6), np.ones(6)
+    np.testing.assert_allclose(adjit.hvp(rosen, x, v), rosen_hess_prod(x, v))
+    ins = adjit.inspect(_Compiled.of(rosen, "hvp", None), x, v)
+    assert all(live_eqns(ins.pruned)) and all(live_eqns(ins.simplified))
+    report = str(ins.prune_report)
+    assert report.startswith("pruned ") and "vjp(" in report, report
+    assert "pruned IR" in str(ins)
+
+
+def test_jacobians_and_hessians_of_pytrees_have_jax_structure() -> None:
+    """A dict of parameters (or a tuple of argnums) in, a pytree out: the result is the
+    output's structure holding the input's, blocks of shape out_leaf + in_leaf."""
+    rng = np.random.default_rng(3)
+    p = {"w": rng.standard_normal((3, 2)), "b": rng.standard_normal(2)}
+    X = rng.standard_normal((5, 3))
+
+    def loss(p, X):
+        return np.sum(np.tanh(X @ p["w"] + p["b"]) ** 2)
+
+    def flat_loss(v):  # the same function of one vector [w.ravel(), b]
+        return loss({"w": v[:6].reshape(3, 2), "b": v[6:]}, X)
+
+    v = np.concatenate([p["w"].ravel(), p["b"]])
+    H_flat = adjit.hessian(flat_loss)(v)
+    H = adjit.hessian(loss)(p, X)
+    np.testing.assert_allclose(H["w"]["w"], H_flat[:6, :6].reshape(3, 2, 3, 2), rtol=1e-10)
+    np.testing.assert_allclose(H["w"]["b"], H_flat[:6, 6:].reshape(3, 2, 2), rtol=1e-10)
+    np.testing.assert_allclose(H["b"]["w"], H_flat[6:, :6].reshape(2, 3, 2), rtol=1e-10)
+    np.testing.assert_allclose(H["b"]["b"], H_flat[6:, 6:], rtol=1e-10)
+    # tuple argnums and a tuple output: J[i][j] = d out_i / d arg_j
+    x, y = rng.standard_normal(3), rng.standard_normal(2)
+
+    def two(x, y):
+        return np.sin(x) * np.sum(y), np.outer(y, x)
+
+    for jac in (adjit.jacfwd, adjit.jacrev):
+        J = jac(two, argnums=(0, 1))(x, y)
+        np.testing.assert_allclose(J[0][0], np.diag(np.cos(x)) * np.sum(y), rtol=1e-12)
+        np.testing.assert_allclose(J[0][1], np.outer(np.sin(x), np.ones(2)), rtol=1e-12)
+        assert J[1][0].shape == (2, 3, 3) and J[1][1].shape == (2, 3, 2)
+        np.testing.assert_allclose(J[1][1][:, :, 0], np.outer([1, 0], x), rtol=1e-12)

@@ -40,7 +40,8 @@ def adjoint(g: Graph, wrt: Sequence[int], *, seed: str = "auto",
     """The joint graph: inputs are g's inputs (plus one cotangent per output when `seed` is
     'inputs', or when 'auto' and an output is not a scalar); outputs are g's outputs followed
     by the gradient of each input in `wrt` (zeros where it does not affect the outputs), then
-    the cotangent of each intermediate value in `also`."""
+    the cotangent of each intermediate value in `also`. `seed="first"` seeds the first output
+    alone with 1 (the others, a function's auxiliary results, carry no cotangent)."""
     for i in wrt:
         t = g.inputs[i].type
         if not t.is_float:
@@ -55,8 +56,8 @@ def adjoint(g: Graph, wrt: Sequence[int], *, seed: str = "auto",
             b.append(eqn)
         cts: dict[int, Value] = {}
         use_inputs = seed == "inputs" or (seed == "auto" and any(o.type.ndim for o in g.outputs))
-        for out in g.outputs:
-            if not out.type.is_float:
+        for k, out in enumerate(g.outputs):
+            if not out.type.is_float or (seed == "first" and k):
                 continue
             if use_inputs:
                 ct_in = Var(out.type, "ct")

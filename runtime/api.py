@@ -106,6 +106,8 @@ class Transformed:
                              self.argnums, self.static)
         if getattr(self, "holomorphic", False):
             new.holomorphic = True
+        if getattr(self, "has_aux", False):
+            new.has_aux = True
         return new
 
     def __reduce__(self) -> Any:
@@ -260,6 +262,8 @@ class Transformed:
             for k in (key if not self._probe else key[0]))
         n_out = len(spec.traced.graph.outputs)
         returns = self.transform.returns
+        if getattr(self, "has_aux", False):
+            returns = "aux"  # no fast path: the result carries the aux structure
         if not direct:
             return lambda a, v: self._assemble(spec, spec.run(self._call_args(spec, a, v)),
                                                boxes)
@@ -479,6 +483,15 @@ class Transformed:
         if self.transform.seed == "inputs":
             return "inputs"
         outs = traced.graph.outputs[:traced.n_outputs]
+        if getattr(self, "has_aux", False):
+            tree = traced.out_tree
+            if not (isinstance(tree, tuple) and tree[0] in ("tuple", "list")
+                    and len(tree[2]) == 2 and tree[2][0] is pytree.LEAF):
+                name = getattr(self.fun, "__name__", "the function")
+                raise TraceError(f"adjit.{self.mode}(..., has_aux=True) needs {name} to return "
+                                 "a pair (value, aux), with value one float scalar",
+                                 loc=user_loc(5))
+            outs = outs[:1]
         if (len(outs) == 1 and outs[0].type.size == 1 and outs[0].type.is_complex
                 and not getattr(self, "holomorphic", False)):
             raise TraceError(
@@ -494,7 +507,7 @@ class Transformed:
                 f"{name} returns {describe_outputs(outs)}",
                 loc=user_loc(5), hint="reduce the output (e.g. .sum()), or use adjit.vjp "
                                       "for non-scalar outputs")
-        return "ones"
+        return "first" if getattr(self, "has_aux", False) else "ones"
 
     def _assemble(self, spec: Any, outs: list[Any], boxes: Sequence[Any] | None = None) -> Any:
         outs = fresh_outputs(spec, outs, boxes)
@@ -502,8 +515,11 @@ class Transformed:
         n_user = spec.traced.n_outputs
         if not self.transform.differentiates:
             return unflatten(spec.traced.out_tree, [_scalar(o) for o in outs[:n_user]])
-        value = _scalar(outs[0]) if n_user == 1 else tuple(_scalar(o) for o in outs[:n_user])
         grads = _regroup(getattr(spec, "grad_trees", None), outs[n_out:])
+        if getattr(self, "has_aux", False):  # (value, aux): the aux leaves follow the value
+            aux = unflatten(spec.traced.out_tree[2][1], [_scalar(o) for o in outs[1:n_user]])
+            return self.transform.assemble(_scalar(outs[0]), grads, self.single, aux)
+        value = _scalar(outs[0]) if n_user == 1 else tuple(_scalar(o) for o in outs[:n_user])
         return self.transform.assemble(value, grads, self.single)
 
 
@@ -606,29 +622,39 @@ def _transform(transform: Transformation, fun: Callable[..., Any] | None, argnum
 
 
 def grad(fun: Callable[..., Any] | None = None, argnums: Argnums = 0, *,
-         static_argnums: Argnums = (), holomorphic: bool = False) -> Any:
+         static_argnums: Argnums = (), holomorphic: bool = False, has_aux: bool = False
+         ) -> Any:
     """The gradient of a scalar function, compiled: `@adjit.grad`, or
     `adjit.grad(f, argnums=(0, 1))` for a tuple of gradients.
 
     Complex arguments follow JAX's convention: for a real f(z), z = x + iy, the gradient is
     df/dx - i df/dy (2 conj(z) for |z|**2; step along its conjugate to ascend). A complex
-    output needs `holomorphic=True`, and the gradient is then df/dz."""
-    return _holomorphic(_transform(GRAD, fun, argnums, static_argnums), holomorphic)
+    output needs `holomorphic=True`, and the gradient is then df/dz. With `has_aux=True`
+    the function returns `(value, aux)` and the result is `(gradient, aux)`, aux any pytree
+    the derivative does not look at (JAX's convention)."""
+    return _options(_transform(GRAD, fun, argnums, static_argnums), holomorphic=holomorphic,
+                    has_aux=has_aux)
 
 
 def value_and_grad(fun: Callable[..., Any] | None = None, argnums: Argnums = 0, *,
-                   static_argnums: Argnums = (), holomorphic: bool = False) -> Any:
+                   static_argnums: Argnums = (), holomorphic: bool = False,
+                   has_aux: bool = False) -> Any:
     """Like `grad`, returning `(value, gradient)` from one fused forward+backward pass."""
-    return _holomorphic(_transform(VALUE_AND_GRAD, fun, argnums, static_argnums), holomorphic)
+    return _options(_transform(VALUE_AND_GRAD, fun, argnums, static_argnums),
+                    holomorphic=holomorphic, has_aux=has_aux)
 
 
-def _holomorphic(t: Any, holomorphic: bool) -> Any:
-    if not holomorphic:
+def _options(t: Any, **flags: bool) -> Any:
+    """Set the true flags (`holomorphic`, `has_aux`) on a Transformed, or on the one a
+    decorator factory returns."""
+    on = {k: v for k, v in flags.items() if v}
+    if not on:
         return t
     if isinstance(t, Transformed):
-        t.holomorphic = True
+        for k in on:
+            setattr(t, k, True)
         return t
-    return lambda f: _holomorphic(t(f), True)
+    return lambda f: _options(t(f), **on)
 
 
 def jit(fun: Callable[..., Any] | None = None, *, static_argnums: Argnums = ()) -> Any:

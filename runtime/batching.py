@@ -2,7 +2,8 @@
 
 `vmap(f, in_axes=0, out_axes=0)(*args)` equals stacking `f` applied to each slice of the
 mapped arguments along `in_axes` (None: the argument is shared by every example; an int per
-argument applies to every array inside it), with the results' batch axis at `out_axes`.
+argument applies to every array inside it, and a structure like the argument's, a dict of
+axes for a dict, gives each part its own), with the results' batch axis at `out_axes`.
 It traces `f` once on one example's shapes and runs the batching pass (passes/vmap.py), so
 it composes like the other transformations: `vmap(grad(loss), in_axes=(None, 0, 0))` gives
 per-example gradients in one kernel, and `grad` of a vmapped function differentiates it.
@@ -32,6 +33,26 @@ def _axes_per_argument(in_axes: Any, n: int) -> tuple[Any, ...]:
     return (in_axes,) * n
 
 
+def _prefix_axes(spec: Any, x: Any, where: str) -> list[Any]:
+    """The axis of each leaf of argument x (in pytree.flatten's order) from its in_axes
+    entry: None or an int for all of them, or a structure matching x's (a prefix of it, as
+    JAX has it: a dict of axes for a dict argument)."""
+    if spec is None or (isinstance(spec, int) and not isinstance(spec, bool)):
+        return [spec] * len(pytree.flatten(x)[0])
+    if isinstance(spec, dict) and isinstance(x, dict):
+        if set(spec) != set(x):
+            raise TraceError(f"vmap: in_axes{where} has keys {sorted(spec)} for a dict with "
+                             f"keys {sorted(x)}", loc=user_loc(5))
+        keys = sorted(x, key=pytree._sort_key)
+        return [a for k in keys for a in _prefix_axes(spec[k], x[k], f"{where}[{k!r}]")]
+    if isinstance(spec, (tuple, list)) and isinstance(x, (tuple, list)) and len(spec) == len(x):
+        return [a for k, (s, c) in enumerate(zip(spec, x, strict=True))
+                for a in _prefix_axes(s, c, f"{where}[{k}]")]
+    raise TraceError(f"vmap: in_axes{where} is {spec!r}, which does not match the argument's "
+                     f"structure ({type(x).__name__})", loc=user_loc(5),
+                     hint="give None, an int, or a structure like the argument's")
+
+
 def traced_vmap(fun: Callable[..., Any], in_axes: Any, out_axes: Any,
                 args: tuple[Any, ...]) -> Any:
     """vmap on traced values: the batched graph inlined into the active trace."""
@@ -47,18 +68,20 @@ def traced_vmap(fun: Callable[..., Any], in_axes: Any, out_axes: Any,
     flat, flat_static, trees = pytree.flatten_arguments(args, static)
     owner = [i for i, tree in enumerate(trees) for _ in range(1 if tree is None
                                                               else pytree.count(tree))]
+    leaf_axes = [a for i, x in enumerate(args)
+                 for a in ([axes[i]] if trees[i] is None else _prefix_axes(axes[i], x, f"[{i}]"))]
     size = None
     leaves: list[Any] = []
     mapped: list[bool] = []
-    for leaf, st, i in zip(flat, flat_static, owner, strict=True):
-        if st or axes[i] is None:
+    for leaf, st, i, axis in zip(flat, flat_static, owner, leaf_axes, strict=True):
+        if st or axis is None:
             leaves.append(leaf)
             mapped.append(False)
             continue
         x = _t(leaf)
-        ax = axes[i] % x.ndim if x.ndim else None
+        ax = axis % x.ndim if x.ndim else None
         if ax is None:
-            raise TraceError(f"vmap: argument {i} is 0-dimensional, with no axis {axes[i]}",
+            raise TraceError(f"vmap: argument {i} is 0-dimensional, with no axis {axis}",
                              loc=user_loc(3), hint="pass in_axes=None for it")
         if size is not None and x.shape[ax] != size:
             raise TraceError(f"vmap: mapped axes have different sizes ({size} and "

@@ -15,6 +15,9 @@ from typing import Any
 from adjit.passes.pipeline import DIFFERENTIATE, OPTIMIZE, Stage
 
 
+_NO_AUX = object()
+
+
 @dataclass(frozen=True)
 class Transformation:
     """`name` (how errors and logs call it: "adjit.grad"), `pipeline` (the passes from the
@@ -33,13 +36,19 @@ class Transformation:
         one gradient per differentiated input)."""
         return self.returns != "value"
 
-    def assemble(self, value: Any, grads: Sequence[Any], single: bool) -> Any:
+    def assemble(self, value: Any, grads: Sequence[Any], single: bool,
+                 aux: Any = _NO_AUX) -> Any:
         """The call's result from the function's value and the gradients, one per
         differentiated argument (`single`: argnums was an int, so one gradient, not a
-        tuple)."""
+        tuple), with `aux` where the function returned `(value, aux)` (has_aux=True:
+        `(gradient, aux)` and `((value, aux), gradient)`, as JAX's)."""
         if self.returns == "value":
             return value
         g = grads[0] if single else tuple(grads)
+        if aux is not _NO_AUX:
+            value = (value, aux)
+            if self.returns == "grad":
+                return g, aux
         return (value, g) if self.returns == "value_and_grad" else g
 
 

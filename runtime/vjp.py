@@ -9,6 +9,7 @@ when `vjp` is called, so changing the caller's arrays afterwards does not change
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -34,10 +35,21 @@ class VJP(Transformed):
         return VJP(fun, self.argnums, self._n_ct)
 
 
-def vjp(fun: Callable[..., Any], *primals: Any, argnums: Argnums | None = None) -> Any:
-    """`(out, vjp_fn)`: `vjp_fn(ct)` is the vector-Jacobian product of `fun` at `primals`."""
+def vjp(fun: Callable[..., Any], *primals: Any, argnums: Argnums | None = None,
+        has_aux: bool = False) -> Any:
+    """`(out, vjp_fn)`: `vjp_fn(ct)` is the vector-Jacobian product of `fun` at `primals`.
+    With `has_aux=True`, `fun` returns `(out, aux)` and the result is `(out, vjp_fn, aux)`."""
     nums = tuple(range(len(primals))) if argnums is None else argnums
     primals = tuple(np.array(p, copy=True) if isinstance(p, np.ndarray) else p for p in primals)
+    if has_aux:
+        both = Transformed(fun, JIT)(*primals)
+        if not (isinstance(both, (tuple, list)) and len(both) == 2):
+            raise TraceError(f"adjit.vjp(..., has_aux=True) needs "
+                             f"{getattr(fun, '__name__', 'the function')} to return a pair "
+                             "(output, aux)", loc=user_loc(2))
+        main = functools.update_wrapper(lambda *a: fun(*a)[0], fun, updated=())
+        out, vjp_fn = vjp(main, *primals, argnums=argnums)
+        return out, vjp_fn, both[1]
     out = Transformed(fun, JIT)(*primals)
     leaves, out_tree = pytree.flatten(out)
     outs = [o if isinstance(o, Tracer) else np.asarray(o) for o in leaves]

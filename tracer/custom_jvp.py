@@ -27,6 +27,7 @@ from adjit.ir.builder import emit_multi, inline
 from adjit.ir.errors import TraceError
 
 from . import pytree
+from .custom_rules import split_nondiff
 from .loc import user_loc
 from .subgraph import as_value, free_vars, make_graph
 from .values import Tracer
@@ -35,15 +36,16 @@ from .values import Tracer
 class custom_jvp:  # noqa: N801  (JAX's name)
     """A function with a forward-mode rule of its own (see the module docstring)."""
 
-    def __init__(self, fun: Callable[..., Any]) -> None:
+    def __init__(self, fun: Callable[..., Any], nondiff_argnums: tuple[int, ...] = ()) -> None:
         self.fun = fun
+        self.nondiff_argnums = tuple(nondiff_argnums)
         self.rule: Callable[..., Any] | None = None
         self._inside = False
         functools.update_wrapper(self, fun, updated=())
 
     def defjvp(self, rule: Callable[..., Any]) -> Callable[..., Any]:
-        """`rule(primals, tangents) -> (primal_out, tangent_out)`; returns the rule, so it
-        can be used as a decorator."""
+        """`rule(*nondiff_args, primals, tangents) -> (primal_out, tangent_out)`; returns the
+        rule, so it can be used as a decorator."""
         self.rule = rule
         return rule
 
@@ -54,9 +56,14 @@ class custom_jvp:  # noqa: N801  (JAX's name)
             raise TraceError(f"custom_jvp function {getattr(self.fun, '__name__', '')} has no "
                              "rule yet", loc=user_loc(2), hint="decorate the rule with "
                                                                "@f.defjvp first")
+        fun, rule = self.fun, self.rule
+        nondiff, diff, merged = split_nondiff(self.nondiff_argnums, args, "custom_jvp")
+        if nondiff:
+            fun = lambda *d: self.fun(*merged(d))  # noqa: E731
+            rule = lambda primals, tangents: self.rule(*nondiff, primals, tangents)  # noqa: E731
         self._inside = True
         try:
-            return _emit(self.fun, self.rule, args)
+            return _emit(fun, rule, diff)
         finally:
             self._inside = False
 

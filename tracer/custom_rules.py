@@ -38,14 +38,17 @@ from .values import Tracer
 class custom_vjp:  # noqa: N801  (JAX's name)
     """A function with a reverse-mode rule of its own (see the module docstring)."""
 
-    def __init__(self, fun: Callable[..., Any]) -> None:
+    def __init__(self, fun: Callable[..., Any], nondiff_argnums: tuple[int, ...] = ()) -> None:
         self.fun = fun
+        self.nondiff_argnums = tuple(nondiff_argnums)
         self.fwd: Callable[..., Any] | None = None
         self.bwd: Callable[..., Any] | None = None
         self._inside = False
         functools.update_wrapper(self, fun, updated=())
 
     def defvjp(self, fwd: Callable[..., Any], bwd: Callable[..., Any]) -> None:
+        """`fwd(*args) -> (output, residuals)`; `bwd(*nondiff_args, residuals, cotangent)` ->
+        one cotangent per differentiable argument (JAX's conventions)."""
         self.fwd, self.bwd = fwd, bwd
 
     def __call__(self, *args: Any) -> Any:
@@ -55,11 +58,42 @@ class custom_vjp:  # noqa: N801  (JAX's name)
         if self.fwd is None or self.bwd is None:
             raise TraceError(f"custom_vjp function {getattr(self.fun, '__name__', '')} has no "
                              f"rule yet", loc=user_loc(2), hint="call f.defvjp(fwd, bwd) first")
+        fwd, bwd = self.fwd, self.bwd
+        nondiff, diff, merged = split_nondiff(self.nondiff_argnums, args, "custom_vjp")
+        if nondiff:
+            fwd = lambda *d: self.fwd(*merged(d))  # noqa: E731
+            bwd = lambda res, ct: self.bwd(*nondiff, res, ct)  # noqa: E731
         self._inside = True
         try:
-            return emit(self.fwd, self.bwd, args)
+            return emit(fwd, bwd, diff)
         finally:
             self._inside = False
+
+
+def split_nondiff(nums: tuple[int, ...], args: tuple[Any, ...], what: str
+                  ) -> tuple[list[Any], tuple[Any, ...], Callable[[Any], list[Any]]]:
+    """JAX's `nondiff_argnums`: (the values at those positions, the other arguments, and a
+    function putting values for the others back among them). Those values are constants of
+    the rule, so they may not be traced."""
+    if not nums:
+        return [], args, list
+    n = len(args)
+    pos = sorted({i % n for i in nums if -n <= i < n})
+    for i in pos:
+        if any(isinstance(x, Tracer) for x in pytree.flatten(args[i])[0]):
+            raise TraceError(f"{what}: argument {i} is in nondiff_argnums but is a traced "
+                             "value", loc=user_loc(3),
+                             hint="nondiff_argnums are for constants (ints, functions, "
+                                  "settings); pass traced arrays as ordinary arguments")
+    others = [i for i in range(n) if i not in pos]
+
+    def merged(values: Any) -> list[Any]:
+        full = list(args)
+        for i, v in zip(others, values, strict=True):
+            full[i] = v
+        return full
+
+    return [args[i] for i in pos], tuple(args[i] for i in others), merged
 
 
 def emit(fwd: Callable[..., Any], bwd: Callable[..., Any], args: tuple[Any, ...]) -> Any:

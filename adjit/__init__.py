@@ -33,6 +33,7 @@ from adjit.ir.errors import (  # noqa: E402  (after the search path is complete)
     CodegenError,
     IRError,
     ImmutableError,
+    OutputTypeError,
     NotDifferentiable,
     ShapeError,
     TraceError,
@@ -91,7 +92,7 @@ del _np
 
 __version__ = "0.1.0"
 __all__ = ["AdjitError", "CodegenError", "ImmutableError", "Comparison", "IRError", "Inspection",
-           "NotDifferentiable", "RecompileWarning", "compare", "explicit",
+           "NotDifferentiable", "OutputTypeError", "RecompileWarning", "compare", "explicit",
            "ShapeError", "TraceError", "grad", "inspect", "jit", "models", "nn", "optim",
            "stop_gradient", "value_and_grad", "vjp", "vmap", "Tensor", "checkpoint", "custom_jvp",
            "custom_vjp", "hessian", "hvp",

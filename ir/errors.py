@@ -45,6 +45,11 @@ class ImmutableError(TraceError, TypeError):
     JAX raises for writes into its immutable arrays, so code written for either catches it."""
 
 
+class OutputTypeError(TraceError, TypeError):
+    """A gradient asked of a function whose output is not one real scalar (a vector, a
+    complex number). Also a TypeError, as JAX's grad raises for such outputs."""
+
+
 class ShapeError(AdjitError):
     """Shapes or dtypes do not fit together."""
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 from adjit.ir.builder import tracing
-from adjit.ir.errors import AdjitError, NotDifferentiable, TraceError
+from adjit.ir.errors import AdjitError, NotDifferentiable, OutputTypeError, TraceError
 from adjit.tracer import Tracer, pytree, trace, unflatten
 from adjit.tracer.captures import Probe, discover
 from adjit.tracer.loc import user_loc
@@ -494,7 +494,7 @@ class Transformed:
             outs = outs[:1]
         if (len(outs) == 1 and outs[0].type.size == 1 and outs[0].type.is_complex
                 and not getattr(self, "holomorphic", False)):
-            raise TraceError(
+            raise OutputTypeError(
                 f"adjit.{self.mode} of a complex-valued function: its gradient is defined "
                 "only for a real output, or for a holomorphic function",
                 loc=user_loc(5), hint="differentiate a real quantity (np.real(f), np.abs(f)**2), "
@@ -502,7 +502,7 @@ class Transformed:
                                       "result is then df/dz, as JAX's)")
         if len(outs) != 1 or outs[0].type.size != 1 or not outs[0].type.is_float:
             name = getattr(self.fun, "__name__", "the function")
-            raise TraceError(
+            raise OutputTypeError(
                 f"adjit.{self.mode} needs a function returning one float scalar, but "
                 f"{name} returns {describe_outputs(outs)}",
                 loc=user_loc(5), hint="reduce the output (e.g. .sum()), or use adjit.vjp "

@@ -80,3 +80,12 @@ def test_vmap_in_axes_structures() -> None:
     assert per_ex["w"].shape == (4, 3, 2)
     with pytest.raises(adjit.TraceError, match="in_axes"):
         adjit.vmap(lambda d: d["a"], in_axes=({"a": 0},))(d)
+
+
+def test_a_gradient_of_a_non_scalar_or_complex_output_is_a_type_error() -> None:
+    """As JAX's grad: a TypeError (and adjit's TraceError, naming the user's line)."""
+    for f in (lambda x: x * (1.0 + 0.2j), lambda x: x * 2):
+        with pytest.raises(TypeError) as info:
+            adjit.grad(f)(np.ones(3) if f(1.0) == 2 else 1.0)
+        assert isinstance(info.value, adjit.TraceError)
+        assert isinstance(info.value, adjit.OutputTypeError)

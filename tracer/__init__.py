@@ -6,6 +6,7 @@ from . import pytree  # noqa: F401  (structured arguments)
 from .trace import Traced, arg_type, trace, unflatten
 from .values import Tracer
 from . import tensor_methods  # noqa: F401,E402  (installs Tensor's methods)
+from . import tensor_numpy_methods  # noqa: F401,E402  (and the numpy ones it lacks)
 from . import scipy_api  # noqa: E402
 
 scipy_api.install()  # hooks scipy's functions adjit implements (now, or when scipy is imported)

@@ -332,6 +332,14 @@ class Tensor:
         return self._np
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        # As PyTorch's: numpy converting a tensor that requires grad would silently cut the
+        # graph (np.array([x[0], x[1]]) of such tensors is a constant), so it is refused.
+        if self.requires_grad:
+            raise RuntimeError("Can't convert a Tensor that requires grad to a numpy array "
+                               "(numpy is converting it: np.array, np.asarray, or a numpy "
+                               "function given a list of tensors). Use tensor.detach() for "
+                               "its values, or combine tensors with np.stack / "
+                               "np.concatenate, which are recorded.")
         return self._np if dtype is None else self._np.astype(dtype)
 
     def item(self) -> Any:
@@ -851,7 +859,7 @@ def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None,
 
 def _like(fill: Callable[[np.ndarray], np.ndarray]) -> Callable[..., Tensor]:
     def like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-        a = fill(np.asarray(t))
+        a = fill(t._np if isinstance(t, Tensor) else np.asarray(t))
         return Tensor(a.astype(dtype) if dtype is not None else a, requires_grad, _array=True)
 
     return like

@@ -124,7 +124,12 @@ def test_numpy_array_and_tensor_in_both_orders() -> None:
     # numpy functions on tensors return tensors
     e = np.exp(x)
     assert isinstance(e, adjit.Tensor) and e.grad_fn.name() == "ExpBackward0"
-    assert isinstance(np.asarray(x), np.ndarray)
+    assert isinstance(np.asarray(x.detach()), np.ndarray)
+    # as PyTorch: numpy may not convert a tensor that requires grad (it would cut the graph
+    # silently: np.array([x[0], x[1]]) would be a constant)
+    for convert in (np.asarray, lambda x: np.array([x[0], x[1]]), lambda x: np.mean([x, x])):
+        with pytest.raises(RuntimeError, match="requires grad"):
+            convert(x)
 
 
 # ---- 0-d tensors, broadcasting, integers --------------------------------------------------------

@@ -6,8 +6,9 @@ that each group costs few compilations.
   compilation), against numpy on the same arguments, output by output.
 - `check_group(fn, *args)`: the scalar loss sum_k <W_k, out_k> (fixed random weights);
   `value_and_grad` against numpy's value and float64 central differences, `jvp` against the
-  directional derivative, and the gradient at float32 arguments (float32 result, close to
-  the float64 one).
+  directional derivative, the gradient at float32 arguments (float32 result, close to
+  the float64 one), and the same loss recorded on `adjit.tensor`s (the PyTorch-style front
+  end) with `backward()`: its `.grad` equals the traced gradient.
 """
 from __future__ import annotations
 
@@ -61,7 +62,8 @@ def weighted_loss(fn: Callable[..., Any], *args: Any) -> Callable[..., Any]:
 
 
 def check_group(fn: Callable[..., Any], *args: np.ndarray, argnums: Any = 0,
-                f32: bool = True, rtol: float | None = None, atol: float | None = None) -> None:
+                f32: bool = True, rtol: float | None = None, atol: float | None = None,
+                recorded: bool = True) -> None:
     loss = weighted_loss(fn, *args)
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
     vg = adjit.value_and_grad(loss, argnums=argnums)
@@ -81,6 +83,9 @@ def check_group(fn: Callable[..., Any], *args: np.ndarray, argnums: Any = 0,
     _, t_out = adjit.jvp(of_nums, tuple(args[i] for i in nums), tuple(tangents[i] for i in nums))
     want = directional_derivative(loss, *args, tangents=tangents)
     np.testing.assert_allclose(t_out, want, rtol=1e-5, atol=1e-7)
+    if recorded:
+        _, g = vg(*args)
+        check_recorded(loss, args, nums, (g,) if isinstance(argnums, int) else g)
     if f32:
         a32 = [a.astype(np.float32) if a.dtype == np.float64 else a for a in args]
         g32 = adjit.grad(loss, argnums=argnums)(*a32)
@@ -90,3 +95,18 @@ def check_group(fn: Callable[..., Any], *args: np.ndarray, argnums: Any = 0,
         for g, h in zip(g32, g64, strict=True):
             assert g.dtype == np.float32
             np.testing.assert_allclose(g, h, rtol=2e-3, atol=2e-3)
+
+
+def check_recorded(loss: Callable[..., Any], args: Any, nums: tuple[int, ...],
+                   grads: Any) -> None:
+    """The loss on recorded tensors (requires_grad for the differentiated arguments):
+    `backward()` gives the traced gradients."""
+    tensors = [adjit.tensor(a, requires_grad=i in nums) if isinstance(a, np.ndarray)
+               and a.dtype.kind == "f" else a for i, a in enumerate(args)]
+    out = loss(*tensors)
+    out.backward()
+    for i, g in zip(nums, grads, strict=True):
+        got = tensors[i].grad
+        got = np.zeros_like(args[i]) if got is None else got.numpy()
+        np.testing.assert_allclose(got, g, rtol=1e-9, atol=1e-12,
+                                   err_msg=f"recorded gradient of argument {i}")

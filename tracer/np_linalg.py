@@ -27,13 +27,16 @@ from .values import Tracer, wrap
 # ---- helpers ----------------------------------------------------------------------------------
 
 
-def _val(x: Any, what: str, min_ndim: int = 2, square: bool = True) -> Value:
-    """x as a float IR value with at least `min_ndim` axes (square last two when asked)."""
+def _val(x: Any, what: str, min_ndim: int = 2, square: bool = True,
+         complex_ok: bool = False) -> Value:
+    """x as a float IR value with at least `min_ndim` axes (square last two when asked);
+    complex values are kept where the caller's derivative rules handle them (`complex_ok`),
+    refused otherwise."""
     from .numpy_api import _t
 
     t = _t(x)
-    v = _real_only(t.val, what)
-    if v.dtype not in ("f32", "f64"):
+    v = t.val if complex_ok else _real_only(t.val, what)
+    if v.dtype not in ("f32", "f64", "c64", "c128"):
         v = ops.convert(v, "f64")
     if v.type.ndim < min_ndim:
         raise TraceError(f"{what}: {v.type.ndim}-dimensional array given; the array must be "
@@ -66,9 +69,10 @@ def _real_only(v: Value, what: str) -> Value:
     return v
 
 
-def _common(a: Value, b: Value) -> tuple[Value, Value]:
-    _real_only(a, "linear algebra")
-    _real_only(b, "linear algebra")
+def _common(a: Value, b: Value, complex_ok: bool = False) -> tuple[Value, Value]:
+    if not complex_ok:
+        _real_only(a, "linear algebra")
+        _real_only(b, "linear algebra")
     dt = ops.promote_dtypes(a.dtype, b.dtype)
     return ops.convert(a, dt), ops.convert(b, dt)
 
@@ -84,9 +88,14 @@ def _bcast_batch(a: Value, b: Value) -> tuple[Value, Value, tuple[int, ...]]:
 
 
 def _tri_sym(v: Value, lower: bool) -> Value:
-    """The symmetric matrix numpy sees when it reads only one triangle of v."""
-    t = D.tril(v) if lower else D.triu(v)
+    """The symmetric (complex: Hermitian) matrix numpy sees when it reads only one triangle
+    of v. LAPACK's Hermitian routines read only the real part of the diagonal."""
     strict = D.tril(v, -1) if lower else D.triu(v, 1)
+    if v.type.is_complex:
+        eye = Lit.make(np.eye(v.shape[-1], dtype=bool), "bool")
+        d = ops.select(eye, ops.to_complex(ops.real(v)), 0)
+        return ops.add(ops.add(strict, d), ops.conj(_mT(strict)))
+    t = D.tril(v) if lower else D.triu(v)
     return ops.add(t, _mT(strict))
 
 
@@ -111,8 +120,8 @@ def _mm(a: Value, b: Value) -> Value:
 
 # ---- numpy.linalg ---------------------------------------------------------------------------
 
-def _solve_values(a: Value, b: Value, what: str) -> Value:
-    a, b = _common(a, b)
+def _solve_values(a: Value, b: Value, what: str, complex_ok: bool = False) -> Value:
+    a, b = _common(a, b, complex_ok)
     vector = b.type.ndim == 1
     if vector:
         b = ops.reshape(b, b.shape + (1,))
@@ -127,13 +136,13 @@ def _solve_values(a: Value, b: Value, what: str) -> Value:
 
 
 def solve(a: Any, b: Any) -> Tracer:
-    av = _val(a, "np.linalg.solve")
-    bv = _val(b, "np.linalg.solve", min_ndim=1, square=False)
-    return wrap(_solve_values(av, bv, "np.linalg.solve"))
+    av = _val(a, "np.linalg.solve", complex_ok=True)
+    bv = _val(b, "np.linalg.solve", min_ndim=1, square=False, complex_ok=True)
+    return wrap(_solve_values(av, bv, "np.linalg.solve", complex_ok=True))
 
 
 def inv(a: Any) -> Tracer:
-    v = _val(a, "np.linalg.inv")
+    v = _val(a, "np.linalg.inv", complex_ok=True)
     af, batch = _flat(v)
     return _unflat(D.inv(af), batch)
 
@@ -145,12 +154,12 @@ def _slogdet(v: Value) -> tuple[Value, Value]:
 
 
 def slogdet(a: Any) -> Any:
-    sign, logdet = _slogdet(_val(a, "np.linalg.slogdet"))
+    sign, logdet = _slogdet(_val(a, "np.linalg.slogdet", complex_ok=True))
     return _result("SlogdetResult", wrap(sign), wrap(logdet))
 
 
 def det(a: Any) -> Tracer:
-    sign, logdet = _slogdet(_val(a, "np.linalg.det"))
+    sign, logdet = _slogdet(_val(a, "np.linalg.det", complex_ok=True))
     return wrap(ops.mul(sign, ops.exp(logdet)))
 
 
@@ -173,7 +182,7 @@ def _uplo(uplo: Any) -> bool:
 
 
 def eigh(a: Any, UPLO: str = "L") -> Any:  # noqa: N803  (numpy's name)
-    v = _val(a, "np.linalg.eigh")
+    v = _val(a, "np.linalg.eigh", complex_ok=True)
     lower = _uplo(UPLO)
     af, batch = _flat(_tri_sym(v, lower))
     w, vec = emit_multi("eigh", af, lower=lower)
@@ -194,7 +203,7 @@ def _svd(v: Value, full_matrices: bool) -> tuple[Value, Value, Value]:
 
 def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True,
         hermitian: bool = False) -> Any:
-    v = _val(a, "np.linalg.svd", square=False)
+    v = _val(a, "np.linalg.svd", square=False, complex_ok=True)
     if not compute_uv:
         return wrap(_svd(v, False)[1])
     u, s, vt = _svd(v, full_matrices)
@@ -203,6 +212,20 @@ def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True,
         # svd keeps s differentiable in both modes when only s is used (dead code goes).
         s = _svd(v, False)[1]
     return _result("SVDResult", wrap(u), wrap(s), wrap(vt))
+
+
+def eig(a: Any) -> Any:
+    """w, v of a real or complex matrix, both complex (numpy 2: a real matrix with real
+    eigenvalues still gets complex arrays from adjit, whose output dtypes cannot depend on
+    the data; numpy returns float64 there)."""
+    v = _val(a, "np.linalg.eig", complex_ok=True)
+    af, batch = _flat(v)
+    w, vec = emit_multi("eig", af)
+    return _result("EigResult", _unflat(w, batch), _unflat(vec, batch))
+
+
+def eigvals(a: Any) -> Tracer:
+    return eig(a)[0]
 
 
 def svdvals(x: Any, /) -> Tracer:
@@ -385,10 +408,15 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> T
     if v.dtype in ("c64", "c128"):
         matrix = (isinstance(axis, (tuple, list)) and len(axis) == 2) or (axis is None
                                                                           and v.type.ndim == 2)
-        if matrix and ord in (2, -2, "nuc"):
-            raise TraceError("np.linalg.norm: the spectral and nuclear norms of a complex "
-                             "matrix are not supported (adjit's svd is real)",
-                             loc=current_loc())
+        if matrix and ord in (2, -2, "nuc"):  # from the complex matrix's singular values
+            nd = v.type.ndim
+            ax = (0, 1) if axis is None else tuple(int(x) % nd for x in axis)
+            if ax[0] == ax[1]:
+                raise TraceError("Duplicate axes given.", loc=current_loc())
+            r = _matrix_norm(v, ord, ax[0], ax[1])
+            if keepdims:
+                r = ops.reshape(r, tuple(1 if i in ax else d for i, d in enumerate(v.shape)))
+            return wrap(r)
         v = ops.ew("abs", v)  # every other norm is that of the moduli
     elif v.dtype not in ("f32", "f64"):
         v = ops.convert(v, "f64")
@@ -540,7 +568,8 @@ FUNCTIONS: dict[Any, Callable[..., Any]] = {
     np.tril: tril, np.triu: triu,
     np.linalg.solve: solve, np.linalg.inv: inv, np.linalg.det: det,
     np.linalg.slogdet: slogdet, np.linalg.cholesky: cholesky, np.linalg.eigh: eigh,
-    np.linalg.eigvalsh: eigvalsh, np.linalg.svd: svd, np.linalg.qr: qr, np.linalg.pinv: pinv,
+    np.linalg.eigvalsh: eigvalsh, np.linalg.eig: eig, np.linalg.eigvals: eigvals,
+    np.linalg.svd: svd, np.linalg.qr: qr, np.linalg.pinv: pinv,
     np.linalg.lstsq: lstsq, np.linalg.matrix_power: matrix_power, np.linalg.norm: norm,
     np.linalg.multi_dot: multi_dot, np.linalg.cond: cond, np.linalg.matrix_rank: matrix_rank,
     np.trace: trace,

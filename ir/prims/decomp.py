@@ -36,7 +36,7 @@ import numpy as np
 
 from .. import ops
 from ..builder import emit
-from ..core import ArrayType, Lit, Value, Var
+from ..core import REAL_OF, ArrayType, Lit, Value, Var
 from ..errors import NotDifferentiable
 from ..primitive import LIBRARY, Primitive, register
 
@@ -160,20 +160,32 @@ def _solve_shape(a: ArrayType, b: ArrayType, **_: bool) -> ArrayType:
     return b
 
 
+def _real_stack(a: ArrayType, what: str, square: bool = True) -> None:
+    """cholesky, qr, expm and sqrtm have real rules only: no complex operand."""
+    _stack(a, what, square)
+    if a.is_complex:
+        raise TypeError(f"{what} of a complex stack is not supported, got {a}")
+
+
 def _square_shape(a: ArrayType) -> ArrayType:
-    _stack(a, "this decomposition")
+    _real_stack(a, "this decomposition")
     return a
+
+
+def _real_of(a: ArrayType) -> ArrayType:
+    """The real type of a complex stack's singular values, eigh's eigenvalues, log|det|."""
+    return a.with_dtype(REAL_OF.get(a.dtype, a.dtype))
 
 
 def _slogdet_shape(a: ArrayType) -> tuple[ArrayType, ArrayType]:
     _stack(a, "slogdet")
     t = a.with_shape(a.shape[:1])
-    return t, t
+    return t, _real_of(t)
 
 
 def _eigh_shape(a: ArrayType, *, lower: bool) -> tuple[ArrayType, ArrayType]:
     _stack(a, "eigh")
-    return a.with_shape(a.shape[:2]), a
+    return _real_of(a.with_shape(a.shape[:2])), a
 
 
 def _svd_shape(a: ArrayType, *, full_matrices: bool) -> tuple[ArrayType, ...]:
@@ -181,11 +193,11 @@ def _svd_shape(a: ArrayType, *, full_matrices: bool) -> tuple[ArrayType, ...]:
     b, m, n = a.shape
     k = min(m, n)
     mu, nv = (m, n) if full_matrices else (k, k)
-    return a.with_shape((b, m, mu)), a.with_shape((b, k)), a.with_shape((b, nv, n))
+    return a.with_shape((b, m, mu)), _real_of(a.with_shape((b, k))), a.with_shape((b, nv, n))
 
 
 def _qr_shape(a: ArrayType) -> tuple[ArrayType, ArrayType]:
-    _stack(a, "qr", square=False)
+    _real_stack(a, "qr", square=False)
     b, m, n = a.shape
     k = min(m, n)
     return a.with_shape((b, m, k)), a.with_shape((b, k, n))
@@ -206,12 +218,19 @@ def _each(a: np.ndarray, fn, *rest: np.ndarray):  # noqa: ANN001, ANN202
                 r = None
         if outs is None:
             shaped = fn(np.eye(*a.shape[1:], dtype=a.dtype), *(x[i] for x in rest))
-            outs = [np.empty((a.shape[0],) + np.shape(o), a.dtype)
+            outs = [np.empty((a.shape[0],) + np.shape(o), _out_dtype(a.dtype, o))
                     for o in (shaped if isinstance(shaped, tuple) else (shaped,))]
         rs = (r if isinstance(r, tuple) else (r,)) if r is not None else (np.nan,) * len(outs)
         for o, x in zip(outs, rs, strict=True):
             o[i] = x
     return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+def _out_dtype(a: np.dtype, o: np.ndarray) -> np.dtype:
+    """a's precision, complex where fn's result is (slogdet's sign), real where it is real
+    (a complex matrix's singular values, eigh's eigenvalues, log|det|)."""
+    real = np.finfo(a).dtype
+    return np.result_type(real, np.complex64) if np.iscomplexobj(o) else real
 
 
 def _solve_impl(a: np.ndarray, b: np.ndarray, transpose_a: bool) -> np.ndarray:
@@ -236,6 +255,9 @@ def _trsolve_impl(a: np.ndarray, b: np.ndarray, lower: bool, transpose_a: bool,
 def _lapack(name: str, x: np.ndarray):  # noqa: ANN202
     from scipy.linalg import lapack
 
+    if x.dtype.kind == "c":  # the Hermitian eigensolver is heevd
+        return getattr(lapack, ("c" if x.dtype == np.complex64 else "z")
+                       + name.replace("sy", "he"))
     return getattr(lapack, ("s" if x.dtype == np.float32 else "d") + name)
 
 
@@ -328,6 +350,8 @@ def _trsolve_jvp(ts: list[Value | None], a: Value, b: Value, out: Var, lower: bo
 
 
 def _slogdet_vjp(ct: tuple, a: Value, out: tuple) -> tuple[Value | None]:
+    if a.type.is_complex:
+        return C.slogdet_vjp(ct, a, out)
     _, ct_l = ct
     if ct_l is None:
         return (None,)
@@ -337,6 +361,8 @@ def _slogdet_vjp(ct: tuple, a: Value, out: tuple) -> tuple[Value | None]:
 
 
 def _slogdet_jvp(ts: list[Value | None], a: Value, out: tuple) -> tuple:
+    if a.type.is_complex:
+        return C.slogdet_jvp(ts, a, out)
     (ta,) = ts
     return None, ops.reduce_sum(diag_part(solve(a, ta)), (1,))
 
@@ -364,6 +390,8 @@ def _cholesky_jvp(ts: list[Value | None], a: Value, out: Var) -> Value:
 
 
 def _eigh_vjp(ct: tuple, a: Value, out: tuple, lower: bool) -> tuple[Value]:
+    if a.type.is_complex:
+        return C.eigh_vjp(ct, a, out)
     ct_w, ct_v = ct
     w, v = out
     inner = None if ct_w is None else diag_embed(ct_w)
@@ -374,6 +402,8 @@ def _eigh_vjp(ct: tuple, a: Value, out: tuple, lower: bool) -> tuple[Value]:
 
 def _eigh_jvp(ts: list[Value | None], a: Value, out: tuple, lower: bool
               ) -> tuple[Value, Value]:
+    if a.type.is_complex:
+        return C.eigh_jvp(ts, a, out)
     (ta,) = ts
     w, v = out
     p = mm(mm(v, ta, ta=True), v)  # V^T dA V
@@ -396,6 +426,8 @@ def _svd_vjp(ct: tuple, a: Value, out: tuple, full_matrices: bool) -> tuple[Valu
                                     hint="use full_matrices=False")
         u = emit("slice", u, starts=(0, 0, 0), steps=(1, 1, 1), shape=(b, m, k))
         vt = emit("slice", vt, starts=(0, 0, 0), steps=(1, 1, 1), shape=(b, k, n))
+    if a.type.is_complex:
+        return (C.svd_vjp(ct_u, ct_s, ct_vt, u, s, vt),)
     inner = None if ct_s is None else diag_embed(ct_s)
     extra = None
     if ct_u is not None or ct_vt is not None:
@@ -425,6 +457,8 @@ def _svd_jvp(ts: list[Value | None], a: Value, out: tuple, full_matrices: bool) 
     if full_matrices and m != n:
         raise NotDifferentiable("forward mode through svd(full_matrices=True) of a non-square "
                                 "matrix is not defined", hint="use full_matrices=False")
+    if a.type.is_complex:
+        return C.svd_jvp(ta, u, s, vt)
     p = mm(mm(u, ta, ta=True), vt, tb=True)  # u^T dA v
     ds = diag_part(p)
     f = _svd_f(s)
@@ -522,3 +556,6 @@ _RULES = {"slogdet": (_slogdet_jvp, _slogdet_vjp, ()),
 for _name, (_jvp, _vjp, _params) in _RULES.items():
     register(Primitive(_name, LIBRARY, shape=_SHAPES[_name], impl=_IMPLS[_name],
                        jvp=_jvp, vjp=_vjp, params=_params, extra={"library": "linalg"}))
+
+# Complex operands' rules and the eig primitive (imported last: it uses the helpers above).
+from . import decomp_complex as C  # noqa: E402

@@ -253,14 +253,14 @@ def _pinv_values(v: Value, rcond: Any) -> Value:
     large = ops.ew("gt", s, cutoff)
     safe = ops.select(large, s, 1.0)
     sinv = ops.select(large, ops.div(1.0, safe), 0.0)
-    # V diag(1/s) U^T
-    scaled = ops.mul(_mT(vt), ops.reshape(sinv, sinv.shape[:-1] + (1, sinv.shape[-1])))
-    return _mm(scaled, _mT(u))
+    # V diag(1/s) U^H
+    scaled = ops.mul(ops.conj(_mT(vt)), ops.reshape(sinv, sinv.shape[:-1] + (1, sinv.shape[-1])))
+    return _mm(scaled, ops.conj(_mT(u)))
 
 
 def pinv(a: Any, rcond: Any = None, hermitian: bool = False, *, rtol: Any = np._NoValue
          ) -> Tracer:
-    v = _val(a, "np.linalg.pinv", square=False)
+    v = _val(a, "np.linalg.pinv", square=False, complex_ok=True)
     if rcond is None:
         if rtol is np._NoValue:
             rcond = 1e-15
@@ -280,16 +280,16 @@ def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple[Tracer, Tracer, Tracer, Tr
     empty when the rank is below n; adjit cannot make a shape depend on data, so the
     residuals here are the sums of squares whenever m > n (empty when m <= n): a rank-
     deficient matrix gets numbers where numpy gives an empty array."""
-    av = _val(a, "np.linalg.lstsq", square=False)
-    bv = _val(b, "np.linalg.lstsq", min_ndim=1, square=False)
-    av, bv = _common(av, bv)
+    av = _val(a, "np.linalg.lstsq", square=False, complex_ok=True)
+    bv = _val(b, "np.linalg.lstsq", min_ndim=1, square=False, complex_ok=True)
+    av, bv = _common(av, bv, complex_ok=True)
     if av.type.ndim != 2 or bv.type.ndim > 2:
         raise TraceError("np.linalg.lstsq takes a 2-d a and a 1-d or 2-d b", loc=current_loc())
     m, n = av.shape
     if bv.shape[0] != m:
         raise TraceError(f"np.linalg.lstsq: a has {m} rows but b has {bv.shape[0]}",
                          loc=current_loc())
-    eps = np.finfo(np.float32 if av.dtype == "f32" else np.float64).eps
+    eps = np.finfo(np.float32 if av.dtype in ("f32", "c64") else np.float64).eps
     rc = eps * max(m, n) if rcond is None else (eps if rcond < 0 else rcond)
     vec = bv.type.ndim == 1
     b2 = ops.reshape(bv, (m, 1)) if vec else bv
@@ -299,9 +299,9 @@ def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple[Tracer, Tracer, Tracer, Tr
     rank = ops.reduce_sum(ops.convert(ops.ew("gt", s, ops.mul(smax, float(rc))), "i64"), (0,))
     if m > n:
         r = ops.sub(b2, _mm(av, x))
-        res = ops.reduce_sum(ops.mul(r, r), (0,))
+        res = ops.reduce_sum(ops.real(ops.mul(ops.conj(r), r)), (0,))  # |r|^2: real
     else:
-        res = Lit.make(np.zeros((0,)), av.dtype)
+        res = Lit.make(np.zeros((0,)), ops.real_dtype(av.dtype))
     x = ops.reshape(x, (n,)) if vec else x
     return wrap(x), wrap(res), wrap(rank), wrap(s)
 
@@ -322,7 +322,7 @@ def matrix_power(a: Any, n: Any) -> Tracer:
         eye = Lit.make(np.eye(v.shape[-1]), v.dtype)
         return wrap(ops.broadcast_to(eye, v.shape))
     if n < 0:
-        v = _val(a, "np.linalg.matrix_power")
+        v = _val(a, "np.linalg.matrix_power", complex_ok=True)
         af, batch = _flat(v)
         v = ops.reshape(D.inv(af), v.shape)
         n = -n
@@ -497,7 +497,7 @@ def cond(x: Any, p: Any = None) -> Tracer:
 
 def matrix_rank(A: Any, tol: Any = None, hermitian: bool = False, *, rtol: Any = None  # noqa: N803
                 ) -> Tracer:
-    v = _val(A, "np.linalg.matrix_rank", min_ndim=1, square=False)
+    v = _val(A, "np.linalg.matrix_rank", min_ndim=1, square=False, complex_ok=True)
     if v.type.ndim < 2:
         return wrap(ops.convert(ops.ne(emit("reduce_max", ops.ew("abs", v), axes=(0,)), 0),
                                 "i64"))
@@ -506,7 +506,7 @@ def matrix_rank(A: Any, tol: Any = None, hermitian: bool = False, *, rtol: Any =
     smax = _reduce("reduce_max", s, last)
     if tol is None:
         r = rtol if rtol is not None else max(v.shape[-2:]) * np.finfo(
-            np.float32 if v.dtype == "f32" else np.float64).eps
+            np.float32 if v.dtype in ("f32", "c64") else np.float64).eps
         tol_v = ops.mul(smax, float(r))
     elif isinstance(tol, (int, float, np.number)):
         tol_v = ops.broadcast_to(ops.lit(float(tol), s.dtype), smax.shape)

@@ -451,13 +451,28 @@ def _svd_vjp(ct: tuple, a: Value, out: tuple, full_matrices: bool) -> tuple[Valu
 
 
 def _svd_jvp(ts: list[Value | None], a: Value, out: tuple, full_matrices: bool) -> tuple:
+    """A full svd of a non-square matrix: the extra columns of u (rows of vh) span a
+    complement whose basis has no derivative, so their tangents are NaN; the first
+    min(m, n) are the reduced svd's (the front end's s of a full svd comes from a reduced
+    one, so forward mode through s alone is finite)."""
     (ta,) = ts
     u, s, vt = out
     b, m, n = a.shape
-    if full_matrices and m != n:
-        raise NotDifferentiable("forward mode through svd(full_matrices=True) of a non-square "
-                                "matrix is not defined", hint="use full_matrices=False")
-    if a.type.is_complex:
+    if not (full_matrices and m != n):
+        return _svd_jvp_reduced(ta, u, s, vt)
+    k = min(m, n)
+    u = emit("slice", u, starts=(0, 0, 0), steps=(1, 1, 1), shape=(b, m, k))
+    vt = emit("slice", vt, starts=(0, 0, 0), steps=(1, 1, 1), shape=(b, k, n))
+    du, ds, dvt = _svd_jvp_reduced(ta, u, s, vt)
+    nan_u = ops.broadcast_to(ops.lit(np.nan, u.dtype), (b, m, m - k))
+    nan_v = ops.broadcast_to(ops.lit(np.nan, u.dtype), (b, n - k, n))
+    return (emit("concatenate", du, nan_u, axis=2), ds,
+            emit("concatenate", dvt, nan_v, axis=1))
+
+
+def _svd_jvp_reduced(ta: Value, u: Value, s: Value, vt: Value) -> tuple:
+    m, n = ta.shape[1:]
+    if ta.type.is_complex:
         return C.svd_jvp(ta, u, s, vt)
     p = mm(mm(u, ta, ta=True), vt, tb=True)  # u^T dA v
     ds = diag_part(p)

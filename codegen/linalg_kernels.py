@@ -149,7 +149,7 @@ def svd(a: Any, u: Any, s: Any, vt: Any, full_matrices: bool) -> None:
 def _eig1(x: Any) -> Any:
     """numpy's eig of one matrix (LAPACK geev; a real matrix's conjugate pairs assembled
     into complex eigenvectors as numpy does). Compiled: `_numba_eig1`."""
-    from adjit.ir.prims.decomp_complex import eig1
+    from adjit.ir.prims.decomp_ref import eig1
 
     return eig1(x)
 

@@ -29,6 +29,11 @@ derivatives of the vectors; a zero singular value makes the u/v derivatives of a
 svd infinite; a singular matrix gives NaN/inf from solve, and derivatives of det that are
 NaN. The kernels never raise: where LAPACK fails (a singular solve, a cholesky of a matrix
 that is not positive definite), the result is NaN. docs/design-notes.md has the details.
+
+Complex stacks: solve, triangular_solve, slogdet (sign complex, log|det| real), eigh
+(Hermitian; w real) and svd (s real) take them, their rules for complex operands are in
+decomp_complex.py, which also registers `eig`; cholesky, qr, expm and sqrtm refuse them.
+The numpy reference implementations (the interpreter's) are in decomp_ref.py.
 """
 from __future__ import annotations
 
@@ -39,6 +44,7 @@ from ..builder import emit
 from ..core import REAL_OF, ArrayType, Lit, Value, Var
 from ..errors import NotDifferentiable
 from ..primitive import LIBRARY, Primitive, register
+from . import decomp_ref as R
 
 # ---- helpers: stacks of matrices in the array language --------------------------------------
 
@@ -201,107 +207,6 @@ def _qr_shape(a: ArrayType) -> tuple[ArrayType, ArrayType]:
     b, m, n = a.shape
     k = min(m, n)
     return a.with_shape((b, m, k)), a.with_shape((b, k, n))
-
-
-# ---- numpy reference implementations --------------------------------------------------------
-# The same conventions as the kernels: NaN where LAPACK fails, never an exception.
-
-def _each(a: np.ndarray, fn, *rest: np.ndarray):  # noqa: ANN001, ANN202
-    """fn applied to each matrix of the stack; NaN results where numpy raises LinAlgError.
-    The result arrays are shaped by fn of an identity (which never fails)."""
-    outs = None
-    for i in range(a.shape[0]):
-        with np.errstate(all="ignore"):
-            try:
-                r = fn(a[i], *(x[i] for x in rest))
-            except np.linalg.LinAlgError:
-                r = None
-        if outs is None:
-            shaped = fn(np.eye(*a.shape[1:], dtype=a.dtype), *(x[i] for x in rest))
-            outs = [np.empty((a.shape[0],) + np.shape(o), _out_dtype(a.dtype, o))
-                    for o in (shaped if isinstance(shaped, tuple) else (shaped,))]
-        rs = (r if isinstance(r, tuple) else (r,)) if r is not None else (np.nan,) * len(outs)
-        for o, x in zip(outs, rs, strict=True):
-            o[i] = x
-    return outs[0] if len(outs) == 1 else tuple(outs)
-
-
-def _out_dtype(a: np.dtype, o: np.ndarray) -> np.dtype:
-    """a's precision, complex where fn's result is (slogdet's sign), real where it is real
-    (a complex matrix's singular values, eigh's eigenvalues, log|det|)."""
-    real = np.finfo(a).dtype
-    return np.result_type(real, np.complex64) if np.iscomplexobj(o) else real
-
-
-def _solve_impl(a: np.ndarray, b: np.ndarray, transpose_a: bool) -> np.ndarray:
-    return _each(np.swapaxes(a, 1, 2) if transpose_a else a, np.linalg.solve, b)
-
-
-def _trsolve_impl(a: np.ndarray, b: np.ndarray, lower: bool, transpose_a: bool,
-                  unit_diagonal: bool) -> np.ndarray:
-    n = a.shape[-1]
-    t = np.tril(a) if lower else np.triu(a)
-    if unit_diagonal:
-        t = np.where(np.eye(n, dtype=bool), np.ones((), a.dtype), t)
-    return _solve_impl(t, b, transpose_a)
-
-
-# eigh and svd call scipy's LAPACK (syevd, gesdd) directly, as the kernels do: numba's
-# np.linalg uses scipy's LAPACK, numpy ships its own OpenBLAS build, and in float32 the two
-# choose different eigenvector and singular vector signs about one time in ten (float64
-# agrees in our checks). The reference follows the library the compiled code calls. (ir
-# does not import codegen, so these few lines are codegen/linalg_kernels.py's again.)
-
-def _lapack(name: str, x: np.ndarray):  # noqa: ANN202
-    from scipy.linalg import lapack
-
-    if x.dtype.kind == "c":  # the Hermitian eigensolver is heevd
-        return getattr(lapack, ("c" if x.dtype == np.complex64 else "z")
-                       + name.replace("sy", "he"))
-    return getattr(lapack, ("s" if x.dtype == np.float32 else "d") + name)
-
-
-def _eigh1(x: np.ndarray, lower: bool) -> tuple[np.ndarray, np.ndarray]:
-    w, v, info = _lapack("syevd", x)(x, compute_v=1, lower=int(lower))
-    if info:
-        raise np.linalg.LinAlgError("syevd did not converge")
-    return w, v
-
-
-def _svd1(x: np.ndarray, full_matrices: bool) -> tuple[np.ndarray, ...]:
-    u, s, vt, info = _lapack("gesdd", x)(x, compute_uv=1, full_matrices=int(full_matrices))
-    if info:
-        raise np.linalg.LinAlgError("gesdd did not converge")
-    return u, s, vt
-
-
-def _eigh_impl(a: np.ndarray, lower: bool) -> tuple[np.ndarray, np.ndarray]:
-    return _each(a, lambda x: _eigh1(x, lower))
-
-
-def _svd_impl(a: np.ndarray, full_matrices: bool) -> tuple[np.ndarray, ...]:
-    return _each(a, lambda x: _svd1(x, full_matrices))
-
-
-def _expm_impl(a: np.ndarray) -> np.ndarray:
-    import scipy.linalg
-
-    return np.asarray(scipy.linalg.expm(a), a.dtype)
-
-
-def _sqrtm_impl(a: np.ndarray) -> np.ndarray:
-    import scipy.linalg
-
-    def one(x: np.ndarray) -> np.ndarray:
-        r = scipy.linalg.sqrtm(x)
-        return np.full(x.shape, np.nan) if np.iscomplexobj(r) and np.any(r.imag) else r.real
-    return _each(a, one)
-
-
-_IMPLS = {"slogdet": lambda a: _each(a, lambda x: tuple(np.linalg.slogdet(x))),
-          "cholesky": lambda a: _each(a, np.linalg.cholesky), "eigh": _eigh_impl,
-          "svd": _svd_impl, "qr": lambda a: _each(a, lambda x: tuple(np.linalg.qr(x))),
-          "expm": _expm_impl, "sqrtm": _sqrtm_impl}
 
 
 # ---- rules ----------------------------------------------------------------------------------
@@ -551,9 +456,9 @@ def _sqrtm_vjp(ct: Value, a: Value, out: Var) -> tuple[Value]:
     return (sylvester(st, st, ct),)
 
 
-register(Primitive("solve", LIBRARY, shape=_solve_shape, impl=_solve_impl, jvp=_solve_jvp,
+register(Primitive("solve", LIBRARY, shape=_solve_shape, impl=R.solve_impl, jvp=_solve_jvp,
                    vjp=_solve_vjp, params=("transpose_a",), extra={"library": "linalg"}))
-register(Primitive("triangular_solve", LIBRARY, shape=_solve_shape, impl=_trsolve_impl,
+register(Primitive("triangular_solve", LIBRARY, shape=_solve_shape, impl=R.trsolve_impl,
                    jvp=_trsolve_jvp, vjp=_trsolve_vjp,
                    params=("lower", "transpose_a", "unit_diagonal"),
                    extra={"library": "linalg"}))
@@ -569,7 +474,7 @@ _RULES = {"slogdet": (_slogdet_jvp, _slogdet_vjp, ()),
           "expm": (lambda ts, a, out: expm_frechet(a, ts[0]), _expm_vjp, ()),
           "sqrtm": (lambda ts, a, out: sylvester(out, out, ts[0]), _sqrtm_vjp, ())}
 for _name, (_jvp, _vjp, _params) in _RULES.items():
-    register(Primitive(_name, LIBRARY, shape=_SHAPES[_name], impl=_IMPLS[_name],
+    register(Primitive(_name, LIBRARY, shape=_SHAPES[_name], impl=R.IMPLS[_name],
                        jvp=_jvp, vjp=_vjp, params=_params, extra={"library": "linalg"}))
 
 # Complex operands' rules and the eig primitive (imported last: it uses the helpers above).

@@ -35,6 +35,7 @@ from ..builder import emit
 from ..core import COMPLEX_OF, ArrayType, Value
 from ..primitive import LIBRARY, Primitive, register
 from .decomp import col, diag_embed, diag_part, f_matrix, mm, mT, row, solve
+from .decomp_ref import eig_impl
 
 
 def cT(x: Value) -> Value:
@@ -187,52 +188,5 @@ def _eig_vjp(ct: tuple, a: Value, out: tuple) -> tuple[Value | None]:
     return (ct_a if a.type.is_complex else ops.real(ct_a),)
 
 
-def _geev_to_complex(wr: np.ndarray, wi: np.ndarray, vr: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """A real geev's (wr, wi, vr) as numpy returns them: a conjugate pair j, j+1 has
-    eigenvectors vr[:, j] +- i vr[:, j+1]."""
-    w = wr + 1j * wi
-    v = vr.astype(w.dtype)
-    j = 0
-    while j < len(wr):
-        if wi[j] != 0 and j + 1 < len(wr):
-            v[:, j] = vr[:, j] + 1j * vr[:, j + 1]
-            v[:, j + 1] = np.conj(v[:, j])
-            j += 2
-        else:
-            j += 1
-    return w, v
-
-
-def eig1(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """numpy's eig of one matrix through scipy's LAPACK (the library the compiled kernel
-    calls, codegen/linalg_kernels.py)."""
-    from scipy.linalg import lapack
-
-    prefix = {np.float32: "s", np.float64: "d", np.complex64: "c", np.complex128: "z"}
-    geev = getattr(lapack, prefix[x.dtype.type] + "geev")
-    if x.dtype.kind == "c":
-        w, _, vr, info = geev(x, compute_vl=0, compute_vr=1)
-    else:
-        wr, wi, _, vr, info = geev(x, compute_vl=0, compute_vr=1)
-    if info:
-        raise np.linalg.LinAlgError("geev did not converge")
-    return (w, vr) if x.dtype.kind == "c" else _geev_to_complex(wr, wi, vr)
-
-
-def _eig_impl(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    ct = np.result_type(a.dtype, np.complex64)
-    w = np.empty(a.shape[:2], ct)
-    v = np.empty(a.shape, ct)
-    for i in range(a.shape[0]):
-        try:
-            with np.errstate(all="ignore"):
-                w[i], v[i] = eig1(a[i])
-        except (np.linalg.LinAlgError, ValueError):
-            w[i] = np.nan
-            v[i] = np.nan
-    return w, v
-
-
-register(Primitive("eig", LIBRARY, shape=_eig_shape, impl=_eig_impl, jvp=_eig_jvp,
+register(Primitive("eig", LIBRARY, shape=_eig_shape, impl=eig_impl, jvp=_eig_jvp,
                    vjp=_eig_vjp, params=(), extra={"library": "linalg"}))

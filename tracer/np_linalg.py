@@ -13,9 +13,9 @@ non-symmetric input agrees. Bad shapes are a TraceError at the user's line.
 
 Complex matrices: solve, inv, det, slogdet, eigh (Hermitian, from the triangle read and the
 real part of the diagonal, as LAPACK's heevd), svd, eig/eigvals, pinv, lstsq, matrix_power,
-matrix_rank and the spectral/nuclear norms (ir/prims/decomp_complex.py has their rules and
-the phase gauge of complex vectors). cholesky, qr, cond and scipy.linalg stay real: a
-complex operand is a TraceError (`_real_only`).
+matrix_rank, cond, cholesky (a = L L^H), qr and the spectral/nuclear norms
+(ir/prims/decomp_complex.py has their rules and the phase gauge of complex vectors).
+scipy.linalg stays real: a complex operand is a TraceError (`_real_only`).
 """
 from __future__ import annotations
 
@@ -65,8 +65,8 @@ def _unflat(v: Value, batch: tuple[int, ...]) -> Tracer:
 
 
 def _real_only(v: Value, what: str) -> Value:
-    """Where a function's rules are real only (cholesky, qr, cond, the scipy functions), a
-    complex operand is refused, never cut to its real part."""
+    """Where a function's rules are real only (the scipy.linalg functions), a complex
+    operand is refused, never cut to its real part."""
     if v.dtype in ("c64", "c128"):
         raise TraceError(f"{what} of a complex array is not supported (its derivative rules "
                          "are for real matrices)", loc=current_loc(),
@@ -170,7 +170,7 @@ def det(a: Any) -> Tracer:
 
 
 def cholesky(a: Any, /, *, upper: bool = False) -> Tracer:
-    v = _val(a, "np.linalg.cholesky")
+    v = _val(a, "np.linalg.cholesky", complex_ok=True)
     return wrap(_cholesky(v, upper, lower_read=True))
 
 
@@ -178,7 +178,7 @@ def _cholesky(v: Value, upper: bool, lower_read: bool) -> Value:
     af, batch = _flat(_tri_sym(v, lower_read))
     low = emit("cholesky", af)
     out = ops.reshape(low, batch + v.shape[-2:])
-    return _mT(out) if upper else out
+    return ops.conj(_mT(out)) if upper else out  # numpy's upper factor is L^H
 
 
 def _uplo(uplo: Any) -> bool:
@@ -239,7 +239,7 @@ def svdvals(x: Any, /) -> Tracer:
 
 
 def qr(a: Any, mode: str = "reduced") -> Any:
-    v = _val(a, "np.linalg.qr", square=False)
+    v = _val(a, "np.linalg.qr", square=False, complex_ok=True)
     m, n = v.shape[-2:]
     if mode not in ("reduced", "r", "complete") or (mode == "complete" and m > n):
         raise TraceError(f"np.linalg.qr with mode={mode!r} is not supported"
@@ -489,7 +489,9 @@ def matrix_norm(x: Any, /, *, keepdims: bool = False, ord: Any = "fro") -> Trace
 
 
 def cond(x: Any, p: Any = None) -> Tracer:
-    v = _val(x, "np.linalg.cond", square=p in (None, 2, -2))
+    # the spectral condition numbers take any shape (from the singular values), the others
+    # need an inverse
+    v = _val(x, "np.linalg.cond", square=p not in (None, 2, -2), complex_ok=True)
     if p in (None, 2, -2):
         s = _svd(v, False)[1]
         last = (s.type.ndim - 1,)
@@ -498,6 +500,8 @@ def cond(x: Any, p: Any = None) -> Tracer:
     nd = v.type.ndim
     af, batch = _flat(v)
     vi = ops.reshape(D.inv(af), v.shape)
+    if v.type.is_complex:  # these norms are those of the moduli
+        v, vi = ops.ew("abs", v), ops.ew("abs", vi)
     return wrap(ops.mul(_matrix_norm(v, p, nd - 2, nd - 1), _matrix_norm(vi, p, nd - 2, nd - 1)))
 
 

@@ -31,8 +31,9 @@ NaN. The kernels never raise: where LAPACK fails (a singular solve, a cholesky o
 that is not positive definite), the result is NaN. docs/design-notes.md has the details.
 
 Complex stacks: solve, triangular_solve, slogdet (sign complex, log|det| real), eigh
-(Hermitian; w real) and svd (s real) take them, their rules for complex operands are in
-decomp_complex.py, which also registers `eig`; cholesky, qr, expm and sqrtm refuse them.
+(Hermitian; w real), svd (s real), cholesky (a = L L^H) and qr take them, their rules for
+complex operands are in decomp_complex.py, which also registers `eig`; expm and sqrtm
+refuse them.
 The numpy reference implementations (the interpreter's) are in decomp_ref.py.
 """
 from __future__ import annotations
@@ -167,10 +168,15 @@ def _solve_shape(a: ArrayType, b: ArrayType, **_: bool) -> ArrayType:
 
 
 def _real_stack(a: ArrayType, what: str, square: bool = True) -> None:
-    """cholesky, qr, expm and sqrtm have real rules only: no complex operand."""
+    """expm and sqrtm have real rules only: no complex operand."""
     _stack(a, what, square)
     if a.is_complex:
         raise TypeError(f"{what} of a complex stack is not supported, got {a}")
+
+
+def _cholesky_shape(a: ArrayType) -> ArrayType:
+    _stack(a, "cholesky")
+    return a
 
 
 def _square_shape(a: ArrayType) -> ArrayType:
@@ -203,7 +209,7 @@ def _svd_shape(a: ArrayType, *, full_matrices: bool) -> tuple[ArrayType, ...]:
 
 
 def _qr_shape(a: ArrayType) -> tuple[ArrayType, ArrayType]:
-    _real_stack(a, "qr", square=False)
+    _stack(a, "qr", square=False)
     b, m, n = a.shape
     k = min(m, n)
     return a.with_shape((b, m, k)), a.with_shape((b, k, n))
@@ -279,6 +285,8 @@ def _phi(x: Value) -> Value:
 
 
 def _cholesky_vjp(ct: Value, a: Value, out: Var) -> tuple[Value]:
+    if a.type.is_complex:
+        return (C.cholesky_vjp(ct, out),)
     # Murray 2016: S = L^-T phi(L^T ct) L^-1, then the symmetric part.
     p = _phi(mm(out, ct, ta=True))
     x = trsolve(out, p, lower=True, transpose_a=True)  # L^-T P
@@ -289,6 +297,8 @@ def _cholesky_vjp(ct: Value, a: Value, out: Var) -> tuple[Value]:
 def _cholesky_jvp(ts: list[Value | None], a: Value, out: Var) -> Value:
     # dL = L phi(L^-1 sym(da) L^-T)
     (ta,) = ts
+    if a.type.is_complex:
+        return C.cholesky_jvp(ta, out)
     x = trsolve(out, sym(ta), lower=True)  # L^-1 dA
     y = mT(trsolve(out, mT(x), lower=True))  # X L^-T
     return mm(out, _phi(y))
@@ -405,6 +415,8 @@ def _qr_vjp(ct: tuple, a: Value, out: tuple) -> tuple[Value]:
     _qr_check(a)
     ct_q, ct_r = ct
     q, r = out
+    if a.type.is_complex:
+        return (C.qr_vjp(ct_q, ct_r, q, r),)
     m_ = None
     if ct_r is not None:
         m_ = mm(r, ct_r, tb=True)
@@ -421,6 +433,8 @@ def _qr_jvp(ts: list[Value | None], a: Value, out: tuple) -> tuple[Value, Value]
     _qr_check(a)
     (ta,) = ts
     q, r = out
+    if a.type.is_complex:
+        return C.qr_jvp(ta, q, r)
     dx_rinv = mT(trsolve(r, mT(ta), lower=False, transpose_a=True))  # dA r^-1
     qt = mm(q, dx_rinv, ta=True)
     low = tril(qt, -1)
@@ -463,7 +477,7 @@ register(Primitive("triangular_solve", LIBRARY, shape=_solve_shape, impl=R.trsol
                    params=("lower", "transpose_a", "unit_diagonal"),
                    extra={"library": "linalg"}))
 
-_SHAPES = {"slogdet": _slogdet_shape, "cholesky": _square_shape, "eigh": _eigh_shape,
+_SHAPES = {"slogdet": _slogdet_shape, "cholesky": _cholesky_shape, "eigh": _eigh_shape,
              "svd": _svd_shape, "qr": _qr_shape, "expm": _square_shape,
              "sqrtm": _square_shape}
 _RULES = {"slogdet": (_slogdet_jvp, _slogdet_vjp, ()),

@@ -34,7 +34,8 @@ from .. import ops
 from ..builder import emit
 from ..core import COMPLEX_OF, ArrayType, Value
 from ..primitive import LIBRARY, Primitive, register
-from .decomp import col, diag_embed, diag_part, f_matrix, mm, mT, row, solve
+from .decomp import (_phi, col, diag_embed, diag_part, f_matrix, mm, mT, row, solve, tril,
+                     trsolve)
 from .decomp_ref import eig_impl
 
 
@@ -151,6 +152,64 @@ def svd_vjp(ct_u: Value | None, ct_s: Value | None, ct_vt: Value | None, u: Valu
             extra = ops.add_any(extra, mm(u, ops.div(rr, row(s))))
     g = ops.add_any(mm(mm(u, pbar), vt), extra)
     return ops.conj(g)
+
+
+# ---- cholesky: a = L L^H, L lower with a real positive diagonal ------------------------------
+# dL = L phi(L^-1 herm(da) L^-H), phi the lower triangle with the diagonal halved (real for a
+# Hermitian argument). L^-H x is solved as conj(L)^-T x: triangular_solve has no conjugate.
+
+def _herm(x: Value) -> Value:
+    return ops.mul(0.5, ops.add(x, cT(x)))
+
+
+def cholesky_jvp(ta: Value, low: Value) -> Value:
+    x = trsolve(low, _herm(ta), lower=True)  # L^-1 dA
+    y = cT(trsolve(low, cT(x), lower=True))  # X L^-H
+    return mm(low, _phi(y))
+
+
+def cholesky_vjp(ct: Value, low: Value) -> Value:
+    """Murray's S = L^-H phi(L^H g) L^-1 in the inner-product convention (g = conj(ct)),
+    its Hermitian part, conjugated."""
+    lc = ops.conj(low)
+    p = _phi(mm(cT(low), ops.conj(ct)))
+    x = trsolve(lc, p, lower=True, transpose_a=True)  # L^-H P
+    s = cT(trsolve(lc, cT(x), lower=True, transpose_a=True))  # X L^-1
+    return ops.conj(_herm(s))
+
+
+# ---- qr (m >= n): a = Q R, R upper with a real diagonal (LAPACK's Householder betas) ---------
+# With C = Q^H da R^-1: Q^H dQ = Om = tril(C, -1) - tril(C, -1)^H + i Im diag(C) (anti-
+# Hermitian; its imaginary diagonal is what keeps diag(dR) real), dR = (C - Om) R and
+# dQ = da R^-1 + Q (Om - C).
+
+def _imag_diag(x: Value) -> Value:
+    return diag_embed(_i_times(ops.imag(diag_part(x))))
+
+
+def qr_jvp(ta: Value, q: Value, r: Value) -> tuple[Value, Value]:
+    e = mT(trsolve(r, mT(ta), lower=False, transpose_a=True))  # dA R^-1
+    c = mm(cT(q), e)
+    low = tril(c, -1)
+    om = ops.add(ops.sub(low, cT(low)), _imag_diag(c))
+    return ops.add(e, mm(q, ops.sub(om, c))), mm(ops.sub(c, om), r)
+
+
+def qr_vjp(ct_q: Value | None, ct_r: Value | None, q: Value, r: Value) -> Value:
+    """The transpose of qr_jvp in the inner-product convention (gradients g = conj(c)):
+    Om's gradient G = Q^H gQ - gR R^H, C's -G + tril(G - G^H, -1) + i Im diag(G), and
+    a's (gQ + Q C's) R^-H; conjugated at the end."""
+    g = None
+    if ct_q is not None:
+        g = mm(cT(q), ops.conj(ct_q))
+    if ct_r is not None:
+        g = ops.add_any(g, ops.neg(mm(ops.conj(ct_r), cT(r))))
+    gc = ops.add(ops.sub(tril(ops.sub(g, cT(g)), -1), g), _imag_diag(g))
+    ge = mm(q, gc)
+    if ct_q is not None:
+        ge = ops.add(ge, ops.conj(ct_q))
+    ga = cT(trsolve(r, cT(ge), lower=False))  # ge R^-H
+    return ops.conj(ga)
 
 
 # ---- eig: a V = V diag(w), columns of unit norm ----------------------------------------------

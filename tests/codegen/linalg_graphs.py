@@ -53,7 +53,10 @@ def _slogdet(mk: Mk, dt: str) -> list:
 
 
 def _cholesky(mk: Mk, dt: str) -> list:
-    return [ops.mul(emit("cholesky", _spd(mk, dt)), 2.0)]
+    z = _z(mk, dt, (2, 3, 3))
+    hpd = ops.add(ops.matmul(z, ops.conj(ops.transpose(z, (0, 2, 1)))),
+                  Lit.make(4 * np.eye(3), dt))
+    return [ops.mul(emit("cholesky", _spd(mk, dt)), 2.0), emit("cholesky", hpd)]
 
 
 def _eigh(mk: Mk, dt: str) -> list:
@@ -78,7 +81,8 @@ def _eig(mk: Mk, dt: str) -> list:
 
 
 def _qr(mk: Mk, dt: str) -> list:
-    return [*emit_multi("qr", mk((2, 5, 3), dt)), *emit_multi("qr", mk((1, 3, 4), dt))]
+    return [*emit_multi("qr", mk((2, 5, 3), dt)), *emit_multi("qr", mk((1, 3, 4), dt)),
+            *emit_multi("qr", _z(mk, dt, (2, 4, 3)))]
 
 
 def _expm(mk: Mk, dt: str) -> list:

@@ -79,6 +79,9 @@ def cholesky(a: Any, out: Any) -> None:
 def _lapack(name: str, x: Any) -> Any:
     from scipy.linalg import lapack
 
+    if x.dtype.kind == "c":  # complex: c/z, and the Hermitian eigensolver heevd
+        return getattr(lapack, ("c" if x.dtype == np.complex64 else "z")
+                       + name.replace("sy", "he"))
     return getattr(lapack, ("s" if x.dtype == np.float32 else "d") + name)
 
 
@@ -141,6 +144,25 @@ def svd(a: Any, u: Any, s: Any, vt: Any, full_matrices: bool) -> None:
             u[i] = np.nan
             s[i] = np.nan
             vt[i] = np.nan
+
+
+def _eig1(x: Any) -> Any:
+    """numpy's eig of one matrix (LAPACK geev; a real matrix's conjugate pairs assembled
+    into complex eigenvectors as numpy does). Compiled: `_numba_eig1`."""
+    from adjit.ir.prims.decomp_ref import eig1
+
+    return eig1(x)
+
+
+def eig(a: Any, w: Any, v: Any) -> None:
+    for i in range(a.shape[0]):
+        try:
+            wi, vi = _eig1(np.ascontiguousarray(a[i]))
+            w[i] = wi
+            v[i] = vi
+        except Exception:  # noqa: BLE001  (no convergence)
+            w[i] = np.nan
+            v[i] = np.nan
 
 
 def qr(a: Any, q: Any, r: Any) -> None:
@@ -248,7 +270,7 @@ def sqrtm(a: Any, out: Any) -> None:
 
 KERNELS = {"solve": solve, "triangular_solve": triangular_solve, "slogdet": slogdet,
            "cholesky": cholesky, "eigh": eigh, "svd": svd, "qr": qr, "expm": expm,
-           "sqrtm": sqrtm}
+           "sqrtm": sqrtm, "eig": eig}
 _registered = False
 
 
@@ -263,6 +285,7 @@ def register() -> None:
     overload(_eigh_upper)(_numba_eigh_upper)
     overload(_eigh_lower)(_numba_eigh_lower)
     overload(_svd1)(_numba_svd1)
+    overload(_eig1)(_numba_eig1)
     for fn in (_norm1, _expm1, _sqrtm1, *KERNELS.values()):
         register_jitable(fn)
     _registered = True
@@ -293,4 +316,57 @@ def _numba_eigh_upper(x: Any) -> Any:
         check(r)
         keep([acpy.size, w.size])
         return (w, acpy)
+    return impl
+
+
+def _numba_eig1(x: Any) -> Any:
+    """Compiled eig. numba's own np.linalg.eig refuses a real matrix with complex
+    eigenvalues (before numpy 2.5), so a real matrix calls LAPACK's geev through numba's
+    binding (`numba_ez_rgeev`, as numba/np/linalg.py's `eig_impl`) and assembles the
+    conjugate pairs itself; a complex one is numba's eig (zgeev)."""
+    from numba import types
+    from numba.np import linalg as nl
+    from numba.np.numpy_support import as_dtype
+
+    if isinstance(x.dtype, types.Complex):
+        def cimpl(x: Any) -> Any:  # the signature of _eig1, as numba requires
+            return np.linalg.eig(x)
+        return cimpl
+    nl.ensure_lapack()
+    geev = nl._LAPACK().numba_ez_rgeev(x.dtype)
+    kind = ord(nl.get_blas_kind(x.dtype, "eig"))
+    cdtype = as_dtype(types.complex64 if x.dtype == types.float32 else types.complex128)
+    copy_f = nl._copy_to_fortran_order
+    check = nl._handle_err_maybe_convergence_problem
+    keep = nl._dummy_liveness_func
+
+    def impl(x: Any) -> Any:
+        n = x.shape[-1]
+        acpy = copy_f(x)
+        wr = np.empty(n, dtype=x.dtype)
+        wi = np.empty(n, dtype=x.dtype)
+        vl = np.empty((n, 1), dtype=x.dtype)
+        vr = np.empty((n, n), dtype=x.dtype)  # C order: LAPACK's column j is row j here
+        w = np.empty(n, dtype=cdtype)
+        v = np.empty((n, n), dtype=cdtype)
+        if n == 0:
+            return (w, v)
+        r = geev(kind, ord("N"), ord("V"), n, acpy.ctypes, n, wr.ctypes, wi.ctypes,
+                 vl.ctypes, 1, vr.ctypes, n)
+        check(r)
+        keep([acpy.size, vl.size, vr.size, wr.size, wi.size])
+        j = 0
+        while j < n:
+            w[j] = complex(wr[j], wi[j])
+            if wi[j] != 0.0 and j + 1 < n:
+                w[j + 1] = complex(wr[j + 1], wi[j + 1])
+                for k in range(n):
+                    v[k, j] = complex(vr[j, k], vr[j + 1, k])
+                    v[k, j + 1] = complex(vr[j, k], -vr[j + 1, k])
+                j += 2
+            else:
+                for k in range(n):
+                    v[k, j] = complex(vr[j, k], 0.0)
+                j += 1
+        return (w, v)
     return impl

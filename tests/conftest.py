@@ -26,7 +26,7 @@ if os.environ.get("CI"):
 # while tests/codegen and tests/prims compile each primitive's code with numba. A test in them
 # that is about compiled code says so with @pytest.mark.compiled.
 _PLAIN_PYTHON = {"test_np_building", "test_np_elementwise", "test_np_lists", "test_np_sorting",
-                 "test_scipy_api", "test_complex", "test_fft"}
+                 "test_scipy_api", "test_complex", "test_fft", "test_linalg_complex"}
 
 
 def pytest_configure(config):  # noqa: ANN001, ANN201

@@ -1,5 +1,5 @@
-"""numpy.linalg and scipy.linalg on tracers: `FUNCTIONS` (merged into numpy_api's table) and
-`SCIPY_FUNCTIONS` (keyed by the scipy callables).
+"""numpy.linalg on tracers: `FUNCTIONS` (merged into numpy_api's table). scipy.linalg is in
+sp_linalg.py, built with the helpers here.
 
 Everything is built from the solve/decomposition primitives of ir/prims/decomp.py, which
 take (B, m, n) stacks: numpy's leading batch axes are broadcast, flattened into B and
@@ -10,6 +10,12 @@ Where numpy reads only one triangle (eigh's UPLO, cholesky), the matrix handed t
 primitive is rebuilt from that triangle, so derivatives are with respect to the entries
 numpy reads (the other triangle's gradient is zero), and a finite-difference check on a
 non-symmetric input agrees. Bad shapes are a TraceError at the user's line.
+
+Complex matrices: solve, inv, det, slogdet, eigh (Hermitian, from the triangle read and the
+real part of the diagonal, as LAPACK's heevd), svd, eig/eigvals, pinv, lstsq, matrix_power,
+matrix_rank, cond, cholesky (a = L L^H), qr and the spectral/nuclear norms
+(ir/prims/decomp_complex.py has their rules and the phase gauge of complex vectors).
+scipy.linalg stays real: a complex operand is a TraceError (`_real_only`).
 """
 from __future__ import annotations
 
@@ -27,13 +33,16 @@ from .values import Tracer, wrap
 # ---- helpers ----------------------------------------------------------------------------------
 
 
-def _val(x: Any, what: str, min_ndim: int = 2, square: bool = True) -> Value:
-    """x as a float IR value with at least `min_ndim` axes (square last two when asked)."""
+def _val(x: Any, what: str, min_ndim: int = 2, square: bool = True,
+         complex_ok: bool = False) -> Value:
+    """x as a float IR value with at least `min_ndim` axes (square last two when asked);
+    complex values are kept where the caller's derivative rules handle them (`complex_ok`),
+    refused otherwise."""
     from .numpy_api import _t
 
     t = _t(x)
-    v = _real_only(t.val, what)
-    if v.dtype not in ("f32", "f64"):
+    v = t.val if complex_ok else _real_only(t.val, what)
+    if v.dtype not in ("f32", "f64", "c64", "c128"):
         v = ops.convert(v, "f64")
     if v.type.ndim < min_ndim:
         raise TraceError(f"{what}: {v.type.ndim}-dimensional array given; the array must be "
@@ -56,19 +65,20 @@ def _unflat(v: Value, batch: tuple[int, ...]) -> Tracer:
 
 
 def _real_only(v: Value, what: str) -> Value:
-    """adjit's decompositions are real: a complex operand is refused, never cut to its real
-    part."""
+    """Where a function's rules are real only (the scipy.linalg functions), a complex
+    operand is refused, never cut to its real part."""
     if v.dtype in ("c64", "c128"):
-        raise TraceError(f"{what} of a complex array is not supported (adjit's linear algebra "
-                         "is real)", loc=current_loc(),
+        raise TraceError(f"{what} of a complex array is not supported (its derivative rules "
+                         "are for real matrices)", loc=current_loc(),
                          hint="split it into real and imaginary parts, e.g. the real 2n x 2n "
                               "form [[A.real, -A.imag], [A.imag, A.real]]")
     return v
 
 
-def _common(a: Value, b: Value) -> tuple[Value, Value]:
-    _real_only(a, "linear algebra")
-    _real_only(b, "linear algebra")
+def _common(a: Value, b: Value, complex_ok: bool = False) -> tuple[Value, Value]:
+    if not complex_ok:
+        _real_only(a, "linear algebra")
+        _real_only(b, "linear algebra")
     dt = ops.promote_dtypes(a.dtype, b.dtype)
     return ops.convert(a, dt), ops.convert(b, dt)
 
@@ -84,9 +94,14 @@ def _bcast_batch(a: Value, b: Value) -> tuple[Value, Value, tuple[int, ...]]:
 
 
 def _tri_sym(v: Value, lower: bool) -> Value:
-    """The symmetric matrix numpy sees when it reads only one triangle of v."""
-    t = D.tril(v) if lower else D.triu(v)
+    """The symmetric (complex: Hermitian) matrix numpy sees when it reads only one triangle
+    of v. LAPACK's Hermitian routines read only the real part of the diagonal."""
     strict = D.tril(v, -1) if lower else D.triu(v, 1)
+    if v.type.is_complex:
+        eye = Lit.make(np.eye(v.shape[-1], dtype=bool), "bool")
+        d = ops.select(eye, ops.to_complex(ops.real(v)), 0)
+        return ops.add(ops.add(strict, d), ops.conj(_mT(strict)))
+    t = D.tril(v) if lower else D.triu(v)
     return ops.add(t, _mT(strict))
 
 
@@ -111,8 +126,8 @@ def _mm(a: Value, b: Value) -> Value:
 
 # ---- numpy.linalg ---------------------------------------------------------------------------
 
-def _solve_values(a: Value, b: Value, what: str) -> Value:
-    a, b = _common(a, b)
+def _solve_values(a: Value, b: Value, what: str, complex_ok: bool = False) -> Value:
+    a, b = _common(a, b, complex_ok)
     vector = b.type.ndim == 1
     if vector:
         b = ops.reshape(b, b.shape + (1,))
@@ -127,13 +142,13 @@ def _solve_values(a: Value, b: Value, what: str) -> Value:
 
 
 def solve(a: Any, b: Any) -> Tracer:
-    av = _val(a, "np.linalg.solve")
-    bv = _val(b, "np.linalg.solve", min_ndim=1, square=False)
-    return wrap(_solve_values(av, bv, "np.linalg.solve"))
+    av = _val(a, "np.linalg.solve", complex_ok=True)
+    bv = _val(b, "np.linalg.solve", min_ndim=1, square=False, complex_ok=True)
+    return wrap(_solve_values(av, bv, "np.linalg.solve", complex_ok=True))
 
 
 def inv(a: Any) -> Tracer:
-    v = _val(a, "np.linalg.inv")
+    v = _val(a, "np.linalg.inv", complex_ok=True)
     af, batch = _flat(v)
     return _unflat(D.inv(af), batch)
 
@@ -145,17 +160,17 @@ def _slogdet(v: Value) -> tuple[Value, Value]:
 
 
 def slogdet(a: Any) -> Any:
-    sign, logdet = _slogdet(_val(a, "np.linalg.slogdet"))
+    sign, logdet = _slogdet(_val(a, "np.linalg.slogdet", complex_ok=True))
     return _result("SlogdetResult", wrap(sign), wrap(logdet))
 
 
 def det(a: Any) -> Tracer:
-    sign, logdet = _slogdet(_val(a, "np.linalg.det"))
+    sign, logdet = _slogdet(_val(a, "np.linalg.det", complex_ok=True))
     return wrap(ops.mul(sign, ops.exp(logdet)))
 
 
 def cholesky(a: Any, /, *, upper: bool = False) -> Tracer:
-    v = _val(a, "np.linalg.cholesky")
+    v = _val(a, "np.linalg.cholesky", complex_ok=True)
     return wrap(_cholesky(v, upper, lower_read=True))
 
 
@@ -163,7 +178,7 @@ def _cholesky(v: Value, upper: bool, lower_read: bool) -> Value:
     af, batch = _flat(_tri_sym(v, lower_read))
     low = emit("cholesky", af)
     out = ops.reshape(low, batch + v.shape[-2:])
-    return _mT(out) if upper else out
+    return ops.conj(_mT(out)) if upper else out  # numpy's upper factor is L^H
 
 
 def _uplo(uplo: Any) -> bool:
@@ -173,7 +188,7 @@ def _uplo(uplo: Any) -> bool:
 
 
 def eigh(a: Any, UPLO: str = "L") -> Any:  # noqa: N803  (numpy's name)
-    v = _val(a, "np.linalg.eigh")
+    v = _val(a, "np.linalg.eigh", complex_ok=True)
     lower = _uplo(UPLO)
     af, batch = _flat(_tri_sym(v, lower))
     w, vec = emit_multi("eigh", af, lower=lower)
@@ -194,7 +209,7 @@ def _svd(v: Value, full_matrices: bool) -> tuple[Value, Value, Value]:
 
 def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True,
         hermitian: bool = False) -> Any:
-    v = _val(a, "np.linalg.svd", square=False)
+    v = _val(a, "np.linalg.svd", square=False, complex_ok=True)
     if not compute_uv:
         return wrap(_svd(v, False)[1])
     u, s, vt = _svd(v, full_matrices)
@@ -205,12 +220,26 @@ def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True,
     return _result("SVDResult", wrap(u), wrap(s), wrap(vt))
 
 
+def eig(a: Any) -> Any:
+    """w, v of a real or complex matrix, both complex (numpy 2: a real matrix with real
+    eigenvalues still gets complex arrays from adjit, whose output dtypes cannot depend on
+    the data; numpy returns float64 there)."""
+    v = _val(a, "np.linalg.eig", complex_ok=True)
+    af, batch = _flat(v)
+    w, vec = emit_multi("eig", af)
+    return _result("EigResult", _unflat(w, batch), _unflat(vec, batch))
+
+
+def eigvals(a: Any) -> Tracer:
+    return eig(a)[0]
+
+
 def svdvals(x: Any, /) -> Tracer:
     return svd(x, compute_uv=False)
 
 
 def qr(a: Any, mode: str = "reduced") -> Any:
-    v = _val(a, "np.linalg.qr", square=False)
+    v = _val(a, "np.linalg.qr", square=False, complex_ok=True)
     m, n = v.shape[-2:]
     if mode not in ("reduced", "r", "complete") or (mode == "complete" and m > n):
         raise TraceError(f"np.linalg.qr with mode={mode!r} is not supported"
@@ -230,14 +259,14 @@ def _pinv_values(v: Value, rcond: Any) -> Value:
     large = ops.ew("gt", s, cutoff)
     safe = ops.select(large, s, 1.0)
     sinv = ops.select(large, ops.div(1.0, safe), 0.0)
-    # V diag(1/s) U^T
-    scaled = ops.mul(_mT(vt), ops.reshape(sinv, sinv.shape[:-1] + (1, sinv.shape[-1])))
-    return _mm(scaled, _mT(u))
+    # V diag(1/s) U^H
+    scaled = ops.mul(ops.conj(_mT(vt)), ops.reshape(sinv, sinv.shape[:-1] + (1, sinv.shape[-1])))
+    return _mm(scaled, ops.conj(_mT(u)))
 
 
 def pinv(a: Any, rcond: Any = None, hermitian: bool = False, *, rtol: Any = np._NoValue
          ) -> Tracer:
-    v = _val(a, "np.linalg.pinv", square=False)
+    v = _val(a, "np.linalg.pinv", square=False, complex_ok=True)
     if rcond is None:
         if rtol is np._NoValue:
             rcond = 1e-15
@@ -257,16 +286,16 @@ def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple[Tracer, Tracer, Tracer, Tr
     empty when the rank is below n; adjit cannot make a shape depend on data, so the
     residuals here are the sums of squares whenever m > n (empty when m <= n): a rank-
     deficient matrix gets numbers where numpy gives an empty array."""
-    av = _val(a, "np.linalg.lstsq", square=False)
-    bv = _val(b, "np.linalg.lstsq", min_ndim=1, square=False)
-    av, bv = _common(av, bv)
+    av = _val(a, "np.linalg.lstsq", square=False, complex_ok=True)
+    bv = _val(b, "np.linalg.lstsq", min_ndim=1, square=False, complex_ok=True)
+    av, bv = _common(av, bv, complex_ok=True)
     if av.type.ndim != 2 or bv.type.ndim > 2:
         raise TraceError("np.linalg.lstsq takes a 2-d a and a 1-d or 2-d b", loc=current_loc())
     m, n = av.shape
     if bv.shape[0] != m:
         raise TraceError(f"np.linalg.lstsq: a has {m} rows but b has {bv.shape[0]}",
                          loc=current_loc())
-    eps = np.finfo(np.float32 if av.dtype == "f32" else np.float64).eps
+    eps = np.finfo(np.float32 if av.dtype in ("f32", "c64") else np.float64).eps
     rc = eps * max(m, n) if rcond is None else (eps if rcond < 0 else rcond)
     vec = bv.type.ndim == 1
     b2 = ops.reshape(bv, (m, 1)) if vec else bv
@@ -276,9 +305,9 @@ def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple[Tracer, Tracer, Tracer, Tr
     rank = ops.reduce_sum(ops.convert(ops.ew("gt", s, ops.mul(smax, float(rc))), "i64"), (0,))
     if m > n:
         r = ops.sub(b2, _mm(av, x))
-        res = ops.reduce_sum(ops.mul(r, r), (0,))
+        res = ops.reduce_sum(ops.real(ops.mul(ops.conj(r), r)), (0,))  # |r|^2: real
     else:
-        res = Lit.make(np.zeros((0,)), av.dtype)
+        res = Lit.make(np.zeros((0,)), ops.real_dtype(av.dtype))
     x = ops.reshape(x, (n,)) if vec else x
     return wrap(x), wrap(res), wrap(rank), wrap(s)
 
@@ -299,7 +328,7 @@ def matrix_power(a: Any, n: Any) -> Tracer:
         eye = Lit.make(np.eye(v.shape[-1]), v.dtype)
         return wrap(ops.broadcast_to(eye, v.shape))
     if n < 0:
-        v = _val(a, "np.linalg.matrix_power")
+        v = _val(a, "np.linalg.matrix_power", complex_ok=True)
         af, batch = _flat(v)
         v = ops.reshape(D.inv(af), v.shape)
         n = -n
@@ -326,166 +355,6 @@ def multi_dot(arrays: Any, *, out: Any = None) -> Tracer:
     for x in arrays[1:]:
         r = matmul(r, x)
     return r
-
-
-# ---- norms ----------------------------------------------------------------------------------
-
-_INF = float("inf")
-
-
-def _reduce(prim: str, v: Value, axes: tuple[int, ...]) -> Value:
-    return emit(prim, v, axes=tuple(sorted(axes)))
-
-
-def _vector_norm(v: Value, ord: Any, axes: tuple[int, ...]) -> Value:
-    a = ops.ew("abs", v)
-    if ord is None or ord == 2:
-        return ops.ew("sqrt", ops.reduce_sum(ops.mul(v, v), axes))
-    if ord == _INF:
-        return _reduce("reduce_max", a, axes)
-    if ord == -_INF:
-        return _reduce("reduce_min", a, axes)
-    if ord == 0:
-        return ops.reduce_sum(ops.convert(ops.ew("ne", v, 0), v.dtype), axes)
-    if ord == 1:
-        return ops.reduce_sum(a, axes)
-    if isinstance(ord, str):
-        raise TraceError(f"invalid norm order {ord!r} for vectors", loc=current_loc())
-    p = float(ord)
-    return ops.pow(ops.reduce_sum(ops.pow(a, p), axes), 1.0 / p)
-
-
-def _matrix_norm(v: Value, ord: Any, r: int, c: int) -> Value:
-    """The matrix norm over axes (r, c) (r != c, non-negative)."""
-    if ord in (None, "fro", "f"):
-        return ops.ew("sqrt", ops.reduce_sum(ops.mul(v, v), (r, c)))
-    if ord in (1, -1, _INF, -_INF):
-        a = ops.ew("abs", v)
-        inner, outer = (r, c) if ord in (1, -1) else (c, r)  # 1: column sums; inf: row sums
-        sums = ops.reduce_sum(a, (inner,))
-        outer -= 1 if outer > inner else 0
-        return _reduce("reduce_max" if ord in (1, _INF) else "reduce_min", sums, (outer,))
-    if ord in (2, -2, "nuc"):
-        nd = v.type.ndim
-        rest = [i for i in range(nd) if i not in (r, c)]
-        m = ops.transpose(v, rest + [r, c])
-        s = _svd(m, False)[1]
-        last = (s.type.ndim - 1,)
-        if ord == "nuc":
-            return ops.reduce_sum(s, last)
-        return _reduce("reduce_max" if ord == 2 else "reduce_min", s, last)
-    raise TraceError(f"invalid norm order {ord!r} for matrices", loc=current_loc())
-
-
-def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Tracer:
-    from .numpy_api import _t
-
-    t = _stack_list(x) if isinstance(x, (list, tuple)) else _t(x)
-    v = t.val
-    if v.dtype in ("c64", "c128"):
-        matrix = (isinstance(axis, (tuple, list)) and len(axis) == 2) or (axis is None
-                                                                          and v.type.ndim == 2)
-        if matrix and ord in (2, -2, "nuc"):
-            raise TraceError("np.linalg.norm: the spectral and nuclear norms of a complex "
-                             "matrix are not supported (adjit's svd is real)",
-                             loc=current_loc())
-        v = ops.ew("abs", v)  # every other norm is that of the moduli
-    elif v.dtype not in ("f32", "f64"):
-        v = ops.convert(v, "f64")
-    nd = v.type.ndim
-    if axis is None:
-        if ord is None or (ord in ("fro", "f") and nd == 2):
-            flat = ops.reshape(v, (int(np.prod(v.shape, dtype=np.int64)),))
-            r = ops.ew("sqrt", ops.reduce_sum(ops.mul(flat, flat), (0,)))
-            if keepdims:
-                r = ops.reshape(r, (1,) * nd)
-            return wrap(r)
-        if nd not in (1, 2):
-            raise TraceError("Improper number of dimensions to norm.", loc=current_loc())
-        axes: tuple[int, ...] = tuple(range(nd))
-    else:
-        axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-        try:
-            axes = tuple(int(a) % nd if -nd <= int(a) < nd else _bad_axis(a, nd) for a in axes)
-        except TypeError:
-            raise TraceError(f"'axis' must be None, an integer or a tuple of integers, got "
-                             f"{axis!r}", loc=current_loc()) from None
-    if len(axes) == 1:
-        r = _vector_norm(v, ord, axes)
-    elif len(axes) == 2:
-        if axes[0] == axes[1]:
-            raise TraceError("Duplicate axes given.", loc=current_loc())
-        r = _matrix_norm(v, ord, axes[0], axes[1])
-    else:
-        raise TraceError("Improper number of dimensions to norm.", loc=current_loc())
-    if keepdims:
-        r = ops.reshape(r, tuple(1 if i in axes else d for i, d in enumerate(v.shape)))
-    return wrap(r)
-
-
-def _bad_axis(a: Any, nd: int) -> int:
-    raise TraceError(f"axis {a} is out of bounds for an array of dimension {nd}",
-                     loc=current_loc())
-
-
-def _stack_list(x: Any) -> Tracer:
-    """np.linalg.norm([t1, t2]): a list of tracers and numbers as one array."""
-    from .numpy_api import _t, stack
-
-    if isinstance(x, (list, tuple)):
-        return stack([_stack_list(e) if isinstance(e, (list, tuple)) else _t(e) for e in x])
-    return _t(x)
-
-
-def vector_norm(x: Any, /, *, axis: Any = None, keepdims: bool = False, ord: Any = 2
-                ) -> Tracer:
-    from .numpy_api import _t, reshape
-
-    t = _t(x)
-    if axis is None:
-        r = norm(reshape(t, (-1,)), ord=ord)
-        if keepdims:
-            r = reshape(r, (1,) * t.ndim)
-        return r
-    return norm(t, ord=ord, axis=axis, keepdims=keepdims)
-
-
-def matrix_norm(x: Any, /, *, keepdims: bool = False, ord: Any = "fro") -> Tracer:
-    return norm(x, ord=ord, axis=(-2, -1), keepdims=keepdims)
-
-
-def cond(x: Any, p: Any = None) -> Tracer:
-    v = _val(x, "np.linalg.cond", square=p in (None, 2, -2))
-    if p in (None, 2, -2):
-        s = _svd(v, False)[1]
-        last = (s.type.ndim - 1,)
-        hi, lo = _reduce("reduce_max", s, last), _reduce("reduce_min", s, last)
-        return wrap(ops.div(hi, lo) if p != -2 else ops.div(lo, hi))
-    nd = v.type.ndim
-    af, batch = _flat(v)
-    vi = ops.reshape(D.inv(af), v.shape)
-    return wrap(ops.mul(_matrix_norm(v, p, nd - 2, nd - 1), _matrix_norm(vi, p, nd - 2, nd - 1)))
-
-
-def matrix_rank(A: Any, tol: Any = None, hermitian: bool = False, *, rtol: Any = None  # noqa: N803
-                ) -> Tracer:
-    v = _val(A, "np.linalg.matrix_rank", min_ndim=1, square=False)
-    if v.type.ndim < 2:
-        return wrap(ops.convert(ops.ne(emit("reduce_max", ops.ew("abs", v), axes=(0,)), 0),
-                                "i64"))
-    s = _svd(v, False)[1]
-    last = (s.type.ndim - 1,)
-    smax = _reduce("reduce_max", s, last)
-    if tol is None:
-        r = rtol if rtol is not None else max(v.shape[-2:]) * np.finfo(
-            np.float32 if v.dtype == "f32" else np.float64).eps
-        tol_v = ops.mul(smax, float(r))
-    elif isinstance(tol, (int, float, np.number)):
-        tol_v = ops.broadcast_to(ops.lit(float(tol), s.dtype), smax.shape)
-    else:
-        raise TraceError("np.linalg.matrix_rank: tol must be a number", loc=current_loc())
-    big = ops.ew("gt", s, ops.reshape(tol_v, tol_v.shape + (1,)))
-    return wrap(ops.reduce_sum(ops.convert(big, "i64"), last))
 
 
 def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = None,
@@ -536,11 +405,16 @@ def triu(m: Any, k: int = 0) -> Tracer:
     return wrap(D.triu(t.val, int(k)), t.weak)
 
 
+# The norms, cond and matrix_rank (np_norms.py) use the helpers above: imported here, after
+# them.
+from .np_norms import cond, matrix_norm, matrix_rank, norm, vector_norm  # noqa: E402
+
 FUNCTIONS: dict[Any, Callable[..., Any]] = {
     np.tril: tril, np.triu: triu,
     np.linalg.solve: solve, np.linalg.inv: inv, np.linalg.det: det,
     np.linalg.slogdet: slogdet, np.linalg.cholesky: cholesky, np.linalg.eigh: eigh,
-    np.linalg.eigvalsh: eigvalsh, np.linalg.svd: svd, np.linalg.qr: qr, np.linalg.pinv: pinv,
+    np.linalg.eigvalsh: eigvalsh, np.linalg.eig: eig, np.linalg.eigvals: eigvals,
+    np.linalg.svd: svd, np.linalg.qr: qr, np.linalg.pinv: pinv,
     np.linalg.lstsq: lstsq, np.linalg.matrix_power: matrix_power, np.linalg.norm: norm,
     np.linalg.multi_dot: multi_dot, np.linalg.cond: cond, np.linalg.matrix_rank: matrix_rank,
     np.trace: trace,
@@ -552,175 +426,3 @@ for _n, _f in (("svdvals", svdvals), ("vector_norm", vector_norm),
 if hasattr(np.linalg, "trace"):
     FUNCTIONS[np.linalg.trace] = lambda x, /, *, offset=0, dtype=None: trace(
         x, offset, -2, -1, dtype)
-
-
-# ---- scipy.linalg ---------------------------------------------------------------------------
-
-def _sp_val(x: Any, what: str, square: bool = True) -> Value:
-    return _val(x, what, square=square)
-
-
-def _trans(trans: Any) -> bool:
-    if trans in (0, "N"):
-        return False
-    if trans in (1, "T", 2, "C"):  # real matrices: 'C' is 'T'
-        return True
-    raise TraceError(f"trans must be 0, 1, 2, 'N', 'T' or 'C', got {trans!r}",
-                     loc=current_loc())
-
-
-def _tri_solve_values(a: Value, b: Value, lower: bool, transpose_a: bool, unit: bool,
-                      what: str) -> Value:
-    a, b = _common(a, b)
-    vector = b.type.ndim == 1
-    if vector:
-        b = ops.reshape(b, b.shape + (1,))
-    if b.shape[-2] != a.shape[-1]:
-        raise TraceError(f"{what}: shapes of a {a.shape} and b {b.shape} are incompatible",
-                         loc=current_loc())
-    a, b, batch = _bcast_batch(a, b)
-    af, _ = _flat(a)
-    bf, _ = _flat(b)
-    x = ops.reshape(D.trsolve(af, bf, lower, transpose_a, unit), batch + b.shape[-2:])
-    return ops.reshape(x, x.shape[:-1]) if vector else x
-
-
-def sp_solve_triangular(a: Any, b: Any, trans: Any = 0, lower: bool = False,
-                        unit_diagonal: bool = False, overwrite_b: bool = False,
-                        check_finite: bool = True) -> Tracer:
-    av = _sp_val(a, "scipy.linalg.solve_triangular")
-    bv = _val(b, "scipy.linalg.solve_triangular", min_ndim=1, square=False)
-    return wrap(_tri_solve_values(av, bv, bool(lower), _trans(trans), bool(unit_diagonal),
-                                  "scipy.linalg.solve_triangular"))
-
-
-def sp_cholesky(a: Any, lower: bool = False, overwrite_a: bool = False,
-                check_finite: bool = True) -> Tracer:
-    v = _sp_val(a, "scipy.linalg.cholesky")
-    # LAPACK potrf reads the triangle it writes: the upper one unless lower=True
-    return wrap(_cholesky(v, upper=not lower, lower_read=bool(lower)))
-
-
-def sp_cho_factor(a: Any, lower: bool = False, overwrite_a: bool = False,
-                  check_finite: bool = True) -> tuple[Tracer, bool]:
-    """(c, lower): c holds the factor in its `lower` (or upper) triangle and a's own entries
-    in the other one, as scipy's (LAPACK's potrf leaves them)."""
-    v = _sp_val(a, "scipy.linalg.cho_factor")
-    f = _cholesky(v, upper=not lower, lower_read=bool(lower))
-    fl, batch = _flat(f)
-    vl, _ = _flat(v)
-    other = D.triu(vl, 1) if lower else D.tril(vl, -1)
-    c = ops.add(fl, other)
-    return _unflat(c, batch), bool(lower)
-
-
-def sp_cho_solve(c_and_lower: Any, b: Any, overwrite_b: bool = False,
-                 check_finite: bool = True) -> Tracer:
-    try:
-        c, lower = c_and_lower
-    except (TypeError, ValueError):
-        raise TraceError("scipy.linalg.cho_solve takes (c, lower) as returned by cho_factor",
-                         loc=current_loc()) from None
-    cv = _sp_val(c, "scipy.linalg.cho_solve")
-    bv = _val(b, "scipy.linalg.cho_solve", min_ndim=1, square=False)
-    what = "scipy.linalg.cho_solve"
-    if lower:  # a = L L^T: x = L^-T (L^-1 b)
-        y = _tri_solve_values(cv, bv, True, False, False, what)
-        return wrap(_tri_solve_values(cv, y, True, True, False, what))
-    # a = U^T U: x = U^-1 (U^-T b)
-    y = _tri_solve_values(cv, bv, False, True, False, what)
-    return wrap(_tri_solve_values(cv, y, False, False, False, what))
-
-
-def sp_solve(a: Any, b: Any, lower: bool = False, overwrite_a: bool = False,
-             overwrite_b: bool = False, check_finite: bool = True, assume_a: Any = None,
-             transposed: bool = False) -> Tracer:
-    what = "scipy.linalg.solve"
-    av = _sp_val(a, what)
-    bv = _val(b, what, min_ndim=1, square=False)
-    if assume_a in ("sym", "symmetric", "her", "hermitian", "pos", "positive definite"):
-        av = _tri_sym(av, bool(lower))  # scipy reads one triangle
-    elif assume_a in ("lower triangular", "upper triangular"):
-        return wrap(_tri_solve_values(av, bv, assume_a.startswith("lower"), bool(transposed),
-                                      False, what))
-    elif assume_a in ("diagonal", "tridiagonal", "banded"):
-        raise TraceError(f"{what} with assume_a={assume_a!r} is not supported",
-                         loc=current_loc(), hint="the default assume_a=None (general) is")
-    elif assume_a not in (None, "gen", "general"):
-        raise TraceError(f"{what}: unknown assume_a={assume_a!r}", loc=current_loc())
-    if transposed:
-        av = _mT(av)
-    return wrap(_solve_values(av, bv, what))
-
-
-def sp_inv(a: Any, overwrite_a: bool = False, check_finite: bool = True) -> Tracer:
-    _sp_val(a, "scipy.linalg.inv")
-    return inv(a)
-
-
-def sp_det(a: Any, overwrite_a: bool = False, check_finite: bool = True) -> Tracer:
-    _sp_val(a, "scipy.linalg.det")
-    return det(a)
-
-
-def _square_prim(name: str, a: Any, what: str) -> Tracer:
-    v = _sp_val(a, what)
-    af, batch = _flat(v)
-    return _unflat(emit(name, af), batch)
-
-
-def sp_expm(A: Any) -> Tracer:  # noqa: N803
-    return _square_prim("expm", A, "scipy.linalg.expm")
-
-
-def sp_sqrtm(A: Any, disp: Any = True, blocksize: Any = 64) -> Tracer:  # noqa: N803
-    """The real principal square root; a matrix without one (an eigenvalue on the closed
-    negative real axis, where scipy returns a complex result) gives NaN."""
-    return _square_prim("sqrtm", A, "scipy.linalg.sqrtm")
-
-
-def sp_solve_sylvester(a: Any, b: Any, q: Any) -> Tracer:
-    what = "scipy.linalg.solve_sylvester"
-    av, bv = _sp_val(a, what), _sp_val(b, what)
-    qv = _val(q, what, square=False)
-    if av.type.ndim != 2 or bv.type.ndim != 2 or qv.shape != (av.shape[0], bv.shape[0]):
-        raise TraceError(f"{what}: a {av.shape}, b {bv.shape} and q {qv.shape} do not fit "
-                         f"(a is n x n, b m x m, q n x m)", loc=current_loc())
-    dt = ops.promote_dtypes(av.dtype, bv.dtype, qv.dtype)
-    av, bv, qv = (ops.convert(x, dt) for x in (av, bv, qv))
-    x = D.sylvester(*(ops.reshape(x, (1,) + x.shape) for x in (av, bv, qv)))
-    return wrap(ops.reshape(x, qv.shape))
-
-
-def sp_solve_banded(l_and_u: Any, ab: Any, b: Any, overwrite_ab: bool = False,
-                    overwrite_b: bool = False, check_finite: bool = True) -> Tracer:
-    """The band storage ab[u + i - j, j] = a[i, j] unpacked into the dense a, then solve."""
-    what = "scipy.linalg.solve_banded"
-    try:
-        lo, up = (int(x) for x in l_and_u)
-    except (TypeError, ValueError):
-        raise TraceError(f"{what}: (l, u) must be two integers", loc=current_loc()) from None
-    abv = _val(ab, what, square=False)
-    bv = _val(b, what, min_ndim=1, square=False)
-    if abv.type.ndim != 2 or abv.shape[0] != lo + up + 1:
-        raise TraceError(f"{what}: ab must be ({lo + up + 1}, n) for (l, u) = ({lo}, {up}), "
-                         f"got {abv.shape}", loc=current_loc())
-    n = abv.shape[1]
-    i, j = np.indices((n, n))
-    band = (i - j <= lo) & (j - i <= up)
-    src = np.where(band, (up + i - j) * n + j, 0).reshape(-1)
-    flat = ops.reshape(abv, (abv.shape[0] * n,))
-    dense = ops.reshape(emit("gather", flat, Lit.make(src, "i64"), axis=0), (n, n))
-    dense = ops.select(Lit.make(band, "bool"), dense, 0)
-    return wrap(_solve_values(dense, bv, what))
-
-
-# Keyed by dotted name (tracer/scipy_api.py resolves them when scipy.linalg is imported), so
-# that importing adjit does not import scipy.linalg.
-SCIPY_FUNCTIONS: dict[Any, Callable[..., Any]] = {
-    f"scipy.linalg.{name}": fn for name, fn in (
-        ("solve_triangular", sp_solve_triangular), ("cho_factor", sp_cho_factor),
-        ("cho_solve", sp_cho_solve), ("cholesky", sp_cholesky), ("expm", sp_expm),
-        ("sqrtm", sp_sqrtm), ("solve_sylvester", sp_solve_sylvester),
-        ("solve_banded", sp_solve_banded), ("inv", sp_inv), ("det", sp_det),
-        ("solve", sp_solve))}

@@ -42,7 +42,7 @@ from .values import Tracer
 
 # Modules whose `SCIPY_FUNCTIONS` (a dict {scipy callable or dotted name: implementation})
 # are merged into the registry; a module that does not exist is skipped.
-MODULES = ["adjit.tracer.scipy_impl", "adjit.tracer.np_linalg"]
+MODULES = ["adjit.tracer.scipy_impl", "adjit.tracer.sp_linalg"]
 
 # The scipy modules a dotted name may start with, longest first (the attribute path after it
 # may go through an object: scipy.stats.norm.pdf is `pdf` of the instance scipy.stats.norm).

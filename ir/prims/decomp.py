@@ -29,6 +29,12 @@ derivatives of the vectors; a zero singular value makes the u/v derivatives of a
 svd infinite; a singular matrix gives NaN/inf from solve, and derivatives of det that are
 NaN. The kernels never raise: where LAPACK fails (a singular solve, a cholesky of a matrix
 that is not positive definite), the result is NaN. docs/design-notes.md has the details.
+
+Complex stacks: solve, triangular_solve, slogdet (sign complex, log|det| real), eigh
+(Hermitian; w real), svd (s real), cholesky (a = L L^H) and qr take them, their rules for
+complex operands are in decomp_complex.py, which also registers `eig`; expm and sqrtm
+refuse them.
+The numpy reference implementations (the interpreter's) are in decomp_ref.py.
 """
 from __future__ import annotations
 
@@ -36,9 +42,10 @@ import numpy as np
 
 from .. import ops
 from ..builder import emit
-from ..core import ArrayType, Lit, Value, Var
+from ..core import REAL_OF, ArrayType, Lit, Value, Var
 from ..errors import NotDifferentiable
 from ..primitive import LIBRARY, Primitive, register
+from . import decomp_ref as R
 
 # ---- helpers: stacks of matrices in the array language --------------------------------------
 
@@ -160,20 +167,37 @@ def _solve_shape(a: ArrayType, b: ArrayType, **_: bool) -> ArrayType:
     return b
 
 
-def _square_shape(a: ArrayType) -> ArrayType:
-    _stack(a, "this decomposition")
+def _real_stack(a: ArrayType, what: str, square: bool = True) -> None:
+    """expm and sqrtm have real rules only: no complex operand."""
+    _stack(a, what, square)
+    if a.is_complex:
+        raise TypeError(f"{what} of a complex stack is not supported, got {a}")
+
+
+def _cholesky_shape(a: ArrayType) -> ArrayType:
+    _stack(a, "cholesky")
     return a
+
+
+def _square_shape(a: ArrayType) -> ArrayType:
+    _real_stack(a, "this decomposition")
+    return a
+
+
+def _real_of(a: ArrayType) -> ArrayType:
+    """The real type of a complex stack's singular values, eigh's eigenvalues, log|det|."""
+    return a.with_dtype(REAL_OF.get(a.dtype, a.dtype))
 
 
 def _slogdet_shape(a: ArrayType) -> tuple[ArrayType, ArrayType]:
     _stack(a, "slogdet")
     t = a.with_shape(a.shape[:1])
-    return t, t
+    return t, _real_of(t)
 
 
 def _eigh_shape(a: ArrayType, *, lower: bool) -> tuple[ArrayType, ArrayType]:
     _stack(a, "eigh")
-    return a.with_shape(a.shape[:2]), a
+    return _real_of(a.with_shape(a.shape[:2])), a
 
 
 def _svd_shape(a: ArrayType, *, full_matrices: bool) -> tuple[ArrayType, ...]:
@@ -181,7 +205,7 @@ def _svd_shape(a: ArrayType, *, full_matrices: bool) -> tuple[ArrayType, ...]:
     b, m, n = a.shape
     k = min(m, n)
     mu, nv = (m, n) if full_matrices else (k, k)
-    return a.with_shape((b, m, mu)), a.with_shape((b, k)), a.with_shape((b, nv, n))
+    return a.with_shape((b, m, mu)), _real_of(a.with_shape((b, k))), a.with_shape((b, nv, n))
 
 
 def _qr_shape(a: ArrayType) -> tuple[ArrayType, ArrayType]:
@@ -189,97 +213,6 @@ def _qr_shape(a: ArrayType) -> tuple[ArrayType, ArrayType]:
     b, m, n = a.shape
     k = min(m, n)
     return a.with_shape((b, m, k)), a.with_shape((b, k, n))
-
-
-# ---- numpy reference implementations --------------------------------------------------------
-# The same conventions as the kernels: NaN where LAPACK fails, never an exception.
-
-def _each(a: np.ndarray, fn, *rest: np.ndarray):  # noqa: ANN001, ANN202
-    """fn applied to each matrix of the stack; NaN results where numpy raises LinAlgError.
-    The result arrays are shaped by fn of an identity (which never fails)."""
-    outs = None
-    for i in range(a.shape[0]):
-        with np.errstate(all="ignore"):
-            try:
-                r = fn(a[i], *(x[i] for x in rest))
-            except np.linalg.LinAlgError:
-                r = None
-        if outs is None:
-            shaped = fn(np.eye(*a.shape[1:], dtype=a.dtype), *(x[i] for x in rest))
-            outs = [np.empty((a.shape[0],) + np.shape(o), a.dtype)
-                    for o in (shaped if isinstance(shaped, tuple) else (shaped,))]
-        rs = (r if isinstance(r, tuple) else (r,)) if r is not None else (np.nan,) * len(outs)
-        for o, x in zip(outs, rs, strict=True):
-            o[i] = x
-    return outs[0] if len(outs) == 1 else tuple(outs)
-
-
-def _solve_impl(a: np.ndarray, b: np.ndarray, transpose_a: bool) -> np.ndarray:
-    return _each(np.swapaxes(a, 1, 2) if transpose_a else a, np.linalg.solve, b)
-
-
-def _trsolve_impl(a: np.ndarray, b: np.ndarray, lower: bool, transpose_a: bool,
-                  unit_diagonal: bool) -> np.ndarray:
-    n = a.shape[-1]
-    t = np.tril(a) if lower else np.triu(a)
-    if unit_diagonal:
-        t = np.where(np.eye(n, dtype=bool), np.ones((), a.dtype), t)
-    return _solve_impl(t, b, transpose_a)
-
-
-# eigh and svd call scipy's LAPACK (syevd, gesdd) directly, as the kernels do: numba's
-# np.linalg uses scipy's LAPACK, numpy ships its own OpenBLAS build, and in float32 the two
-# choose different eigenvector and singular vector signs about one time in ten (float64
-# agrees in our checks). The reference follows the library the compiled code calls. (ir
-# does not import codegen, so these few lines are codegen/linalg_kernels.py's again.)
-
-def _lapack(name: str, x: np.ndarray):  # noqa: ANN202
-    from scipy.linalg import lapack
-
-    return getattr(lapack, ("s" if x.dtype == np.float32 else "d") + name)
-
-
-def _eigh1(x: np.ndarray, lower: bool) -> tuple[np.ndarray, np.ndarray]:
-    w, v, info = _lapack("syevd", x)(x, compute_v=1, lower=int(lower))
-    if info:
-        raise np.linalg.LinAlgError("syevd did not converge")
-    return w, v
-
-
-def _svd1(x: np.ndarray, full_matrices: bool) -> tuple[np.ndarray, ...]:
-    u, s, vt, info = _lapack("gesdd", x)(x, compute_uv=1, full_matrices=int(full_matrices))
-    if info:
-        raise np.linalg.LinAlgError("gesdd did not converge")
-    return u, s, vt
-
-
-def _eigh_impl(a: np.ndarray, lower: bool) -> tuple[np.ndarray, np.ndarray]:
-    return _each(a, lambda x: _eigh1(x, lower))
-
-
-def _svd_impl(a: np.ndarray, full_matrices: bool) -> tuple[np.ndarray, ...]:
-    return _each(a, lambda x: _svd1(x, full_matrices))
-
-
-def _expm_impl(a: np.ndarray) -> np.ndarray:
-    import scipy.linalg
-
-    return np.asarray(scipy.linalg.expm(a), a.dtype)
-
-
-def _sqrtm_impl(a: np.ndarray) -> np.ndarray:
-    import scipy.linalg
-
-    def one(x: np.ndarray) -> np.ndarray:
-        r = scipy.linalg.sqrtm(x)
-        return np.full(x.shape, np.nan) if np.iscomplexobj(r) and np.any(r.imag) else r.real
-    return _each(a, one)
-
-
-_IMPLS = {"slogdet": lambda a: _each(a, lambda x: tuple(np.linalg.slogdet(x))),
-          "cholesky": lambda a: _each(a, np.linalg.cholesky), "eigh": _eigh_impl,
-          "svd": _svd_impl, "qr": lambda a: _each(a, lambda x: tuple(np.linalg.qr(x))),
-          "expm": _expm_impl, "sqrtm": _sqrtm_impl}
 
 
 # ---- rules ----------------------------------------------------------------------------------
@@ -328,6 +261,8 @@ def _trsolve_jvp(ts: list[Value | None], a: Value, b: Value, out: Var, lower: bo
 
 
 def _slogdet_vjp(ct: tuple, a: Value, out: tuple) -> tuple[Value | None]:
+    if a.type.is_complex:
+        return C.slogdet_vjp(ct, a, out)
     _, ct_l = ct
     if ct_l is None:
         return (None,)
@@ -337,6 +272,8 @@ def _slogdet_vjp(ct: tuple, a: Value, out: tuple) -> tuple[Value | None]:
 
 
 def _slogdet_jvp(ts: list[Value | None], a: Value, out: tuple) -> tuple:
+    if a.type.is_complex:
+        return C.slogdet_jvp(ts, a, out)
     (ta,) = ts
     return None, ops.reduce_sum(diag_part(solve(a, ta)), (1,))
 
@@ -348,6 +285,8 @@ def _phi(x: Value) -> Value:
 
 
 def _cholesky_vjp(ct: Value, a: Value, out: Var) -> tuple[Value]:
+    if a.type.is_complex:
+        return (C.cholesky_vjp(ct, out),)
     # Murray 2016: S = L^-T phi(L^T ct) L^-1, then the symmetric part.
     p = _phi(mm(out, ct, ta=True))
     x = trsolve(out, p, lower=True, transpose_a=True)  # L^-T P
@@ -358,12 +297,16 @@ def _cholesky_vjp(ct: Value, a: Value, out: Var) -> tuple[Value]:
 def _cholesky_jvp(ts: list[Value | None], a: Value, out: Var) -> Value:
     # dL = L phi(L^-1 sym(da) L^-T)
     (ta,) = ts
+    if a.type.is_complex:
+        return C.cholesky_jvp(ta, out)
     x = trsolve(out, sym(ta), lower=True)  # L^-1 dA
     y = mT(trsolve(out, mT(x), lower=True))  # X L^-T
     return mm(out, _phi(y))
 
 
 def _eigh_vjp(ct: tuple, a: Value, out: tuple, lower: bool) -> tuple[Value]:
+    if a.type.is_complex:
+        return C.eigh_vjp(ct, a, out)
     ct_w, ct_v = ct
     w, v = out
     inner = None if ct_w is None else diag_embed(ct_w)
@@ -374,6 +317,8 @@ def _eigh_vjp(ct: tuple, a: Value, out: tuple, lower: bool) -> tuple[Value]:
 
 def _eigh_jvp(ts: list[Value | None], a: Value, out: tuple, lower: bool
               ) -> tuple[Value, Value]:
+    if a.type.is_complex:
+        return C.eigh_jvp(ts, a, out)
     (ta,) = ts
     w, v = out
     p = mm(mm(v, ta, ta=True), v)  # V^T dA V
@@ -396,6 +341,8 @@ def _svd_vjp(ct: tuple, a: Value, out: tuple, full_matrices: bool) -> tuple[Valu
                                     hint="use full_matrices=False")
         u = emit("slice", u, starts=(0, 0, 0), steps=(1, 1, 1), shape=(b, m, k))
         vt = emit("slice", vt, starts=(0, 0, 0), steps=(1, 1, 1), shape=(b, k, n))
+    if a.type.is_complex:
+        return (C.svd_vjp(ct_u, ct_s, ct_vt, u, s, vt),)
     inner = None if ct_s is None else diag_embed(ct_s)
     extra = None
     if ct_u is not None or ct_vt is not None:
@@ -419,12 +366,29 @@ def _svd_vjp(ct: tuple, a: Value, out: tuple, full_matrices: bool) -> tuple[Valu
 
 
 def _svd_jvp(ts: list[Value | None], a: Value, out: tuple, full_matrices: bool) -> tuple:
+    """A full svd of a non-square matrix: the extra columns of u (rows of vh) span a
+    complement whose basis has no derivative, so their tangents are NaN; the first
+    min(m, n) are the reduced svd's (the front end's s of a full svd comes from a reduced
+    one, so forward mode through s alone is finite)."""
     (ta,) = ts
     u, s, vt = out
     b, m, n = a.shape
-    if full_matrices and m != n:
-        raise NotDifferentiable("forward mode through svd(full_matrices=True) of a non-square "
-                                "matrix is not defined", hint="use full_matrices=False")
+    if not (full_matrices and m != n):
+        return _svd_jvp_reduced(ta, u, s, vt)
+    k = min(m, n)
+    u = emit("slice", u, starts=(0, 0, 0), steps=(1, 1, 1), shape=(b, m, k))
+    vt = emit("slice", vt, starts=(0, 0, 0), steps=(1, 1, 1), shape=(b, k, n))
+    du, ds, dvt = _svd_jvp_reduced(ta, u, s, vt)
+    nan_u = ops.broadcast_to(ops.lit(np.nan, u.dtype), (b, m, m - k))
+    nan_v = ops.broadcast_to(ops.lit(np.nan, u.dtype), (b, n - k, n))
+    return (emit("concatenate", du, nan_u, axis=2), ds,
+            emit("concatenate", dvt, nan_v, axis=1))
+
+
+def _svd_jvp_reduced(ta: Value, u: Value, s: Value, vt: Value) -> tuple:
+    m, n = ta.shape[1:]
+    if ta.type.is_complex:
+        return C.svd_jvp(ta, u, s, vt)
     p = mm(mm(u, ta, ta=True), vt, tb=True)  # u^T dA v
     ds = diag_part(p)
     f = _svd_f(s)
@@ -451,6 +415,8 @@ def _qr_vjp(ct: tuple, a: Value, out: tuple) -> tuple[Value]:
     _qr_check(a)
     ct_q, ct_r = ct
     q, r = out
+    if a.type.is_complex:
+        return (C.qr_vjp(ct_q, ct_r, q, r),)
     m_ = None
     if ct_r is not None:
         m_ = mm(r, ct_r, tb=True)
@@ -467,6 +433,8 @@ def _qr_jvp(ts: list[Value | None], a: Value, out: tuple) -> tuple[Value, Value]
     _qr_check(a)
     (ta,) = ts
     q, r = out
+    if a.type.is_complex:
+        return C.qr_jvp(ta, q, r)
     dx_rinv = mT(trsolve(r, mT(ta), lower=False, transpose_a=True))  # dA r^-1
     qt = mm(q, dx_rinv, ta=True)
     low = tril(qt, -1)
@@ -502,14 +470,14 @@ def _sqrtm_vjp(ct: Value, a: Value, out: Var) -> tuple[Value]:
     return (sylvester(st, st, ct),)
 
 
-register(Primitive("solve", LIBRARY, shape=_solve_shape, impl=_solve_impl, jvp=_solve_jvp,
+register(Primitive("solve", LIBRARY, shape=_solve_shape, impl=R.solve_impl, jvp=_solve_jvp,
                    vjp=_solve_vjp, params=("transpose_a",), extra={"library": "linalg"}))
-register(Primitive("triangular_solve", LIBRARY, shape=_solve_shape, impl=_trsolve_impl,
+register(Primitive("triangular_solve", LIBRARY, shape=_solve_shape, impl=R.trsolve_impl,
                    jvp=_trsolve_jvp, vjp=_trsolve_vjp,
                    params=("lower", "transpose_a", "unit_diagonal"),
                    extra={"library": "linalg"}))
 
-_SHAPES = {"slogdet": _slogdet_shape, "cholesky": _square_shape, "eigh": _eigh_shape,
+_SHAPES = {"slogdet": _slogdet_shape, "cholesky": _cholesky_shape, "eigh": _eigh_shape,
              "svd": _svd_shape, "qr": _qr_shape, "expm": _square_shape,
              "sqrtm": _square_shape}
 _RULES = {"slogdet": (_slogdet_jvp, _slogdet_vjp, ()),
@@ -520,5 +488,8 @@ _RULES = {"slogdet": (_slogdet_jvp, _slogdet_vjp, ()),
           "expm": (lambda ts, a, out: expm_frechet(a, ts[0]), _expm_vjp, ()),
           "sqrtm": (lambda ts, a, out: sylvester(out, out, ts[0]), _sqrtm_vjp, ())}
 for _name, (_jvp, _vjp, _params) in _RULES.items():
-    register(Primitive(_name, LIBRARY, shape=_SHAPES[_name], impl=_IMPLS[_name],
+    register(Primitive(_name, LIBRARY, shape=_SHAPES[_name], impl=R.IMPLS[_name],
                        jvp=_jvp, vjp=_vjp, params=_params, extra={"library": "linalg"}))
+
+# Complex operands' rules and the eig primitive (imported last: it uses the helpers above).
+from . import decomp_complex as C  # noqa: E402

@@ -1,7 +1,8 @@
 """Codegen cases of the solve and decomposition primitives (ir/prims/decomp.py), for
 `codegen_graphs.PRIM_CASES`: each library kernel on a stack of matrices computed by a fused
 loop and feeding one, compared by the codegen tests with the reference interpreter (numpy),
-eigenvector and singular vector signs included."""
+eigenvector and singular vector signs included; complex stacks (from two real inputs) in
+the same cases."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -27,10 +28,17 @@ def _sym(mk: Mk, dt: str) -> Var:
     return ops.add(a, ops.transpose(a, (0, 2, 1)))
 
 
+def _z(mk: Mk, dt: str, shape: tuple[int, ...]) -> Var:
+    """A complex stack from two real inputs (complex64 in the float32 run)."""
+    return ops.emit("complex", mk(shape, dt), mk(shape, dt))
+
+
 def _solve(mk: Mk, dt: str) -> list:
     a, rhs = _shifted(mk, dt), mk((2, 4, 3), dt)
+    za = ops.add(_z(mk, dt, (2, 4, 4)), Lit.make(3 * np.eye(4), dt))
     return [ops.exp(emit("solve", a, rhs, transpose_a=False)),
-            emit("solve", a, ops.mul(rhs, 2.0), transpose_a=True)]
+            emit("solve", a, ops.mul(rhs, 2.0), transpose_a=True),
+            emit("solve", za, _z(mk, dt, (2, 4, 2)), transpose_a=True)]
 
 
 def _triangular_solve(mk: Mk, dt: str) -> list:
@@ -40,26 +48,41 @@ def _triangular_solve(mk: Mk, dt: str) -> list:
 
 
 def _slogdet(mk: Mk, dt: str) -> list:
-    return list(emit_multi("slogdet", _shifted(mk, dt, b=3)))
+    z = ops.add(_z(mk, dt, (2, 3, 3)), Lit.make(2 * np.eye(3), dt))
+    return [*emit_multi("slogdet", _shifted(mk, dt, b=3)), *emit_multi("slogdet", z)]
 
 
 def _cholesky(mk: Mk, dt: str) -> list:
-    return [ops.mul(emit("cholesky", _spd(mk, dt)), 2.0)]
+    z = _z(mk, dt, (2, 3, 3))
+    hpd = ops.add(ops.matmul(z, ops.conj(ops.transpose(z, (0, 2, 1)))),
+                  Lit.make(4 * np.eye(3), dt))
+    return [ops.mul(emit("cholesky", _spd(mk, dt)), 2.0), emit("cholesky", hpd)]
 
 
 def _eigh(mk: Mk, dt: str) -> list:
     s = _sym(mk, dt)
-    return [*emit_multi("eigh", s, lower=True), *emit_multi("eigh", s, lower=False)]
+    z = _z(mk, dt, (2, 4, 4))
+    h = ops.add(z, ops.conj(ops.transpose(z, (0, 2, 1))))  # Hermitian
+    return [*emit_multi("eigh", s, lower=True), *emit_multi("eigh", s, lower=False),
+            *emit_multi("eigh", h, lower=True), *emit_multi("eigh", h, lower=False)]
 
 
 def _svd(mk: Mk, dt: str) -> list:
     tall, wide = mk((2, 5, 3), dt), mk((2, 3, 5), dt)
     return [*emit_multi("svd", tall, full_matrices=False),
-            *emit_multi("svd", ops.exp(wide), full_matrices=True)]
+            *emit_multi("svd", ops.exp(wide), full_matrices=True),
+            *emit_multi("svd", _z(mk, dt, (2, 3, 4)), full_matrices=False),
+            *emit_multi("svd", _z(mk, dt, (2, 4, 3)), full_matrices=True)]
+
+
+def _eig(mk: Mk, dt: str) -> list:
+    """Real (conjugate pairs assembled by the kernel) and complex stacks."""
+    return [*emit_multi("eig", mk((3, 4, 4), dt)), *emit_multi("eig", _z(mk, dt, (2, 3, 3)))]
 
 
 def _qr(mk: Mk, dt: str) -> list:
-    return [*emit_multi("qr", mk((2, 5, 3), dt)), *emit_multi("qr", mk((1, 3, 4), dt))]
+    return [*emit_multi("qr", mk((2, 5, 3), dt)), *emit_multi("qr", mk((1, 3, 4), dt)),
+            *emit_multi("qr", _z(mk, dt, (2, 4, 3)))]
 
 
 def _expm(mk: Mk, dt: str) -> list:
@@ -73,4 +96,4 @@ def _sqrtm(mk: Mk, dt: str) -> list:
 
 LINALG_CASES = {"solve": _solve, "triangular_solve": _triangular_solve, "slogdet": _slogdet,
                 "cholesky": _cholesky, "eigh": _eigh, "svd": _svd, "qr": _qr, "expm": _expm,
-                "sqrtm": _sqrtm}
+                "sqrtm": _sqrtm, "eig": _eig}

@@ -75,13 +75,15 @@ def test_derived_table_is_up_to_date() -> None:
 
 def _decompositions_tested() -> set[str]:
     """Decompositions with several outputs or symmetric inputs (ir/prims/decomp.py) are
-    checked through numpy's functions in tests/tracer/test_np_linalg.py (see
-    tests/prims/linalg_cases.py)."""
+    checked through numpy's functions in tests/tracer/test_np_linalg.py and
+    tests/complex/test_linalg_complex.py (see tests/prims/linalg_cases.py)."""
     import pathlib
 
-    text = (pathlib.Path(__file__).parents[1] / "tracer" / "test_np_linalg.py").read_text()
+    tests = pathlib.Path(__file__).parents[1]
+    text = ((tests / "tracer" / "test_np_linalg.py").read_text()
+            + (tests / "complex" / "test_linalg_complex.py").read_text())
     names = {"cholesky": "LA.cholesky", "eigh": "LA.eigh", "svd": "LA.svd", "qr": "LA.qr",
-             "slogdet": "LA.slogdet"}
+             "slogdet": "LA.slogdet", "eig": "LA.eig("}
     return {name for name, call in names.items() if call in text}
 
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import adjit
 from adjit.ir import TraceError
-from adjit.tracer.np_linalg import SCIPY_FUNCTIONS
+from adjit.tracer.sp_linalg import SCIPY_FUNCTIONS
 
 from check import numeric_jacobian
 

@@ -354,7 +354,7 @@ def test_scipy_is_hooked_when_imported_after_adjit() -> None:
 
 
 def test_registry_merges_other_modules(monkeypatch: pytest.MonkeyPatch) -> None:
-    # another module's SCIPY_FUNCTIONS keyed by the scipy callable itself (as np_linalg's)
+    # another module's SCIPY_FUNCTIONS keyed by the scipy callable itself (as sp_linalg's)
     fake = types.ModuleType("adjit_fake_scipy_impls")
     original = sc.comb
 

@@ -188,6 +188,12 @@ def _convert(mk: Mk, dt: str) -> list:
             ops.convert(x, "bool"), ops.convert(ops.convert(x, "i32"), dt)]
 
 
+def _remat(mk: Mk, dt: str) -> list:
+    """remat: a view of its input for arrays (fusion's "view" kernel), a scalar identity."""
+    x = mk((4, 3), dt)
+    return [ops.mul(emit("remat", ops.mul(x, 2.0)), 3.0), emit("remat", ops.reduce_sum(x, (0, 1)))]
+
+
 def _stop_gradient(mk: Mk, dt: str) -> list:
     x = mk((3, 4), dt)
     return [emit("stop_gradient", ops.mul(x, 2.0))]
@@ -371,7 +377,7 @@ PRIM_CASES: dict[str, Callable[[Mk, str], list]] = {
     **{n: _binary(n) for n in ELEMENTWISE_BINARY},
     **{n: _compare(n) for n in ("lt", "le", "gt", "ge", "eq", "ne")},
     **{n: _logical(n) for n in ("logical_and", "logical_or", "logical_not")},
-    "select": _select, "convert": _convert, "stop_gradient": _stop_gradient,
+    "select": _select, "convert": _convert, "stop_gradient": _stop_gradient, "remat": _remat,
     **{n: _reduce(n) for n in ("reduce_sum", "reduce_max", "reduce_min", "reduce_prod")},
     "argmax": _arg("argmax"), "argmin": _arg("argmin"), "cumsum": _cumsum,
     "argsort": _argsort,

@@ -34,6 +34,7 @@ from adjit.ir.errors import TraceError
 
 from . import pytree
 from .loc import _internal, user_loc
+from .runner import runner
 from .values import Tracer
 
 # ---- grad mode ----------------------------------------------------------------------------------
@@ -142,27 +143,23 @@ def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
 _NODE_IDS = itertools.count()
 
 
-class Edge:
-    """One input of a node: the node (and output index) that made it, or the tensor itself
-    when it comes from outside the recorded graph (a leaf or a constant), with the version
-    it had when it was used."""
-
-    __slots__ = ("tensor", "node", "index", "version")
-
-    def __init__(self, tensor: Tensor) -> None:
-        self.node = tensor.grad_fn
-        self.index = tensor._out
-        self.tensor = tensor
-        self.version = tensor._version[0]
+def edge(tensor: Tensor) -> tuple[Node | None, int, Tensor, int]:
+    """One input of a node, as the tuple (node, index, tensor, version): the node (and
+    output index) that made it, or None when it comes from outside the recorded graph (a
+    leaf or a constant), the tensor itself, and the version it had when it was used. A
+    plain tuple: one is made per input of every recorded operation (tensor.apply)."""
+    return (tensor.grad_fn, tensor._out, tensor, tensor._version[0])
 
 
 class Node:
-    """A recorded operation: what PyTorch calls a tensor's `grad_fn`."""
+    """A recorded operation: what PyTorch calls a tensor's `grad_fn`. `edges` are its
+    inputs (see `edge`), `outputs` weak references to its results, `values` their arrays as
+    made, and `versions` each result's version counter with the version its array has."""
 
     __slots__ = ("id", "_name", "graph", "edges", "freed", "custom", "outputs", "values",
                  "versions", "__weakref__")
 
-    def __init__(self, name: str, graph: Graph, edges: list[Edge],
+    def __init__(self, name: str, graph: Graph, edges: Sequence[Any],
                  outputs: list[Tensor]) -> None:
         self.id = next(_NODE_IDS)
         self._name = name
@@ -194,11 +191,11 @@ class Node:
     @property
     def next_functions(self) -> tuple[tuple[Any, int], ...]:
         out = []
-        for e in self.edges:
-            if e.node is not None:
-                out.append((e.node, e.index))
-            elif e.tensor.requires_grad:
-                out.append((e.tensor._accumulator(), 0))
+        for node, index, tensor, _ in self.edges:
+            if node is not None:
+                out.append((node, index))
+            elif tensor.requires_grad:
+                out.append((tensor._accumulator(), 0))
             else:
                 out.append((None, 0))
         return tuple(out)
@@ -475,13 +472,29 @@ class _Op:
         self.floats = tuple(o.type.is_float for o in graph.outputs)
         self.single = out_tree is None and self.floats == (True,)
         self.bname = _backward_name(name, graph)
-        self.run = _runner(graph)
+        self.run = runner(graph)
 
 
-_OPS: dict[Any, _Op] = {}  # recorded operations already traced (see apply)
+# Recorded operations already traced (see apply): `_OPS` by (function, name, argument tree,
+# leaf keys, site), `_FLAT_OPS` (arguments only tensors and Python numbers) by the flat
+# tuple (function, name, site's code id, site's instruction, then per argument its shape and
+# dtype character, or its (type, value)): one tuple built and hashed per operation.
+_OPS: dict[Any, _Op] = {}
+_FLAT_OPS: dict[Any, _Op] = {}
 _MAX_OPS = 4096
-_FLAT = (Tensor, float, int, bool, np.ndarray, np.float32, np.float64, np.int64)
 _FLAT_TREES: dict[int, Any] = {}  # n -> the tree of ((n leaves), {}), as pytree makes it
+
+# How `apply` takes an argument, by its type: 1 a tensor, 2 a Python number (both the flat
+# path, `_record_flat`), 0 an array or numpy scalar (flat, through `_record`), -1 anything
+# else (flattened by pytree). Filled in as types are met (see `_kind`).
+_KINDS: dict[type, int] = {Tensor: 1, float: 2, int: 2, bool: 2}
+_OTHER_FLAT = (np.ndarray, np.float32, np.float64, np.int64)
+
+
+def _kind(x: Any) -> int:
+    t = type(x)
+    k = _KINDS[t] = 1 if isinstance(x, Tensor) else 0 if t in _OTHER_FLAT else -1
+    return k
 
 
 def _flat_tree(n: int) -> Any:
@@ -504,19 +517,26 @@ def apply(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any] 
     structure, shapes, dtypes and other values, and the user's line; `key=False` never
     keeps it (a function made anew for each call)."""
     if not kwargs:
-        flat = True
         needed = False
+        simple = True  # tensors and Python numbers only
+        kinds = _KINDS
         for x in args:
-            t = type(x)
-            if t is Tensor:
-                needed = needed or x.requires_grad
-            elif t not in _FLAT:
-                flat = False
+            k = kinds.get(type(x))
+            if k is None:
+                k = _kind(x)
+            if k == 1:
+                if x.requires_grad:
+                    needed = True
+            elif k < 0:
                 break
-        if flat:  # the common case: tensors and numbers, no pytree to flatten
-            if not (needed and is_grad_enabled()):
-                out = (eager or fn)(*[x._np if type(x) is Tensor else x for x in args])
+            elif k == 0:
+                simple = False
+        else:  # the common case: tensors and numbers, no pytree to flatten
+            if not (needed and _MODE.enabled):
+                out = (eager or fn)(*[x._np if kinds[type(x)] == 1 else x for x in args])
                 return _wrap_plain(out)
+            if simple and key is not False:
+                return _record_flat(fn, args, name, key)
             return _record(fn, args, list(args), _flat_tree(len(args)), name, key)
     leaves, tree = pytree.flatten((args, kwargs or {}))
     if not _needs_recording([x for x in leaves if isinstance(x, Tensor)]):
@@ -526,23 +546,84 @@ def apply(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any] 
     return _record(fn, args, leaves, tree, name, key)
 
 
+_new = object.__new__
+
+
+def _record_flat(fn: Callable[..., Any], args: tuple[Any, ...], name: str | None,
+                 key: Any) -> Any:
+    """`apply` of an operation recorded on tensors and Python numbers only (`a * b`,
+    `a.tanh()`, `a + 1.0`): `_record`'s work, with no more steps than it needs, as this
+    runs once per recorded operation (a tuple key built and looked up, the graph's runner
+    called, one result and its node made without their constructors' generality)."""
+    # The user's line (part of the key, so each recorded equation keeps the location of its
+    # own line): the innermost frame outside adjit and numpy, as (code id, instruction).
+    f = sys._getframe(2)
+    codes = _CODES
+    while f is not None:
+        code = f.f_code
+        known = codes.get(id(code))
+        if known is None or known[0] is not code:
+            known = _known_code(code)
+        if not known[1]:
+            break
+        f = f.f_back
+    else:  # no frame of the user's: the general path knows what to do
+        return _record(fn, args, list(args), _flat_tree(len(args)), name, key)
+    parts = [fn if key is None else key, name, id(code), f.f_lasti]
+    edges = []
+    arrays = []
+    kinds = _KINDS
+    for x in args:
+        if kinds[type(x)] == 1:
+            arr = x._np
+            arrays.append(arr)
+            edges.append((x.grad_fn, x._out, x, x._version[0]))  # see `edge`
+            parts.append(arr.shape)
+            parts.append(arr.dtype.char)
+        else:
+            parts.append((type(x), x))
+    cache_key = tuple(parts)
+    try:
+        found = _FLAT_OPS.get(cache_key)
+    except TypeError:  # an unhashable function or key
+        return _record(fn, args, list(args), _flat_tree(len(args)), name, key)
+    if found is None:
+        found = _Op(*_trace_op(fn, list(args), _flat_tree(len(args)), name), name)
+        if len(_FLAT_OPS) >= _MAX_OPS:
+            _FLAT_OPS.clear()
+        _FLAT_OPS[cache_key] = found
+    values = found.run(arrays)
+    if not found.single:
+        return _results(found, edges, values)
+    # one float result: what Tensor(values[0], _array=True) and Node(...) would make
+    r = _new(Tensor)
+    r._np, r.grad, r._out, r._hooks, r._retain = values[0], None, 0, _NO_HOOKS, False
+    r._version, r._acc, r.requires_grad = [0], None, True
+    node = _new(Node)
+    node.id, node._name, node.graph, node.edges = next(_NODE_IDS), found.bname, found.graph, edges
+    node.freed, node.custom, node.values = False, None, values
+    node.outputs, node.versions = [weakref.ref(r)], [(r._version, 0)]
+    r.grad_fn = node
+    return r
+
+
 def _record(fn: Callable[..., Any], args: Any, leaves: list[Any], tree: Any,
             name: str | None, key: Any) -> Any:
     """`apply` of an operation that is recorded: leaves flattened from (args, kwargs)."""
-    edges: list[Edge] = []
+    edges: list[Any] = []
     arrays: list[np.ndarray] = []
     keys: list[Any] | None = [] if key is not False else None
     for x in leaves:
         if type(x) is Tensor:
             arr = x._np
-            edges.append(Edge(x))
+            edges.append(edge(x))
             arrays.append(arr)
             if keys is not None:
                 keys.append((arr.shape, arr.dtype.char))
             continue
         if isinstance(x, Tensor) or (isinstance(x, np.ndarray) and x.dtype.kind in "biufc"):
             t = x if isinstance(x, Tensor) else Tensor(x, _array=True)
-            edges.append(Edge(t))
+            edges.append(edge(t))
             arrays.append(t._np)
         if keys is not None:
             try:
@@ -562,13 +643,11 @@ def _record(fn: Callable[..., Any], args: Any, leaves: list[Any], tree: Any,
             if len(_OPS) >= _MAX_OPS:
                 _OPS.clear()
             _OPS[cache_key] = found
-    values = found.run(arrays)
-    if found.single:  # one float result
-        r = Tensor(values[0], _array=True)
-        node = Node(found.bname, found.graph, edges, [r])
-        node.values = values
-        r.grad_fn, r.requires_grad = node, True
-        return r
+    return _results(found, edges, found.run(arrays))
+
+
+def _results(found: _Op, edges: list[Any], values: tuple[np.ndarray, ...]) -> Any:
+    """The result tensors of a recorded operation and their node."""
     results = [Tensor(v, _array=True) for v in values]
     node = Node(found.bname, found.graph, edges, results)
     node.values = values
@@ -578,104 +657,6 @@ def _record(fn: Callable[..., Any], args: Any, leaves: list[Any], tree: Any,
     if found.out_tree is None:  # one result (pytree's LEAF)
         return results[0]
     return pytree.unflatten(found.out_tree, results)
-
-
-try:  # numpy's error state, set directly: np.errstate costs several microseconds
-    from numpy._core._ufunc_config import _extobj_contextvar, _make_extobj
-
-    _IGNORE = _make_extobj(all="ignore")
-
-    def _quiet() -> Any:
-        return _extobj_contextvar.set(_IGNORE)
-
-    def _loud(token: Any) -> None:
-        _extobj_contextvar.reset(token)
-except (ImportError, AttributeError, TypeError):  # pragma: no cover - another numpy
-    def _quiet() -> Any:
-        state = np.errstate(all="ignore")
-        state.__enter__()
-        return state
-
-    def _loud(token: Any) -> None:
-        token.__exit__(None, None, None)
-
-
-def _runner(graph: Graph) -> Callable[[Sequence[np.ndarray]], tuple[np.ndarray, ...]]:
-    """`evaluate(graph, *arrays)` for arrays of the graph's input types (the cache key of a
-    recorded operation says they are), as a Python function written for this graph: one
-    call per equation, literals bound once, and an output copied only where it could share
-    memory with an input or a literal (a view, an input, a literal, one output twice) or is
-    not C-contiguous (a transposed result: the compiled backward reads these arrays, and
-    numba's code for arrays of any layout is slower and compiled separately)."""
-    from adjit.ir import Lit
-    from adjit.ir.primitive import PRIMS
-
-    glob: dict[str, Any] = {"ndarray": np.ndarray, "_quiet": _quiet, "_loud": _loud,
-                            "_fix": _fix, "_copy": _copy_c}
-    names: dict[int, str] = {}
-    lines = []
-    args = []
-    for i, v in enumerate(graph.inputs):
-        names[id(v)] = f"x{i}"
-        args.append(f"x{i}")
-        glob[f"d{i}"] = v.type.np_dtype
-    body = [f"    {', '.join(args)}{',' if len(args) == 1 else ''} = arrays"] if args else []
-    for i in range(len(args)):  # a uint8 array for an i64 input (dtype_name widens it)
-        body.append(f"    if x{i}.dtype is not d{i} and x{i}.dtype != d{i}: "
-                    f"x{i} = x{i}.astype(d{i})")
-
-    def name(v: Any) -> str:
-        if isinstance(v, Lit):
-            k = f"c{len(glob)}"
-            glob[k] = v.value
-            return k
-        return names[id(v)]
-
-    for j, eqn in enumerate(graph.eqns):
-        glob[f"f{j}"] = PRIMS[eqn.prim].impl
-        params = dict(eqn.params)
-        glob[f"p{j}"] = params
-        call = f"f{j}({', '.join(name(v) for v in eqn.inputs)}{', **p' + str(j) if params else ''})"
-        outs = []
-        for k, o in enumerate(eqn.outputs):
-            n = f"v{j}_{k}"
-            names[id(o)] = n
-            glob[f"t{j}_{k}"] = (o.type.np_dtype, o.type.shape)
-            outs.append(n)
-        if len(outs) == 1:
-            n = outs[0]
-            lines.append(f"        {n} = {call}")
-            lines.append(f"        if type({n}) is not ndarray or ({n}.dtype, {n}.shape) != "
-                         f"t{j}_0: {n} = _fix({n}, t{j}_0)")
-        else:
-            lines.append(f"        r = {call}")
-            for k, n in enumerate(outs):
-                lines.append(f"        {n} = _fix(r[{k}], t{j}_{k})")
-    if lines:
-        body += ["    token = _quiet()", "    try:", *lines, "    finally:",
-                 "        _loud(token)"]
-    results = []
-    seen: set[str] = set()
-    for v in graph.outputs:
-        n = name(v)
-        if isinstance(v, Lit) or n in seen or n.startswith("x"):
-            results.append(f"_copy({n})")
-        else:
-            results.append(f"({n} if {n}.base is None and {n}.flags.c_contiguous "
-                           f"else _copy({n}))")
-        seen.add(n)
-    body.append(f"    return ({', '.join(results)}{',' if len(results) == 1 else ''})")
-    src = "def run(arrays):\n" + "\n".join(body) + "\n"
-    exec(compile(src, f"<recorded {graph.name}>", "exec"), glob)  # noqa: S102 - our own text
-    return glob["run"]
-
-
-def _copy_c(a: Any) -> np.ndarray:
-    return np.array(a, order="C")  # (np.ascontiguousarray would make a 0-d array 1-d)
-
-
-def _fix(r: Any, t: tuple[np.dtype, tuple[int, ...]]) -> np.ndarray:
-    return np.asarray(r, dtype=t[0]).reshape(t[1])
 
 
 def _trace_op(fn: Callable[..., Any], leaves: list[Any], tree: Any,
@@ -723,8 +704,9 @@ def _leaf_key(x: Any) -> Any:
 
 
 def _site() -> Any:
-    """The user's line calling this operation, cheaply: (id of its code, line). Part of the
-    cache key, so each recorded equation keeps the location of its own line."""
+    """The user's line calling this operation, cheaply: (id of its code, instruction
+    offset), which determines the line. Part of the cache key, so each recorded equation
+    keeps the location of its own line."""
     try:
         f = sys._getframe(2)
     except ValueError:
@@ -733,12 +715,9 @@ def _site() -> Any:
         code = f.f_code
         known = _CODES.get(id(code))
         if known is None or known[0] is not code:
-            if len(_CODES) >= _MAX_CODES:
-                _CODES.clear()
-                _OPS.clear()  # their keys hold ids of the codes forgotten now
-            known = _CODES[id(code)] = (code, _internal(code.co_filename))
+            known = _known_code(code)
         if not known[1]:
-            return (id(code), f.f_lineno)
+            return (id(code), f.f_lasti)
         f = f.f_back
     return None
 
@@ -750,9 +729,27 @@ _CODES: dict[int, tuple[Any, bool]] = {}
 _MAX_CODES = 65536
 
 
+def _known_code(code: types.CodeType) -> tuple[Any, bool]:
+    if len(_CODES) >= _MAX_CODES:
+        _CODES.clear()
+        _OPS.clear()  # their keys hold ids of the codes forgotten now
+        _FLAT_OPS.clear()
+    known = _CODES[id(code)] = (code, _internal(code.co_filename))
+    return known
+
+
+def _fresh(arr: np.ndarray) -> Tensor:
+    """Tensor(arr, _array=True), without its constructor's choices (a result per operation
+    run eagerly is made here)."""
+    t = _new(Tensor)
+    t._np, t.grad, t.grad_fn, t._out, t._hooks, t._retain = arr, None, None, 0, _NO_HOOKS, False
+    t._version, t._acc, t.requires_grad = [0], None, False
+    return t
+
+
 def _wrap_plain(out: Any) -> Any:
     if type(out) is np.ndarray:  # the common case
-        return Tensor(out, _array=True)
+        return _fresh(out)
     leaves, tree = pytree.flatten(out)
     return pytree.unflatten(tree, [Tensor(np.asarray(x), _array=True)
                                    if isinstance(x, (np.ndarray, np.generic)) else x

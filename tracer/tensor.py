@@ -517,6 +517,22 @@ def apply(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any] 
     structure, shapes, dtypes and other values, and the user's line; `key=False` never
     keeps it (a function made anew for each call)."""
     if not kwargs:
+        # one tensor, or two (`a.tanh()`, `a * b`): the most common calls, taken first
+        n = len(args)
+        if n == 1:
+            x = args[0]
+            if _KINDS.get(type(x)) == 1:
+                if not (x.requires_grad and _MODE.enabled):
+                    return _wrap_plain((eager or fn)(x._np))
+                if key is not False:
+                    return _record_flat(fn, args, name, key, True)
+        elif n == 2:
+            x, y = args
+            if _KINDS.get(type(x)) == 1 and _KINDS.get(type(y)) == 1:
+                if not ((x.requires_grad or y.requires_grad) and _MODE.enabled):
+                    return _wrap_plain((eager or fn)(x._np, y._np))
+                if key is not False:
+                    return _record_flat(fn, args, name, key, True)
         needed = False
         simple = True  # tensors and Python numbers only
         kinds = _KINDS
@@ -536,7 +552,7 @@ def apply(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any] 
                 out = (eager or fn)(*[x._np if kinds[type(x)] == 1 else x for x in args])
                 return _wrap_plain(out)
             if simple and key is not False:
-                return _record_flat(fn, args, name, key)
+                return _record_flat(fn, args, name, key, False)
             return _record(fn, args, list(args), _flat_tree(len(args)), name, key)
     leaves, tree = pytree.flatten((args, kwargs or {}))
     if not _needs_recording([x for x in leaves if isinstance(x, Tensor)]):
@@ -550,11 +566,12 @@ _new = object.__new__
 
 
 def _record_flat(fn: Callable[..., Any], args: tuple[Any, ...], name: str | None,
-                 key: Any) -> Any:
+                 key: Any, tensors: bool) -> Any:
     """`apply` of an operation recorded on tensors and Python numbers only (`a * b`,
     `a.tanh()`, `a + 1.0`): `_record`'s work, with no more steps than it needs, as this
     runs once per recorded operation (a tuple key built and looked up, the graph's runner
-    called, one result and its node made without their constructors' generality)."""
+    called, one result and its node made without their constructors' generality).
+    `tensors`: the arguments are known to be one tensor or two."""
     # The user's line (part of the key, so each recorded equation keeps the location of its
     # own line): the innermost frame outside adjit and numpy, as (code id, instruction).
     f = sys._getframe(2)
@@ -569,20 +586,37 @@ def _record_flat(fn: Callable[..., Any], args: tuple[Any, ...], name: str | None
         f = f.f_back
     else:  # no frame of the user's: the general path knows what to do
         return _record(fn, args, list(args), _flat_tree(len(args)), name, key)
-    parts = [fn if key is None else key, name, id(code), f.f_lasti]
-    edges = []
-    arrays = []
-    kinds = _KINDS
-    for x in args:
-        if kinds[type(x)] == 1:
-            arr = x._np
-            arrays.append(arr)
-            edges.append((x.grad_fn, x._out, x, x._version[0]))  # see `edge`
-            parts.append(arr.shape)
-            parts.append(arr.dtype.char)
-        else:
-            parts.append((type(x), x))
-    cache_key = tuple(parts)
+    fk = fn if key is None else key
+    # The key and edges of the common shapes of call written out (one tensor; two tensors),
+    # the others built in a loop: the same tuples either way.
+    if tensors and len(args) == 1:
+        x = args[0]
+        xa = x._np
+        arrays: Any = (xa,)
+        edges: Any = ((x.grad_fn, x._out, x, x._version[0]),)  # see `edge`
+        cache_key = (fk, name, id(code), f.f_lasti, xa.shape, xa.dtype.char)
+    elif tensors:
+        x, y = args
+        xa, ya = x._np, y._np
+        arrays = (xa, ya)
+        edges = ((x.grad_fn, x._out, x, x._version[0]), (y.grad_fn, y._out, y, y._version[0]))
+        cache_key = (fk, name, id(code), f.f_lasti, xa.shape, xa.dtype.char, ya.shape,
+                     ya.dtype.char)
+    else:
+        parts = [fk, name, id(code), f.f_lasti]
+        edges = []
+        arrays = []
+        kinds = _KINDS
+        for x in args:
+            if kinds[type(x)] == 1:
+                arr = x._np
+                arrays.append(arr)
+                edges.append((x.grad_fn, x._out, x, x._version[0]))
+                parts.append(arr.shape)
+                parts.append(arr.dtype.char)
+            else:
+                parts.append((type(x), x))
+        cache_key = tuple(parts)
     try:
         found = _FLAT_OPS.get(cache_key)
     except TypeError:  # an unhashable function or key

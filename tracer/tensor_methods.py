@@ -144,10 +144,17 @@ def _binary(name: str, op: Callable[[Any, Any], Any], reflected: bool,
         def method(self: Tensor, other: Any) -> Any:
             fn = _promoting(op, (other, self), divide) if promote else op
             return apply(rop if fn is op else _swapped(fn), (self, other), name=name)
+    elif promote:
+        def method(self: Tensor, other: Any) -> Any:
+            # `_promoting`'s common case first, checked here: it runs on every operator
+            dt = self._np.dtype
+            if dt.kind == "f" and (type(other) is float or isinstance(other, Tensor)
+                                   and other._np.dtype is dt):
+                return apply(op, (self, other), name=name)
+            return apply(_promoting(op, (self, other), divide), (self, other), name=name)
     else:
         def method(self: Tensor, other: Any) -> Any:
-            fn = _promoting(op, (self, other), divide) if promote else op
-            return apply(fn, (self, other), name=name)
+            return apply(op, (self, other), name=name)
     return method
 
 

@@ -566,15 +566,20 @@ _new = object.__new__
 
 
 def _record_flat(fn: Callable[..., Any], args: tuple[Any, ...], name: str | None,
-                 key: Any, tensors: bool) -> Any:
+                 key: Any, tensors: bool, depth: int = 3) -> Any:
     """`apply` of an operation recorded on tensors and Python numbers only (`a * b`,
     `a.tanh()`, `a + 1.0`): `_record`'s work, with no more steps than it needs, as this
     runs once per recorded operation (a tuple key built and looked up, the graph's runner
     called, one result and its node made without their constructors' generality).
-    `tensors`: the arguments are known to be one tensor or two."""
+    `tensors`: the arguments are known to be one tensor or two. `depth`: the first frame
+    that may be the user's, counted from this one: the caller's caller when called from
+    `apply` (whose callers are adjit's own code), the caller when called from one of
+    Tensor's methods (tensor_methods.py)."""
     # The user's line (part of the key, so each recorded equation keeps the location of its
     # own line): the innermost frame outside adjit and numpy, as (code id, instruction).
-    f = sys._getframe(2)
+    # Asking for the frames known to be adjit's would make Python build frame objects for
+    # them, which costs as much as the check.
+    f = sys._getframe(depth)
     codes = _CODES
     while f is not None:
         code = f.f_code

@@ -16,7 +16,7 @@ import numpy as np
 
 from adjit.ir.builder import emit
 
-from .tensor import Tensor, apply, get_default_dtype
+from .tensor import _MODE, Tensor, _record_flat, apply, get_default_dtype
 from .values import Tracer
 
 # ---- operators ----------------------------------------------------------------------------------
@@ -150,6 +150,9 @@ def _binary(name: str, op: Callable[[Any, Any], Any], reflected: bool,
             dt = self._np.dtype
             if dt.kind == "f" and (type(other) is float or isinstance(other, Tensor)
                                    and other._np.dtype is dt):
+                if (type(other) is not float and (self.requires_grad or other.requires_grad)
+                        and _MODE.enabled):  # recorded: what apply would do, without it
+                    return _record_flat(op, (self, other), name, None, True, 2)
                 return apply(op, (self, other), name=name)
             return apply(_promoting(op, (self, other), divide), (self, other), name=name)
     else:
@@ -432,6 +435,8 @@ _METHODS: dict[str, tuple[Callable[..., Any], str | None]] = {
 
 def _method(fn: Callable[..., Any], name: str | None) -> Callable[..., Any]:
     def method(self: Tensor, *args: Any, **kwargs: Any) -> Any:
+        if not args and not kwargs and self.requires_grad and _MODE.enabled:
+            return _record_flat(fn, (self,), name, None, True, 2)  # as apply would
         return apply(fn, (self, *args), kwargs, name=name)
 
     return method

@@ -611,9 +611,8 @@ def _record_flat(fn: Callable[..., Any], args: tuple[Any, ...], name: str | None
         parts = [fk, name, id(code), f.f_lasti]
         edges = []
         arrays = []
-        kinds = _KINDS
         for x in args:
-            if kinds[type(x)] == 1:
+            if isinstance(x, Tensor):
                 arr = x._np
                 arrays.append(arr)
                 edges.append((x.grad_fn, x._out, x, x._version[0]))

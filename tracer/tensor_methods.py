@@ -150,9 +150,12 @@ def _binary(name: str, op: Callable[[Any, Any], Any], reflected: bool,
             dt = self._np.dtype
             if dt.kind == "f" and (type(other) is float or isinstance(other, Tensor)
                                    and other._np.dtype is dt):
-                if (type(other) is not float and (self.requires_grad or other.requires_grad)
-                        and _MODE.enabled):  # recorded: what apply would do, without it
-                    return _record_flat(op, (self, other), name, None, True, 2)
+                if _MODE.enabled:  # recorded: what apply would do, without it
+                    if type(other) is float:
+                        if self.requires_grad:
+                            return _record_flat(op, (self, other), name, None, False, 2)
+                    elif self.requires_grad or other.requires_grad:
+                        return _record_flat(op, (self, other), name, None, True, 2)
                 return apply(op, (self, other), name=name)
             return apply(_promoting(op, (self, other), divide), (self, other), name=name)
     else:
@@ -200,10 +203,12 @@ def _array_ufunc(self: Tensor, ufunc: np.ufunc, method: str, *inputs: Any,
                  **kwargs: Any) -> Any:
     if kwargs.get("out") is not None:
         return NotImplemented
-    if method == "__call__" and len(inputs) == 2 and not kwargs and ufunc in _PROMOTING:
-        fn = _promoting(ufunc, inputs, _PROMOTING[ufunc])
-        if fn is not ufunc:
-            return apply(fn, inputs, name=ufunc.__name__)
+    if method == "__call__" and not kwargs:  # np.tanh(t), np.add(t, 1.0): the ufunc itself,
+        # so that apply takes its arguments by the quick path (the same graph as below)
+        fn = ufunc
+        if len(inputs) == 2 and ufunc in _PROMOTING:
+            fn = _promoting(ufunc, inputs, _PROMOTING[ufunc])
+        return apply(fn, inputs, name=ufunc.__name__)
     return apply(_UFUNC_CALLS[method], (ufunc, *inputs), kwargs, name=ufunc.__name__,
                  key=(ufunc, method))
 

@@ -114,4 +114,5 @@ def _copy_c(a: Any) -> np.ndarray:
 
 
 def _fix(r: Any, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
-    return np.asarray(r, dtype=dtype).reshape(shape)
+    a = np.asarray(r, dtype=dtype)  # (a numpy scalar, as numpy's reductions to 0-d give)
+    return a if a.shape == shape else a.reshape(shape)  # (a reshaped array is a view)

@@ -26,7 +26,8 @@ from adjit.ir.core import dtype_name
 from adjit.ir.builder import inline
 from adjit.ir.errors import TraceError
 from adjit.tracer.loc import user_loc
-from adjit.tracer.tensor import Node, Tensor, apply, edge, inplace_message, no_grad
+from adjit.tracer.record import apply
+from adjit.tracer.tensor import Node, Tensor, edge, inplace_message, no_grad
 from adjit.tracer.trace import Traced
 from adjit.tracer.values import Tracer
 
@@ -205,7 +206,7 @@ def _saved(node: Node, index: int) -> np.ndarray:
 
 
 def _contiguous(a: np.ndarray) -> np.ndarray:
-    """C order for the compiled backward (recorded results are, see tensor._runner; numba
+    """C order for the compiled backward (recorded results are, see tracer/runner.py; numba
     compiles a slower variant for arrays of any other layout)."""
     return a if a.flags.c_contiguous else np.array(a, order="C")
 

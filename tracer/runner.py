@@ -1,4 +1,4 @@
-"""A recorded operation's graph as a Python function on arrays (tensor._Op's `run`).
+"""A recorded operation's graph as a Python function on arrays (record._Op's `run`).
 
 The recorded front end runs an operation's graph on the inputs' arrays once per operation
 recorded, so this is on its hot path: the function is written for the graph (one call per

@@ -2,7 +2,7 @@
 
 Every method is a function written with numpy calls (`np.sum(x, axis=dim)`), which run on
 numpy arrays when nothing needs a gradient and on tracers when the call is recorded
-(tensor.apply): one numpy surface serves the traced, declared and recorded front ends, and a
+(record.apply): one numpy surface serves the traced, declared and recorded front ends, and a
 function added to it works here with no further code.
 """
 from __future__ import annotations
@@ -16,7 +16,8 @@ import numpy as np
 
 from adjit.ir.builder import emit
 
-from .tensor import _MODE, Tensor, _record_flat, apply, get_default_dtype
+from .record import _record_flat, apply
+from .tensor import _MODE, Tensor, get_default_dtype
 from .values import Tracer
 
 # ---- operators ----------------------------------------------------------------------------------
@@ -89,7 +90,7 @@ def _cast(x: Any, dt: np.dtype) -> Any:
     return x.astype(dt)
 
 
-# Recorded operations are kept keyed by their function object (tensor.apply), so the
+# Recorded operations are kept keyed by their function object (record.apply), so the
 # functions made here are made once per operation and dtype.
 
 @functools.cache

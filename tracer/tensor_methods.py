@@ -143,6 +143,11 @@ def _binary(name: str, op: Callable[[Any, Any], Any], reflected: bool,
             return op(b, a)
 
         def method(self: Tensor, other: Any) -> Any:
+            if type(other) is float and self._np.dtype.kind == "f":
+                # 2.0 * t: torch's dtype is t's, so `_promoting`'s cast would change nothing
+                if self.requires_grad and _MODE.enabled:
+                    return _record_flat(rop, (self, other), name, None, False, 2)
+                return apply(rop, (self, other), name=name)
             fn = _promoting(op, (other, self), divide) if promote else op
             return apply(rop if fn is op else _swapped(fn), (self, other), name=name)
     elif promote:
@@ -161,6 +166,9 @@ def _binary(name: str, op: Callable[[Any, Any], Any], reflected: bool,
             return apply(_promoting(op, (self, other), divide), (self, other), name=name)
     else:
         def method(self: Tensor, other: Any) -> Any:
+            if isinstance(other, Tensor) and (self.requires_grad or other.requires_grad) \
+                    and _MODE.enabled:  # a @ b: recorded, what apply would do, without it
+                return _record_flat(op, (self, other), name, None, True, 2)
             return apply(op, (self, other), name=name)
     return method
 

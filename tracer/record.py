@@ -52,10 +52,10 @@ _FLAT_OPS: dict[Any, _Op] = {}
 _MAX_OPS = 4096
 _FLAT_TREES: dict[int, Any] = {}  # n -> the tree of ((n leaves), {}), as pytree makes it
 
-# How `apply` takes an argument, by its type: 1 a tensor, 2 a Python number (both the flat
+# How `apply` takes an argument, by its type: 1 a tensor, 2 a Python number or None (the flat
 # path, `_record_flat`), 0 an array or numpy scalar (flat, through `_record`), -1 anything
 # else (flattened by pytree). Filled in as types are met (see `_kind`).
-_KINDS: dict[type, int] = {Tensor: 1, float: 2, int: 2, bool: 2}
+_KINDS: dict[type, int] = {Tensor: 1, float: 2, int: 2, bool: 2, type(None): 2}
 _OTHER_FLAT = (np.ndarray, np.float32, np.float64, np.int64)
 
 
@@ -63,6 +63,13 @@ def _kind(x: Any) -> int:
     t = type(x)
     k = _KINDS[t] = 1 if isinstance(x, Tensor) else 0 if t in _OTHER_FLAT else -1
     return k
+
+
+def _tree_of(args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> tuple[list[Any], Any]:
+    """The leaves and tree of (args, kwargs) whose arguments are leaves (`_KINDS` 0 to 2)."""
+    if kwargs:
+        return pytree.flatten((args, kwargs))
+    return list(args), _flat_tree(len(args))
 
 
 def _flat_tree(n: int) -> Any:
@@ -101,27 +108,35 @@ def apply(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any] 
                     return _wrap_plain((eager or fn)(x._np, y._np))
                 if key is not False:
                     return _record_flat(fn, args, name, key, True)
-        needed = False
-        simple = True  # tensors and Python numbers only
-        kinds = _KINDS
-        for x in args:
-            k = kinds.get(type(x))
-            if k is None:
-                k = _kind(x)
-            if k == 1:
-                if x.requires_grad:
-                    needed = True
-            elif k < 0:
-                break
-            elif k == 0:
-                simple = False
-        else:  # the common case: tensors and numbers, no pytree to flatten
-            if not (needed and _MODE.enabled):
-                out = (eager or fn)(*[x._np if kinds[type(x)] == 1 else x for x in args])
-                return _wrap_plain(out)
-            if simple and key is not False:
-                return _record_flat(fn, args, name, key, False)
-            return _record(fn, args, list(args), _flat_tree(len(args)), name, key)
+    elif not all((_KINDS.get(type(v)) or _kind(v)) == 2 for v in kwargs.values()):
+        return _apply_tree(fn, args, kwargs, name, eager, key)
+    # tensors, arrays and numbers, and keywords of numbers (`x.sum(dim=1)`): no pytree
+    needed = False
+    simple = True  # tensors and Python numbers only
+    kinds = _KINDS
+    for x in args:
+        k = kinds.get(type(x))
+        if k is None:
+            k = _kind(x)
+        if k == 1:
+            if x.requires_grad:
+                needed = True
+        elif k < 0:
+            return _apply_tree(fn, args, kwargs, name, eager, key)
+        elif k == 0:
+            simple = False
+    if not (needed and _MODE.enabled):
+        out = (eager or fn)(*[x._np if kinds[type(x)] == 1 else x for x in args],
+                            **(kwargs or {}))
+        return _wrap_plain(out)
+    if simple and key is not False:
+        return _record_flat(fn, args, name, key, False, 3, kwargs)
+    return _record(fn, args, *_tree_of(args, kwargs), name, key)
+
+
+def _apply_tree(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any] | None,
+                name: str | None, eager: Callable[..., Any] | None, key: Any) -> Any:
+    """`apply` of arguments with structure (lists, tuples, dicts, tensors in keywords)."""
     leaves, tree = pytree.flatten((args, kwargs or {}))
     if not _needs_recording([x for x in leaves if isinstance(x, Tensor)]):
         plain = [x._np if isinstance(x, Tensor) else x for x in leaves]
@@ -129,17 +144,18 @@ def apply(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any] 
         return _wrap_plain((eager or fn)(*a, **k))
     return _record(fn, args, leaves, tree, name, key)
 
-
 _new = object.__new__
 
 
 def _record_flat(fn: Callable[..., Any], args: tuple[Any, ...], name: str | None,
-                 key: Any, tensors: bool, depth: int = 3) -> Any:
+                 key: Any, tensors: bool, depth: int = 3,
+                 kwargs: dict[str, Any] | None = None) -> Any:
     """`apply` of an operation recorded on tensors and Python numbers only (`a * b`,
     `a.tanh()`, `a + 1.0`): `_record`'s work, with no more steps than it needs, as this
     runs once per recorded operation (a tuple key built and looked up, the graph's runner
     called, one result and its node made without their constructors' generality).
-    `tensors`: the arguments are known to be one tensor or two. `depth`: the first frame
+    `tensors`: the arguments are known to be one tensor or two (and no `kwargs`, which
+    are Python numbers or None when given). `depth`: the first frame
     that may be the user's, counted from this one: the caller's caller when called from
     `apply` (whose callers are adjit's own code), the caller when called from one of
     Tensor's methods (tensor_methods.py)."""
@@ -158,7 +174,7 @@ def _record_flat(fn: Callable[..., Any], args: tuple[Any, ...], name: str | None
             break
         f = f.f_back
     else:  # no frame of the user's: the general path knows what to do
-        return _record(fn, args, list(args), _flat_tree(len(args)), name, key)
+        return _record(fn, args, *_tree_of(args, kwargs), name, key)
     fk = fn if key is None else key
     # The key and edges of the common shapes of call written out (one tensor; two tensors),
     # the others built in a loop: the same tuples either way.
@@ -188,13 +204,16 @@ def _record_flat(fn: Callable[..., Any], args: tuple[Any, ...], name: str | None
                 parts.append(arr.dtype.char)
             else:
                 parts.append((type(x), x))
+        if kwargs:  # (name, type, value): never equal to an argument's part
+            for k, v in kwargs.items():
+                parts.append((k, type(v), v))
         cache_key = tuple(parts)
     try:
         found = _FLAT_OPS.get(cache_key)
     except TypeError:  # an unhashable function or key
-        return _record(fn, args, list(args), _flat_tree(len(args)), name, key)
+        return _record(fn, args, *_tree_of(args, kwargs), name, key)
     if found is None:
-        found = _Op(*_trace_op(fn, list(args), _flat_tree(len(args)), name), name)
+        found = _Op(*_trace_op(fn, *_tree_of(args, kwargs), name), name)
         if len(_FLAT_OPS) >= _MAX_OPS:
             _FLAT_OPS.clear()
         _FLAT_OPS[cache_key] = found

@@ -44,9 +44,10 @@ class _Op:
 
 
 # Recorded operations already traced (see apply): `_OPS` by (function, name, argument tree,
-# leaf keys, site), `_FLAT_OPS` (arguments only tensors and Python numbers) by the flat
-# tuple (function, name, site's code id, site's instruction, then per argument its shape and
-# dtype character, or its (type, value)): one tuple built and hashed per operation.
+# leaf keys, site), `_FLAT_OPS` (arguments only tensors, Python numbers and None, keywords
+# only numbers and None) by the flat tuple (function, name, site's code id, site's
+# instruction, then per argument its shape and dtype character, or its (type, value), then
+# per keyword its (name, type, value)): one tuple built and hashed per operation.
 _OPS: dict[Any, _Op] = {}
 _FLAT_OPS: dict[Any, _Op] = {}
 _MAX_OPS = 4096
@@ -150,15 +151,15 @@ _new = object.__new__
 def _record_flat(fn: Callable[..., Any], args: tuple[Any, ...], name: str | None,
                  key: Any, tensors: bool, depth: int = 3,
                  kwargs: dict[str, Any] | None = None) -> Any:
-    """`apply` of an operation recorded on tensors and Python numbers only (`a * b`,
-    `a.tanh()`, `a + 1.0`): `_record`'s work, with no more steps than it needs, as this
-    runs once per recorded operation (a tuple key built and looked up, the graph's runner
-    called, one result and its node made without their constructors' generality).
-    `tensors`: the arguments are known to be one tensor or two (and no `kwargs`, which
-    are Python numbers or None when given). `depth`: the first frame
-    that may be the user's, counted from this one: the caller's caller when called from
-    `apply` (whose callers are adjit's own code), the caller when called from one of
-    Tensor's methods (tensor_methods.py)."""
+    """`apply` of an operation recorded on tensors, Python numbers and None only (`a * b`,
+    `a.tanh()`, `a + 1.0`, `a.sum(dim=1)`): `_record`'s work, with no more steps than it
+    needs, as this runs once per recorded operation (a tuple key built and looked up, the
+    graph's runner called, one result and its node made without their constructors'
+    generality). `tensors`: the arguments are known to be one tensor or two, with no
+    `kwargs` (numbers or None when given). `depth`: the first frame that may be the user's,
+    counted from this one: the caller's caller when called from `apply` (whose callers are
+    adjit's own code), the caller when called from one of Tensor's methods
+    (tensor_methods.py)."""
     # The user's line (part of the key, so each recorded equation keeps the location of its
     # own line): the innermost frame outside adjit and numpy, as (code id, instruction).
     # Asking for the frames known to be adjit's would make Python build frame objects for

@@ -55,27 +55,29 @@ from adjit.runtime.batching import vmap  # noqa: E402
 from adjit.runtime.compare import Comparison, compare  # noqa: E402
 from adjit.runtime.inspect import Inspection, inspect  # noqa: E402
 from adjit.runtime.recompile import RecompileWarning  # noqa: E402
-from adjit.tracer.tensor import (  # noqa: E402  (the recorded, PyTorch-style front end)
-    Tensor,
+from adjit.tracer.factories import (  # noqa: E402  (the recorded, PyTorch-style front end)
     arange,
     empty,
-    enable_grad,
     full,
-    get_default_dtype,
-    is_grad_enabled,
     manual_seed,
-    no_grad,
     ones,
     ones_like,
     rand,
     rand_like,
     randn,
     randn_like,
-    set_default_dtype,
-    set_grad_enabled,
     tensor,
     zeros,
     zeros_like,
+)
+from adjit.tracer.tensor import (  # noqa: E402
+    Tensor,
+    enable_grad,
+    get_default_dtype,
+    is_grad_enabled,
+    no_grad,
+    set_default_dtype,
+    set_grad_enabled,
 )
 from adjit import autograd  # noqa: E402
 from adjit import nn, optim  # noqa: E402  (PyTorch's layers and optimizers)

@@ -26,7 +26,8 @@ from adjit.ir.core import dtype_name
 from adjit.ir.builder import inline
 from adjit.ir.errors import TraceError
 from adjit.tracer.loc import user_loc
-from adjit.tracer.tensor import Edge, Node, Tensor, apply, inplace_message, no_grad
+from adjit.tracer.record import apply
+from adjit.tracer.tensor import Node, Tensor, edge, inplace_message, no_grad
 from adjit.tracer.trace import Traced
 from adjit.tracer.values import Tracer
 
@@ -56,7 +57,7 @@ class Joined:
     def __init__(self, roots: Sequence[Tensor]) -> None:
         self.nodes = _topological([r.grad_fn for r in roots if r.grad_fn is not None])
         self.externals: list[Tensor] = []
-        self.edges: list[Edge] = []  # one per external: where it was first used
+        self.edges: list[Any] = []  # one per external: where it was first used (`edge`)
         self.ext_index: dict[int, int] = {}
         self._types: list[ArrayType] = []  # each external's, as its first user declared it
         self.pos: dict[int, int] = {}  # node id -> its place in `nodes`
@@ -74,14 +75,16 @@ class Joined:
             pos[node.id] = k
             srcs: list[Any] = []
             for j, e in enumerate(node.edges):
-                if e.node is not None:
-                    srcs.append((pos[e.node.id], e.index))
+                source, index, tensor, version = e
+                if source is not None:
+                    srcs.append((pos[source.id], index))
                     continue
-                _check_version(e, node)
-                x = id(e.tensor)
+                if tensor._version[0] != version:
+                    _version_error(e, node)
+                x = id(tensor)
                 if x not in ext_index:
                     ext_index[x] = len(self.externals)
-                    self.externals.append(e.tensor)
+                    self.externals.append(tensor)
                     self.edges.append(e)
                     self._types.append(node.graph.inputs[j].type)
                 srcs.append(ext_index[x])
@@ -90,7 +93,7 @@ class Joined:
             if r.grad_fn is None and id(r) not in ext_index:
                 ext_index[id(r)] = len(self.externals)
                 self.externals.append(r)
-                self.edges.append(Edge(r))
+                self.edges.append(edge(r))
                 self._types.append(ArrayType(dtype_name(r.dtype), r.shape))
         self.structure = tuple(parts)
         self._env: dict[tuple[int, int], Any] | None = None
@@ -113,8 +116,9 @@ class Joined:
         b = Builder()
         with building(b):
             for node in self.nodes:
-                args = [env[(e.node.id, e.index)] if e.node is not None
-                        else inputs[self.ext_index[id(e.tensor)]] for e in node.edges]
+                args = [env[(source.id, index)] if source is not None
+                        else inputs[self.ext_index[id(tensor)]]
+                        for source, index, tensor, _ in node.edges]
                 if node.custom is not None:  # its backward is Python: interpreted only
                     for i, o in enumerate(node.graph.outputs):
                         env[(node.id, i)] = Var(o.type)
@@ -185,9 +189,9 @@ def _topological(starts: Sequence[Node]) -> list[Node]:
             continue
         seen.add(node.id)
         stack.append((node, True))
-        for e in reversed(node.edges):
-            if e.node is not None and e.node.id not in seen:
-                stack.append((e.node, False))
+        for source, _, _, _ in reversed(node.edges):
+            if source is not None and source.id not in seen:
+                stack.append((source, False))
     return order
 
 
@@ -202,15 +206,14 @@ def _saved(node: Node, index: int) -> np.ndarray:
 
 
 def _contiguous(a: np.ndarray) -> np.ndarray:
-    """C order for the compiled backward (recorded results are, see tensor._runner; numba
+    """C order for the compiled backward (recorded results are, see tracer/runner.py; numba
     compiles a slower variant for arrays of any other layout)."""
     return a if a.flags.c_contiguous else np.array(a, order="C")
 
 
-def _check_version(e: Edge, node: Node) -> None:
-    if e.tensor._version[0] != e.version:
-        raise RuntimeError(inplace_message(e.tensor.shape, node.name(), e.tensor._version[0],
-                                           e.version))
+def _version_error(e: Any, node: Node) -> None:
+    _, _, tensor, version = e
+    raise RuntimeError(inplace_message(tensor.shape, node.name(), tensor._version[0], version))
 
 
 # ---- backward -----------------------------------------------------------------------------------

@@ -133,7 +133,8 @@ def _recorded(run: Callable[..., Any], args: tuple[np.ndarray, ...],
     """The graph `run` records on tensors made from `args` (float ones require grad), with
     its inputs in the arguments' order, and the arrays of its further inputs (what else it
     read: a captured array)."""
-    from adjit.tracer.tensor import Tensor, tensor
+    from adjit.tracer.factories import tensor
+    from adjit.tracer.tensor import Tensor
 
     from .autograd import Joined
 

@@ -17,7 +17,7 @@ from adjit.ir.errors import TraceError
 from adjit.ir.evaluate import evaluate
 from adjit.tracer import pytree
 from adjit.tracer.loc import user_loc
-from adjit.tracer.tensor import (Edge, Node, Tensor, _needs_recording, inplace_message,
+from adjit.tracer.tensor import (Node, Tensor, _needs_recording, edge, inplace_message,
                                  is_grad_enabled, no_grad)
 from adjit.tracer.values import Tracer
 
@@ -74,7 +74,7 @@ class Function:
         outs, tree = pytree.flatten(out)
         results = [Tensor(np.array(o._np if isinstance(o, Tensor) else o), _array=True)
                    for o in outs]
-        edges = [Edge(t) for t in tensors]
+        edges = [edge(t) for t in tensors]
         from adjit.ir import ArrayType, Graph, Var
         from adjit.ir.core import dtype_name
 
@@ -160,15 +160,16 @@ def interpret_backward(joined: Any, roots: Sequence[Tensor], seeds: Sequence[np.
             in_cts = node.custom(out_cts)
         else:
             in_cts = _node_vjp(node, out_cts, adjoint)
-        for e, c in zip(node.edges, in_cts, strict=True):
+        for j, (e, c) in enumerate(zip(node.edges, in_cts, strict=True)):
             if c is None:
                 continue
-            c = np.asarray(c, dtype=e.tensor.dtype if e.node is None else
-                           node.graph.inputs[node.edges.index(e)].type.np_dtype)
-            if e.node is not None:
-                add(cts, (e.node.id, e.index), c)
-            elif e.tensor.requires_grad:
-                add(ext, id(e.tensor), c)
+            source, index, tensor, _ = e
+            c = np.asarray(c, dtype=tensor.dtype if source is None else
+                           node.graph.inputs[j].type.np_dtype)
+            if source is not None:
+                add(cts, (source.id, index), c)
+            elif tensor.requires_grad:
+                add(ext, id(tensor), c)
     out = []
     for t in targets:
         if t.grad_fn is None:
@@ -182,8 +183,8 @@ def _node_vjp(node: Node, out_cts: Sequence[np.ndarray], adjoint: Any) -> list[A
     g = node.graph
     wrt = [i for i, v in enumerate(g.inputs) if v.type.is_float]
     joint = adjoint(g, wrt, seed="inputs")
-    values = [e.node.saved_value(e.index, node) if e.node is not None else e.tensor._np
-              for e in node.edges]
+    values = [source.saved_value(index, node) if source is not None else tensor._np
+              for source, index, tensor, _ in node.edges]
     float_cts = [c for c, o in zip(out_cts, g.outputs, strict=True) if o.type.is_float]
     res = evaluate(joint, *values, *float_cts)[len(g.outputs):]
     grads: list[Any] = [None] * len(g.inputs)

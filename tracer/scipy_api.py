@@ -13,7 +13,7 @@ distribution instance, `scipy.stats.norm.logpdf`) by a thin wrapper:
 
 - given an adjit value anywhere among its arguments (a Tracer, a declared Sym, a recorded
   Tensor; inside lists and tuples too), the wrapper runs the adjit implementation: traced
-  directly inside a trace, recorded with `tensor.apply` for Tensors (so the gradient is
+  directly inside a trace, recorded with `record.apply` for Tensors (so the gradient is
   kept, exactly as for numpy functions), recorded in the declared graph for Syms;
 - given anything else it calls scipy's original unchanged (one isinstance test per
   argument: see `wrapper_overhead`). It keeps `__wrapped__`, the name and the docstring.
@@ -83,7 +83,7 @@ def call_impl(impl: Callable[..., Any], name: str, args: tuple[Any, ...],
     (Tensors that need no gradient: scipy's `original` on their arrays)."""
     leaves = list(_leaves([*args, *kwargs.values()]))
     if any(isinstance(a, Tensor) for a in leaves):
-        from .tensor import apply
+        from .record import apply
 
         return apply(impl, args, kwargs, name=name, key=impl, eager=original)
     from .explicit import Sym, _recorded

@@ -5,7 +5,8 @@ a gradient (and recording is on: not inside `no_grad`), it is also *recorded*: t
 runs on tracers through the same numpy surface as traced code (tracer/numpy_api.py), which
 gives a small closed graph, kept per operation and call site with a Python function written
 to evaluate it on the inputs' arrays (the eager result, as the interpreter would give it),
-and a `Node` keeps the graph and where each input came from. `backward()`
+and a `Node` keeps the graph and where each input came from (recording is tracer/record.py's
+`apply`; this module is the Tensor, its nodes and the grad mode). `backward()`
 (runtime/autograd.py) joins the nodes that reach a tensor into one graph, differentiates,
 prunes, fuses and compiles it like any traced function, cached by the graph's structure, so
 a training loop whose graph does not change compiles once.
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import itertools
 import operator
-import sys
 import threading
 import types
 import weakref
@@ -28,13 +28,11 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from adjit.ir import ArrayType, Builder, Graph, Var, building, context
-from adjit.ir.core import dtype_name
+from adjit.ir import Graph
 from adjit.ir.errors import TraceError
 
 from . import pytree
-from .loc import _internal, user_loc
-from .values import Tracer
+from .loc import user_loc
 
 # ---- grad mode ----------------------------------------------------------------------------------
 
@@ -142,27 +140,23 @@ def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
 _NODE_IDS = itertools.count()
 
 
-class Edge:
-    """One input of a node: the node (and output index) that made it, or the tensor itself
-    when it comes from outside the recorded graph (a leaf or a constant), with the version
-    it had when it was used."""
-
-    __slots__ = ("tensor", "node", "index", "version")
-
-    def __init__(self, tensor: Tensor) -> None:
-        self.node = tensor.grad_fn
-        self.index = tensor._out
-        self.tensor = tensor
-        self.version = tensor._version[0]
+def edge(tensor: Tensor) -> tuple[Node | None, int, Tensor, int]:
+    """One input of a node, as the tuple (node, index, tensor, version): the node (and
+    output index) that made it, or None when it comes from outside the recorded graph (a
+    leaf or a constant), the tensor itself, and the version it had when it was used. A
+    plain tuple: one is made per input of every recorded operation (record.apply)."""
+    return (tensor.grad_fn, tensor._out, tensor, tensor._version[0])
 
 
 class Node:
-    """A recorded operation: what PyTorch calls a tensor's `grad_fn`."""
+    """A recorded operation: what PyTorch calls a tensor's `grad_fn`. `edges` are its
+    inputs (see `edge`), `outputs` weak references to its results, `values` their arrays as
+    made, and `versions` each result's version counter with the version its array has."""
 
     __slots__ = ("id", "_name", "graph", "edges", "freed", "custom", "outputs", "values",
                  "versions", "__weakref__")
 
-    def __init__(self, name: str, graph: Graph, edges: list[Edge],
+    def __init__(self, name: str, graph: Graph, edges: Sequence[Any],
                  outputs: list[Tensor]) -> None:
         self.id = next(_NODE_IDS)
         self._name = name
@@ -194,11 +188,11 @@ class Node:
     @property
     def next_functions(self) -> tuple[tuple[Any, int], ...]:
         out = []
-        for e in self.edges:
-            if e.node is not None:
-                out.append((e.node, e.index))
-            elif e.tensor.requires_grad:
-                out.append((e.tensor._accumulator(), 0))
+        for node, index, tensor, _ in self.edges:
+            if node is not None:
+                out.append((node, index))
+            elif tensor.requires_grad:
+                out.append((tensor._accumulator(), 0))
             else:
                 out.append((None, 0))
         return tuple(out)
@@ -470,403 +464,3 @@ def _needs_recording(tensors: Sequence[Tensor]) -> bool:
 
 def _leaves(args: Any) -> list[Any]:
     return pytree.flatten(args)[0]
-
-
-class _Op:
-    """A recorded operation already traced: its graph, how its results regroup, the name
-    of its backward node, and a runner evaluating its graph on arrays."""
-
-    __slots__ = ("graph", "out_tree", "bname", "run", "floats", "single")
-
-    def __init__(self, graph: Graph, out_tree: Any, name: str | None) -> None:
-        self.graph, self.out_tree = graph, out_tree
-        self.floats = tuple(o.type.is_float for o in graph.outputs)
-        self.single = out_tree is None and self.floats == (True,)
-        self.bname = _backward_name(name, graph)
-        self.run = _runner(graph)
-
-
-_OPS: dict[Any, _Op] = {}  # recorded operations already traced (see apply)
-_MAX_OPS = 4096
-_FLAT = (Tensor, float, int, bool, np.ndarray, np.float32, np.float64, np.int64)
-_FLAT_TREES: dict[int, Any] = {}  # n -> the tree of ((n leaves), {}), as pytree makes it
-
-
-def _flat_tree(n: int) -> Any:
-    tree = _FLAT_TREES.get(n)
-    if tree is None:
-        tree = _FLAT_TREES[n] = pytree.flatten((tuple(range(n)), {}))[1]
-    return tree
-
-
-def apply(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any] | None = None,
-          name: str | None = None, eager: Callable[..., Any] | None = None,
-          key: Any = None) -> Any:
-    """Run `fn` on tensors: on their arrays (`eager`, default `fn`) when nothing needs a
-    gradient; otherwise on tracers, recording a node whose graph is evaluated on the arrays.
-    Non-tensor arrays among the arguments are inputs of the node too (so their values do
-    not become part of the recorded graph's structure).
-
-    Tracing an operation costs far more than running it, so it is kept (`_Op`), keyed by
-    `key` (default `fn`, which must then be the same object on every call), the arguments'
-    structure, shapes, dtypes and other values, and the user's line; `key=False` never
-    keeps it (a function made anew for each call)."""
-    if not kwargs:
-        flat = True
-        needed = False
-        for x in args:
-            t = type(x)
-            if t is Tensor:
-                needed = needed or x.requires_grad
-            elif t not in _FLAT:
-                flat = False
-                break
-        if flat:  # the common case: tensors and numbers, no pytree to flatten
-            if not (needed and is_grad_enabled()):
-                out = (eager or fn)(*[x._np if type(x) is Tensor else x for x in args])
-                return _wrap_plain(out)
-            return _record(fn, args, list(args), _flat_tree(len(args)), name, key)
-    leaves, tree = pytree.flatten((args, kwargs or {}))
-    if not _needs_recording([x for x in leaves if isinstance(x, Tensor)]):
-        plain = [x._np if isinstance(x, Tensor) else x for x in leaves]
-        a, k = pytree.unflatten(tree, plain)
-        return _wrap_plain((eager or fn)(*a, **k))
-    return _record(fn, args, leaves, tree, name, key)
-
-
-def _record(fn: Callable[..., Any], args: Any, leaves: list[Any], tree: Any,
-            name: str | None, key: Any) -> Any:
-    """`apply` of an operation that is recorded: leaves flattened from (args, kwargs)."""
-    edges: list[Edge] = []
-    arrays: list[np.ndarray] = []
-    keys: list[Any] | None = [] if key is not False else None
-    for x in leaves:
-        if type(x) is Tensor:
-            arr = x._np
-            edges.append(Edge(x))
-            arrays.append(arr)
-            if keys is not None:
-                keys.append((arr.shape, arr.dtype.char))
-            continue
-        if isinstance(x, Tensor) or (isinstance(x, np.ndarray) and x.dtype.kind in "biufc"):
-            t = x if isinstance(x, Tensor) else Tensor(x, _array=True)
-            edges.append(Edge(t))
-            arrays.append(t._np)
-        if keys is not None:
-            try:
-                keys.append(_leaf_key(x))
-            except TypeError:  # an argument that cannot key the cache: trace every time
-                keys = None
-    cache_key = found = None
-    if keys is not None:
-        cache_key = (fn if key is None else key, name, tree, tuple(keys), _site())
-        try:
-            found = _OPS.get(cache_key)
-        except TypeError:  # an unhashable key
-            cache_key = None
-    if found is None:
-        found = _Op(*_trace_op(fn, leaves, tree, name), name)
-        if cache_key is not None:
-            if len(_OPS) >= _MAX_OPS:
-                _OPS.clear()
-            _OPS[cache_key] = found
-    values = found.run(arrays)
-    if found.single:  # one float result
-        r = Tensor(values[0], _array=True)
-        node = Node(found.bname, found.graph, edges, [r])
-        node.values = values
-        r.grad_fn, r.requires_grad = node, True
-        return r
-    results = [Tensor(v, _array=True) for v in values]
-    node = Node(found.bname, found.graph, edges, results)
-    node.values = values
-    for i, (r, is_float) in enumerate(zip(results, found.floats, strict=True)):
-        if is_float:
-            r.grad_fn, r._out, r.requires_grad = node, i, True
-    if found.out_tree is None:  # one result (pytree's LEAF)
-        return results[0]
-    return pytree.unflatten(found.out_tree, results)
-
-
-try:  # numpy's error state, set directly: np.errstate costs several microseconds
-    from numpy._core._ufunc_config import _extobj_contextvar, _make_extobj
-
-    _IGNORE = _make_extobj(all="ignore")
-
-    def _quiet() -> Any:
-        return _extobj_contextvar.set(_IGNORE)
-
-    def _loud(token: Any) -> None:
-        _extobj_contextvar.reset(token)
-except (ImportError, AttributeError, TypeError):  # pragma: no cover - another numpy
-    def _quiet() -> Any:
-        state = np.errstate(all="ignore")
-        state.__enter__()
-        return state
-
-    def _loud(token: Any) -> None:
-        token.__exit__(None, None, None)
-
-
-def _runner(graph: Graph) -> Callable[[Sequence[np.ndarray]], tuple[np.ndarray, ...]]:
-    """`evaluate(graph, *arrays)` for arrays of the graph's input types (the cache key of a
-    recorded operation says they are), as a Python function written for this graph: one
-    call per equation, literals bound once, and an output copied only where it could share
-    memory with an input or a literal (a view, an input, a literal, one output twice) or is
-    not C-contiguous (a transposed result: the compiled backward reads these arrays, and
-    numba's code for arrays of any layout is slower and compiled separately)."""
-    from adjit.ir import Lit
-    from adjit.ir.primitive import PRIMS
-
-    glob: dict[str, Any] = {"ndarray": np.ndarray, "_quiet": _quiet, "_loud": _loud,
-                            "_fix": _fix, "_copy": _copy_c}
-    names: dict[int, str] = {}
-    lines = []
-    args = []
-    for i, v in enumerate(graph.inputs):
-        names[id(v)] = f"x{i}"
-        args.append(f"x{i}")
-        glob[f"d{i}"] = v.type.np_dtype
-    body = [f"    {', '.join(args)}{',' if len(args) == 1 else ''} = arrays"] if args else []
-    for i in range(len(args)):  # a uint8 array for an i64 input (dtype_name widens it)
-        body.append(f"    if x{i}.dtype is not d{i} and x{i}.dtype != d{i}: "
-                    f"x{i} = x{i}.astype(d{i})")
-
-    def name(v: Any) -> str:
-        if isinstance(v, Lit):
-            k = f"c{len(glob)}"
-            glob[k] = v.value
-            return k
-        return names[id(v)]
-
-    for j, eqn in enumerate(graph.eqns):
-        glob[f"f{j}"] = PRIMS[eqn.prim].impl
-        params = dict(eqn.params)
-        glob[f"p{j}"] = params
-        call = f"f{j}({', '.join(name(v) for v in eqn.inputs)}{', **p' + str(j) if params else ''})"
-        outs = []
-        for k, o in enumerate(eqn.outputs):
-            n = f"v{j}_{k}"
-            names[id(o)] = n
-            glob[f"t{j}_{k}"] = (o.type.np_dtype, o.type.shape)
-            outs.append(n)
-        if len(outs) == 1:
-            n = outs[0]
-            lines.append(f"        {n} = {call}")
-            lines.append(f"        if type({n}) is not ndarray or ({n}.dtype, {n}.shape) != "
-                         f"t{j}_0: {n} = _fix({n}, t{j}_0)")
-        else:
-            lines.append(f"        r = {call}")
-            for k, n in enumerate(outs):
-                lines.append(f"        {n} = _fix(r[{k}], t{j}_{k})")
-    if lines:
-        body += ["    token = _quiet()", "    try:", *lines, "    finally:",
-                 "        _loud(token)"]
-    results = []
-    seen: set[str] = set()
-    for v in graph.outputs:
-        n = name(v)
-        if isinstance(v, Lit) or n in seen or n.startswith("x"):
-            results.append(f"_copy({n})")
-        else:
-            results.append(f"({n} if {n}.base is None and {n}.flags.c_contiguous "
-                           f"else _copy({n}))")
-        seen.add(n)
-    body.append(f"    return ({', '.join(results)}{',' if len(results) == 1 else ''})")
-    src = "def run(arrays):\n" + "\n".join(body) + "\n"
-    exec(compile(src, f"<recorded {graph.name}>", "exec"), glob)  # noqa: S102 - our own text
-    return glob["run"]
-
-
-def _copy_c(a: Any) -> np.ndarray:
-    return np.array(a, order="C")  # (np.ascontiguousarray would make a 0-d array 1-d)
-
-
-def _fix(r: Any, t: tuple[np.dtype, tuple[int, ...]]) -> np.ndarray:
-    return np.asarray(r, dtype=t[0]).reshape(t[1])
-
-
-def _trace_op(fn: Callable[..., Any], leaves: list[Any], tree: Any,
-              name: str | None) -> tuple[Graph, Any]:
-    """The closed graph of one operation: tensors and arrays in, the results out."""
-    inputs: list[Var] = []
-    traced: list[Any] = []
-    for x in leaves:
-        if isinstance(x, Tensor) or (isinstance(x, np.ndarray) and x.dtype.kind in "biufc"):
-            arr = x._np if isinstance(x, Tensor) else x
-            v = Var(ArrayType(dtype_name(arr.dtype), arr.shape))
-            inputs.append(v)
-            traced.append(Tracer(v))
-        else:
-            traced.append(x)
-    a, k = pytree.unflatten(tree, traced)
-    builder = Builder()
-    with building(builder), context(loc=user_loc(4)):
-        out = fn(*a, **k)
-    outs, out_tree = pytree.flatten(out)
-    if not all(isinstance(o, Tracer) for o in outs):
-        raise TraceError("a recorded operation returned something that is not an array",
-                         loc=user_loc(4))
-    return Graph(name or "op", tuple(inputs), tuple(builder.eqns),
-                 tuple(o.val for o in outs)), out_tree
-
-
-def _leaf_key(x: Any) -> Any:
-    """What of one argument the traced graph depends on (TypeError: not known)."""
-    if isinstance(x, Tensor):
-        return (x._np.shape, x._np.dtype.char)
-    t = type(x)
-    if t is np.ndarray:
-        return (x.shape, x.dtype.char) if x.dtype.kind in "biufc" else (t, id(x))
-    if t in (int, float, bool, str, type(None), type(Ellipsis)):
-        return (t, x)
-    if t is slice:
-        return (t, x.start, x.stop, x.step)
-    if isinstance(x, np.generic):
-        return (t, x.item())
-    if isinstance(x, (np.dtype, type, np.ufunc, types.FunctionType,
-                      types.BuiltinFunctionType)):
-        return x
-    raise TypeError(f"no cache key for {t.__name__}")
-
-
-def _site() -> Any:
-    """The user's line calling this operation, cheaply: (id of its code, line). Part of the
-    cache key, so each recorded equation keeps the location of its own line."""
-    try:
-        f = sys._getframe(2)
-    except ValueError:
-        return None
-    while f is not None:
-        code = f.f_code
-        known = _CODES.get(id(code))
-        if known is None or known[0] is not code:
-            if len(_CODES) >= _MAX_CODES:
-                _CODES.clear()
-                _OPS.clear()  # their keys hold ids of the codes forgotten now
-            known = _CODES[id(code)] = (code, _internal(code.co_filename))
-        if not known[1]:
-            return (id(code), f.f_lineno)
-        f = f.f_back
-    return None
-
-
-# id(code object) -> (the code, whether it is adjit's or numpy's). Hashing a code object
-# hashes its constants, so the key of a site is the code's id, kept valid by holding the
-# code here (while a recorded operation's key holds its id, its code is in this table).
-_CODES: dict[int, tuple[Any, bool]] = {}
-_MAX_CODES = 65536
-
-
-def _wrap_plain(out: Any) -> Any:
-    if type(out) is np.ndarray:  # the common case
-        return Tensor(out, _array=True)
-    leaves, tree = pytree.flatten(out)
-    return pytree.unflatten(tree, [Tensor(np.asarray(x), _array=True)
-                                   if isinstance(x, (np.ndarray, np.generic)) else x
-                                   for x in leaves])
-
-
-_NAMES = {"add": "AddBackward0", "sub": "SubBackward0", "mul": "MulBackward0",
-          "div": "DivBackward0", "neg": "NegBackward0", "pow": "PowBackward0",
-          "matmul": "MmBackward0", "reduce_sum": "SumBackward0", "exp": "ExpBackward0",
-          "log": "LogBackward0", "sin": "SinBackward0", "cos": "CosBackward0",
-          "tanh": "TanhBackward0", "logistic": "SigmoidBackward0", "sqrt": "SqrtBackward0",
-          "abs": "AbsBackward0", "reshape": "ViewBackward0", "transpose": "TransposeBackward0",
-          "gather": "IndexBackward0", "slice": "SliceBackward0", "maximum": "MaximumBackward0",
-          "minimum": "MinimumBackward0", "reduce_max": "MaxBackward1",
-          "reduce_min": "MinBackward1", "broadcast_to": "ExpandBackward0",
-          "convert": "ToCopyBackward0", "concatenate": "CatBackward0"}
-
-
-# numpy functions whose graph ends in a primitive that names something else (np.dot of two
-# vectors is a mul and a reduce_sum; np.linalg.norm a sqrt)
-_BY_NAME = {"sum": "SumBackward0", "mean": "MeanBackward0", "dot": "DotBackward0",
-            "vdot": "DotBackward0", "inner": "DotBackward0", "norm": "NormBackward1"}
-
-
-def _backward_name(name: str | None, graph: Graph) -> str:
-    if name and name[0].isupper():
-        return name
-    prims = [e.prim for e in graph.eqns if e.prim not in ("convert", "broadcast_to",
-                                                          "reshape")]
-    last = prims[-1] if prims else (graph.eqns[-1].prim if graph.eqns else "")
-    if name in _BY_NAME:
-        return _BY_NAME[name]
-    return _NAMES.get(last, "".join(p.capitalize() for p in (name or last or "op").split("_"))
-                      + "Backward0")
-
-
-# ---- factories ----------------------------------------------------------------------------------
-
-def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """A new leaf holding a copy of `data` (PyTorch's dtype rules: see `_as_array`)."""
-    arr = _as_array(data, dtype)
-    if arr is data or (isinstance(data, Tensor) and arr is data._np):
-        arr = arr.copy()
-    return Tensor(arr, requires_grad, _array=True)
-
-
-def _shape(size: Sequence[Any]) -> tuple[int, ...]:
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        size = size[0]
-    return tuple(int(s) for s in size)
-
-
-def _factory(make: Callable[[tuple[int, ...], np.dtype], np.ndarray]) -> Callable[..., Tensor]:
-    def factory(*size: Any, dtype: Any = None, requires_grad: bool = False,
-                **kwargs: Any) -> Tensor:
-        if "size" in kwargs:  # randn(size=(), requires_grad=True), as the tutorial writes
-            if size:
-                raise TypeError("the size is given twice, positionally and as size=")
-            size = (kwargs.pop("size"),)
-        if kwargs:
-            raise TypeError(f"unexpected keyword argument {next(iter(kwargs))!r}")
-        dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
-        return Tensor(np.asarray(make(_shape(size), dt), dtype=dt), requires_grad, _array=True)
-
-    return factory
-
-
-zeros = _factory(lambda s, dt: np.zeros(s, dt))
-ones = _factory(lambda s, dt: np.ones(s, dt))
-empty = _factory(lambda s, dt: np.empty(s, dt))
-rand = _factory(lambda s, dt: _RNG.random(s))
-randn = _factory(lambda s, dt: _RNG.standard_normal(s))
-_RNG = np.random.default_rng()
-
-
-def manual_seed(seed: int) -> None:
-    """Seed the generator behind rand and randn."""
-    global _RNG
-    _RNG = np.random.default_rng(seed)
-
-
-def full(size: Sequence[int], fill_value: Any, dtype: Any = None,
-         requires_grad: bool = False) -> Tensor:
-    dt = np.dtype(dtype) if dtype is not None else (
-        get_default_dtype() if isinstance(fill_value, float) else np.asarray(fill_value).dtype)
-    return Tensor(np.full(_shape((size,)), fill_value, dt), requires_grad, _array=True)
-
-
-def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None,
-           requires_grad: bool = False) -> Tensor:
-    arr = np.arange(start, end, step) if end is not None else np.arange(start)
-    if dtype is None and arr.dtype == np.float64:
-        arr = arr.astype(get_default_dtype())
-    return Tensor(arr.astype(dtype) if dtype is not None else arr, requires_grad, _array=True)
-
-
-def _like(fill: Callable[[np.ndarray], np.ndarray]) -> Callable[..., Tensor]:
-    def like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-        a = fill(t._np if isinstance(t, Tensor) else np.asarray(t))
-        return Tensor(a.astype(dtype) if dtype is not None else a, requires_grad, _array=True)
-
-    return like
-
-
-zeros_like = _like(np.zeros_like)
-ones_like = _like(np.ones_like)
-rand_like = _like(lambda a: _RNG.random(a.shape).astype(a.dtype))
-randn_like = _like(lambda a: _RNG.standard_normal(a.shape).astype(a.dtype))
-

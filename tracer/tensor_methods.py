@@ -2,7 +2,7 @@
 
 Every method is a function written with numpy calls (`np.sum(x, axis=dim)`), which run on
 numpy arrays when nothing needs a gradient and on tracers when the call is recorded
-(tensor.apply): one numpy surface serves the traced, declared and recorded front ends, and a
+(record.apply): one numpy surface serves the traced, declared and recorded front ends, and a
 function added to it works here with no further code.
 """
 from __future__ import annotations
@@ -16,7 +16,8 @@ import numpy as np
 
 from adjit.ir.builder import emit
 
-from .tensor import Tensor, apply, get_default_dtype
+from .record import _record_flat, apply
+from .tensor import _MODE, Tensor, get_default_dtype
 from .values import Tracer
 
 # ---- operators ----------------------------------------------------------------------------------
@@ -89,7 +90,7 @@ def _cast(x: Any, dt: np.dtype) -> Any:
     return x.astype(dt)
 
 
-# Recorded operations are kept keyed by their function object (tensor.apply), so the
+# Recorded operations are kept keyed by their function object (record.apply), so the
 # functions made here are made once per operation and dtype.
 
 @functools.cache
@@ -142,12 +143,33 @@ def _binary(name: str, op: Callable[[Any, Any], Any], reflected: bool,
             return op(b, a)
 
         def method(self: Tensor, other: Any) -> Any:
+            if type(other) is float and self._np.dtype.kind == "f":
+                # 2.0 * t: torch's dtype is t's, so `_promoting`'s cast would change nothing
+                if self.requires_grad and _MODE.enabled:
+                    return _record_flat(rop, (self, other), name, None, False, 2)
+                return apply(rop, (self, other), name=name)
             fn = _promoting(op, (other, self), divide) if promote else op
             return apply(rop if fn is op else _swapped(fn), (self, other), name=name)
+    elif promote:
+        def method(self: Tensor, other: Any) -> Any:
+            # `_promoting`'s common case first, checked here: it runs on every operator
+            dt = self._np.dtype
+            if dt.kind == "f" and (type(other) is float or isinstance(other, Tensor)
+                                   and other._np.dtype is dt):
+                if _MODE.enabled:  # recorded: what apply would do, without it
+                    if type(other) is float:
+                        if self.requires_grad:
+                            return _record_flat(op, (self, other), name, None, False, 2)
+                    elif self.requires_grad or other.requires_grad:
+                        return _record_flat(op, (self, other), name, None, True, 2)
+                return apply(op, (self, other), name=name)
+            return apply(_promoting(op, (self, other), divide), (self, other), name=name)
     else:
         def method(self: Tensor, other: Any) -> Any:
-            fn = _promoting(op, (self, other), divide) if promote else op
-            return apply(fn, (self, other), name=name)
+            if isinstance(other, Tensor) and (self.requires_grad or other.requires_grad) \
+                    and _MODE.enabled:  # a @ b: recorded, what apply would do, without it
+                return _record_flat(op, (self, other), name, None, True, 2)
+            return apply(op, (self, other), name=name)
     return method
 
 
@@ -190,10 +212,12 @@ def _array_ufunc(self: Tensor, ufunc: np.ufunc, method: str, *inputs: Any,
                  **kwargs: Any) -> Any:
     if kwargs.get("out") is not None:
         return NotImplemented
-    if method == "__call__" and len(inputs) == 2 and not kwargs and ufunc in _PROMOTING:
-        fn = _promoting(ufunc, inputs, _PROMOTING[ufunc])
-        if fn is not ufunc:
-            return apply(fn, inputs, name=ufunc.__name__)
+    if method == "__call__" and not kwargs:  # np.tanh(t), np.add(t, 1.0): the ufunc itself,
+        # so that apply takes its arguments by the quick path (the same graph as below)
+        fn = ufunc
+        if len(inputs) == 2 and ufunc in _PROMOTING:
+            fn = _promoting(ufunc, inputs, _PROMOTING[ufunc])
+        return apply(fn, inputs, name=ufunc.__name__)
     return apply(_UFUNC_CALLS[method], (ufunc, *inputs), kwargs, name=ufunc.__name__,
                  key=(ufunc, method))
 
@@ -425,6 +449,8 @@ _METHODS: dict[str, tuple[Callable[..., Any], str | None]] = {
 
 def _method(fn: Callable[..., Any], name: str | None) -> Callable[..., Any]:
     def method(self: Tensor, *args: Any, **kwargs: Any) -> Any:
+        if not args and not kwargs and self.requires_grad and _MODE.enabled:
+            return _record_flat(fn, (self,), name, None, True, 2)  # as apply would
         return apply(fn, (self, *args), kwargs, name=name)
 
     return method

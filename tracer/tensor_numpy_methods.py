@@ -14,7 +14,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .tensor import Tensor, apply
+from .record import apply
+from .tensor import Tensor
 from .values import Tracer
 
 _TORCH_KEYWORDS = {"dim": "axis", "keepdim": "keepdims", "dim1": "axis1", "dim2": "axis2"}

@@ -4,7 +4,7 @@ Each function is written once, with numpy calls and adjit's convolution and pool
 primitives (`adjit.tracer.nn_functional`), and so runs on numpy arrays and on tracers. Here
 it is dispatched on what it is given:
 
-- Tensors: `tensor.apply` runs it eagerly, or records it as one node named as PyTorch names
+- Tensors: `record.apply` runs it eagerly, or records it as one node named as PyTorch names
   it (`ConvolutionBackward0`) when an input requires a gradient;
 - numpy arrays or tracers (inside `@adjit.grad`): it is called directly.
 
@@ -20,7 +20,8 @@ from typing import Any, Callable
 import numpy as np
 
 from adjit.tracer import nn_functional as _nf
-from adjit.tracer.tensor import Tensor, apply, no_grad
+from adjit.tracer.record import apply
+from adjit.tracer.tensor import Tensor, no_grad
 from adjit.tracer.values import Tracer
 
 __all__ = ["adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "conv2d", "cross_entropy",
@@ -130,9 +131,9 @@ def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = F
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0:
         return input
-    from adjit.tracer import tensor as _tensor
+    from adjit.tracer import factories as _factories
 
-    keep = _tensor._RNG.random(tuple(input.shape)) >= p
+    keep = _factories._RNG.random(tuple(input.shape)) >= p
     scale = (keep / (1 - p) if p < 1 else keep * 0.0).astype(np.dtype(str(input.dtype)))
     return _dispatch(_scaled, "NativeDropoutBackward0", (input, scale))
 

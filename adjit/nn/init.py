@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from adjit.tracer import tensor as _tensor
+from adjit.tracer import factories as _factories
 from adjit.tracer.tensor import Tensor, no_grad
 
 __all__ = ["calculate_gain", "constant_", "kaiming_normal_", "kaiming_uniform_", "normal_",
@@ -55,11 +55,11 @@ def _fan(t: Any, mode: str) -> int:
 
 
 def uniform_(t: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
-    return _fill(t, _tensor._RNG.uniform(a, b, t.shape))
+    return _fill(t, _factories._RNG.uniform(a, b, t.shape))
 
 
 def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
-    return _fill(t, _tensor._RNG.normal(mean, std, t.shape))
+    return _fill(t, _factories._RNG.normal(mean, std, t.shape))
 
 
 def constant_(t: Tensor, val: float) -> Tensor:

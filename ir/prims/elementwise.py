@@ -159,7 +159,10 @@ def _make(decl: Decl, derived: dict[str, Any]) -> Primitive:
                      code=derived["code"], args=args, expr=decl.expr, linear=linear,
                      extra={"float_only": decl.name not in ("neg", "add", "sub", "mul", "abs",
                                                             "sign", "maximum", "minimum", "pow"),
-                            "domain": decl.domain})
+                            "domain": decl.domain,
+                            # the ufunc `impl` calls, for callers that make its result an
+                            # array themselves (tracer/runner.py: one call less per op)
+                            "ufunc": decl.numpy if isinstance(decl.numpy, np.ufunc) else None})
 
 
 def _abs_shape(x: ArrayType) -> ArrayType:

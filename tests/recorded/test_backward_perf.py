@@ -111,7 +111,7 @@ def test_accumulating_changes_no_other_array() -> None:
 
 
 def test_recorded_results_are_arrays_of_their_own() -> None:
-    """A recorded operation's graph runs through a function written for it (tensor._runner):
+    """A recorded operation's graph runs through a function written for it (tracer/runner.py):
     results never share memory with the inputs (a reshape, a transpose, an identity)."""
     x = adjit.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
     for y in (x.reshape(6), x.T, x[0], +x if hasattr(x, "__pos__") else x * 1):

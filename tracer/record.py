@@ -203,11 +203,11 @@ def _record_flat(fn: Callable[..., Any], args: tuple[Any, ...], name: str | None
                 edges.append((x.grad_fn, x._out, x, x._version[0]))
                 parts.append(arr.shape)
                 parts.append(arr.dtype.char)
-            else:
-                parts.append((type(x), x))
+            else:  # 0.0 == -0.0 and NaN != NaN: those by their repr (see `_leaf_key`)
+                parts.append((type(x), x if x == x and x else repr(x)))
         if kwargs:  # (name, type, value): never equal to an argument's part
             for k, v in kwargs.items():
-                parts.append((k, type(v), v))
+                parts.append((k, type(v), v if v == v and v else repr(v)))
         cache_key = tuple(parts)
     try:
         found = _FLAT_OPS.get(cache_key)
@@ -235,7 +235,19 @@ def _record_flat(fn: Callable[..., Any], args: tuple[Any, ...], name: str | None
 
 def _record(fn: Callable[..., Any], args: Any, leaves: list[Any], tree: Any,
             name: str | None, key: Any) -> Any:
-    """`apply` of an operation that is recorded: leaves flattened from (args, kwargs)."""
+    """`apply` of an operation that is recorded: leaves flattened from (args, kwargs).
+
+    numpy arrays among the arguments are inputs of the node, so that new values in them
+    (a batch of labels) keep the recorded graph's structure. An operation that needs their
+    values while tracing (np.quantile's q, say) refuses traced ones: it is traced again with
+    them as constants, keyed by their values, and this call site is remembered as one that
+    needs them so."""
+    site = _site()
+    base = (fn if key is None else key, name, tree, site)
+    try:
+        constants = base in _NEEDS_CONSTANTS
+    except TypeError:  # an unhashable function or tree
+        constants = False
     edges: list[Any] = []
     arrays: list[np.ndarray] = []
     keys: list[Any] | None = [] if key is not False else None
@@ -247,29 +259,59 @@ def _record(fn: Callable[..., Any], args: Any, leaves: list[Any], tree: Any,
             if keys is not None:
                 keys.append((arr.shape, arr.dtype.char))
             continue
-        if isinstance(x, Tensor) or (isinstance(x, np.ndarray) and x.dtype.kind in "biufc"):
+        if _is_input(x, constants):
             t = x if isinstance(x, Tensor) else Tensor(x, _array=True)
             edges.append(edge(t))
             arrays.append(t._np)
         if keys is not None:
             try:
-                keys.append(_leaf_key(x))
+                keys.append(_leaf_key(x) if not constants or type(x) is not np.ndarray
+                            else (x.shape, x.dtype.char, x.tobytes()))
             except TypeError:  # an argument that cannot key the cache: trace every time
                 keys = None
     cache_key = found = None
     if keys is not None:
-        cache_key = (fn if key is None else key, name, tree, tuple(keys), _site())
+        cache_key = (*base, tuple(keys))
         try:
             found = _OPS.get(cache_key)
         except TypeError:  # an unhashable key
             cache_key = None
     if found is None:
-        found = _Op(*_trace_op(fn, leaves, tree, name), name)
+        try:
+            found = _Op(*_trace_op(fn, leaves, tree, name, constants), name)
+        except TraceError:
+            if constants or not any(type(x) is np.ndarray for x in leaves):
+                raise
+            try:
+                _NEEDS_CONSTANTS.add(base)
+            except TypeError:  # an unhashable function or tree: retried at every call
+                pass
+            return _record_constants(fn, args, leaves, tree, name, key)
         if cache_key is not None:
             if len(_OPS) >= _MAX_OPS:
                 _OPS.clear()
             _OPS[cache_key] = found
     return _results(found, edges, found.run(arrays))
+
+
+def _record_constants(fn: Callable[..., Any], args: Any, leaves: list[Any], tree: Any,
+                      name: str | None, key: Any) -> Any:
+    """`_record` with the numpy arrays among `leaves` as constants of the traced graph."""
+    edges = [edge(x) for x in leaves if isinstance(x, Tensor)]
+    found = _Op(*_trace_op(fn, leaves, tree, name, True), name)
+    return _results(found, edges, found.run([x._np for x in leaves if isinstance(x, Tensor)]))
+
+
+# Call sites (function, name, tree, user's site) whose numpy arrays must be constants.
+_NEEDS_CONSTANTS: set[Any] = set()
+
+
+def _is_input(x: Any, constants: bool) -> bool:
+    """Whether a leaf is an input of the recorded node (a tensor; a numpy array unless
+    the arrays are constants here)."""
+    if isinstance(x, Tensor):
+        return True
+    return not constants and isinstance(x, np.ndarray) and x.dtype.kind in "biufc"
 
 
 def _results(found: _Op, edges: list[Any], values: tuple[np.ndarray, ...]) -> Any:
@@ -286,12 +328,13 @@ def _results(found: _Op, edges: list[Any], values: tuple[np.ndarray, ...]) -> An
 
 
 def _trace_op(fn: Callable[..., Any], leaves: list[Any], tree: Any,
-              name: str | None) -> tuple[Graph, Any]:
-    """The closed graph of one operation: tensors and arrays in, the results out."""
+              name: str | None, constants: bool = False) -> tuple[Graph, Any]:
+    """The closed graph of one operation: tensors and arrays in (arrays as constants with
+    `constants`), the results out."""
     inputs: list[Var] = []
     traced: list[Any] = []
     for x in leaves:
-        if isinstance(x, Tensor) or (isinstance(x, np.ndarray) and x.dtype.kind in "biufc"):
+        if _is_input(x, constants):
             arr = x._np if isinstance(x, Tensor) else x
             v = Var(ArrayType(dtype_name(arr.dtype), arr.shape))
             inputs.append(v)
@@ -318,11 +361,15 @@ def _leaf_key(x: Any) -> Any:
     if t is np.ndarray:
         return (x.shape, x.dtype.char) if x.dtype.kind in "biufc" else (t, id(x))
     if t in (int, float, bool, str, type(None), type(Ellipsis)):
-        return (t, x)
+        # The value is part of the traced graph: 0.0 and -0.0 are equal keys but not equal
+        # graphs (x * -0.0 reused x * 0.0's), and a NaN never equals its own key (traced
+        # again at every call), so those are keyed by their repr.
+        return (t, x if x == x and x else repr(x))
     if t is slice:
         return (t, x.start, x.stop, x.step)
     if isinstance(x, np.generic):
-        return (t, x.item())
+        v = x.item()
+        return (t, v if v == v and v else repr(v))
     if isinstance(x, (np.dtype, type, np.ufunc, types.FunctionType,
                       types.BuiltinFunctionType)):
         return x

@@ -218,3 +218,36 @@ def test_stop_gradient_of_a_recorded_tensor_detaches_it() -> None:
     assert not u.requires_grad and u.grad_fn is None
     (u * x).sum().backward()
     assert x.grad.tolist() == [0.0, 1.0, 4.0, 9.0]
+
+
+def test_numbers_that_compare_equal_are_different_constants() -> None:
+    """0.0 == -0.0 and NaN != NaN: a recorded operation keyed by such a number reused the
+    wrong graph (x * -0.0 gave +0.0 after x * 0.0 on the same line) or traced every time."""
+    import numpy as np
+
+    import adjit
+
+    a = adjit.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    signs = [np.signbit((a * s).detach().numpy()).tolist() for s in (0.0, -0.0, 0.0)]
+    assert signs == [[False, False], [True, True], [False, False]]
+    assert np.isnan((a * float("nan")).detach().numpy()).all()
+
+
+def test_an_operation_that_needs_an_arrays_values_takes_it_as_a_constant() -> None:
+    """np.quantile's q must be known while tracing: a numpy q is a constant of the recorded
+    graph (other numpy arrays stay inputs, so new values keep the structure)."""
+    import numpy as np
+
+    import adjit
+
+    x = adjit.tensor(np.arange(12.0).reshape(3, 4), requires_grad=True)
+    for q in (np.array([0.2, 0.7]), np.array([0.5, 0.9])):
+        x.grad = None
+        out = np.quantile(x, q, axis=1)
+        np.testing.assert_allclose(out.detach().numpy(),
+                                   np.quantile(np.arange(12.0).reshape(3, 4), q, axis=1))
+        out.sum().backward()
+        qs = q.tolist()  # (a captured numpy q would be a traced input there)
+        want = adjit.grad(lambda v, qs=qs: np.sum(np.quantile(v, qs, axis=1)))(
+            np.arange(12.0).reshape(3, 4))
+        np.testing.assert_allclose(x.grad.numpy(), want)

@@ -112,6 +112,12 @@ def test_wheel_install_runs_from_another_folder_and_from_the_root(
                   "    assert e.code == 0, e.code\n",
                   cwd=elsewhere, tmp=tmp_path, pythonpath=str(site))
     assert "F10 " in out and "BAD" not in out
+    # Frames in the installed adjit.nn and adjit.optim are adjit's, not the user's line.
+    out = _python("import adjit.nn.layers as a, adjit.optim as b, adjit.tracer.loc as loc\n"
+                  "print(loc._internal(a.__file__), loc._internal(b.__file__), "
+                  "loc._internal('/home/me/train.py'))\n",
+                  cwd=elsewhere, tmp=tmp_path, pythonpath=str(site))
+    assert out.split() == ["True", "True", "False"]
     assert list(elsewhere.iterdir()) == []
     # The root of the checkout: its own adjit/, complete.
     out = _python("import adjit.runtime\nprint(adjit.runtime.__file__)\n",

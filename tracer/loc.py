@@ -13,9 +13,14 @@ from adjit.ir import Loc
 
 _ADJIT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _NUMPY_ROOT = os.path.dirname(os.path.abspath(__import__("numpy").__file__))
-_SKIP = tuple(os.path.join(_ADJIT_ROOT, d) + os.sep
-              for d in ("tracer", "ir", "passes", "codegen", "runtime", "adjit")) \
-    + (_NUMPY_ROOT + os.sep,)
+if os.path.exists(os.path.join(_ADJIT_ROOT, "__init__.py")):
+    # Installed (pip install .): every stage is a subpackage of the one `adjit` folder,
+    # beside adjit's own modules (nn, optim, models): all of it is adjit's.
+    _SKIP: tuple[str, ...] = (_ADJIT_ROOT + os.sep, _NUMPY_ROOT + os.sep)
+else:  # a checkout (pip install -e .): the stage folders and `adjit/` at the top level
+    _SKIP = tuple(os.path.join(_ADJIT_ROOT, d) + os.sep
+                  for d in ("tracer", "ir", "passes", "codegen", "runtime", "adjit")) \
+        + (_NUMPY_ROOT + os.sep,)
 
 
 def _internal(filename: str) -> bool:

@@ -148,21 +148,23 @@ def split(name: str, params: Sequence[str], sections: Sequence[Sequence[str]],
     size = 0
     for k, sec in enumerate(sections):
         inline = _inline(kinds[k], sec)
-        if not units or k == 1 and sizes[0] == 0:  # (nothing to set up: no piece of its own)
-            units[:] = [(inline, [*(u for _, us in units for u in us), k])]
-            size = sizes[k]
+        if k <= 1:  # the set-up statements (`tape_bytes = 0`) go with the first kernel
+            units[:] = [(inline, [*range(k + 1)])]
+            size = sum(sizes[:k + 1])
+        elif not sizes[k]:  # comments alone: with the code before them
+            units[-1][1].append(k)
         else:
             was_inline, current = units[-1]
             cut = all(crossable(n) for n in needed_after[current[-1]] & defined)
-            if was_inline and inline:
-                current.append(k)
+            if not size or was_inline and inline:
+                units[-1] = (inline if not size else True, [*current, k])
             elif cut and (inline or was_inline or sizes[k] >= BIG or size + sizes[k] > max_lines
-                          or sizes[current[-1]] >= BIG):
+                          or any(sizes[j] >= BIG for j in current)):
                 units.append((inline, [k]))
-                size = sizes[k]
+                size = 0
             else:  # in the current piece
                 units[-1] = (False, [*current, k])
-                size += sizes[k]
+            size += sizes[k]
         defined |= set(flows[k].stored)
     if len(units) < 2:
         return None

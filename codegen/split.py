@@ -13,13 +13,17 @@ later pieces read, and the function itself becomes a plain-Python driver calling
         del a3, v5
         return part_9e07f2c4d1aa(a7, x)
 
-The last piece ends with the function's own `return`. `codegen.compile` compiles each piece as
-a numba function with its own disk-cache entry, keyed by its text: a piece's names do not
-depend on where it stands (its parameters and locals are renumbered in order of first
-appearance: `arg_104` becomes `p0`, `a312` `a0`, `v312_w` `v0_w`), so the same computation at
-two places of a graph, or in two graphs, is the same text, compiled once (and written once in
-the module). Comment lines, which name the original values and the user's lines, are not part
-of the cache key (`cache.code_hash`).
+The last piece ends with the function's own `return`. Some sections run in the driver as
+they are written, in plain Python: a call of a convolution or pooling kernel (numba would
+compile the kernel into every piece that calls it; codegen/library_calls.py compiles it once
+for all), a reshape, and a `return` of values computed before.
+
+`codegen.compile` compiles each piece as a numba function with its own disk-cache entry,
+keyed by its text: a piece's names do not depend on where it stands (its parameters and
+locals are renumbered in order of first appearance: `arg_104` becomes `p0`, `a312` `a0`,
+`v312_w` `v0_w`), so the same computation at two places of a graph, or in two graphs, is the
+same text, compiled once (and written once in the module). Comment lines, which name the
+original values and the user's lines, are not part of the cache key (`cache.code_hash`).
 
 A cut is made only where every value live across it is an array, a scalar (`v3`: its dtype is
 restored on entry, as numba passes a float32 or int32 scalar back to Python as a Python

@@ -147,3 +147,34 @@ def test_pieces_come_from_the_disk_cache_in_another_process(tmp_path):
     assert again == value
     assert "compiled by numba" not in second, second
     assert re.search(r"numba: part_\w+\(.*\) loaded from the disk cache", second), second
+
+
+def convnet(x, w1, w2):
+    from adjit.tracer import nn_functional as F
+
+    y = F.conv2d(x, w1, padding=1)
+    y = np.tanh(y - y.mean(axis=(0, 2, 3), keepdims=True))
+    y = F.max_pool2d(y, 2)
+    return (F.conv2d(y, w2, padding=1) ** 2).sum()
+
+
+def test_convolutions_run_in_the_driver(monkeypatch, tmp_path):
+    """A split function calls convolutions itself, through kernels compiled once for every
+    caller (codegen/library_calls.py): the same numbers as one function."""
+    rng = np.random.default_rng(1)
+    args = [rng.standard_normal(s).astype(np.float32)
+            for s in ((2, 3, 8, 8), (4, 3, 3, 3), (5, 4, 3, 3))]
+    monkeypatch.setenv("ADJIT_CACHE_DIR", str(tmp_path / "cache"))
+    specs = []
+    for lines in (0, 1):
+        monkeypatch.setenv("ADJIT_SPLIT_LINES", str(lines))
+        specs.append(build(trace(convnet, tuple(args), ()), wrt=[0, 1, 2], static=(),
+                           n_args=3))
+    whole, cut = specs
+    driver = cut.source.text.split("\ndef convnet")[-1]
+    assert "ck.conv2d(" in driver and "ck.conv2d_weight_grad(" in driver
+    assert not any("ck." in line for part in cut.source.parts
+                   for line in part.text.splitlines() if not line.lstrip().startswith("#"))
+    for a, b in zip(cut.run(args), whole.run(args), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert {"conv2d", "conv2d_weight_grad"} <= set(vars(cut.fn.__globals__["ck"]))

@@ -178,3 +178,21 @@ def test_convolutions_run_in_the_driver(monkeypatch, tmp_path):
     for a, b in zip(cut.run(args), whole.run(args), strict=True):
         np.testing.assert_array_equal(a, b)
     assert {"conv2d", "conv2d_weight_grad"} <= set(vars(cut.fn.__globals__["ck"]))
+
+
+def test_a_while_loop_and_its_gradient_stay_together(monkeypatch, tmp_path):
+    """The tape a `while` records is a list: never passed between pieces."""
+    from control_graphs import euler
+
+    args = [np.linspace(0.5, 1.5, 6), np.array(40), np.float64(0.01)]
+    monkeypatch.setenv("ADJIT_CACHE_DIR", str(tmp_path / "cache"))
+    specs = []
+    for lines in (0, 1):
+        monkeypatch.setenv("ADJIT_SPLIT_LINES", str(lines))
+        specs.append(build(trace(euler, tuple(args), ()), wrt=[0], static=(), n_args=3))
+    whole, cut = specs
+    assert cut.source.parts
+    taped = [p for p in cut.source.parts if ".append(" in p.text]
+    assert taped and all("range(n" in p.text for p in taped)
+    for a, b in zip(cut.run(args), whole.run(args), strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -196,3 +196,13 @@ def test_a_while_loop_and_its_gradient_stay_together(monkeypatch, tmp_path):
     assert taped and all("range(n" in p.text for p in taped)
     for a, b in zip(cut.run(args), whole.run(args), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_piece_imports_every_module_its_code_names():
+    from adjit.codegen.cpu import _part
+
+    piece = split.Piece("part_0", ("def part_0(p0):", "    # ck.conv2d: a comment",
+                                   "    v0 = fm.exp(p0[0]) + sf.erf(p0[1])", "    return (v0,)"))
+    text = _part(piece, {}).text
+    assert "fastmath as fm" in text and "special as sf" in text
+    assert "conv_kernels" not in text and "cmath" not in text

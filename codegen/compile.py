@@ -9,7 +9,9 @@ memory* into a module of its own (no bytecode file is written or read, and the m
 with adjit's verified disk cache (`codegen.kernelcache`); with `jit=False`, the plain Python
 function. The module's other functions (`src.callees`: the sub-graphs of `cond` and `while`)
 become numba callees of the main function (plain Python with `jit=False`); their machine code
-is linked into the caller's, so the caller's cache entry holds everything.
+is linked into the caller's, so the caller's cache entry holds everything. A split function
+(`src.parts`, codegen/split.py) is its plain-Python driver, each piece a dispatcher of its own
+(`fn.parts`, by name) with its own cache entry, compiled at its first call.
 
 The returned object carries `__source__` (the text) and `__source_path__` (the file), and the
 traceback machinery reads the text from memory (`linecache`) while the function lives, so a
@@ -40,6 +42,7 @@ from adjit.ir.errors import CodegenError
 
 from . import cache, conv_kernels, fastmath, fft_kernels, linalg_kernels, special
 from .cpu import Source
+from .library_calls import Library
 
 log = logging.getLogger("adjit")
 
@@ -143,6 +146,8 @@ def compile_source(src: Source, cache_dir: pathlib.Path | cache.Folder, jit: boo
                    ) -> Callable[..., Any]:
     """The compiled function for `src` (see the module docstring)."""
     folder = cache_dir if isinstance(cache_dir, cache.Folder) else cache.open_folder(cache_dir)
+    if src.parts and jit:
+        return _compile_split(src, folder, worker)
     path = folder.write_source(src.text, src.name)
     # numba names the module in its compiled code: the same name in every process.
     modname = f"adjit_generated_{path.parent.name}" + ("" if jit else "_py")
@@ -197,6 +202,25 @@ def compile_source(src: Source, cache_dir: pathlib.Path | cache.Folder, jit: boo
     if signature_args is not None:
         compile_for(disp, *signature_args)
     return disp
+
+
+def _compile_split(src: Source, folder: cache.Folder, worker: bool) -> Callable[..., Any]:
+    """A split function (codegen/split.py): the module's plain-Python driver, calling each
+    piece compiled by numba with a disk-cache entry of its own (`fn.parts`, by name)."""
+    path = folder.write_source(src.text, src.name)
+    module = _module(src.text, path, f"adjit_generated_{path.parent.name}_split")
+    parts = {}
+    for part in src.parts:
+        parts[part.name] = compile_source(part, folder, worker=worker)
+        setattr(module, part.name, parts[part.name])
+    # the driver's convolutions call kernels compiled once for every caller
+    module.ck = Library(lambda lib: compile_source(lib, folder, worker=worker))
+    fn = getattr(module, src.name)
+    fn.__source__ = src.text
+    fn.__source_path__ = str(path)
+    fn.parts = parts
+    _keep_lines(fn, path, src.text)
+    return fn
 
 
 def compile_for(fn: Any, *args: Any) -> Any:

@@ -136,7 +136,8 @@ def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n
     if "fuse" in dump:
         print(f"--- kernel plan ---\n{plan}")
     t1 = time.perf_counter()
-    source = emit_cpu(final, plan, f"{final.name}_kernel", tape_limit=config.max_tape_bytes())
+    source = emit_cpu(final, plan, f"{final.name}_kernel", tape_limit=config.max_tape_bytes(),
+                      split_lines=config.split_lines())
     nojit = config.nojit()
     folder = config.cache_folder()
 

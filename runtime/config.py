@@ -11,6 +11,9 @@ ADJIT_COMPILE_AFTER=2  a small function (little array work, no loops) runs its g
                   source as plain Python for its first call and is compiled by numba at the
                   second: code called once (tests, one-off gradients) never waits for numba.
                   1 compiles every function at its first call
+ADJIT_SPLIT_LINES=600  a generated function longer than this many lines is compiled as
+                  several numba functions called in order (codegen/split.py): numba's compile
+                  time grows faster than a function's size; 0 never splits
 ADJIT_CHECKS=1    verify the IR after every pass
 ADJIT_DUMP=after:prune[,after:simplify]  print the IR after the named passes (DUMP_POINTS);
                   an entry naming no pass is reported once, with the valid ones
@@ -132,3 +135,9 @@ def _int(name: str, default: int) -> int:
 def max_tape_bytes() -> int:
     """ADJIT_MAX_TAPE_MB: how much a `while` under differentiation may record (default 4096)."""
     return _int("ADJIT_MAX_TAPE_MB", 4096) << 20
+
+
+def split_lines() -> int:
+    """ADJIT_SPLIT_LINES: the length past which a generated function is split (0: never)."""
+    raw = os.environ.get("ADJIT_SPLIT_LINES", "").strip()
+    return max(0, int(raw)) if raw.isdigit() else 600

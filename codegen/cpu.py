@@ -108,8 +108,10 @@ def _tanh_lines(x: str, name: str) -> list[str]:
 # Primitives lowered to several statements (faster than their one-line template).
 EXPANSIONS = {"tanh": _tanh_lines}
 _FLOAT_LIT = re.compile(r"(?<![\w.])(\d+\.\d*(?:[eE][-+]?\d+)?)")
-_RESERVED = {"np", "math", "fm", "ck", "sf", "range", "abs", "max", "min", "int", "float", "bool",
-             "len",
+# Names the generated code uses itself: modules it imports (np, math, cmath, fm, ck, lk, fk,
+# sf) and builtins; a graph input so named is renamed, or it would shadow them.
+_RESERVED = {"np", "math", "cmath", "fm", "ck", "lk", "fk", "sf", "range", "abs", "max", "min",
+             "int", "float", "bool", "len",
              "True", "False", "None", "tape_bytes"}
 _GENERATED = re.compile(r"^(v|a|c|i|j|s|t|n|r|it)\d")
 

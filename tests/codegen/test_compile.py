@@ -111,3 +111,17 @@ def test_second_process_hits_numba_cache(tmp_path: pathlib.Path) -> None:
                          timeout=120, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["1", "0"]  # loaded from disk, not compiled
+
+
+def test_arguments_named_like_the_generated_modules_imports() -> None:
+    """A function whose parameters are called lk, fk, cmath (the generated code's module
+    aliases) is compiled with them renamed, not shadowing the imports."""
+    import adjit
+    import numpy as np
+
+    def f(lk, fk, cmath):
+        return np.sum(np.linalg.inv(lk) @ fk) + np.abs(np.fft.fft(cmath)).sum()
+
+    g = adjit.grad(f, argnums=(0, 1))(np.eye(2) * 2, np.ones(2), np.arange(4.0))
+    np.testing.assert_allclose(g[0], np.full((2, 2), -0.25))
+    np.testing.assert_allclose(g[1], np.full(2, 0.5))

@@ -12,11 +12,13 @@ its plain transpose). Each transform is linear, so its JVP is itself.
 - fft: the DFT matrix is symmetric (F[j,k] = w^(jk)), in every norm, so the VJP of fftn
   over `axes` is the same fftn.
 - rfft = (keep bins 0..n//2 of axis a) . fftn . (real -> complex): its transpose is the
-  real part of fftn of the cotangent zero-padded back to n bins.
+  real part of fftn of the cotangent zero-padded back to n bins, computed as one irfftn of
+  the conjugate cotangent with the bins irfft counts twice halved, in the dual norm.
 - irfft(t)_j = sum over the full spectrum, rebuilt from the half by Hermitian symmetry, of
   which numpy reads only the real part of bins 0 and n/2: y = Re(sum_k w_k t_k e_k(j)) scaled
   as the norm says, w_k = 1 for bin 0 and (even n) bin n/2, else 2. Its transpose is
-  w * ifftn(g) restricted to bins 0..n//2 (ifftn of the real cotangent g, same norm).
+  w * ifftn(g) restricted to bins 0..n//2 (ifftn of the real cotangent g, same norm), that
+  is w * conj(rfftn(g)) in the dual norm: one real transform.
 These match autograd's rules (autograd/numpy/fft.py), which also allow odd n here.
 """
 from __future__ import annotations
@@ -105,26 +107,44 @@ def _fft_vjp(ct: Value, x: Value, out: Var, axes: tuple[int, ...], inverse: bool
     return (ops.emit("fft", ct, axes=axes, inverse=inverse, norm=norm) if _need(x) else None,)
 
 
+# The norm whose scale is the other one's inverse: a transform's transpose is the inverse
+# transform with the dual normalization (backward <-> forward, ortho is its own).
+_DUAL = {"backward": "forward", "forward": "backward", "ortho": "ortho"}
+
+
+def _half_weights(n: int, ndim: int, axis: int, first_last: float, inner: float) -> np.ndarray:
+    """Weights over the n // 2 + 1 bins of a real transform of length n along `axis`: bin 0
+    (and bin n/2 for even n), which appear once in the full spectrum, get `first_last`; the
+    others, which stand for themselves and their mirror image, `inner`."""
+    m = n // 2 + 1
+    w = np.full(m, inner)
+    w[0] = first_last
+    if n % 2 == 0:
+        w[-1] = first_last
+    return w.reshape(tuple(m if d == axis else 1 for d in range(ndim)))
+
+
 def _rfft_vjp(ct: Value, x: Value, out: Var, axes: tuple[int, ...],
               norm: str) -> tuple[Value | None]:
+    """x_bar = Re(fftn(ct padded to the full spectrum)) = irfftn(conj(ct) * w) with the dual
+    norm, w halving the bins irfft counts twice: one real transform, no padding."""
     if not _need(x):
         return (None,)
-    full = resize(ct, axes[-1], x.shape[axes[-1]])
-    return (ops.real(ops.emit("fft", full, axes=axes, inverse=False, norm=norm)),)
+    a, n = axes[-1], x.shape[axes[-1]]
+    w = _half_weights(n, x.type.ndim, a, 1.0, 0.5)
+    spec = ops.mul(ops.conj(ct), ops.lit(w, ops.real_dtype(ct.dtype)))
+    return (ops.emit("irfft", spec, axes=axes, norm=_DUAL[norm], n=n),)
 
 
 def _irfft_vjp(g: Value, x: Value, out: Var, axes: tuple[int, ...], norm: str,
                n: int) -> tuple[Value | None]:
+    """The bins of ifftn(g), weighted by how often irfft counts each (once for bin 0 and
+    n/2, twice for the others): ifftn(g) = conj(rfftn(g)) with the dual norm, g real."""
     if not _need(x):
         return (None,)
-    spec = ops.emit("fft", ops.to_complex(g), axes=axes, inverse=True, norm=norm)
-    a, m = axes[-1], x.shape[axes[-1]]
-    w = np.full(m, 2.0)
-    w[0] = 1.0
-    if n % 2 == 0:
-        w[-1] = 1.0
-    w = w.reshape(tuple(m if d == a else 1 for d in range(x.type.ndim)))
-    return (ops.mul(resize(spec, a, m), ops.lit(w, g.dtype)),)
+    w = _half_weights(n, x.type.ndim, axes[-1], 1.0, 2.0)
+    spec = ops.conj(ops.emit("rfft", g, axes=axes, norm=_DUAL[norm]))
+    return (ops.mul(spec, ops.lit(w, g.dtype)),)
 
 
 def _linear_jvp(name: str):  # noqa: ANN202

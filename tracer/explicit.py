@@ -126,7 +126,10 @@ def _rewrap(out: Any, owner: DeclaredGraph) -> Any:
     if isinstance(out, Tracer) and not isinstance(out, Sym):
         return Sym(out.val, owner, out.weak)
     if isinstance(out, (list, tuple)):
-        return type(out)(_rewrap(o, owner) for o in out)
+        items = [_rewrap(o, owner) for o in out]
+        if hasattr(type(out), "_fields"):  # a namedtuple (np.linalg.eigh's EighResult)
+            return type(out)(*items)
+        return type(out)(items)
     return out
 
 
@@ -159,8 +162,19 @@ _OPS = [n for n, v in vars(Tracer).items()
 for _name in _OPS:
     _wrap_method(_name)
 Sym.__hash__ = object.__hash__
-Sym.T = property(lambda self: _recorded(lambda s: Tracer.T.fget(s), (self,), {}))
-Sym.mT = property(lambda self: _recorded(lambda s: Tracer.mT.fget(s), (self,), {}))
+
+
+def _wrap_property(name: str) -> None:
+    getter = getattr(Tracer, name).fget
+    setattr(Sym, name, property(lambda self: _recorded(getter, (self,), {})))
+
+
+# Array properties that compute (x.T, x.mT, x.real, x.imag) are recorded too; those that only
+# describe the value (shape, dtype, ...) are read as they are.
+_DESCRIBING = {"shape", "dtype", "ndim", "size", "itemsize", "nbytes", "val", "weak"}
+for _name, _v in list(vars(Tracer).items()):
+    if isinstance(_v, property) and hasattr(np.ndarray, _name) and _name not in _DESCRIBING:
+        _wrap_property(_name)
 
 
 def var(name: str, shape: Sequence[int] = (), dtype: Any = "float64") -> Sym:

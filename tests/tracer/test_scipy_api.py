@@ -32,6 +32,13 @@ def _both(f, args, argnums, rtol=1e-6, atol=1e-8, dtype=np.float64):  # noqa: AN
     value, _ = vg(*args)
     np.testing.assert_allclose(value, f(*args), rtol=rtol, atol=atol)
     check_grads(lambda *a: vg(*a)[1], f, args, argnums=argnums)
+    # the same function on recorded tensors: backward() gives the same gradients
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    tensors = [adjit.tensor(a, requires_grad=i in nums) for i, a in enumerate(args)]
+    f(*tensors).backward()
+    grads = vg(*args)[1]
+    for i, g in zip(nums, (grads,) if isinstance(argnums, int) else grads, strict=True):
+        np.testing.assert_allclose(tensors[i].grad.numpy(), g, rtol=1e-9, atol=1e-12)
 
 
 # ---- scipy.special ----------------------------------------------------------------------------

@@ -54,7 +54,14 @@ from typing import Any
 
 import numpy as np
 from adjit.codegen import conv_kernels, fastmath, fft_kernels, linalg_kernels, special
-from adjit.codegen.scalar import FLOAT_LITERAL, NP_DTYPE, identity_literal, literal, scalar_expr
+from adjit.codegen.scalar import (
+    FLOAT_LITERAL,
+    NP_DTYPE,
+    identity_literal,
+    literal,
+    scalar_expr,
+    strip_parens,
+)
 from adjit.ir.core import Graph, Lit, Value, Var
 from adjit.ir.errors import CodegenError
 from adjit.ir.primitive import ELEMENTWISE, PRIMS
@@ -248,19 +255,6 @@ def wide_buffers(kern: Kernel, eqns: Any, plan: KernelPlan) -> set[Var]:
         if r.kind == "accum" and r not in summed:
             wide.discard(plan.buffer(r.var))
     return wide
-
-
-def _strip(expr: str) -> str:
-    """Drop one pair of parentheses around a whole expression."""
-    if not (expr.startswith("(") and expr.endswith(")")):
-        return expr
-    depth = 0
-    for i, ch in enumerate(expr):
-        depth += ch == "("
-        depth -= ch == ")"
-        if depth == 0 and i < len(expr) - 1:
-            return expr
-    return expr[1:-1]
 
 
 class _Block:
@@ -549,7 +543,7 @@ class _Emitter:
                 lines = [FLOAT_LITERAL.sub(r"np.float32(\1)", ln) for ln in lines]
             self.put(level, [self.comment(info.eqn), *lines])
         else:
-            self.put(level, [self.comment(info.eqn), f"{name} = {_strip(expr)}"])
+            self.put(level, [self.comment(info.eqn), f"{name} = {strip_parens(expr)}"])
         self.scopes[level].memo[(v, terms)] = (name, level)
         return name, level
 

@@ -93,3 +93,16 @@ def scalar_expr(e: Any, args: list[str]) -> tuple[str, bool]:
     elif out == "bool" and e.prim not in BOOL_SAFE:
         expr = f"({expr} != 0)"
     return expr, uses_cmath
+
+
+def strip_parens(expr: str) -> str:
+    """Drop one pair of parentheses around a whole expression."""
+    if not (expr.startswith("(") and expr.endswith(")")):
+        return expr
+    depth = 0
+    for i, ch in enumerate(expr):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0 and i < len(expr) - 1:
+            return expr
+    return expr[1:-1]

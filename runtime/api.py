@@ -33,6 +33,8 @@ from adjit.tracer.loc import user_loc
 
 from .arguments import (
     aliasing_outputs,
+    host_copy,
+    is_device_array,
     as_index,
     boxer,
     check_argument,
@@ -108,6 +110,7 @@ class Transformed:
             new.holomorphic = True
         if getattr(self, "has_aux", False):
             new.has_aux = True
+        new.target = self.target
         return new
 
     def __reduce__(self) -> Any:
@@ -253,6 +256,8 @@ class Transformed:
             return self._guarded_caller(key)
         if type(spec.fn) is Tiered:
             return self._tiered_caller(spec, key)
+        if spec.target != "cpu":  # device arrays in and out: no numpy fast path
+            return lambda a, v: self._assemble(spec, spec.run(self._call_args(spec, a, v)))
         fn = spec.fn
         boxes = _boxes(spec)
         # Direct: every argument is a native-endian ndarray of the traced dtype (the key
@@ -371,6 +376,7 @@ class Transformed:
 
     # ---- compiling -------------------------------------------------------------------------------
     _n_ct = 0  # trailing arguments that are output cotangents (vjp), not the function's
+    target = "cpu"  # where the compiled code runs: "cpu", or "cuda" (codegen/cuda.py)
 
     def _split_cotangents(self, args: tuple[Any, ...]) -> tuple[tuple[Any, ...], int]:
         n = self._n_ct
@@ -449,6 +455,9 @@ class Transformed:
         wrt, grad_trees = (self._layout(primals, static) if self.transform.differentiates
                            else (None, []))
         t0 = time.perf_counter()
+        if self.target != "cpu":  # traced on host copies of device arrays
+            leaves, tree = pytree.flatten(primals)
+            primals = pytree.unflatten(tree, [host_copy(a) for a in leaves])
         traced = trace(self.fun, primals, static, probe=probe, probe_vals=vals)
         trace_s = time.perf_counter() - t0
         seed = "auto"
@@ -459,7 +468,7 @@ class Transformed:
         captured = [vals[i] for i in traced.captured]
         spec = build(traced, wrt=wrt, static=[j for j, st in enumerate(flat_static) if st],
                      n_args=len(flat) + len(captured) + n_ct, seed=seed, reason=reason,
-                     trace_s=trace_s, pipeline=self.transform.pipeline)
+                     trace_s=trace_s, pipeline=self.transform.pipeline, target=self.target)
         # How this call's arguments become the compiled function's, and its gradients the
         # arguments' structures (None where nothing is a structure).
         spec.arg_trees = (static, trees) if any(t is not None for t in trees) else None
@@ -609,8 +618,8 @@ class _Inlined:
 
 
 def _scalar(a: Any) -> Any:
-    if isinstance(a, Tracer):
-        return a
+    if isinstance(a, Tracer) or is_device_array(a):
+        return a  # a 0-d device array stays one (as JAX's)
     return a[()] if a.ndim == 0 else a
 
 
@@ -622,8 +631,8 @@ def _transform(transform: Transformation, fun: Callable[..., Any] | None, argnum
 
 
 def grad(fun: Callable[..., Any] | None = None, argnums: Argnums = 0, *,
-         static_argnums: Argnums = (), holomorphic: bool = False, has_aux: bool = False
-         ) -> Any:
+         static_argnums: Argnums = (), holomorphic: bool = False, has_aux: bool = False,
+         target: str = "cpu") -> Any:
     """The gradient of a scalar function, compiled: `@adjit.grad`, or
     `adjit.grad(f, argnums=(0, 1))` for a tuple of gradients.
 
@@ -631,35 +640,50 @@ def grad(fun: Callable[..., Any] | None = None, argnums: Argnums = 0, *,
     df/dx - i df/dy (2 conj(z) for |z|**2; step along its conjugate to ascend). A complex
     output needs `holomorphic=True`, and the gradient is then df/dz. With `has_aux=True`
     the function returns `(value, aux)` and the result is `(gradient, aux)`, aux any pytree
-    the derivative does not look at (JAX's convention)."""
+    the derivative does not look at (JAX's convention).
+
+    `target="cuda"` compiles for an NVIDIA GPU with numba.cuda (or numba's simulator under
+    NUMBA_ENABLE_CUDASIM=1): numpy arguments are copied to the device and the results back;
+    device arrays are used in place and the results are device arrays (docs/cuda.md)."""
     return _options(_transform(GRAD, fun, argnums, static_argnums), holomorphic=holomorphic,
-                    has_aux=has_aux)
+                    has_aux=has_aux, target=target)
 
 
 def value_and_grad(fun: Callable[..., Any] | None = None, argnums: Argnums = 0, *,
                    static_argnums: Argnums = (), holomorphic: bool = False,
-                   has_aux: bool = False) -> Any:
+                   has_aux: bool = False, target: str = "cpu") -> Any:
     """Like `grad`, returning `(value, gradient)` from one fused forward+backward pass."""
     return _options(_transform(VALUE_AND_GRAD, fun, argnums, static_argnums),
-                    holomorphic=holomorphic, has_aux=has_aux)
+                    holomorphic=holomorphic, has_aux=has_aux, target=target)
 
 
-def _options(t: Any, **flags: bool) -> Any:
-    """Set the true flags (`holomorphic`, `has_aux`) on a Transformed, or on the one a
-    decorator factory returns."""
-    on = {k: v for k, v in flags.items() if v}
+def _options(t: Any, **flags: Any) -> Any:
+    """Set the options that differ from their defaults (`holomorphic`, `has_aux`, `target`)
+    on a Transformed, or on the one a decorator factory returns."""
+    if "target" in flags:
+        check_target(flags["target"])
+    on = {k: v for k, v in flags.items() if v and v != "cpu"}
     if not on:
         return t
     if isinstance(t, Transformed):
-        for k in on:
-            setattr(t, k, True)
+        for k, v in on.items():
+            setattr(t, k, v)
         return t
     return lambda f: _options(t(f), **on)
 
 
-def jit(fun: Callable[..., Any] | None = None, *, static_argnums: Argnums = ()) -> Any:
-    """The function itself, compiled (no derivative)."""
-    return _transform(JIT, fun, (), static_argnums)
+def jit(fun: Callable[..., Any] | None = None, *, static_argnums: Argnums = (),
+        target: str = "cpu") -> Any:
+    """The function itself, compiled (no derivative); `target` as for `grad`."""
+    return _options(_transform(JIT, fun, (), static_argnums), target=target)
+
+
+TARGETS = ("cpu", "cuda")
+
+
+def check_target(target: Any) -> None:
+    if target not in TARGETS:
+        raise ValueError(f"target={target!r}: adjit compiles for {' or '.join(map(repr, TARGETS))}")
 
 
 def stop_gradient(x: Any) -> Any:

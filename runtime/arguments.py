@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from adjit.codegen.cuda_runtime import is_device_array
 from adjit.ir import Lit
 from adjit.ir.errors import TraceError
 from adjit.tracer import Tracer, pytree
@@ -41,6 +42,8 @@ def sig(a: Any) -> Any:
         return ("tracer", id(a))
     if isinstance(a, np.ndarray):
         return (type(a), a.shape, a.dtype.char)
+    if is_device_array(a):
+        return ("device", tuple(a.shape), np.dtype(a.dtype).char)
     if t is list or t is tuple or (isinstance(a, tuple) and hasattr(t, "_fields")):
         return (t, tuple([sig(x) for x in a]))
     if t is dict:
@@ -77,9 +80,16 @@ def check_argument(i: int | str, a: Any, what: str) -> None:
                          loc=user_loc(4), hint="convert it: x.astype(np.float64)")
 
 
+def host_copy(a: Any) -> Any:
+    """A device array's values on the host (what tracing reads); anything else as it is."""
+    return a.copy_to_host() if is_device_array(a) else a
+
+
 def _dtype_of(a: Any) -> np.dtype | None:
     if isinstance(a, (np.ndarray, np.generic)):
         return a.dtype
+    if is_device_array(a):
+        return np.dtype(a.dtype)
     if isinstance(a, (bool, int, float, Tracer)):
         return None
     if isinstance(a, complex):

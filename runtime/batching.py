@@ -106,8 +106,10 @@ def traced_vmap(fun: Callable[..., Any], in_axes: Any, out_axes: Any,
     return pytree.unflatten(traced.out_tree, outs)
 
 
-def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0) -> Callable[..., Any]:
-    """`fun` mapped over axis `in_axes` of its arguments (see the module docstring)."""
+def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0, *,
+         target: str = "cpu") -> Callable[..., Any]:
+    """`fun` mapped over axis `in_axes` of its arguments (see the module docstring);
+    `target` as for `adjit.grad`."""
     if not isinstance(out_axes, int):
         raise TraceError("vmap: out_axes must be an int", loc=user_loc(2))
     key = f"vmap{in_axes!r}{out_axes!r}"
@@ -116,7 +118,7 @@ def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0) -> Callab
     def batched(*args: Any) -> Any:
         if tracing() or _any_traced(args):
             return traced_vmap(fun, in_axes, out_axes, args)
-        return _Compiled.of(fun, key, lambda f, *a: traced_vmap(f, in_axes, out_axes, a))(
-            *args)
+        return _Compiled.of(fun, key, lambda f, *a: traced_vmap(f, in_axes, out_axes, a),
+                            target)(*args)
 
     return batched

@@ -39,15 +39,30 @@ class Specialization:
     # set by the runtime for a guarded specialization whose guard check fails on the very
     # arguments it was traced on (compiled rounding): a copy of them (api.py `_traced_on`)
     traced_on: tuple[np.ndarray, ...] | None = None
+    target: str = "cpu"
+    program: Any = None  # the loop IR (ir/loops.py) a non-CPU target was generated from
 
     def run(self, args: Sequence[Any]) -> list[Any]:
-        """Call the compiled function; returns one numpy value per graph output."""
+        """Call the compiled function; returns one numpy value per graph output (device
+        arrays from a device target called with device arrays)."""
+        if self.target != "cpu":
+            return self._run_device(args)
         call_args = [a if type(a) is np.ndarray and a.dtype == dt else np.asarray(a, dtype=dt)
                      for a, dt in zip(args, self.in_dtypes, strict=True) if dt is not None]
         raw = self.fn(*call_args, *self.consts)
         if type(self.fn) is Tiered and self.fn.compiled is not None:
             self.fn = self.fn.compiled
         return [r if type(r) is np.ndarray and r.dtype == dt else np.asarray(r, dtype=dt)
+                for r, dt in zip(raw, self.out_dtypes, strict=True)]
+
+
+    def _run_device(self, args: Sequence[Any]) -> list[Any]:
+        from adjit.codegen.cuda_runtime import is_device_array
+
+        call_args = [a if is_device_array(a) else np.asarray(a, dtype=dt)
+                     for a, dt in zip(args, self.in_dtypes, strict=True) if dt is not None]
+        raw = self.fn(*call_args, *self.consts)
+        return [r if is_device_array(r) else np.asarray(r, dtype=dt)
                 for r, dt in zip(raw, self.out_dtypes, strict=True)]
 
 
@@ -108,13 +123,15 @@ def _small(g: Graph) -> bool:
 def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n_args: int,
           seed: str = "auto", also: Sequence[Any] = (), given: Sequence[Any] = (),
           reason: str = "", trace_s: float | None = None,
-          pipeline: Sequence[Stage] | None = None) -> Specialization:
+          pipeline: Sequence[Stage] | None = None, target: str = "cpu") -> Specialization:
     """Compile a traced function (its gradient wrt inputs `wrt`, and the cotangents of the
     values in `also`, when `wrt` is given; values of `given` already computed are read from
     inputs appended after the others: see passes/feed.py and `stages.fed`). `reason` (first
     call, new shapes or dtypes, a guard that failed, ...) and `trace_s` (how long tracing
     took) are only reported: with ADJIT_LOG=compile or the "adjit" logger at INFO
-    (runtime/log.py). `pipeline` defaults to DIFFERENTIATE with `wrt`, OPTIMIZE without."""
+    (runtime/log.py). `pipeline` defaults to DIFFERENTIATE with `wrt`, OPTIMIZE without.
+    `target="cuda"`: the plan is lowered to the loop IR (passes/lower.py) and printed as
+    numba.cuda kernels (codegen/cuda.py)."""
     # Imported here so that `import adjit` stays cheap for IR-only use (numba loads on first
     # compile).
     from adjit.codegen.compile import compile_source
@@ -136,6 +153,20 @@ def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n
     if "fuse" in dump:
         print(f"--- kernel plan ---\n{plan}")
     t1 = time.perf_counter()
+    in_types = iter(final.inputs)
+    in_dtypes = tuple(None if i in static else next(in_types).type.np_dtype
+                      for i in range(n_args))
+    out_dtypes = tuple(v.type.np_dtype for v in final.outputs)
+    out_shapes = tuple(v.shape for v in final.outputs)
+    if target != "cpu":
+        from adjit.codegen.cuda_runtime import compile_program
+        from adjit.passes.lower import lower
+
+        program = lower(final, plan, f"{final.name}_kernel")
+        device_fn = compile_program(program, target)
+        return Specialization(traced, stages, final, plan, device_fn.module, device_fn,
+                              in_dtypes, out_dtypes, out_shapes, (), target=target,
+                              program=program)  # the program holds its array constants
     source = emit_cpu(final, plan, f"{final.name}_kernel", tape_limit=config.max_tape_bytes(),
                       split_lines=config.split_lines())
     nojit = config.nojit()
@@ -157,9 +188,5 @@ def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n
                      reason or "no reason given", traced_in, (t1 - t0) * 1e3, (t2 - t1) * 1e3,
                      " (plain Python: ADJIT_NOJIT)" if nojit else "; numba runs at the first "
                      "call")
-    in_types = iter(final.inputs)
-    in_dtypes = tuple(None if i in static else next(in_types).type.np_dtype
-                      for i in range(n_args))
-    return Specialization(traced, stages, final, plan, source, fn, in_dtypes,
-                          tuple(v.type.np_dtype for v in final.outputs),
-                          tuple(v.shape for v in final.outputs), tuple(source.consts))
+    return Specialization(traced, stages, final, plan, source, fn, in_dtypes, out_dtypes,
+                          out_shapes, tuple(source.consts))

@@ -63,30 +63,35 @@ class _Compiled:
         weakref.WeakKeyDictionary()
 
     @classmethod
-    def of(cls, fun: Callable[..., Any], kind: str, body: Callable[..., Any]) -> Transformed:
+    def of(cls, fun: Callable[..., Any], kind: str, body: Callable[..., Any],
+           target: str = "cpu") -> Transformed:
         try:
             table = cls._cache.setdefault(fun, {})
         except TypeError:  # not weak-referenceable: compile a fresh one
             table = {}
-        if kind not in table:
+        key = kind if target == "cpu" else (kind, target)
+        if key not in table:
             wrapper = functools.update_wrapper(lambda *a: body(fun, *a), fun, updated=())
-            table[kind] = jit(wrapper)
-        return table[kind]
+            table[key] = jit(wrapper, target=target)
+        return table[key]
 
 
 def _any_traced(*trees: Any) -> bool:
     return any(isinstance(x, Tracer) for t in trees for x in pytree.flatten(t)[0])
 
 
-def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> Any:
-    """`(fun(*primals), J @ tangents)` in one forward pass (JAX's `jvp`)."""
+def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any], *,
+        target: str = "cpu") -> Any:
+    """`(fun(*primals), J @ tangents)` in one forward pass (JAX's `jvp`); `target` as for
+    `adjit.grad`."""
     primals, tangents = tuple(primals), tuple(tangents)
     if _any_traced(primals, tangents):
         return traced_jvp(fun, primals, tangents)
-    return _Compiled.of(fun, "jvp", lambda f, p, t: traced_jvp(f, p, t))(primals, tangents)
+    return _Compiled.of(fun, "jvp", lambda f, p, t: traced_jvp(f, p, t), target)(primals,
+                                                                                 tangents)
 
 
-def hvp(fun: Callable[..., Any], x: Any, v: Any) -> Any:
+def hvp(fun: Callable[..., Any], x: Any, v: Any, *, target: str = "cpu") -> Any:
     """The Hessian of scalar `fun` at x times v, without forming the Hessian (forward over
     reverse: the JVP of the gradient)."""
     from .api import grad
@@ -94,7 +99,8 @@ def hvp(fun: Callable[..., Any], x: Any, v: Any) -> Any:
     if _any_traced((x, v)):
         return traced_jvp(grad(fun), (x,), (v,))[1]
     # Cached per function: a fresh grad(fun) per call would trace and load again each time.
-    return _Compiled.of(fun, "hvp", lambda f, x, v: traced_jvp(grad(f), (x,), (v,))[1])(x, v)
+    return _Compiled.of(fun, "hvp", lambda f, x, v: traced_jvp(grad(f), (x,), (v,))[1],
+                        target)(x, v)
 
 
 def _basis(x: Tracer) -> list[Any]:
@@ -129,32 +135,35 @@ def _jacrev_body(fun: Callable[..., Any], x: Any) -> Any:
     return rows.reshape(out.shape + x.shape)
 
 
-def jacfwd(fun: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+def jacfwd(fun: Callable[..., Any], argnums: int | Sequence[int] = 0, *,
+           target: str = "cpu") -> Callable[..., Any]:
     """The Jacobian by forward mode: one JVP per input element, in one compiled function."""
-    return _jacobian(fun, argnums, _jacfwd_body, "jacfwd")
+    return _jacobian(fun, argnums, _jacfwd_body, "jacfwd", target)
 
 
-def jacrev(fun: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+def jacrev(fun: Callable[..., Any], argnums: int | Sequence[int] = 0, *,
+           target: str = "cpu") -> Callable[..., Any]:
     """The Jacobian by reverse mode: one VJP per output element, in one compiled function."""
-    return _jacobian(fun, argnums, _jacrev_body, "jacrev")
+    return _jacobian(fun, argnums, _jacrev_body, "jacrev", target)
 
 
 def jacobian(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
-             mode: str = "rev") -> Callable[..., Any]:
+             mode: str = "rev", *, target: str = "cpu") -> Callable[..., Any]:
     if mode not in ("rev", "fwd"):
         raise ValueError(f"jacobian: mode must be 'rev' or 'fwd', not {mode!r}")
-    return (jacrev if mode == "rev" else jacfwd)(fun, argnums)
+    return (jacrev if mode == "rev" else jacfwd)(fun, argnums, target=target)
 
 
-def hessian(fun: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+def hessian(fun: Callable[..., Any], argnums: int | Sequence[int] = 0, *,
+            target: str = "cpu") -> Callable[..., Any]:
     """The Hessian of a scalar function: forward over reverse (jacfwd of grad)."""
     from .api import grad
 
-    return jacfwd(grad(fun, argnums), argnums)
+    return jacfwd(grad(fun, argnums), argnums, target=target)
 
 
 def _jacobian(fun: Callable[..., Any], argnums: int | Sequence[int], body: Callable[..., Any],
-              kind: str) -> Callable[..., Any]:
+              kind: str, target: str = "cpu") -> Callable[..., Any]:
     """Jacobians with JAX's structure: differentiated arguments (an int or a tuple of
     argnums, each an array or a pytree of arrays) and outputs (likewise) are raveled into
     one vector each, `body` forms the one matrix between them, and its blocks come back as
@@ -209,7 +218,7 @@ def _jacobian(fun: Callable[..., Any], argnums: int | Sequence[int], body: Calla
     def jac(*args: Any) -> Any:
         if _any_traced(args):
             return run(fun, *args)
-        return _Compiled.of(fun, f"{kind}{nums}{many}", run)(*args)
+        return _Compiled.of(fun, f"{kind}{nums}{many}", run, target)(*args)
 
     return jac
 

@@ -12,7 +12,7 @@ from adjit.tracer.loc import user_loc
 
 from adjit.passes.pipeline import DIFFERENTIATE, Result, Stage
 
-from .api import Transformed, value_and_grad
+from .api import Transformed, check_target, value_and_grad
 from .compiler import Specialization
 
 
@@ -30,7 +30,7 @@ class Inspection:
 
     # The names `python -m adjit inspect --stage NAME` accepts, in pipeline order: those of
     # a gradient's pipeline, which has every stage a jit's has.
-    STAGES = ("traced", "guards", *_names(DIFFERENTIATE)[1:], "plan", "source")
+    STAGES = ("traced", "guards", *_names(DIFFERENTIATE)[1:], "plan", "loops", "source")
 
     def __init__(self, spec: Specialization, mode: str) -> None:
         self.spec = spec
@@ -42,7 +42,11 @@ class Inspection:
                                                "retraces)",
                                      "\n".join(str(g) for g in self.guards)))
         results.append(Result("plan", "kernel plan", spec.plan))
-        results.append(Result("source", "generated source", spec.source.text))
+        if spec.program is not None:  # a device target: the loop IR its kernels print
+            results.append(Result("loops", f"loop IR (lowered for target={spec.target!r})",
+                                  spec.program))
+        results.append(Result("source", f"generated source (target={spec.target!r})",
+                              spec.source.text))
         self.results = results
 
     def __getattr__(self, name: str) -> Any:
@@ -97,9 +101,11 @@ class Inspection:
         return path
 
 
-def inspect(fun: Callable[..., Any], *args: Any) -> Inspection:
+def inspect(fun: Callable[..., Any], *args: Any, target: str | None = None) -> Inspection:
     """Compile `fun` for `args` (a plain function is treated as `value_and_grad(fun)`) and
-    return its stages. A recorded tensor shows the compiled backward of its graph."""
+    return its stages. A recorded tensor shows the compiled backward of its graph.
+    `target="cuda"` shows the loop IR and the CUDA kernels (a transformed function's own
+    target otherwise)."""
     from adjit.tracer.tensor import Tensor
 
     if isinstance(fun, Tensor):  # a recorded tensor: the compiled backward of its graph
@@ -115,6 +121,10 @@ def inspect(fun: Callable[..., Any], *args: Any) -> Inspection:
                          hint=f"pass what you would call {name} with, as "
                               f"adjit.inspect({name}, np.arange(4.0))")
     t = fun if isinstance(fun, Transformed) else value_and_grad(fun)
+    if target is not None and target != t.target:
+        check_target(target)
+        t = t._rebind(t.fun)
+        t.target = target
     spec = t.specialize(tuple(args))
     return Inspection(spec, t.mode)
 

@@ -20,8 +20,14 @@ from adjit.tracer.loc import user_loc
 
 from adjit.tracer import pytree
 
-from .api import Argnums, Transformed
+from .api import Argnums, Transformed, check_target
+from .arguments import is_device_array
 from .transforms import JIT, VJP as VJP_TRANSFORM
+
+
+def _on(t: Transformed, target: str) -> Transformed:
+    t.target = target
+    return t
 
 
 class VJP(Transformed):
@@ -32,29 +38,31 @@ class VJP(Transformed):
         self._n_ct = n_cotangents  # one cotangent argument per float output
 
     def _rebind(self, fun: Callable[..., Any]) -> Transformed:
-        return VJP(fun, self.argnums, self._n_ct)
+        return _on(VJP(fun, self.argnums, self._n_ct), self.target)
 
 
 def vjp(fun: Callable[..., Any], *primals: Any, argnums: Argnums | None = None,
-        has_aux: bool = False) -> Any:
+        has_aux: bool = False, target: str = "cpu") -> Any:
     """`(out, vjp_fn)`: `vjp_fn(ct)` is the vector-Jacobian product of `fun` at `primals`.
-    With `has_aux=True`, `fun` returns `(out, aux)` and the result is `(out, vjp_fn, aux)`."""
+    With `has_aux=True`, `fun` returns `(out, aux)` and the result is `(out, vjp_fn, aux)`.
+    `target` as for `adjit.grad` (device arrays in, device arrays out)."""
+    check_target(target)
     nums = tuple(range(len(primals))) if argnums is None else argnums
     primals = tuple(np.array(p, copy=True) if isinstance(p, np.ndarray) else p for p in primals)
     if has_aux:
-        both = Transformed(fun, JIT)(*primals)
+        both = _on(Transformed(fun, JIT), target)(*primals)
         if not (isinstance(both, (tuple, list)) and len(both) == 2):
             raise TraceError(f"adjit.vjp(..., has_aux=True) needs "
                              f"{getattr(fun, '__name__', 'the function')} to return a pair "
                              "(output, aux)", loc=user_loc(2))
         main = functools.update_wrapper(lambda *a: fun(*a)[0], fun, updated=())
-        out, vjp_fn = vjp(main, *primals, argnums=argnums)
+        out, vjp_fn = vjp(main, *primals, argnums=argnums, target=target)
         return out, vjp_fn, both[1]
-    out = Transformed(fun, JIT)(*primals)
+    out = _on(Transformed(fun, JIT), target)(*primals)
     leaves, out_tree = pytree.flatten(out)
-    outs = [o if isinstance(o, Tracer) else np.asarray(o) for o in leaves]
+    outs = [o if isinstance(o, Tracer) or is_device_array(o) else np.asarray(o) for o in leaves]
     diff = [i for i, o in enumerate(outs) if o.dtype.kind in "fc"]
-    back = VJP(fun, nums, len(diff))
+    back = _on(VJP(fun, nums, len(diff)), target)
     structure = ("an array" if not pytree.is_container(out)
                  else f"a {type(out).__name__} of {len(outs)} arrays")
 
@@ -70,6 +78,9 @@ def vjp(fun: Callable[..., Any], *primals: Any, argnums: Argnums | None = None,
         for i in diff:
             if isinstance(cts[i], Tracer):  # inside another transformation's trace
                 given.append(cts[i])
+                continue
+            if is_device_array(cts[i]) and tuple(cts[i].shape) == outs[i].shape:
+                given.append(cts[i])  # used where it is
                 continue
             c = np.asarray(cts[i])
             if c.shape != outs[i].shape:

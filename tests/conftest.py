@@ -12,6 +12,10 @@ if _TESTS not in sys.path:
 # tests/runtime/test_tiered.py tests by setting it back.
 os.environ.setdefault("ADJIT_COMPILE_AFTER", "1")
 
+# target="cuda" tests (tests/cuda) run on numba's CUDA simulator unless told otherwise
+# (NUMBA_ENABLE_CUDASIM=0 on a machine with a GPU); numba reads it when first imported.
+os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+
 # CI runs each property test on a fixed set of examples, so a run cannot fail by chance;
 # locally hypothesis explores new examples every time.
 if os.environ.get("CI"):

@@ -1,0 +1,183 @@
+"""Run a lowered program (ir/loops.py) on a CUDA device, or serially on the host.
+
+`compile_program(program, target) -> ProgramFunction`, a callable taking the graph's inputs
+(and array constants are its own). What is copied, and when:
+
+- NumPy inputs are copied to the device at each call and the results copied back: the caller
+  gets numpy arrays, as from the CPU back end.
+- Device arrays (anything with `__cuda_array_interface__`, or the simulator's arrays) are
+  read where they are, without a copy, and the results stay on the device: the caller gets
+  device arrays (0-d results as 0-d device arrays). An input returned unchanged as a result
+  is copied (on the device), so a result never aliases an argument.
+- Array constants of the function are copied to the device once, at the first call.
+- `HostStep`s (matrix products, library calls, control flow in this version) copy their
+  operands to the host, run the primitive's reference implementation and copy the results
+  back: one round trip per such step.
+
+`target="python"` runs the same program with numpy arrays and the printer's serial Python
+functions: the interpreter the tests compare lowered programs with.
+"""
+from __future__ import annotations
+
+import linecache
+import os
+from typing import Any
+
+import numpy as np
+from adjit.codegen.cuda import Module, emit, grid
+from adjit.ir.errors import CodegenError
+from adjit.ir.loops import Alloc, Const, HostStep, LoopKernel, Program, verify
+from adjit.ir.primitive import PRIMS
+
+DTYPES = {"f32": np.float32, "f64": np.float64, "i32": np.int32, "i64": np.int64,
+          "bool": np.bool_, "c64": np.complex64, "c128": np.complex128}
+THREADS = 128  # per block
+MAX_BLOCKS = 4096
+# The simulator runs every thread as a Python thread: a small grid keeps tests fast, and the
+# grid-stride loops are correct for any grid.
+SIM_THREADS, SIM_BLOCKS = 8, 2
+
+
+def is_device_array(a: Any) -> bool:
+    """A CUDA device array: anything with `__cuda_array_interface__`, or numba's simulator's
+    (which has none)."""
+    if hasattr(a, "__cuda_array_interface__"):
+        return True
+    return type(a).__name__ == "FakeCUDAArray"  # numba's simulator
+
+
+def simulated() -> bool:
+    return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")
+
+
+def cuda_module() -> Any:
+    """numba.cuda, when a GPU (or the simulator) is there; else a clear error."""
+    try:
+        from numba import cuda
+    except ImportError as e:  # pragma: no cover - numba ships numba.cuda
+        raise CodegenError(f"target='cuda' needs numba's CUDA support ({e})",
+                           hint="pip install numba-cuda") from None
+    if not cuda.is_available():
+        raise CodegenError("target='cuda': no CUDA GPU is available here",
+                           hint="run on a machine with an NVIDIA GPU and its driver, or set "
+                                "NUMBA_ENABLE_CUDASIM=1 (before numba is imported) to run "
+                                "on numba's CUDA simulator; target='cpu' runs anywhere")
+    return cuda
+
+
+class ProgramFunction:
+    """A compiled program: call it with the graph's inputs."""
+
+    def __init__(self, program: Program, module: Module, namespace: dict[str, Any]) -> None:
+        self.program = program
+        self.module = module
+        self.ns = namespace
+        self.target = module.target
+        self.cuda = cuda_module() if self.target == "cuda" else None
+        self._consts: list[Any] | None = None
+        if self.target == "cuda":
+            threads, blocks = (SIM_THREADS, SIM_BLOCKS) if simulated() else (THREADS,
+                                                                             MAX_BLOCKS)
+        self.launches = {
+            k: [(namespace[ln.name], ln.params,
+                 (1, 1) if ln.serial else grid(ln.extent, threads, blocks))
+                for ln in launches] if self.target == "cuda" else
+            [(namespace[ln.name], ln.params, None) for ln in launches]
+            for k, launches in module.launches.items()}
+
+    # -- memory ------------------------------------------------------------------------------
+
+    def put(self, a: Any, shape: tuple[int, ...], dtype: str) -> Any:
+        """An argument where the kernels read it (0-d values as one-element buffers)."""
+        if is_device_array(a):
+            return a.reshape(shape) if tuple(a.shape) != shape else a
+        host = np.ascontiguousarray(a, DTYPES[dtype]).reshape(shape)
+        if self.cuda is None:
+            return host
+        return self.cuda.to_device(host)
+
+    def host(self, a: Any) -> np.ndarray:
+        return a if self.cuda is None else a.copy_to_host()
+
+    def alloc(self, s: Alloc) -> Any:
+        if self.cuda is None:
+            return np.empty(s.shape, DTYPES[s.dtype]) if s.fill is None else \
+                np.full(s.shape, s.fill, DTYPES[s.dtype])
+        if s.fill is None:
+            return self.cuda.device_array(s.shape, DTYPES[s.dtype])
+        return self.cuda.to_device(np.full(s.shape, s.fill, DTYPES[s.dtype]))
+
+    def copy(self, a: Any) -> Any:
+        if self.cuda is None:
+            return np.array(a, copy=True)
+        out = self.cuda.device_array(a.shape, a.dtype)
+        out.copy_to_device(a)
+        return out
+
+    # -- running -----------------------------------------------------------------------------
+
+    def __call__(self, *args: Any) -> tuple[Any, ...]:
+        p = self.program
+        on_device = self.cuda is not None and any(is_device_array(a) for a in args)
+        env: dict[str, Any] = {}
+        for b, a in zip(p.inputs, args, strict=True):
+            env[b.name] = self.put(a, b.shape, b.dtype)
+        if self._consts is None:
+            self._consts = [self.put(v, b.shape, b.dtype) for b, v in p.consts]
+        for (b, _), c in zip(p.consts, self._consts, strict=True):
+            env[b.name] = c
+        for k, step in enumerate(p.steps):
+            if isinstance(step, Alloc):
+                env[step.buf] = self.alloc(step)
+            elif isinstance(step, LoopKernel):
+                for fn, params, config in self.launches[k]:
+                    operands = [env[n] for n in params]
+                    if config is None:
+                        fn(*operands)
+                    else:
+                        fn[config](*operands)
+            else:
+                self.host_step(step, env)
+        outs = []
+        inputs = {b.name for b in p.inputs}
+        for o, shape in zip(p.outputs, p.out_shapes, strict=True):
+            if isinstance(o, Const):
+                value = np.array(o.value, DTYPES[o.dtype])
+                outs.append(self.cuda.to_device(value.reshape(1)).reshape(())
+                            if on_device else value)
+                continue
+            a = env[o]
+            if on_device:
+                if o in inputs:
+                    a = self.copy(a)
+                outs.append(a.reshape(shape) if tuple(a.shape) != shape else a)
+            else:
+                outs.append(self.host(a).reshape(shape))
+        return tuple(outs)
+
+    def host_step(self, step: HostStep, env: dict[str, Any]) -> None:
+        e = step.eqn
+        ins = [r.value if isinstance(r, Const) else self.host(env[r]).reshape(x.shape)
+               for r, x in zip(step.reads, e.inputs, strict=True)]
+        with np.errstate(all="ignore"):
+            result = PRIMS[e.prim].impl(*ins, **dict(e.params))
+        results = result if isinstance(result, tuple) else (result,)
+        for name, v, r in zip(step.writes, e.outputs, results, strict=True):
+            arr = np.ascontiguousarray(np.asarray(r, v.type.np_dtype).reshape(v.shape or (1,)))
+            env[name] = arr if self.cuda is None else self.cuda.to_device(arr)
+
+
+def compile_program(program: Program, target: str = "cuda") -> ProgramFunction:
+    """Verify, print and load `program` for `target` ("cuda" or "python")."""
+    verify(program)
+    if target == "cuda":
+        cuda = cuda_module()
+    module = emit(program, target)
+    filename = f"<adjit-{target} {program.name} {abs(hash(module.text)):x}>"
+    linecache.cache[filename] = (len(module.text), None, module.text.splitlines(True),
+                                 filename)
+    ns: dict[str, Any] = {"__name__": f"adjit_{target}_{program.name}"}
+    if target == "cuda":
+        ns["cuda"] = cuda
+    exec(compile(module.text, filename, "exec"), ns)  # noqa: S102 - our own generated text
+    return ProgramFunction(program, module, ns)

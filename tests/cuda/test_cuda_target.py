@@ -1,0 +1,182 @@
+"""target="cuda": the loop IR (ir/loops.py), its lowering (passes/lower.py), the CUDA printer
+(codegen/cuda.py) and runtime (codegen/cuda_runtime.py).
+
+CI has no GPU: tests/conftest.py sets NUMBA_ENABLE_CUDASIM=1 (unless set), so numba.cuda is
+its simulator and every kernel runs as Python threads; with a GPU, NUMBA_ENABLE_CUDASIM=0
+runs the same tests on it. Each lowered program is compared with the reference interpreter
+on the same graph, and the transformations with target="cuda" with the CPU back end.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from functions import CASES
+
+import adjit
+from adjit.codegen.cuda_runtime import compile_program, is_device_array
+from adjit.ir.errors import CodegenError
+from adjit.ir.evaluate import evaluate
+from adjit.ir.loops import Const, Idx, Load, LoopKernel, Program, Store, verify
+from adjit.passes.lower import lower
+
+pytestmark = pytest.mark.cuda
+cuda = pytest.importorskip("numba.cuda")
+if not cuda.is_available():
+    pytest.skip("no CUDA GPU and NUMBA_ENABLE_CUDASIM is not set", allow_module_level=True)
+
+
+def _close(got, ref, dtype) -> bool:
+    tol = 2e-5 if np.dtype(dtype) == np.float32 else 1e-11
+    got, ref = np.asarray(got), np.asarray(ref)
+    return got.shape == ref.shape and np.allclose(got, ref, rtol=tol, atol=tol, equal_nan=True)
+
+
+@pytest.mark.parametrize("case", CASES, ids=repr)
+@pytest.mark.parametrize("target", ["python", "cuda"])
+def test_every_corpus_gradient_lowers_and_runs_like_the_reference(case, target):
+    """The joint value-and-gradient graph of each corpus function, lowered and run serially
+    (the loop IR's interpreter) and as CUDA kernels, against the reference interpreter."""
+    args = case.args()
+    spec = adjit.value_and_grad(case.fn, argnums=case.argnums).specialize(args)
+    program = lower(spec.final, spec.plan)
+    verify(program)
+    call = [a for a, dt in zip(args, spec.in_dtypes, strict=True) if dt is not None]
+    got = compile_program(program, target)(*call)  # it holds its constants
+    ref = evaluate(spec.final, *call)
+    assert len(got) == len(ref)
+    for g, r in zip(got, ref, strict=True):
+        g = g.copy_to_host() if is_device_array(g) else g
+        assert _close(g, r, r.dtype), (case.name, g, r)
+
+
+def _loss(x, y):
+    return np.sum(np.tanh(np.sin(x) * np.cos(y) + x * y) / (1 + np.exp(-x)))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_grad_value_and_grad_jit_on_cuda_match_the_cpu(dtype):
+    x = np.linspace(-1, 1, 37).astype(dtype)
+    y = np.linspace(0, 2, 37).astype(dtype)
+    ref = adjit.value_and_grad(_loss, argnums=(0, 1))(x, y)
+    val, (gx, gy) = adjit.value_and_grad(_loss, argnums=(0, 1), target="cuda")(x, y)
+    assert type(gx) is np.ndarray and gx.dtype == dtype  # numpy in, numpy out
+    assert _close(val, ref[0], dtype) and _close(gx, ref[1][0], dtype)
+    assert _close(gy, ref[1][1], dtype)
+    assert _close(adjit.grad(_loss, target="cuda")(x, y), ref[1][0], dtype)
+    j = adjit.jit(lambda a: np.cumsum(a) * np.max(a) + np.argmax(a), target="cuda")
+    assert _close(j(x), np.cumsum(x) * np.max(x) + np.argmax(x), dtype)
+
+
+def test_device_arrays_are_used_in_place_and_results_stay_on_the_device():
+    x = np.linspace(-1, 1, 20)
+    dx, dy = cuda.to_device(x), cuda.to_device(x[::-1].copy())
+    val, g = adjit.value_and_grad(_loss, target="cuda")(dx, dy)
+    assert is_device_array(val) and val.shape == () and is_device_array(g)
+    ref_v, ref_g = adjit.value_and_grad(_loss)(x, x[::-1].copy())
+    assert _close(val.copy_to_host(), ref_v, np.float64)
+    assert _close(g.copy_to_host(), ref_g, np.float64)
+    # a result equal to an argument is a copy, never the caller's own array
+    same = adjit.jit(lambda a: a, target="cuda")(dx)
+    assert same is not dx and np.array_equal(same.copy_to_host(), x)
+
+
+def test_vjp_jvp_jacobians_hessian_vmap_take_the_target():
+    x = np.linspace(-1, 1, 5)
+
+    def s(v):
+        return np.sum(np.sin(v) * v ** 2)
+
+    assert _close(adjit.hessian(s, target="cuda")(x), adjit.hessian(s)(x), np.float64)
+    assert _close(adjit.jacrev(np.tanh, target="cuda")(x), adjit.jacfwd(np.tanh)(x),
+                  np.float64)
+    assert _close(adjit.jacfwd(np.tanh, target="cuda")(x), adjit.jacfwd(np.tanh)(x),
+                  np.float64)
+    out, t = adjit.jvp(np.sin, (x,), (np.ones(5),), target="cuda")
+    assert _close(out, np.sin(x), np.float64) and _close(t, np.cos(x), np.float64)
+    out, back = adjit.vjp(lambda a: np.sin(a) * 2, x, target="cuda")
+    assert _close(back(np.ones(5))[0], 2 * np.cos(x), np.float64)
+    xs = np.linspace(-1, 1, 12).reshape(3, 4)
+    assert _close(adjit.vmap(adjit.grad(s), target="cuda")(xs), adjit.vmap(adjit.grad(s))(xs),
+                  np.float64)
+
+
+def test_control_flow_and_matrix_products_run_with_device_kernels_around_them():
+    def loop(x):
+        while np.sum(x) < 10:
+            x = x * 1.5 + 0.1
+        return np.sum(x ** 2)
+
+    def branch(x):
+        return np.sum(np.exp(x)) if np.sum(x) > 0 else np.sum(x ** 3)
+
+    def mlp(w, x):
+        return np.sum(np.maximum(w @ x, 0) ** 2)
+
+    w = np.linspace(-1, 1, 12).reshape(4, 3)
+    for f, args in ((loop, (np.ones(3),)), (branch, (np.ones(3),)), (branch, (-np.ones(3),)),
+                    (mlp, (w, np.array([0.5, -1.0, 2.0])))):
+        assert _close(adjit.grad(f, target="cuda")(*args), adjit.grad(f)(*args), np.float64)
+
+
+def test_scatter_gradients_accumulate_atomically():
+    """Repeated indices: every thread adds into shared elements (cuda.atomic.add)."""
+    idx = np.array([0, 2, 2, 1, 0, 0])
+
+    def f(x):
+        return np.sum(x[idx] ** 2)
+
+    x = np.array([1.0, 2.0, 3.0])
+    assert _close(adjit.grad(f, target="cuda")(x), adjit.grad(f)(x), np.float64)
+
+
+def test_the_kernels_are_grid_stride_loops_with_one_atomic_per_thread_for_a_full_sum():
+    ins = adjit.inspect(lambda x: np.sum(np.exp(x) * x), np.ones(64), target="cuda")
+    assert "loops" in ins.names()
+    assert "for i0 in 0..64:" in str(ins.loops)
+    src = ins.source
+    assert "@cuda.jit" in src and "range(cuda.grid(1), 64, cuda.gridsize(1))" in src
+    assert src.count("cuda.atomic.add") == 1
+    # one fused kernel: forward and backward in the same launch
+    assert len(ins.spec.fn.module.launches) == 1
+    # a max has no atomic form here: its launch is serial, and says so
+    serial = adjit.inspect(lambda x: np.max(np.exp(x)), np.ones(8), target="cuda")
+    launches = [ln for lns in serial.spec.fn.module.launches.values() for ln in lns]
+    assert any(ln.serial for ln in launches)
+
+
+def test_the_verifier_rejects_a_read_of_a_buffer_no_step_writes():
+    k = LoopKernel("k0", [Store("y", (Const(0, "i64"),), Load("nowhere", (Idx(0),)))])
+    with pytest.raises(CodegenError, match="nowhere"):
+        verify(Program("p", [], [], [k], [], []))
+
+
+def test_an_unknown_target_is_refused():
+    with pytest.raises(ValueError, match="'cpu' or 'cuda'"):
+        adjit.grad(_loss, target="tpu")
+
+
+@pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM", "0") == "0",
+                    reason="checks the machine without the simulator")
+def test_without_a_gpu_or_the_simulator_the_error_says_what_to_do():
+    script = textwrap.dedent("""
+        import numpy as np, adjit
+        from numba import cuda
+        if cuda.is_available():
+            print("HAS-GPU")
+        else:
+            try:
+                adjit.grad(lambda x: np.sum(x * x), target="cuda")(np.ones(3))
+            except adjit.AdjitError as e:
+                print(type(e).__name__, e)
+    """)
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="0")
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                         text=True, timeout=120).stdout
+    if "HAS-GPU" in out:
+        pytest.skip("this machine has a GPU")
+    assert "no CUDA GPU" in out and "NUMBA_ENABLE_CUDASIM=1" in out

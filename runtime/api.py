@@ -326,7 +326,7 @@ class Transformed:
             for spec in reversed(tried):
                 call_args = self._call_args(spec, a, vals)
                 outs = spec.run(call_args)
-                if outs[spec.traced.n_outputs] or _traced_on(spec, call_args):
+                if _truth(outs[spec.traced.n_outputs]) or _traced_on(spec, call_args):
                     return self._assemble(spec, outs)
             try:
                 probe = self._probe if self._probe is not None else _NO_PROBE
@@ -476,13 +476,13 @@ class Transformed:
         self.compilations += 1
         if traced.guards:
             call_args = self._call_args(spec, args, vals)
-            if not spec.run(call_args)[traced.n_outputs]:
+            if not _truth(spec.run(call_args)[traced.n_outputs]):
                 # Guards compare exactly, and the compiled code computes a guarded value
                 # with other rounding than the interpreter that computed it while tracing
                 # (another summation order). Python's decisions were traced for these very
                 # arguments, so the specialization holds for them: keep a copy to know them
                 # again (else every call with them would retrace).
-                spec.traced_on = tuple(np.array(x, copy=True) for x in call_args)
+                spec.traced_on = tuple(np.array(host_copy(x), copy=True) for x in call_args)
         return spec
 
     def _check_output(self, traced: Any) -> str:
@@ -583,6 +583,11 @@ def _holds(spec: Specialization, call_args: Any) -> bool:
     return bool(spec.run(call_args)[spec.traced.n_outputs]) or _traced_on(spec, call_args)
 
 
+def _truth(check: Any) -> bool:
+    """A compiled guard check's verdict (read back from the device for a device target)."""
+    return bool(host_copy(check))
+
+
 def _traced_on(spec: Specialization, call_args: Any) -> bool:
     """Whether `call_args` are, bit for bit, the arguments `spec` was traced on (kept only
     where its compiled guard check rounds differently from the trace)."""
@@ -590,7 +595,7 @@ def _traced_on(spec: Specialization, call_args: Any) -> bool:
     if snap is None or len(snap) != len(call_args):
         return False
     for s, a in zip(snap, call_args, strict=True):
-        arr = np.asarray(a)
+        arr = np.asarray(host_copy(a))
         if arr.dtype != s.dtype or arr.shape != s.shape or arr.tobytes() != s.tobytes():
             return False
     return True

@@ -180,3 +180,37 @@ def test_without_a_gpu_or_the_simulator_the_error_says_what_to_do():
     if "HAS-GPU" in out:
         pytest.skip("this machine has a GPU")
     assert "no CUDA GPU" in out and "NUMBA_ENABLE_CUDASIM=1" in out
+
+
+def test_guards_aux_pytrees_and_captured_arrays_with_device_arrays():
+    x = np.linspace(-1, 1, 6)
+    dx = cuda.to_device(x)
+
+    def guarded(v):  # a Python int from a traced value: a guard, checked on the device
+        n = int(np.argmax(v))
+        return np.sum(v[:n + 1] ** 2)
+
+    assert _close(adjit.grad(guarded, target="cuda")(dx).copy_to_host(),
+                  adjit.grad(guarded)(x), np.float64)
+
+    def with_aux(v):
+        return np.sum(v ** 2), v * 2
+
+    g, aux = adjit.grad(with_aux, has_aux=True, target="cuda")(dx)
+    assert is_device_array(g) and _close(aux.copy_to_host(), 2 * x, np.float64)
+
+    def tree(p, v):
+        return np.sum(p["w"] * v + p["b"])
+
+    grads = adjit.grad(tree, target="cuda")({"w": dx, "b": cuda.to_device(np.ones(6))}, x)
+    assert _close(grads["w"].copy_to_host(), x, np.float64)
+
+    c = np.arange(6.0)
+
+    def captured(v):
+        return np.sum(v * c)
+
+    g = adjit.grad(captured, target="cuda")
+    assert _close(g(x), np.arange(6.0), np.float64)
+    c[:] = 1.0  # the captured array is read at every call, never stale
+    assert _close(g(x), np.ones(6), np.float64)

@@ -10,9 +10,13 @@
   device arrays (0-d results as 0-d device arrays). An input returned unchanged as a result
   is copied (on the device), so a result never aliases an argument.
 - Array constants of the function are copied to the device once, at the first call.
-- `HostStep`s (matrix products, library calls, control flow in this version) copy their
-  operands to the host, run the primitive's reference implementation and copy the results
-  back: one round trip per such step.
+- `HostStep`s (matrix products and library calls in this version) copy their operands to
+  the host, run the primitive's reference implementation and copy the results back: one
+  round trip per such step.
+- Control flow runs on the host with device kernels: a `cond` reads its predicate back, a
+  `while` its condition's result at each iteration (one scalar copy each); the branches,
+  bodies and the reverse sweep of a `while_grad` are programs of their own whose kernels
+  run on the device, and the tape holds device arrays.
 
 `target="python"` runs the same program with numpy arrays and the printer's serial Python
 functions: the interpreter the tests compare lowered programs with.
@@ -26,7 +30,7 @@ from typing import Any
 import numpy as np
 from adjit.codegen.cuda import Module, emit, grid
 from adjit.ir.errors import CodegenError
-from adjit.ir.loops import Alloc, Const, HostStep, LoopKernel, Program, verify
+from adjit.ir.loops import Alloc, Const, ControlStep, HostStep, LoopKernel, Program, verify
 from adjit.ir.primitive import PRIMS
 
 DTYPES = {"f32": np.float32, "f64": np.float64, "i32": np.int32, "i64": np.int64,
@@ -68,12 +72,15 @@ def cuda_module() -> Any:
 class ProgramFunction:
     """A compiled program: call it with the graph's inputs."""
 
-    def __init__(self, program: Program, module: Module, namespace: dict[str, Any]) -> None:
+    def __init__(self, program: Program, module: Module, namespace: dict[str, Any],
+                 calls: dict[int, ProgramFunction]) -> None:
         self.program = program
         self.module = module
         self.ns = namespace
+        self.calls = calls  # the programs control steps call, by id of their Program
         self.target = module.target
         self.cuda = cuda_module() if self.target == "cuda" else None
+        self.tape_limit = 4 << 30
         self._consts: list[Any] | None = None
         if self.target == "cuda":
             threads, blocks = (SIM_THREADS, SIM_BLOCKS) if simulated() else (THREADS,
@@ -119,25 +126,8 @@ class ProgramFunction:
     def __call__(self, *args: Any) -> tuple[Any, ...]:
         p = self.program
         on_device = self.cuda is not None and any(is_device_array(a) for a in args)
-        env: dict[str, Any] = {}
-        for b, a in zip(p.inputs, args, strict=True):
-            env[b.name] = self.put(a, b.shape, b.dtype)
-        if self._consts is None:
-            self._consts = [self.put(v, b.shape, b.dtype) for b, v in p.consts]
-        for (b, _), c in zip(p.consts, self._consts, strict=True):
-            env[b.name] = c
-        for k, step in enumerate(p.steps):
-            if isinstance(step, Alloc):
-                env[step.buf] = self.alloc(step)
-            elif isinstance(step, LoopKernel):
-                for fn, params, config in self.launches[k]:
-                    operands = [env[n] for n in params]
-                    if config is None:
-                        fn(*operands)
-                    else:
-                        fn[config](*operands)
-            else:
-                self.host_step(step, env)
+        env = self.run([self.put(a, b.shape, b.dtype)
+                        for b, a in zip(p.inputs, args, strict=True)])
         outs = []
         inputs = {b.name for b in p.inputs}
         for o, shape in zip(p.outputs, p.out_shapes, strict=True):
@@ -155,6 +145,116 @@ class ProgramFunction:
                 outs.append(self.host(a).reshape(shape))
         return tuple(outs)
 
+    def outputs(self, buffers: list[Any]) -> list[Any]:
+        """Run on buffers already where the kernels read them; the output buffers (0-d
+        values as one-element buffers, scalar literals too)."""
+        env = self.run(buffers)
+        return [self.put(np.array(o.value), (1,), o.dtype) if isinstance(o, Const) else env[o]
+                for o in self.program.outputs]
+
+    def run(self, buffers: list[Any]) -> dict[str, Any]:
+        p = self.program
+        env: dict[str, Any] = {b.name: a for b, a in zip(p.inputs, buffers, strict=True)}
+        if self._consts is None:
+            self._consts = [self.put(v, b.shape, b.dtype) for b, v in p.consts]
+        for (b, _), c in zip(p.consts, self._consts, strict=True):
+            env[b.name] = c
+        for k, step in enumerate(p.steps):
+            if isinstance(step, Alloc):
+                env[step.buf] = self.alloc(step)
+            elif isinstance(step, LoopKernel):
+                for fn, params, config in self.launches[k]:
+                    operands = [env[n] for n in params]
+                    if config is None:
+                        fn(*operands)
+                    else:
+                        fn[config](*operands)
+            elif isinstance(step, ControlStep):
+                self.control(step, env)
+            else:
+                self.host_step(step, env)
+        return env
+
+    # -- control flow (the semantics of ir/prims/control.py, with device kernels) -----------
+
+    def truth(self, buf: Any) -> bool:
+        return bool(np.asarray(self.host(buf)).reshape(-1)[0])
+
+    def operands(self, step: ControlStep, env: dict[str, Any]) -> list[Any]:
+        return [self.put(np.array(r.value), (1,), r.dtype) if isinstance(r, Const) else env[r]
+                for r in step.reads]
+
+    def add(self, a: Any, b: Any) -> Any:
+        if self.cuda is None:
+            return a + b
+        out = self.cuda.device_array(a.shape, a.dtype)
+        n = int(np.prod(a.shape))
+        threads, blocks = (SIM_THREADS, SIM_BLOCKS) if simulated() else (THREADS,
+                                                                         MAX_BLOCKS)
+        from adjit.codegen import cuda_kernels
+
+        cuda_kernels.add[grid(n, threads, blocks)](a.reshape(n), b.reshape(n), out.reshape(n))
+        return out
+
+    def loop(self, step: ControlStep, ops: list[Any], tape: list[Any] | None) -> list[Any]:
+        e = step.eqn
+        k = e.p["n_consts"]
+        consts, carried = ops[:k], list(ops[k:len(e.p["body"].inputs)])
+        cond, body = self.calls[id(step.calls["cond"])], self.calls[id(step.calls["body"])]
+        row = sum(int(np.prod(c.shape)) * np.dtype(c.dtype).itemsize for c in carried)
+        while self.truth(cond.outputs(consts + carried)[0]):
+            if tape is not None:
+                if (len(tape) + 1) * row > self.tape_limit:
+                    from adjit.codegen.cpu import TAPE_LIMIT_MESSAGE
+
+                    raise RuntimeError(TAPE_LIMIT_MESSAGE.format(mb=self.tape_limit >> 20))
+                tape.append(carried)
+            carried = body.outputs(consts + carried)
+        return carried
+
+    def control(self, step: ControlStep, env: dict[str, Any]) -> None:
+        e = step.eqn
+        ops = self.operands(step, env)
+        if e.prim == "cond":
+            branch = self.calls[id(step.calls["then" if self.truth(ops[0]) else "else"])]
+            outs = branch.outputs(ops[1:])
+        elif e.prim == "while":
+            tape: list[Any] | None = [] if step.partner is not None else None
+            outs = self.loop(step, ops, tape)
+            env[f"#tape{step.index}"], env[f"#final{step.index}"] = tape, outs
+        else:
+            outs = self.while_grad(step, ops, env)
+        for name, o in zip(step.writes, outs, strict=True):
+            env[name] = o
+
+    def while_grad(self, step: ControlStep, ops: list[Any], env: dict[str, Any]) -> list[Any]:
+        """The forward loop with its tape (or the partner `while`'s), then the cotangents
+        walked back through it (`_while_grad_impl`'s semantics)."""
+        e = step.eqn
+        body = e.p["body"]
+        k, n = e.p["n_consts"], len(body.inputs)
+        if step.partner is None:
+            tape: list[Any] = []
+            final = self.loop(step, ops, tape)
+        else:
+            tape, final = env[f"#tape{step.partner}"], env[f"#final{step.partner}"]
+        back = self.calls[id(step.calls["body_vjp"])]
+        f_in = [i for i, t in enumerate(body.in_types) if t.is_float]
+        f_carried = [i - k for i in f_in if i >= k]
+        ct = list(ops[n:])
+        ct_consts = {i: self.put(np.zeros(body.inputs[i].shape, body.inputs[i].type.np_dtype),
+                                 body.inputs[i].shape or (1,), body.inputs[i].dtype)
+                     for i in f_in if i < k}
+        consts = ops[:k]
+        for carried in reversed(tape):
+            grads = back.outputs(consts + list(carried) + ct)
+            for i, g in zip(f_in, grads, strict=True):
+                if i < k:
+                    ct_consts[i] = self.add(ct_consts[i], g)
+            ct = [grads[f_in.index(k + j)] for j in f_carried]
+        return list(final) + [ct_consts[i] if i < k else ct[f_carried.index(i - k)]
+                              for i in f_in]
+
     def host_step(self, step: HostStep, env: dict[str, Any]) -> None:
         e = step.eqn
         ins = [r.value if isinstance(r, Const) else self.host(env[r]).reshape(x.shape)
@@ -167,9 +267,15 @@ class ProgramFunction:
             env[name] = arr if self.cuda is None else self.cuda.to_device(arr)
 
 
-def compile_program(program: Program, target: str = "cuda") -> ProgramFunction:
-    """Verify, print and load `program` for `target` ("cuda" or "python")."""
-    verify(program)
+def compile_program(program: Program, target: str = "cuda",
+                    done: dict[int, ProgramFunction] | None = None) -> ProgramFunction:
+    """Verify, print and load `program` (and the programs it calls) for `target` ("cuda"
+    or "python")."""
+    if done is None:
+        verify(program)
+        done = {}
+    if id(program) in done:
+        return done[id(program)]
     if target == "cuda":
         cuda = cuda_module()
     module = emit(program, target)
@@ -180,4 +286,10 @@ def compile_program(program: Program, target: str = "cuda") -> ProgramFunction:
     if target == "cuda":
         ns["cuda"] = cuda
     exec(compile(module.text, filename, "exec"), ns)  # noqa: S102 - our own generated text
-    return ProgramFunction(program, module, ns)
+    calls: dict[int, ProgramFunction] = {}
+    fn = done[id(program)] = ProgramFunction(program, module, ns, calls)
+    for step in program.steps:
+        if isinstance(step, ControlStep):
+            for sub in step.calls.values():
+                calls[id(sub)] = compile_program(sub, target, done)
+    return fn

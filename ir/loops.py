@@ -190,7 +190,24 @@ class HostStep:
     note: str = ""
 
 
-Step = Union[Alloc, LoopKernel, HostStep]
+@dataclass(eq=False)
+class ControlStep:
+    """A `cond`, `while` or `while_grad` (equation `eqn`, kernel `index` of the plan) run by
+    the host, calling the programs of its sub-graphs (`calls`, by role: then/else;
+    cond/body/body_vjp), whose own kernels run on the target. Reads and writes as a
+    `HostStep`. A `while` whose `while_grad` (`partner`) runs the same loop records the
+    carried values per iteration (the tape) and the `while_grad` only walks it backwards."""
+
+    eqn: Any
+    index: int
+    reads: tuple[str | Const, ...]
+    writes: tuple[str, ...]
+    calls: dict[str, Program]
+    partner: int | None = None
+    note: str = ""
+
+
+Step = Union[Alloc, LoopKernel, HostStep, ControlStep]
 
 
 @dataclass(eq=False)
@@ -213,23 +230,36 @@ class Program:
         return (s for s in self.steps if isinstance(s, LoopKernel))
 
     def __str__(self) -> str:
+        return "\n".join(self.lines(set()))
+
+    def lines(self, printed: set[int]) -> list[str]:
+        """The program's text; the programs its control steps call follow it, each once."""
         ins = ", ".join(f"{b.name}: {b.dtype}{list(b.shape)}" for b in self.inputs)
         lines = [f"program {self.name}({ins}):"]
+        called: list[Program] = []
         for b, _ in self.consts:
             lines.append(f"  const {b.name}: {b.dtype}{list(b.shape)}")
         for s in self.steps:
             if isinstance(s, Alloc):
                 fill = "" if s.fill is None else f" = {_const_text(s.fill, s.dtype)}"
                 lines.append(f"  alloc {s.buf}: {s.dtype}{list(s.shape)}{fill}")
-            elif isinstance(s, HostStep):
+            elif isinstance(s, (HostStep, ControlStep)):
                 ins = ", ".join(r if isinstance(r, str) else fmt(r) for r in s.reads)
-                lines.append(f"  host {', '.join(s.writes)} = {s.eqn.prim}({ins})"
+                word = "host" if isinstance(s, HostStep) else "control"
+                calls = ""
+                if isinstance(s, ControlStep):
+                    calls = "[" + ", ".join(f"{r}={p.name}" for r, p in s.calls.items()) + "]"
+                    called += [p for p in s.calls.values() if id(p) not in printed]
+                    printed.update(id(p) for p in s.calls.values())
+                lines.append(f"  {word} {', '.join(s.writes)} = {s.eqn.prim}{calls}({ins})"
                              + (f"   # {s.note}" if s.note else ""))
             else:
                 lines.extend("  " + ln for ln in format_kernel(s))
         outs = ", ".join(o if isinstance(o, str) else fmt(o) for o in self.outputs)
         lines.append(f"  return {outs}")
-        return "\n".join(lines)
+        for p in called:
+            lines.extend(p.lines(printed))
+        return lines
 
 
 # ---- printing -------------------------------------------------------------------------------
@@ -360,7 +390,10 @@ def verify(program: Program) -> None:
     for step in program.steps:
         if isinstance(step, Alloc):
             known.add(step.buf)
-        elif isinstance(step, HostStep):
+        elif isinstance(step, (HostStep, ControlStep)):
+            if isinstance(step, ControlStep):
+                for sub in step.calls.values():
+                    verify(sub)
             for r in step.reads:
                 if isinstance(r, str) and r not in known:
                     raise CodegenError(f"host step {step.eqn.prim}: reads {r} before it exists")

@@ -39,6 +39,7 @@ from adjit.ir.loops import (
     Buffer,
     Cast,
     Const,
+    ControlStep,
     Expr,
     For,
     HostStep,
@@ -54,7 +55,17 @@ from adjit.ir.loops import (
     Store,
 )
 from adjit.ir.primitive import ELEMENTWISE, PRIMS
-from adjit.passes.fuse import REDUCERS, Kernel, KernelPlan, Loop, Root, Term, input_terms
+from adjit.passes.fuse import (
+    CONTROL_PRIMS,
+    REDUCERS,
+    Kernel,
+    KernelPlan,
+    Loop,
+    Root,
+    SubFunction,
+    Term,
+    input_terms,
+)
 
 ZERO = (Const(0, "i64"),)  # the index of a one-element buffer
 
@@ -88,11 +99,13 @@ def wide(prim: str, dtype: str) -> bool:
 
 
 def lower(graph: Graph, plan: KernelPlan, name: str = "") -> Program:
-    return _Lowerer(graph, plan).program(name or graph.name)
+    return _Lowerer(graph, plan, {}).program(name or graph.name)
 
 
 class _Lowerer:
-    def __init__(self, graph: Graph, plan: KernelPlan) -> None:
+    def __init__(self, graph: Graph, plan: KernelPlan,
+                 functions: dict[int, Program]) -> None:
+        self.functions = functions  # programs of the sub-graphs lowered so far, by function
         self.g = graph
         self.plan = plan
         self.eqns = graph.eqns
@@ -394,8 +407,15 @@ class _Lowerer:
 
     # -- other kernels -----------------------------------------------------------------------
 
+    def function(self, f: SubFunction, prefix: str) -> Program:
+        if id(f) not in self.functions:
+            self.functions[id(f)] = _Lowerer(f.graph, f.plan, self.functions).program(
+                f"{prefix}_{f.name}")
+        return self.functions[id(f)]
+
     def host(self, kern: Kernel) -> None:
-        """A kernel that is not a loop nest: its equations run on the host, one by one."""
+        """A kernel that is not a loop nest: its equations run on the host, one by one (a
+        control kernel calls the programs of its sub-graphs)."""
         pre: list[Stmt] = []
         self.begin(pre)
         for i in kern.members:
@@ -422,5 +442,10 @@ class _Lowerer:
                 self.steps.append(LoopKernel(f"k{kern.index}_operands", list(pre),
                                              f"the 0-d operands of k{kern.index}"))
                 pre.clear()
-            self.steps.append(HostStep(e, tuple(reads), writes, self.note(i)))
+            if kern.kind in CONTROL_PRIMS:
+                calls = {role: self.function(f, self.g.name) for role, f in kern.calls.items()}
+                self.steps.append(ControlStep(e, kern.index, tuple(reads), writes, calls,
+                                              kern.partner, self.note(i)))
+            else:
+                self.steps.append(HostStep(e, tuple(reads), writes, self.note(i)))
         self.end()

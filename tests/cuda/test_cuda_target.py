@@ -123,6 +123,32 @@ def test_control_flow_and_matrix_products_run_with_device_kernels_around_them():
         assert _close(adjit.grad(f, target="cuda")(*args), adjit.grad(f)(*args), np.float64)
 
 
+@pytest.mark.parametrize("target", ["python", "cuda"])
+def test_loops_and_branches_run_their_bodies_as_programs_of_their_own(target):
+    """cond/while/while_grad: the host decides, the sub-graphs' kernels run on the target;
+    a while and its while_grad share one forward loop (the tape)."""
+    from control_graphs import euler, newton_sqrt, tutorial
+
+    def nested(x):
+        s = 0.0
+        while s < 5.0:
+            s = s + np.sum(x ** 2) if np.sum(x) > 0 else s + 1.0
+        return s * np.sum(np.sin(x))
+
+    cases = [(tutorial, (np.array([0.5, -0.2, 0.3]),)), (tutorial, (-np.ones(3),)),
+             (newton_sqrt, (2.0,)), (euler, (np.linspace(0, 1, 4), np.array(6), 0.1)),
+             (nested, (np.array([0.3, 0.4]),))]
+    for f, args in cases:
+        spec = adjit.value_and_grad(f).specialize(args)
+        call = [a for a, dt in zip(args, spec.in_dtypes, strict=True) if dt is not None]
+        program = lower(spec.final, spec.plan)
+        assert "control" in str(program)
+        got = compile_program(program, target)(*call)
+        for g, r in zip(got, evaluate(spec.final, *call), strict=True):
+            g = g.copy_to_host() if is_device_array(g) else g
+            assert _close(g, r, np.float64), (f.__name__, g, r)
+
+
 def test_scatter_gradients_accumulate_atomically():
     """Repeated indices: every thread adds into shared elements (cuda.atomic.add)."""
     idx = np.array([0, 2, 2, 1, 0, 0])

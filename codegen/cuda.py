@@ -13,7 +13,9 @@ Scheduling for CUDA (decided here, on the loop IR, not in the lowering):
   launch after them; level-0 statements that are not `Let`s run in a one-thread launch.
 - An accumulation whose index walks the parallel loop (`i0`, or an affine map of it) is
   distinct per thread and written as it is. Into a one-element buffer (a reduction over the
-  whole domain): each thread sums into a register and adds it once with `cuda.atomic.add`.
+  whole domain): each thread sums into a register, the block sums its threads' registers by
+  a tree reduction in shared memory, and its first thread adds the block's sum once with
+  `cuda.atomic.add` (one atomic per block).
   Other sums: `cuda.atomic.add` per element. A reduction that has no atomic form (max, min,
   prod, argmax, boolean and complex sums), and a scan along the parallel loop, make the launch
   serial (one thread): correct, not fast; stated by `Launch.serial` in `adjit.inspect`.
@@ -120,9 +122,11 @@ def _statements(body: list[Stmt]) -> list[Stmt]:
 
 
 class _Printer:
-    def __init__(self, program: Program, target: str, dtypes: dict[str, str]) -> None:
+    def __init__(self, program: Program, target: str, dtypes: dict[str, str],
+                 threads: int) -> None:
         self.program = program
         self.target = target
+        self.threads = threads  # per block: the size of the shared arrays of block sums
         self.dtypes = dtypes  # buffer -> dtype
         self.uses: set[str] = set()
         self.lines: list[str] = []
@@ -138,7 +142,7 @@ class _Printer:
         if "sf" in self.uses:
             head.append("from adjit.codegen import special as sf")
         if self.target == "cuda":
-            head.append("from numba import cuda")
+            head += ["from numba import cuda", "from numba import types as nt"]
         return Module("\n".join(head + self.lines) + "\n", self.target, launches)
 
     # -- launches ----------------------------------------------------------------------------
@@ -192,12 +196,34 @@ class _Printer:
                                   f"{identity_literal('sum', self.dtypes[p.buf])}")
         for s in body:
             self.stmt(s, ind, None if serial else loop)
-        for p in partials:
-            idx = ", ".join(code(i, self.uses) for i in p.index or ())
-            self.lines.append(f"{ind}cuda.atomic.add({p.buf}, ({idx},), {self.partial(p)})")
+        if partials:
+            self.block_sums(partials, ind)
         if len(self.lines[-1].strip()) == 0 or self.lines[-1].endswith(":"):
             self.lines.append(f"{ind}pass")
         return Launch(name, params, loop.extent if loop is not None else 1, serial)
+
+    def block_sums(self, partials: list[Accumulate], ind: str) -> None:
+        """Each thread's partial sums, summed over the block by a tree reduction in shared
+        memory (blocks have a power-of-two size), then added once per block."""
+        add = self.lines.append
+        add(f"{ind}tid = cuda.threadIdx.x")
+        for p in partials:
+            name = self.partial(p)
+            add(f"{ind}{name}_s = cuda.shared.array({self.threads}, "
+                f"nt.{NUMBA_TYPES[self.dtypes[p.buf]]})")
+            add(f"{ind}{name}_s[tid] = {name}")
+        add(f"{ind}cuda.syncthreads()")
+        add(f"{ind}half = {self.threads // 2}")
+        add(f"{ind}while half > 0:")
+        add(f"{ind}    if tid < half:")
+        for p in partials:
+            add(f"{ind}        {self.partial(p)}_s[tid] += {self.partial(p)}_s[tid + half]")
+        add(f"{ind}    cuda.syncthreads()")
+        add(f"{ind}    half //= 2")
+        add(f"{ind}if tid == 0:")
+        for p in partials:
+            idx = ", ".join(code(i, self.uses) for i in p.index or ())
+            add(f"{ind}    cuda.atomic.add({p.buf}, ({idx},), {self.partial(p)}_s[0])")
 
     def partial(self, s: Accumulate) -> str:
         idx = "_".join(str(i.value) for i in s.index or () if isinstance(i, Const))
@@ -300,13 +326,18 @@ class _Printer:
             add(f"{ind}    {t} = {x}")
 
 
-def emit(program: Program, target: str = "cuda") -> Module:
+NUMBA_TYPES = {"f32": "float32", "f64": "float64", "i32": "int32", "i64": "int64"}
+
+
+def emit(program: Program, target: str = "cuda", threads: int = 128) -> Module:
     dtypes = {b.name: b.dtype for b in program.inputs}
     dtypes.update({b.name: b.dtype for b, _ in program.consts})
     for s in program.steps:
         if hasattr(s, "shape"):
             dtypes[s.buf] = s.dtype
-    return _Printer(program, target, dtypes).emit()
+    if threads & (threads - 1):
+        raise ValueError(f"threads per block must be a power of two, not {threads}")
+    return _Printer(program, target, dtypes, threads).emit()
 
 
 def grid(extent: int, threads: int, max_blocks: int) -> tuple[int, int]:

@@ -10,9 +10,10 @@
   device arrays (0-d results as 0-d device arrays). An input returned unchanged as a result
   is copied (on the device), so a result never aliases an argument.
 - Array constants of the function are copied to the device once, at the first call.
-- `HostStep`s (matrix products and library calls in this version) copy their operands to
-  the host, run the primitive's reference implementation and copy the results back: one
-  round trip per such step.
+- Float matrix products run on the device (a tiled shared-memory kernel,
+  codegen/cuda_kernels.py). Other `HostStep`s (library calls, integer products) copy their
+  operands to the host, run the primitive's reference implementation and copy the results
+  back: one round trip per such step.
 - Control flow runs on the host with device kernels: a `cond` reads its predicate back, a
   `while` its condition's result at each iteration (one scalar copy each); the branches,
   bodies and the reverse sweep of a `while_grad` are programs of their own whose kernels
@@ -255,7 +256,23 @@ class ProgramFunction:
         return list(final) + [ct_consts[i] if i < k else ct[f_carried.index(i - k)]
                               for i in f_in]
 
+    def device_step(self, step: HostStep, env: dict[str, Any]) -> bool:
+        """Run a step with a hand-written device kernel where there is one (float matrix
+        products: codegen/cuda_kernels.py); False where there is none."""
+        e = step.eqn
+        if self.cuda is None or e.prim != "matmul" or e.out.dtype not in ("f32", "f64"):
+            return False
+        from adjit.codegen import cuda_kernels
+
+        out = self.cuda.device_array(e.out.shape, DTYPES[e.out.dtype])
+        a, b = (env[r] for r in step.reads)
+        cuda_kernels.launch_matmul(a, b, out, e.p["transpose_a"], e.p["transpose_b"])
+        env[step.writes[0]] = out
+        return True
+
     def host_step(self, step: HostStep, env: dict[str, Any]) -> None:
+        if self.device_step(step, env):
+            return
         e = step.eqn
         ins = [r.value if isinstance(r, Const) else self.host(env[r]).reshape(x.shape)
                for r, x in zip(step.reads, e.inputs, strict=True)]
@@ -278,7 +295,7 @@ def compile_program(program: Program, target: str = "cuda",
         return done[id(program)]
     if target == "cuda":
         cuda = cuda_module()
-    module = emit(program, target)
+    module = emit(program, target, SIM_THREADS if simulated() else THREADS)
     filename = f"<adjit-{target} {program.name} {abs(hash(module.text)):x}>"
     linecache.cache[filename] = (len(module.text), None, module.text.splitlines(True),
                                  filename)

@@ -149,6 +149,24 @@ def test_loops_and_branches_run_their_bodies_as_programs_of_their_own(target):
             assert _close(g, r, np.float64), (f.__name__, g, r)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_matrix_products_run_on_the_device_tiled(dtype):
+    """Products (batched, transposed in the gradient) by the tiled shared-memory kernel."""
+    rng = np.random.default_rng(1)
+    w1, w2, x = (rng.normal(size=s).astype(dtype) for s in ((7, 5), (3, 7), (5, 6)))
+
+    def mlp(w1, w2, x):
+        return np.sum(np.tanh(w2 @ np.tanh(w1 @ x)) ** 2)
+
+    got = adjit.grad(mlp, argnums=(0, 1), target="cuda")(w1, w2, x)
+    ref = adjit.grad(mlp, argnums=(0, 1))(w1, w2, x)
+    assert all(_close(g, r, dtype) for g, r in zip(got, ref, strict=True))
+    a, b = rng.normal(size=(2, 3, 4)).astype(dtype), rng.normal(size=(2, 4, 5)).astype(dtype)
+    assert _close(adjit.jit(lambda p, q: p @ q, target="cuda")(a, b), a @ b, dtype)
+    ins = adjit.inspect(adjit.jit(lambda p, q: p @ q, target="cuda"), a, b)
+    assert "host" in str(ins.loops)  # a step of its own, run by cuda_kernels.matmul
+
+
 def test_scatter_gradients_accumulate_atomically():
     """Repeated indices: every thread adds into shared elements (cuda.atomic.add)."""
     idx = np.array([0, 2, 2, 1, 0, 0])
@@ -160,13 +178,14 @@ def test_scatter_gradients_accumulate_atomically():
     assert _close(adjit.grad(f, target="cuda")(x), adjit.grad(f)(x), np.float64)
 
 
-def test_the_kernels_are_grid_stride_loops_with_one_atomic_per_thread_for_a_full_sum():
+def test_the_kernels_are_grid_stride_loops_with_a_block_tree_sum_for_a_full_sum():
     ins = adjit.inspect(lambda x: np.sum(np.exp(x) * x), np.ones(64), target="cuda")
     assert "loops" in ins.names()
     assert "for i0 in 0..64:" in str(ins.loops)
     src = ins.source
     assert "@cuda.jit" in src and "range(cuda.grid(1), 64, cuda.gridsize(1))" in src
-    assert src.count("cuda.atomic.add") == 1
+    assert src.count("cuda.atomic.add") == 1  # once per block, after the tree in shared memory
+    assert "cuda.shared.array" in src and "cuda.syncthreads()" in src
     # one fused kernel: forward and backward in the same launch
     assert len(ins.spec.fn.module.launches) == 1
     # a max has no atomic form here: its launch is serial, and says so

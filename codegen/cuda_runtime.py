@@ -11,7 +11,7 @@
   is copied (on the device), so a result never aliases an argument.
 - Array constants of the function are copied to the device once, at the first call.
 - Float matrix products run on the device (a tiled shared-memory kernel,
-  codegen/cuda_kernels.py). Other `HostStep`s (library calls, integer products) copy their
+  codegen/cuda_kernels.py). Other `CallStep`s (library calls, integer products) copy their
   operands to the host, run the primitive's reference implementation and copy the results
   back: one round trip per such step.
 - Control flow runs on the host with device kernels: a `cond` reads its predicate back, a
@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from adjit.codegen.cuda import Module, emit, grid
 from adjit.ir.errors import CodegenError
-from adjit.ir.loops import Alloc, Const, ControlStep, HostStep, LoopKernel, Program, verify
+from adjit.ir.loops import Alloc, Const, ControlStep, CallStep, LoopKernel, Program, verify
 from adjit.ir.primitive import PRIMS
 
 DTYPES = {"f32": np.float32, "f64": np.float64, "i32": np.int32, "i64": np.int64,
@@ -173,7 +173,7 @@ class ProgramFunction:
             elif isinstance(step, ControlStep):
                 self.control(step, env)
             else:
-                self.host_step(step, env)
+                self.call_step(step, env)
         return env
 
     # -- control flow (the semantics of ir/prims/control.py, with device kernels) -----------
@@ -256,7 +256,7 @@ class ProgramFunction:
         return list(final) + [ct_consts[i] if i < k else ct[f_carried.index(i - k)]
                               for i in f_in]
 
-    def device_step(self, step: HostStep, env: dict[str, Any]) -> bool:
+    def device_step(self, step: CallStep, env: dict[str, Any]) -> bool:
         """Run a step with a hand-written device kernel where there is one (float matrix
         products: codegen/cuda_kernels.py); False where there is none."""
         e = step.eqn
@@ -270,7 +270,7 @@ class ProgramFunction:
         env[step.writes[0]] = out
         return True
 
-    def host_step(self, step: HostStep, env: dict[str, Any]) -> None:
+    def call_step(self, step: CallStep, env: dict[str, Any]) -> None:
         if self.device_step(step, env):
             return
         e = step.eqn

@@ -7,8 +7,9 @@ the lowering). The IR is small and printable (`str(program)`):
 - Memory: `Program.inputs`, `Program.consts` and the buffers of `Alloc` steps, each named.
   0-d values that live in memory are one-element buffers of shape (1,) read at index 0.
 - Steps, in order: `Alloc` (a buffer, empty or filled with a value), `LoopKernel` (one loop
-  nest of the plan: statements, `For` loops), `HostStep` (an equation the target does not
-  lower: run by the reference implementation of its primitive on the host).
+  nest of the plan: statements, `For` loops), `CallStep` (an equation that is not loops:
+  a library kernel of the target where it has one, else its primitive's reference
+  implementation on the host), `ControlStep` (cond/while/while_grad calling programs).
 - Statements: `Let` (a scalar local), `Init` (a local register set to its reduction's
   identity), `Store`, `Accumulate` (`buf[index] op= value` for op in sum, max, min, prod,
   or, and; into a local register when `index` is None), `ArgAccumulate` (argmax/argmin:
@@ -180,9 +181,10 @@ class LoopKernel:
 
 
 @dataclass(eq=False)
-class HostStep:
-    """Equation `eqn` run on the host by its primitive's reference implementation: it reads
-    buffers `reads` (a scalar literal where the entry is a `Const`) and writes `writes`."""
+class CallStep:
+    """Equation `eqn` run as one call (a target's library kernel, else its primitive's
+    reference implementation on the host): it reads buffers `reads` (a scalar literal
+    where the entry is a `Const`) and writes `writes`."""
 
     eqn: Any
     reads: tuple[str | Const, ...]
@@ -195,7 +197,7 @@ class ControlStep:
     """A `cond`, `while` or `while_grad` (equation `eqn`, kernel `index` of the plan) run by
     the host, calling the programs of its sub-graphs (`calls`, by role: then/else;
     cond/body/body_vjp), whose own kernels run on the target. Reads and writes as a
-    `HostStep`. A `while` whose `while_grad` (`partner`) runs the same loop records the
+    `CallStep`. A `while` whose `while_grad` (`partner`) runs the same loop records the
     carried values per iteration (the tape) and the `while_grad` only walks it backwards."""
 
     eqn: Any
@@ -207,7 +209,7 @@ class ControlStep:
     note: str = ""
 
 
-Step = Union[Alloc, LoopKernel, HostStep, ControlStep]
+Step = Union[Alloc, LoopKernel, CallStep, ControlStep]
 
 
 @dataclass(eq=False)
@@ -243,9 +245,9 @@ class Program:
             if isinstance(s, Alloc):
                 fill = "" if s.fill is None else f" = {_const_text(s.fill, s.dtype)}"
                 lines.append(f"  alloc {s.buf}: {s.dtype}{list(s.shape)}{fill}")
-            elif isinstance(s, (HostStep, ControlStep)):
+            elif isinstance(s, (CallStep, ControlStep)):
                 ins = ", ".join(r if isinstance(r, str) else fmt(r) for r in s.reads)
-                word = "host" if isinstance(s, HostStep) else "control"
+                word = "call" if isinstance(s, CallStep) else "control"
                 calls = ""
                 if isinstance(s, ControlStep):
                     calls = "[" + ", ".join(f"{r}={p.name}" for r, p in s.calls.items()) + "]"
@@ -390,13 +392,13 @@ def verify(program: Program) -> None:
     for step in program.steps:
         if isinstance(step, Alloc):
             known.add(step.buf)
-        elif isinstance(step, (HostStep, ControlStep)):
+        elif isinstance(step, (CallStep, ControlStep)):
             if isinstance(step, ControlStep):
                 for sub in step.calls.values():
                     verify(sub)
             for r in step.reads:
                 if isinstance(r, str) and r not in known:
-                    raise CodegenError(f"host step {step.eqn.prim}: reads {r} before it exists")
+                    raise CodegenError(f"{step.eqn.prim}: reads {r} before it exists")
             known.update(step.writes)
         else:
             check(step.body, set(), set(), f"kernel {step.name}")

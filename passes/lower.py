@@ -19,9 +19,11 @@ How the plan's objects lower:
   (accumulations filled with their identity). The plan's CPU schedule is not kept: a
   `Scratch` (a row cached for sibling loops) is recomputed, a `Walk` (carried partial sums
   of shifted slices) is a plain accumulation into a zeroed array.
-- A kernel that is not a loop nest (matmul, a library call, concatenate, a reshape, control
-  flow) is a `HostStep` in this version: the reference implementation of its primitive runs
-  on the host. Its 0-d operands computed inline are stored first.
+- A kernel that is not a loop nest (matmul, a library call, concatenate, a reshape) is a
+  `CallStep`: the target runs it with a library kernel of its own where it has one, else
+  with the primitive's reference implementation on the host. Control flow is a
+  `ControlStep` calling the programs of its sub-graphs (lowered the same way, each once).
+  Their 0-d operands computed inline are stored first.
 """
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ from adjit.ir.loops import (
     ControlStep,
     Expr,
     For,
-    HostStep,
+    CallStep,
     Idx,
     Init,
     Let,
@@ -164,7 +166,7 @@ class _Lowerer:
             if kern.kind == "loop":
                 self.loop_kernel(kern)
             else:
-                self.host(kern)
+                self.call(kern)
         outputs: list[str | Const] = []
         tail: list[Stmt] = []
         self.kernel = Kernel(len(self.plan.kernels), "loop", ())
@@ -413,9 +415,9 @@ class _Lowerer:
                 f"{prefix}_{f.name}")
         return self.functions[id(f)]
 
-    def host(self, kern: Kernel) -> None:
-        """A kernel that is not a loop nest: its equations run on the host, one by one (a
-        control kernel calls the programs of its sub-graphs)."""
+    def call(self, kern: Kernel) -> None:
+        """A kernel that is not a loop nest: one call per equation (a control kernel calls
+        the programs of its sub-graphs)."""
         pre: list[Stmt] = []
         self.begin(pre)
         for i in kern.members:
@@ -447,5 +449,5 @@ class _Lowerer:
                 self.steps.append(ControlStep(e, kern.index, tuple(reads), writes, calls,
                                               kern.partner, self.note(i)))
             else:
-                self.steps.append(HostStep(e, tuple(reads), writes, self.note(i)))
+                self.steps.append(CallStep(e, tuple(reads), writes, self.note(i)))
         self.end()

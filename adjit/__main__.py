@@ -18,7 +18,7 @@ from typing import Any
 # parser (and `--help`) does not import adjit. tests/runtime/test_cli_config.py keeps the
 # two equal.
 STAGES = ("traced", "guards", "adjoint", "pruned", "prune_report", "simplified", "rewrites",
-          "plan", "source")
+          "plan", "loops", "source")
 
 
 class UsageError(Exception):
@@ -86,7 +86,7 @@ def _inspect(ns: argparse.Namespace) -> int:
     fn = _load(ns.target)
     args = _args(ns.args)
     try:
-        ins = adjit.inspect(fn, *args)
+        ins = adjit.inspect(fn, *args, target=ns.device)
     except adjit.AdjitError as e:
         print(f"adjit: {e}", file=sys.stderr)
         return 1
@@ -156,6 +156,9 @@ def parser() -> argparse.ArgumentParser:
                                                  'e.g. "np.arange(4.0)" or "np.ones(3), 2.0"')
     p.add_argument("--stage", choices=STAGES, metavar="STAGE",
                    help=f"print only this stage: {', '.join(STAGES)}")
+    p.add_argument("--device", choices=("cpu", "cuda"), default=None,
+                   help="compile for this target (cuda: numba.cuda kernels; without a GPU set "
+                        "NUMBA_ENABLE_CUDASIM=1)")
     p.set_defaults(run=_inspect)
     c = sub.add_parser("compare", help="the traced, declared and recorded graphs of a "
                                        "function, side by side")

@@ -179,7 +179,9 @@ def compile_source(src: Source, cache_dir: pathlib.Path | cache.Folder, jit: boo
         f = getattr(module, callee)
         if not isinstance(f, numba.core.dispatcher.Dispatcher):
             setattr(module, callee, numba.njit(fastmath=False, error_model="numpy")(f))
-    disp = numba.njit(fastmath=False, error_model="numpy")(fn)
+    # a multi-core loop (codegen/parallel.py) needs numba's parallel backend
+    disp = numba.njit(fastmath=False, error_model="numpy",
+                      parallel="prange(" in src.text)(fn)
     on_miss = None
     if worker:
         from . import worker as worker_mod

@@ -96,6 +96,8 @@ def _tanh_lines(x: str, name: str) -> list[str]:
             + r.format(s=sq) + ")"]
 
 
+# A scan's operator (its primitive's `Lowering.op`) as Python.
+SCAN_SYMBOLS = {"sum": "+", "prod": "*"}
 # Primitives lowered to several statements (faster than their one-line template).
 EXPANSIONS = {"tanh": _tanh_lines}
 # Names the generated code uses itself: modules it imports (np, math, cmath, fm, ck, lk, fk,
@@ -873,7 +875,8 @@ class _Emitter:
             self.accumulate(r, acc, level)
             return
         e = self.eqns[r.eqn]
-        code, _ = self.ev(e.inputs[0], r.terms)
+        # a scan's term is its last input (a linear recurrence's first is its coefficient)
+        code, _ = self.ev(e.inputs[-1] if r.kind == "scan" else e.inputs[0], r.terms)
         lines: list[Any] = [self.comment(r.eqn)]
         if r.kind == "scan":
             idx, _ = self.index(r.target)
@@ -885,8 +888,15 @@ class _Emitter:
                 ax = e.p["axis"]
                 prev[ax] = Term(-1, 1, a)
                 pidx, _ = self.index(tuple(prev))
+                before = f"{self.aname(r.var)}[{pidx}]"
+                op = PRIMS[e.prim].lowers.op
+                if op == "linear":  # s[i] = a[i] * s[i - 1] + b[i]
+                    coef, _ = self.ev(e.inputs[0], r.terms)
+                    step = f"{coef} * {before} + {code}"
+                else:
+                    step = f"{before} {SCAN_SYMBOLS[op]} {code}"
                 lines.append(_Line(f"{self.aname(r.var)}[{idx}] = {code} if i{a} == 0 else "
-                                   f"{self.aname(r.var)}[{pidx}] + {code}", None))
+                                   f"{step}", None))
             self.put(level, lines)
             return
         op = REDUCERS.get(e.prim, "sum")

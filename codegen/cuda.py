@@ -282,8 +282,10 @@ class _Printer:
         elif isinstance(s, Scan):
             x = self.fresh()
             add(f"{ind}{x} = {code(s.expr, self.uses)}")
-            add(f"{ind}{self.target_of(s.buf, s.index)} = {x} if i{s.axis} == 0 else "
-                f"{self.target_of(s.buf, s.prev)} + {x}")
+            before = self.target_of(s.buf, s.prev)
+            step = (f"{code(s.coef, self.uses)} * {before} + {x}" if s.coef is not None
+                    else f"{before} {'*' if s.op == 'prod' else '+'} {x}")
+            add(f"{ind}{self.target_of(s.buf, s.index)} = {x} if i{s.axis} == 0 else {step}")
         elif isinstance(s, ArgAccumulate):
             x = self.fresh()
             best, where = self.target_of(s.best, s.index), self.target_of(s.buf, s.index)

@@ -32,7 +32,8 @@ import numpy as np
 from adjit.codegen.cuda import Module, emit, grid
 from adjit.ir.errors import CodegenError
 from adjit.ir.loops import Alloc, Const, ControlStep, CallStep, LoopKernel, Program, verify
-from adjit.ir.primitive import PRIMS
+from adjit.ir.primitive import MATMUL, PRIMS
+from adjit.passes.fuse import COND, WHILE
 
 DTYPES = {"f32": np.float32, "f64": np.float64, "i32": np.int32, "i64": np.int64,
           "bool": np.bool_, "c64": np.complex64, "c128": np.complex128}
@@ -216,10 +217,10 @@ class ProgramFunction:
     def control(self, step: ControlStep, env: dict[str, Any]) -> None:
         e = step.eqn
         ops = self.operands(step, env)
-        if e.prim == "cond":
+        if e.prim == COND:
             branch = self.calls[id(step.calls["then" if self.truth(ops[0]) else "else"])]
             outs = branch.outputs(ops[1:])
-        elif e.prim == "while":
+        elif e.prim == WHILE:
             tape: list[Any] | None = [] if step.partner is not None else None
             outs = self.loop(step, ops, tape)
             env[f"#tape{step.index}"], env[f"#final{step.index}"] = tape, outs
@@ -260,7 +261,8 @@ class ProgramFunction:
         """Run a step with a hand-written device kernel where there is one (float matrix
         products: codegen/cuda_kernels.py); False where there is none."""
         e = step.eqn
-        if self.cuda is None or e.prim != "matmul" or e.out.dtype not in ("f32", "f64"):
+        if self.cuda is None or PRIMS[e.prim].lowers.how != MATMUL \
+                or e.out.dtype not in ("f32", "f64"):
             return False
         from adjit.codegen import cuda_kernels
 

@@ -122,7 +122,7 @@ def _inline(kind: str, lines: Sequence[str]) -> bool:
         return all(ln.startswith("ck.") or _ALLOC.fullmatch(ln) for ln in code)
     if kind == "return":
         return len(code) == 1 and code[0].startswith("return ")
-    return kind == "reshape"
+    return kind == "view"
 
 
 _ALLOC = re.compile(r"a\d+ = np\.empty\([^=]*\)")

@@ -47,8 +47,11 @@ def elementwise(eqn: Eqn, vals: list[Value], flags: list[bool], size: int) -> li
 
 
 def axes_shifted(eqn: Eqn, vals: list[Value], flags: list[bool], size: int) -> list[Value]:
-    """Reductions and scans over `axes` or `axis` of their one operand."""
+    """Reductions and scans over `axes` or `axis` (a scan of several operands, a linear
+    recurrence, has them all batched)."""
     p = dict(eqn.params)
+    if len(vals) > 1:
+        vals = [lead(v, f, size) for v, f in zip(vals, flags, strict=True)]
     if "axes" in p:
         return _emit(eqn, vals, axes=tuple(a + 1 for a in p["axes"]))
     return _emit(eqn, vals, axis=p["axis"] + 1)

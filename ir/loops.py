@@ -139,7 +139,7 @@ class ArgAccumulate:
 @dataclass(eq=False)
 class Scan:
     """`buf[index] = expr` at the first iteration of loop `axis`, else
-    `buf[prev] + expr` (a cumulative sum along that loop)."""
+    `buf[prev] op expr` (a running sum or product along that loop)."""
 
     buf: str
     index: tuple[Expr, ...]
@@ -147,6 +147,8 @@ class Scan:
     axis: int
     expr: Expr
     note: str = ""
+    op: str = "sum"  # or "prod", or "linear": buf[index] = coef * buf[prev] + expr
+    coef: Expr | None = None
 
 
 @dataclass(eq=False)
@@ -320,8 +322,11 @@ def format_stmt(s: Stmt, indent: str = "") -> list[str]:
         return [f"{indent}{_target(s.buf, s.index)} {s.op}= ({fmt(s.expr)} at "
                 f"{fmt(s.position)}; best in {s.best}){note}"]
     assert isinstance(s, Scan)
-    return [f"{indent}{_target(s.buf, s.index)} = {fmt(s.expr)} + (0 if i{s.axis} == 0 else "
-            f"{_target(s.buf, s.prev)}){note}"]
+    prev = _target(s.buf, s.prev)
+    step = (f"{fmt(s.coef)} * {prev} + {fmt(s.expr)}" if s.coef is not None
+            else f"{prev} {'*' if s.op == 'prod' else '+'} {fmt(s.expr)}")
+    return [f"{indent}{_target(s.buf, s.index)} = {fmt(s.expr)} if i{s.axis} == 0 else "
+            f"{step}{note}"]
 
 
 def format_kernel(k: LoopKernel) -> list[str]:
@@ -351,6 +356,8 @@ def stmt_exprs(s: Stmt) -> Iterator[Expr]:
     """The expressions statement `s` reads (not those of a loop's body)."""
     if isinstance(s, (Let, Store, Accumulate, ArgAccumulate, Scan)):
         yield s.expr
+    if isinstance(s, Scan) and s.coef is not None:
+        yield s.coef
     for index in (getattr(s, "index", None), getattr(s, "prev", None)):
         if index:
             yield from index

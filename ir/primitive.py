@@ -8,6 +8,8 @@ to code. `tests/prims/test_registry.py` fails when a rule is missing.
 """
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -21,6 +23,54 @@ INDEX = "index"  # data-dependent addressing (gather, scatter_add)
 LINALG = "linalg"  # matrix products: BLAS
 LIBRARY = "library"  # a kernel of its own: codegen calls the library function of its name
 CONTROL = "control"  # structured control flow with sub-graphs
+
+
+# How a primitive lowers to loops (`Lowering.how`): passes/fuse.py plans with it,
+# passes/lower.py and the code generators print it; none of them switches on primitive names.
+SCALAR = "scalar"  # a scalar expression per element: its `code` template
+REMAP = "remap"  # only moves data: its input read at another index (`index`)
+REDUCTION = "reduce"  # combines the elements along `axes` with `op` (sum, max, argmax, ...)
+SCAN = "scan"  # a running `op` along `axis` (cumsum, cumprod)
+ACCUMULATE = "accumulate"  # adds its input into a zeroed array at `target` (unslice, scatter)
+MATMUL = "matmul"  # a matrix product: BLAS on the CPU, a tiled kernel on CUDA
+CALL = "call"  # one call of a library kernel of its name (convolution, solves, FFT, sort)
+CONCAT = "concatenate"  # copies its inputs into one array
+VIEW = "view"  # the same data under another shape or name: a kernel of its own, no work
+CONTROL_FLOW = "control"  # sub-graphs run by the host (cond, while, while_grad)
+
+
+@dataclass(frozen=True)
+class Lowering:
+    """How one primitive lowers (see the constants above).
+
+    `op`: the combining operator of a reduction, scan or accumulation. `index(eqn, j,
+    terms)`: the index input j is read at for output index `terms` (scalar and remap
+    primitives; ir/index.py). `target(eqn, terms)`: the index an accumulation writes for
+    input index `terms`. `inline_if(eqn)`: lowered as `how` only where it holds, as a `VIEW`
+    elsewhere (a reshape that is not only size-1 dims; `remat` of an array). `cost`: work per
+    element in adds; fusion recomputes values of cost <= 1 in later kernels instead of
+    storing them. `commutative`: the operator's arguments may be swapped."""
+
+    how: str
+    op: str | None = None
+    index: Callable[..., Any] | None = None
+    target: Callable[..., Any] | None = None
+    inline_if: Callable[..., bool] | None = None
+    cost: int = 1
+    commutative: bool = False
+
+
+_CHEAP_CALLS = {"abs", "np.floor", "math.floor", "math.copysign", "np.float32", "np.float64",
+                "np.int32", "np.int64", "bool"}
+_CALL = re.compile(r"([A-Za-z_][\w.]*)\s*\(")
+
+
+def template_cost(code: str | None) -> int:
+    """An elementwise template's cost: 1 for operators, comparisons and selects; 10 for
+    anything that calls a math library (or `**`, libm's pow)."""
+    if code is None or "**" in code or any(f not in _CHEAP_CALLS for f in _CALL.findall(code)):
+        return 10
+    return 1
 
 
 @dataclass(frozen=True)
@@ -56,7 +106,25 @@ class Primitive:
     # How it runs over a leading batch axis (adjit.vmap): ir/batching.py. None: its kind's
     # default there (elementwise, axes shifted, or one copy per example).
     batch: Callable[..., Any] | None = None
+    # How it lowers to loops (`Lowering`); None: its kind's default (`lowers`).
+    lowering: Lowering | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @functools.cached_property
+    def lowers(self) -> Lowering:
+        """`lowering`, or its kind's default: elementwise primitives are scalar expressions
+        read with numpy broadcasting, library primitives calls, control flow the host's."""
+        if self.lowering is not None:
+            return self.lowering
+        if self.kind == ELEMENTWISE:
+            from .index import broadcast_terms
+
+            return Lowering(SCALAR, index=broadcast_terms, cost=template_cost(self.code))
+        if self.kind == LIBRARY:
+            return Lowering(CALL)
+        if self.kind == CONTROL:
+            return Lowering(CONTROL_FLOW)
+        raise AssertionError(f"primitive {self.name} ({self.kind}) declares no lowering")
 
     def batching_rule(self) -> Callable[..., Any]:
         """`batch`, or the default rule of this primitive's kind."""

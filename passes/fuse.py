@@ -97,113 +97,71 @@ from typing import Any
 
 from adjit.ir.core import Eqn, Graph, Lit, Value, Var
 from adjit.ir.errors import CodegenError
-from adjit.ir.primitive import ELEMENTWISE, LIBRARY, PRIMS
+from adjit.ir.index import (
+    CONST0,
+    Term,
+    driving_terms,
+    reduced_axes,
+    squeeze,
+    term_values,
+)
+from adjit.ir.primitive import (
+    ACCUMULATE,
+    CALL,
+    CONCAT,
+    CONTROL_FLOW,
+    LIBRARY,
+    MATMUL,
+    PRIMS,
+    REDUCTION,
+    REMAP,
+    SCALAR,
+    SCAN,
+    VIEW,
+)
 from adjit.ir.printer import Namer, format_eqn
 
-CONTROL_PRIMS = ("cond", "while", "while_grad")
+# The control-flow primitives (the only ones fusion and the back ends name).
+COND, WHILE, WHILE_GRAD = CONTROL_PRIMS = ("cond", "while", "while_grad")
 
-# ---- index terms ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Term:
-    """One coordinate of an index: start + step * (i_axis | value[index] | 0)."""
-
-    start: int = 0
-    step: int = 1
-    axis: int | None = None
-    data: tuple[Value, tuple[Term, ...]] | None = None
-
-    @property
-    def is_const(self) -> bool:
-        return self.axis is None and self.data is None
-
-    def affine(self, start: int, step: int) -> Term:
-        """start + step * self."""
-        if self.is_const:
-            return Term(start + step * self.start)
-        return Term(start + step * self.start, step * self.step, self.axis, self.data)
+# ---- index terms (ir/index.py) and what primitives declare (ir/primitive.py `Lowering`) ---
 
 
-CONST0 = Term()
+def _lowering(kind: str) -> dict[str, str]:
+    return {n: p.lowers.op for n, p in PRIMS.items() if p.lowers.how == kind}
 
-# Reductions: combiner names used by codegen.
-REDUCERS = {"reduce_sum": "sum", "reduce_max": "max", "reduce_min": "min",
-            "reduce_prod": "prod", "argmax": "argmax", "argmin": "argmin"}
-# Elementwise work cheap enough to recompute in a later kernel instead of storing it.
-CHEAP = {"neg", "add", "sub", "mul", "div", "abs", "maximum", "minimum", "select", "convert",
-         "stop_gradient", "lt", "le", "gt", "ge", "eq", "ne", "logical_and", "logical_or",
-         "logical_not", "sign", "floor", "broadcast_to", "reshape", "transpose", "slice",
-         "gather", *REDUCERS}  # (reductions over size-1 axes only: inline reshapes)
+
+# Reductions by name, with their combining operator (sum, max, argmax, ...).
+REDUCERS = _lowering(REDUCTION)
+# Work cheap enough to recompute in a later kernel instead of storing it: cheap scalars,
+# remaps, and reductions (over size-1 axes only: inline reshapes).
+CHEAP = {n for n, p in PRIMS.items() if (p.lowers.how == SCALAR and p.lowers.cost <= 1)
+         or p.lowers.how in (REMAP, REDUCTION)}
 MAX_RECOMPUTE = 12  # equations recomputed per value, at most
 MAX_SCRATCH = 1 << 15  # elements of a scratch buffer (256 KiB of float64), at most
 MAX_CARRY = 8  # partial sums an accumulator carries in registers across iterations, at most
-SUMS = ("unslice", "scatter_add", "reduce_sum")  # the accumulations an `add` may share
+# The sum-accumulations an `add` may share: accumulations, and sums into arrays.
+SUMS = tuple(n for n, p in PRIMS.items() if p.lowers.op == "sum"
+             and p.lowers.how in (ACCUMULATE, REDUCTION))
 
 
-def squeeze(shape: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(d for d in shape if d != 1)
+def root_inputs(e: Eqn) -> tuple[Value, ...]:
+    """What a root reads at its own index: a scan all its inputs (a linear recurrence reads
+    its coefficient and its term), a reduction or an accumulation its first."""
+    return e.inputs if PRIMS[e.prim].lowers.how == SCAN else e.inputs[:1]
 
 
-def driving_terms(shape: tuple[int, ...]) -> tuple[Term, ...]:
-    """The identity index of a driving shape: its non-size-1 dims are loops 0, 1, ..."""
-    out, axis = [], 0
-    for d in shape:
-        if d == 1:
-            out.append(CONST0)
-        else:
-            out.append(Term(axis=axis))
-            axis += 1
-    return tuple(out)
-
-
-def reduced_axes(eqn: Eqn) -> tuple[int, ...]:
-    p = eqn.p
-    return tuple(p["axes"]) if "axes" in p else (p["axis"],)
-
-
-def is_size1_reshape(eqn: Eqn) -> bool:
-    return squeeze(eqn.inputs[0].shape) == squeeze(eqn.out.shape)
+def _position(e: Eqn) -> bool:
+    """An argmax/argmin: its value is a position, not a function of its input's values."""
+    return PRIMS[e.prim].lowers.op in ("argmax", "argmin")
 
 
 def input_terms(eqn: Eqn, j: int, terms: tuple[Term, ...]) -> tuple[Term, ...]:
-    """The index at which inline equation `eqn` reads input `j` to produce its output at `terms`."""
-    x = eqn.inputs[j]
-    prim = eqn.prim
-    out_shape = eqn.out.shape
-    if PRIMS[prim].kind == ELEMENTWISE or prim == "broadcast_to":
-        off = len(out_shape) - len(x.shape)
-        return tuple(CONST0 if d == 1 and out_shape[off + i] != 1 else terms[off + i]
-                     for i, d in enumerate(x.shape))
-    p = eqn.p
-    if prim == "reshape":
-        big = iter(t for t, d in zip(terms, out_shape, strict=True) if d != 1)
-        return tuple(CONST0 if d == 1 else next(big) for d in x.shape)
-    if prim == "transpose":
-        out = [CONST0] * len(terms)
-        for i, a in enumerate(p["perm"]):
-            out[a] = terms[i]
-        return tuple(out)
-    if prim == "slice":
-        return tuple(t.affine(s, st)
-                     for t, s, st in zip(terms, p["starts"], p["steps"], strict=True))
-    if prim == "gather":
-        axis, r = p["axis"], eqn.inputs[1].type.ndim
-        if j == 1:
-            return terms[axis:axis + r]
-        return terms[:axis] + (Term(data=(eqn.inputs[1], terms[axis:axis + r])),) \
-            + terms[axis + r:]
-    if prim in REDUCERS:  # a reduction over size-1 dims only: a reshape
-        axes = reduced_axes(eqn)
-        it = iter(terms)
-        return tuple(CONST0 if i in axes else next(it) for i in range(x.type.ndim))
-    raise AssertionError(f"{prim} is not an index remap")
-
-
-def term_values(terms: tuple[Term, ...]) -> Iterator[tuple[Value, tuple[Term, ...]]]:
-    for t in terms:
-        if t.data is not None:
-            yield t.data
+    """The index at which inline equation `eqn` reads input `j` to produce its output at
+    `terms`: the index map its primitive declares (`Lowering.index`)."""
+    index = PRIMS[eqn.prim].lowers.index
+    assert index is not None, f"{eqn.prim} is not an index remap"
+    return index(eqn, j, terms)
 
 
 # ---- the plan -------------------------------------------------------------------------------
@@ -325,7 +283,7 @@ class Accumulator:
 @dataclass(eq=False)
 class Kernel:
     index: int
-    kind: str  # 'loop' | 'matmul' | 'library' | 'concatenate' | 'reshape'
+    kind: str  # 'loop' | 'matmul' | 'library' | 'concatenate' | 'view' | a control kind
     domain: tuple[int, ...]
     members: list[int] = field(default_factory=list)
     items: list[Loop | Root] = field(default_factory=list)
@@ -350,15 +308,15 @@ class Kernel:
         """Sweeps over memory; for a loop kernel (while, while_grad) per iteration."""
         if self.kind == "loop":
             return _leaf_loops(self.items)
-        if self.kind == "cond":
+        if self.kind == COND:
             return max(f.plan.memory_passes for f in self.calls.values())
-        if self.kind == "while":
+        if self.kind == WHILE:
             return self.calls["cond"].plan.memory_passes + self.calls["body"].plan.memory_passes
-        if self.kind == "while_grad":
+        if self.kind == WHILE_GRAD:
             forward = 0 if self.partner is not None else (
                 self.calls["cond"].plan.memory_passes + self.calls["body"].plan.memory_passes)
             return forward + self.calls["body_vjp"].plan.memory_passes
-        return 0 if self.kind == "reshape" else 1
+        return 0 if self.kind == VIEW else 1
 
 
 @dataclass(eq=False)
@@ -490,8 +448,10 @@ class KernelPlan:
             if isinstance(it, Loop):
                 out.append(f"i{it.axis}<{it.extent}[{self._tree(it.items)}]")
             else:
-                word = {"store": "store", "accum": "acc", "scan": "cumsum",
-                        "scratch": "scratch"}.get(it.kind)
+                word = {"store": "store", "accum": "acc", "scratch": "scratch"}.get(it.kind)
+                if it.kind == "scan":
+                    op = PRIMS[self.graph.eqns[it.eqn].prim].lowers.op
+                    word = "recurrence" if op == "linear" else f"cum{op}"
                 if it.kind == "reduce":
                     word = REDUCERS[self.graph.eqns[it.eqn].prim]
                 out.append(f"{word} {self.name(it.var)}")
@@ -521,13 +481,13 @@ class KernelPlan:
                  "reads " + (", ".join(self.name(v) for v in k.reads) or "-"),
                  "writes " + (", ".join(self.name(v) for v in k.writes) or "-")]
         c = {role: f.name for role, f in k.calls.items()}
-        if k.kind == "cond":
+        if k.kind == COND:
             what = f"if {self.name(e.inputs[0])}: {c['then']} else {c['else']}"
             return " ".join(parts) + f" | {what} | passes {k.passes}"
         tape = (f"a tape of {', '.join(self.name(e.outputs[j]) for j in k.taped)} "
                 f"({k.tape_row_bytes} B/iter)" if k.taped else "the trip count (no tape)")
         loop = f"while {c['cond']}: {c['body']}"
-        if k.kind == "while":
+        if k.kind == WHILE:
             what = loop if k.partner is None else f"{loop}, recording {tape} for k{k.partner}"
         else:
             forward = (f"{loop}, recording {tape}" if k.partner is None
@@ -549,7 +509,7 @@ class KernelPlan:
                 out.append(f"    def {f.signature()}:")
                 out.extend("        " + ln for ln in f.plan.lines(printed))
         n = len(self.kernels)
-        loops = any(k.kind in ("while", "while_grad") for k in self.kernels)
+        loops = any(k.kind in (WHILE, WHILE_GRAD) for k in self.kernels)
         out.append(f"memory passes: {self.memory_passes} ({n} kernel{'s' if n != 1 else ''}"
                    f"{'; a loop counts its passes per iteration once' if loops else ''})")
         return out
@@ -577,7 +537,7 @@ def control_operands(kern: Kernel, e: Eqn) -> list[int]:
     """The operands of control kernel `kern` (equation `e`) that its code reads: a cond's
     predicate and what its branches read; a loop's consts that a function reads, its initial
     carried values and (while_grad) its cotangents."""
-    if kern.kind == "cond":
+    if kern.kind == COND:
         return [0] + sorted({1 + j for f in kern.calls.values() for j in f.params})
     n_consts = e.p["n_consts"]
     consts = {j for f in kern.calls.values() for j in f.params if j < n_consts}
@@ -649,7 +609,7 @@ class _Planner:
             for key, sub in e.subgraphs():
                 role = ROLES.get(key, key)
                 kern.calls[role] = self.function(f"k{kern.index}_{role}", sub, starts[(i, key)])
-            if kern.kind != "while_grad":
+            if kern.kind != WHILE_GRAD:
                 continue
             n_consts = e.p["n_consts"]
             body = e.p["body"]
@@ -662,7 +622,7 @@ class _Planner:
                 if fwd.index >= kern.index:
                     break
                 fe = self.eqns[fwd.members[0]]
-                if fwd.kind == "while" and fwd.partner is None \
+                if fwd.kind == WHILE and fwd.partner is None \
                         and fwd.calls["cond"] is kern.calls["cond"] \
                         and fwd.calls["body"] is kern.calls["body"] \
                         and fe.p["n_consts"] == n_consts \
@@ -684,32 +644,29 @@ class _Planner:
     # -- classification ----------------------------------------------------------------------
 
     def kind(self, e: Eqn) -> str:
-        if e.prim in CONTROL_PRIMS:
+        """How fusion treats `e`, from its primitive's declared `Lowering`: 'inline' (a
+        scalar or a remap, computed where read), 'reduce', 'accumulate', 'scan', or a kernel
+        of its own ('control', 'matmul', 'library', 'concatenate', 'view')."""
+        low = PRIMS[e.prim].lowers if e.prim in PRIMS else None
+        if low is not None and low.how == CONTROL_FLOW:
             return "control"
-        if any(True for _ in e.subgraphs()) or e.prim not in PRIMS:
+        if low is None or any(True for _ in e.subgraphs()):
             raise CodegenError(f"the CPU backend cannot compile `{e.prim}`", loc=e.loc,
                                hint="control flow and unknown primitives have no lowering yet")
         if len(e.outputs) != 1 and PRIMS[e.prim].kind != LIBRARY:
             raise CodegenError(f"`{e.prim}` has {len(e.outputs)} outputs; fusion handles one",
                                loc=e.loc)
-        prim = e.prim
-        if prim == "remat" and e.out.type.ndim:
-            return "view"  # a fresh name for the same array: what it reads is recomputed
-        if PRIMS[prim].kind == ELEMENTWISE or prim in ("broadcast_to", "transpose", "slice",
-                                                        "gather"):
+        if low.inline_if is not None and not low.inline_if(e):
+            return "view"  # the same data, another shape or name: no work, no copy
+        if low.how in (SCALAR, REMAP):
             return "inline"
-        if prim == "reshape":
-            return "inline" if is_size1_reshape(e) else "view"
-        if prim in REDUCERS:
+        if low.how == REDUCTION:
             x = e.inputs[0]
             if all(x.shape[a] == 1 for a in reduced_axes(e)):
                 return "inline"  # nothing to reduce: a reshape (or 0 for argmax)
             return "reduce"
-        if prim in ("unslice", "scatter_add", "cumsum", "matmul", "concatenate"):
-            return prim
-        if PRIMS[prim].kind == LIBRARY:
-            return "library"
-        raise CodegenError(f"the CPU backend has no lowering for `{prim}`", loc=e.loc)
+        return {ACCUMULATE: "accumulate", SCAN: "scan", MATMUL: MATMUL, CALL: "library",
+                CONCAT: CONCAT}[low.how]
 
     def avail(self, v: Value) -> int:
         """The first kernel that may read `v`."""
@@ -729,14 +686,15 @@ class _Planner:
             for o in e.outputs:
                 self.info[o] = ValueInfo("local" if o.shape == () else "array", k, i)
             return
-        if kind in ("matmul", "library", "concatenate", "view"):
-            k = self.new_kernel("reshape" if kind == "view" else kind, e.outputs[0].shape)
+        if kind in (MATMUL, "library", CONCAT, VIEW):
+            k = self.new_kernel(kind, e.outputs[0].shape)
             self.kernels[k].members.append(i)
             self.eqn_kernel.append(k)
             for o in e.outputs:  # a library call may fill several arrays (svd: u, s, vt)
                 self.info[o] = ValueInfo("array", k, i)
             return
-        if e.prim == "add" and self.merge(i, e):
+        if PRIMS[e.prim].lowers.how == SCALAR and PRIMS[e.prim].lowers.op == "sum" \
+                and self.merge(i, e):
             return
         lo = max((self.avail(v) for v in e.inputs), default=0)
         for k in range(lo, len(self.kernels)):
@@ -787,11 +745,16 @@ class _Planner:
         if kind == "inline":
             deps = self.eqn_deps(e, terms, kern)
         else:
-            deps = self.deps(e.inputs[0], terms, kern)
-            if deps is not None and e.prim == "scatter_add":
-                axis, r = e.p["axis"], e.inputs[1].type.ndim
-                more = self.deps(e.inputs[1], terms[axis:axis + r], kern)
-                deps = None if more is None else deps | more
+            deps: frozenset | None = frozenset()
+            for x in root_inputs(e):
+                more = self.deps(x, terms, kern)
+                deps = None if more is None or deps is None else deps | more
+            if deps is not None and kind == "accumulate":  # and the values its target reads
+                for v, at in term_values(PRIMS[e.prim].lowers.target(e, terms)):
+                    more = self.deps(v, at, kern)
+                    deps = None if more is None else deps | more
+                    if deps is None:
+                        break
         if deps is None:
             return False
         if not commit:
@@ -806,36 +769,26 @@ class _Planner:
         chain = self.chain(kern, deps, level, True, new_dom)
         assert chain is not None
         body = chain[-1].items if chain else kern.items
+        op = PRIMS[e.prim].lowers.op
         if kind == "reduce":
             axes = reduced_axes(e)
             kept = tuple(t for d, t in enumerate(terms) if d not in axes)
             kept_axes = [t.axis for t in kept if t.axis is not None]
             red = [terms[a].axis for a in axes if terms[a].axis is not None]
+            position = red[0] if op in ("argmax", "argmin") else None
             if kept_axes == list(range(len(kept_axes))):  # a register at level k
                 k = len(kept_axes)
-                root = Root("reduce", out, i, level, terms, out_level=k,
-                            axis_loop=red[0] if e.prim in ("argmax", "argmin") else None)
+                root = Root("reduce", out, i, level, terms, out_level=k, axis_loop=position)
                 chain[k].inits.append(root)
                 self.info[out] = ValueInfo("register", kern.index, i, kept, k, root,
                                            tuple(chain[:k + 1]))
             else:
-                root = Root("accum", out, i, level, terms, kept,
-                            axis_loop=red[0] if e.prim in ("argmax", "argmin") else None)
-                self.info[out] = ValueInfo("array", kern.index, i,
-                                           summable=e.prim == "reduce_sum")
-        elif kind == "unslice":
-            p = e.p
-            target = tuple(t.affine(s, st) for t, s, st in zip(terms, p["starts"], p["steps"],
-                                                                strict=True))
-            root = Root("accum", out, i, level, terms, target)
-            self.info[out] = ValueInfo("array", kern.index, i, summable=True)
-        elif kind == "scatter_add":
-            axis, r = e.p["axis"], e.inputs[1].type.ndim
-            target = terms[:axis] + (Term(data=(e.inputs[1], terms[axis:axis + r])),) \
-                + terms[axis + r:]
-            root = Root("accum", out, i, level, terms, target)
-            self.info[out] = ValueInfo("array", kern.index, i, summable=True)
-        else:  # cumsum
+                root = Root("accum", out, i, level, terms, kept, axis_loop=position)
+                self.info[out] = ValueInfo("array", kern.index, i, summable=op == "sum")
+        elif kind == "accumulate":
+            root = Root("accum", out, i, level, terms, PRIMS[e.prim].lowers.target(e, terms))
+            self.info[out] = ValueInfo("array", kern.index, i, summable=op == "sum")
+        else:  # a scan along its axis
             root = Root("scan", out, i, level, terms, terms, axis_loop=terms[e.p["axis"]].axis)
             self.info[out] = ValueInfo("array", kern.index, i)
         root.chain = tuple(chain)
@@ -846,7 +799,7 @@ class _Planner:
     # -- dependencies on registers -----------------------------------------------------------
 
     def eqn_deps(self, e: Eqn, terms: tuple[Term, ...], kern: Kernel) -> frozenset | None:
-        if e.prim in ("argmax", "argmin"):  # over a size-1 dim: the constant 0
+        if _position(e):  # over a size-1 dim: the constant 0
             return frozenset()
         deps: frozenset = frozenset()
         for j, x in enumerate(e.inputs):
@@ -999,10 +952,9 @@ class _Planner:
                 yield r.var, r.terms
                 continue
             e = self.eqns[r.eqn]
-            yield e.inputs[0], r.terms
-            if e.prim == "scatter_add":
-                axis, n = e.p["axis"], e.inputs[1].type.ndim
-                yield e.inputs[1], r.terms[axis:axis + n]
+            for x in root_inputs(e):
+                yield x, r.terms
+            yield from term_values(r.target)  # a scatter's indices
         for v in self.stored:
             info = self.info[v]
             if info.kernel == kern.index and not any(r.kind == "store" and r.var is v
@@ -1025,12 +977,8 @@ class _Planner:
                 continue  # a reduction's inputs are read by its root, in the loops
             at = (CONST0,) * e.out.type.ndim  # the one element of a size-1 result
             for j, x in enumerate(e.inputs):
-                if PRIMS[e.prim].kind in (ELEMENTWISE, "shape", "reduce") or e.prim == "gather":
-                    try:
-                        terms = input_terms(e, j, at)
-                    except AssertionError:
-                        continue
-                    self.walk(x, terms, kern, seen, reads)
+                if PRIMS[e.prim].lowers.index is not None:
+                    self.walk(x, input_terms(e, j, at), kern, seen, reads)
 
     def walk_kernel(self, kern: Kernel, reads: list | None) -> None:
         seen: set = set()
@@ -1072,7 +1020,7 @@ class _Planner:
         if info is None or info.kind in ("register", "local"):
             return
         e = self.eqns[info.eqn]
-        if e.prim in ("argmax", "argmin"):
+        if _position(e):
             return
         for j, x in enumerate(e.inputs):
             self.walk(x, input_terms(e, j, terms), kern, seen, reads)
@@ -1143,7 +1091,7 @@ class _Planner:
                     return
                 out.add(v)
             e = self.eqns[info.eqn]
-            if e.prim not in ("argmax", "argmin"):
+            if not _position(e):
                 for j, x in enumerate(e.inputs):
                     visit(x, input_terms(e, j, terms))
 
@@ -1151,10 +1099,10 @@ class _Planner:
             visit(r.var, r.terms)
         else:
             e = self.eqns[r.eqn]
-            visit(e.inputs[0], r.terms)
-            if e.prim == "scatter_add":
-                axis, n = e.p["axis"], e.inputs[1].type.ndim
-                visit(e.inputs[1], r.terms[axis:axis + n])
+            for x in root_inputs(e):
+                visit(x, r.terms)
+            for v, at in term_values(r.target):  # a scatter's indices
+                visit(v, at)
         return out
 
     def add_scratch(self, kern: Kernel) -> None:

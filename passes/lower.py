@@ -375,7 +375,7 @@ class _Lowerer:
             self.put(level, [Store(self.buf(r.var), idx if r.var.shape else ZERO, expr)])
             return
         e = self.eqns[r.eqn]
-        expr, _ = self.ev(e.inputs[0], r.terms)
+        expr, _ = self.ev(e.inputs[-1] if r.kind == "scan" else e.inputs[0], r.terms)
         note = self.note(r.eqn)
         if r.kind == "scan":
             idx, _ = self.index(r.target)
@@ -385,7 +385,10 @@ class _Lowerer:
             prev = list(r.target)
             prev[e.p["axis"]] = Term(-1, 1, r.axis_loop)
             pidx, _ = self.index(tuple(prev))
-            self.put(level, [Scan(self.buf(r.var), idx, pidx, r.axis_loop, expr, note)])
+            op = PRIMS[e.prim].lowers.op or "sum"
+            coef = self.ev(e.inputs[0], r.terms)[0] if op == "linear" else None
+            self.put(level, [Scan(self.buf(r.var), idx, pidx, r.axis_loop, expr, note, op,
+                                  coef)])
             return
         op = reduce_op(e.prim, e.inputs[0].dtype)
         if r.kind == "reduce":

@@ -6,8 +6,8 @@ tracing: masks (tril, triu) are constant `select`s; diagonals, padding by edge, 
 symmetric or wrap, insert and delete are `gather`s along one axis with a constant index
 array (numpy itself computes it: `np.pad(np.arange(n), ...)` is exactly the source index
 of each padded position); splits are slices; convolution gathers the windows of the
-zero-padded signal into a matrix and multiplies; cumprod multiplies under a triangular
-mask (n^2 work, exact derivatives at zeros from `reduce_prod`'s rule); interp finds each
+zero-padded signal into a matrix and multiplies; cumprod is a primitive of its own (a scan,
+O(n), with derivatives exact at zeros); interp finds each
 point's interval by counting (`searchsorted`) and gathers with the traced index.
 
 Functions whose output size depends on values (histogram, bincount, nonzero, argwhere,
@@ -643,8 +643,8 @@ def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None,
 # ---- cumulative products and nan- reductions ---------------------------------------------------
 
 def cumprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Tracer:
-    """out[..., i] = prod_{j <= i} x[..., j]: a product under a triangular mask, so its
-    derivative is reduce_prod's (exact where elements are zero)."""
+    """out[..., i] = prod_{j <= i} x[..., j]: the `cumprod` primitive (a scan), whose
+    derivatives are exact where elements are zero (ir/prims/reduce.py)."""
     api = _api()
     api._no_out(out, "cumprod")
     x = _t(a)
@@ -655,18 +655,9 @@ def cumprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Tra
     if axis is None:
         x, axis = api.ravel(x), 0
     ax = _ax(axis, x.ndim)
-    y = api.moveaxis(x, ax, -1)
-    n = y.shape[-1]
-    if n == 0:
+    if x.shape[ax] == 0:
         return x
-    if n > 4096:
-        raise TraceError(f"np.cumprod along an axis of {n} elements is not supported (adjit "
-                         "computes it with n^2 work)", loc=current_loc(),
-                         hint="np.exp(np.cumsum(np.log(x))) for positive x")
-    mask = np.tri(n, dtype=bool)  # [i, j]: j <= i
-    yb = api.broadcast_to(api.expand_dims(y, -2), y.shape[:-1] + (n, n))
-    r = api.prod(_where(mask, yb, wrap(ops.lit(1, y.val.dtype))), axis=-1)
-    return api.moveaxis(r, -1, ax)
+    return wrap(ops.emit("cumprod", x.val, axis=ax))
 
 
 def _nan_filled(a: Any, fill: float) -> Tracer:

@@ -13,7 +13,8 @@ import numpy as np
 from .. import ops
 from ..core import REAL_OF, ArrayType, Lit, Value, Var
 from ..errors import NotDifferentiable
-from ..primitive import ELEMENTWISE, Primitive, register
+from ..index import broadcast_terms
+from ..primitive import ELEMENTWISE, SCALAR, Lowering, Primitive, register, template_cost
 from .elementwise_decls import DECLS, Decl
 from .special_decls import SPECIAL_DECLS
 
@@ -155,14 +156,23 @@ def _make(decl: Decl, derived: dict[str, Any]) -> Primitive:
 
     linear = decl.name in ("neg", "add", "sub")
     shape = _abs_shape if decl.name == "abs" else broadcast_rule
+    op = COMBINES.get(decl.name)
+    lowering = Lowering(SCALAR, op=op, index=broadcast_terms, commutative=op is not None,
+                        cost=template_cost(derived["code"]))
     return Primitive(decl.name, ELEMENTWISE, shape=shape, impl=impl, jvp=jvp, vjp=vjp,
                      code=derived["code"], args=args, expr=decl.expr, linear=linear,
+                     lowering=lowering,
                      extra={"float_only": decl.name not in ("neg", "add", "sub", "mul", "abs",
                                                             "sign", "maximum", "minimum", "pow"),
                             "domain": decl.domain,
                             # the ufunc `impl` calls, for callers that make its result an
                             # array themselves (tracer/runner.py: one call less per op)
                             "ufunc": decl.numpy if isinstance(decl.numpy, np.ufunc) else None})
+
+
+# Binary elementwise primitives that are an associative, commutative operator (`Lowering.op`):
+# fusion merges two sum-accumulations added together into one array.
+COMBINES = {"add": "sum", "mul": "prod", "maximum": "max", "minimum": "min"}
 
 
 def _abs_shape(x: ArrayType) -> ArrayType:
@@ -299,7 +309,9 @@ register(Primitive("convert", ELEMENTWISE, shape=_convert_shape,
 # fusion lowers it as a view of its input (passes/fuse.py), so it copies nothing.
 register(Primitive("remat", ELEMENTWISE, shape=lambda x: x, impl=lambda x: np.asarray(x),
                    jvp=lambda tangents, x, out: tangents[0], vjp=lambda ct, x, out: (ct,),
-                   code="{x}", args=("x",), linear=True))
+                   code="{x}", args=("x",), linear=True,
+                   lowering=Lowering(SCALAR, index=broadcast_terms, cost=10,
+                                     inline_if=lambda e: e.out.type.ndim == 0)))
 
 # stop_gradient is the identity whose derivative is zero: the adjoint sweep stops here.
 register(Primitive("stop_gradient", ELEMENTWISE, shape=lambda x: x, impl=lambda x: np.asarray(x),

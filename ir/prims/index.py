@@ -6,7 +6,8 @@ import numpy as np
 
 from .. import batching, ops
 from ..core import ArrayType, Value, Var
-from ..primitive import INDEX, Primitive, register
+from ..index import gather_terms, scatter_target
+from ..primitive import ACCUMULATE, INDEX, REMAP, Lowering, Primitive, register
 
 
 def _gather_shape(x: ArrayType, idx: ArrayType, *, axis: int) -> ArrayType:
@@ -22,6 +23,7 @@ def _gather_vjp(ct: Value, x: Value, idx: Value, out: Var, axis: int) -> tuple[V
 
 
 register(Primitive("gather", INDEX, batch=batching.indexed,
+                   lowering=Lowering(REMAP, index=gather_terms),
                    shape=_gather_shape,
                    impl=lambda x, idx, axis: np.take(x, idx, axis=axis),
                    jvp=lambda ts, x, idx, out, axis: (None if ts[0] is None else
@@ -54,6 +56,7 @@ def _scatter_vjp(ct: Value, x: Value, idx: Value, out: Var, axis: int,
 
 
 register(Primitive("scatter_add", INDEX, batch=batching.indexed,
+                   lowering=Lowering(ACCUMULATE, op="sum", target=scatter_target),
                    shape=_scatter_shape, impl=_scatter_impl,
                    jvp=lambda ts, x, idx, out, axis, size: (
                        None if ts[0] is None else ops.emit("scatter_add", ts[0], idx, axis=axis,

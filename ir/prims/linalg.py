@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import batching, ops
 from ..core import ArrayType, Value, Var
-from ..primitive import LINALG, Primitive, register
+from ..primitive import LINALG, MATMUL, Lowering, Primitive, register
 
 
 def _mat(t: tuple[int, ...], transposed: bool) -> tuple[int, int]:
@@ -57,7 +57,7 @@ def _jvp(ts: list[Value | None], a: Value, b: Value, out: Var, transpose_a: bool
     return total
 
 
-register(Primitive("matmul", LINALG, batch=batching.matmul,
+register(Primitive("matmul", LINALG, batch=batching.matmul, lowering=Lowering(MATMUL),
                    shape=_matmul_shape, impl=_impl, jvp=_jvp, vjp=_vjp,
                    params=("transpose_a", "transpose_b"),
                    extra={"defaults": {"transpose_a": False, "transpose_b": False}}))

@@ -8,7 +8,14 @@ import numpy as np
 
 from .. import ops
 from ..core import ArrayType, Value, Var
-from ..primitive import REDUCE, Primitive, register
+from ..index import size1_reduce_terms
+from ..primitive import REDUCE, REDUCTION, SCAN, Lowering, Primitive, register
+
+
+def _reduction(op: str) -> Lowering:
+    """A reduction with `op`; over size-1 axes only, a remap (nothing to combine)."""
+    return Lowering(REDUCTION, op=op, index=size1_reduce_terms, commutative=op != "argmax"
+                    and op != "argmin")
 
 
 def _check_axes(x: ArrayType, axes: tuple[int, ...]) -> None:
@@ -35,7 +42,7 @@ def _sum_vjp(ct: Value, x: Value, out: Var, axes: tuple[int, ...]) -> tuple[Valu
     return (expand_back(ct, x, axes),)
 
 
-register(Primitive("reduce_sum", REDUCE, shape=_reduce_shape,
+register(Primitive("reduce_sum", REDUCE, shape=_reduce_shape, lowering=_reduction("sum"),
                    # np.add.reduce: what np.sum calls, without its Python wrapper (the
                    # recorded front end runs this once per recorded sum)
                    impl=lambda x, axes: np.asarray(np.add.reduce(x, axis=axes)),
@@ -71,6 +78,7 @@ def _reduce_impl(fn: Any) -> Any:
 
 for _name, _fn, _ident in (("reduce_max", np.max, -np.inf), ("reduce_min", np.min, np.inf)):
     register(Primitive(_name, REDUCE, shape=_reduce_shape, impl=_reduce_impl(_fn),
+                       lowering=_reduction(_name[len("reduce_"):]),
                        jvp=_chooser_jvp, vjp=_chooser_vjp, params=("axes",),
                        extra={"identity": _ident}))
 
@@ -97,7 +105,7 @@ def _prod_jvp(ts: list[Value | None], x: Value, out: Var, axes: tuple[int, ...])
     return ops.reduce_sum(ops.mul(ts[0], g), axes)
 
 
-register(Primitive("reduce_prod", REDUCE, shape=_reduce_shape,
+register(Primitive("reduce_prod", REDUCE, shape=_reduce_shape, lowering=_reduction("prod"),
                    impl=lambda x, axes: np.asarray(np.prod(x, axis=axes)),
                    jvp=_prod_jvp, vjp=_prod_vjp, params=("axes",), extra={"identity": 1}))
 
@@ -112,7 +120,7 @@ def _arg_impl(fn: Any) -> Any:
 
 
 for _name, _fn in (("argmax", np.argmax), ("argmin", np.argmin)):
-    register(Primitive(_name, REDUCE, shape=_arg_shape,
+    register(Primitive(_name, REDUCE, shape=_arg_shape, lowering=_reduction(_name),
                        impl=_arg_impl(_fn),
                        jvp=None, vjp=None, params=("axis",), nondiff=True))
 
@@ -132,7 +140,95 @@ def _cumsum_vjp(ct: Value, x: Value, out: Var, axis: int) -> tuple[Value]:
     return (flip(ops.emit("cumsum", flip(ct, axis), axis=axis), axis),)
 
 
-register(Primitive("cumsum", REDUCE, shape=_cumsum_shape,
+register(Primitive("cumsum", REDUCE, shape=_cumsum_shape, lowering=Lowering(SCAN, op="sum"),
                    impl=lambda x, axis: np.asarray(np.cumsum(x, axis=axis)),
                    jvp=lambda ts, x, out, axis: ops.emit("cumsum", ts[0], axis=axis),
                    vjp=_cumsum_vjp, params=("axis",), linear=True))
+
+
+# ---- linear recurrences and cumprod ---------------------------------------------------------
+#
+# linrec(a, b): s_i = a_i * s_{i-1} + b_i along `axis` (s_{-1} = 0), a scan of two inputs. Its
+# derivatives are linear recurrences again, so every rule below is smooth (no division, no
+# masks) and derivatives of any order are exact, at zeros too:
+#   JVP: t_s = linrec(a, t_a * s_prev + t_b), s_prev = s shifted by one (0 first);
+#   VJP: l = the reverse recurrence l_i = ct_i + a_{i+1} l_{i+1}; ct_b = l, ct_a = l * s_prev.
+# cumprod(x) = linrec(x, [1, 0, 0, ...]) in effect, lowered as its own scan (op prod). With
+# P_i = prod_{l<i} x_l (the running product shifted by one, 1 first):
+#   VJP: g_i = P_i * S_i, S_i = ct_i + x_{i+1} S_{i+1} (a reverse linear recurrence);
+#   JVP: t_y = linrec(x, t * P).
+
+
+def shift(x: Value, axis: int, by: int, fill: float = 0.0) -> Value:
+    """x moved `by` (+1 or -1) places along `axis`, `fill` at the position left empty."""
+    n = x.shape[axis]
+    nd = x.type.ndim
+    part = tuple(n - 1 if a == axis else d for a, d in enumerate(x.shape))
+    src = tuple((1 if by < 0 else 0) if a == axis else 0 for a in range(nd))
+    dst = tuple((1 if by > 0 else 0) if a == axis else 0 for a in range(nd))
+    ones = (1,) * nd
+    kept = ops.emit("slice", x, starts=src, steps=ones, shape=part)
+    out = ops.emit("unslice", kept, starts=dst, steps=ones, shape=x.shape)
+    if fill:
+        edge = np.zeros(x.shape, x.type.np_dtype)
+        at = [slice(None)] * nd
+        at[axis] = 0 if by > 0 else n - 1
+        edge[tuple(at)] = fill
+        out = ops.add(out, ops.lit(edge, x.dtype))
+    return out
+
+
+def linrec(a: Value, b: Value, axis: int) -> Value:
+    return ops.emit("linrec", a, b, axis=axis)
+
+
+def reverse_linrec(a: Value, b: Value, axis: int) -> Value:
+    """l_i = b_i + a_{i+1} l_{i+1} along `axis` (from the end)."""
+    return flip(linrec(flip(shift(a, axis, -1), axis), flip(b, axis), axis), axis)
+
+
+def _linrec_shape(a: ArrayType, b: ArrayType, *, axis: int) -> ArrayType:
+    _check_axes(b, (axis,))
+    if a.shape != b.shape:
+        raise ValueError(f"linrec: coefficients {a.shape} and terms {b.shape} differ in shape")
+    return b
+
+
+def _linrec_impl(a: np.ndarray, b: np.ndarray, axis: int) -> np.ndarray:
+    a, b = np.moveaxis(a, axis, 0), np.moveaxis(b, axis, 0)
+    out = np.empty(b.shape, np.result_type(a, b))
+    prev = np.zeros(b.shape[1:], out.dtype)
+    for i in range(b.shape[0]):
+        prev = out[i] = a[i] * prev + b[i]
+    return np.moveaxis(out, 0, axis)
+
+
+def _linrec_jvp(ts: list[Value | None], a: Value, b: Value, out: Var, axis: int) -> Value:
+    ta, tb = ts
+    term = tb if tb is not None else ops.zeros(b.type)
+    if ta is not None:
+        term = ops.add(term, ops.mul(ta, shift(out, axis, 1)))
+    return linrec(a, term, axis)
+
+
+def _linrec_vjp(ct: Value, a: Value, b: Value, out: Var, axis: int) -> tuple[Value, Value]:
+    lam = reverse_linrec(a, ct, axis)
+    return ops.mul(lam, shift(out, axis, 1)), lam
+
+
+register(Primitive("linrec", REDUCE, shape=_linrec_shape, lowering=Lowering(SCAN, op="linear"),
+                   impl=_linrec_impl, jvp=_linrec_jvp, vjp=_linrec_vjp, params=("axis",)))
+
+
+def _cumprod_vjp(ct: Value, x: Value, out: Var, axis: int) -> tuple[Value]:
+    before = shift(out, axis, 1, fill=1.0)  # P_i: the product of the elements before i
+    return (ops.mul(before, reverse_linrec(x, ct, axis)),)
+
+
+def _cumprod_jvp(ts: list[Value | None], x: Value, out: Var, axis: int) -> Value:
+    return linrec(x, ops.mul(ts[0], shift(out, axis, 1, fill=1.0)), axis)
+
+
+register(Primitive("cumprod", REDUCE, shape=_cumsum_shape, lowering=Lowering(SCAN, op="prod"),
+                   impl=lambda x, axis: np.asarray(np.cumprod(x, axis=axis)),
+                   jvp=_cumprod_jvp, vjp=_cumprod_vjp, params=("axis",)))

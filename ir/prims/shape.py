@@ -5,7 +5,15 @@ import numpy as np
 
 from .. import batching, ops
 from ..core import ArrayType, Value, Var
-from ..primitive import SHAPE, Primitive, register
+from ..index import (
+    broadcast_terms,
+    is_size1_reshape,
+    reshape_terms,
+    slice_terms,
+    transpose_terms,
+    unslice_target,
+)
+from ..primitive import ACCUMULATE, CONCAT, REMAP, SHAPE, Lowering, Primitive, register
 
 
 def _reshape_shape(x: ArrayType, *, shape: tuple[int, ...]) -> ArrayType:
@@ -15,6 +23,7 @@ def _reshape_shape(x: ArrayType, *, shape: tuple[int, ...]) -> ArrayType:
 
 
 register(Primitive("reshape", SHAPE, batch=batching.shape_prefixed("shape"),
+                   lowering=Lowering(REMAP, index=reshape_terms, inline_if=is_size1_reshape),
                    shape=_reshape_shape,
                    impl=lambda x, shape: np.reshape(x, shape),
                    jvp=lambda ts, x, out, shape: ops.reshape(ts[0], shape),
@@ -29,6 +38,7 @@ def _transpose_shape(x: ArrayType, *, perm: tuple[int, ...]) -> ArrayType:
 
 
 register(Primitive("transpose", SHAPE, batch=batching.transpose,
+                   lowering=Lowering(REMAP, index=transpose_terms),
                    shape=_transpose_shape,
                    impl=lambda x, perm: np.transpose(x, perm),
                    jvp=lambda ts, x, out, perm: ops.transpose(ts[0], perm),
@@ -43,6 +53,7 @@ def _broadcast_shape(x: ArrayType, *, shape: tuple[int, ...]) -> ArrayType:
 
 
 register(Primitive("broadcast_to", SHAPE, batch=batching.broadcast_to,
+                   lowering=Lowering(REMAP, index=broadcast_terms),
                    shape=_broadcast_shape,
                    impl=lambda x, shape: np.broadcast_to(x, shape),
                    jvp=lambda ts, x, out, shape: ops.broadcast_to(ts[0], shape),
@@ -84,6 +95,7 @@ def _slice_vjp(ct: Value, x: Value, out: Var, starts: tuple[int, ...], steps: tu
 
 
 register(Primitive("slice", SHAPE, batch=batching.shape_prefixed("shape", "starts"),
+                   lowering=Lowering(REMAP, index=slice_terms),
                    shape=_slice_shape, impl=_slice_impl,
                    jvp=lambda ts, x, out, **p: ops.emit("slice", ts[0], **p),
                    vjp=_slice_vjp, params=("starts", "steps", "shape"), linear=True))
@@ -109,6 +121,7 @@ def _unslice_vjp(ct: Value, x: Value, out: Var, starts: tuple[int, ...], steps: 
 
 
 register(Primitive("unslice", SHAPE, batch=batching.shape_prefixed("shape", "starts"),
+                   lowering=Lowering(ACCUMULATE, op="sum", target=unslice_target),
                    shape=_unslice_shape, impl=_unslice_impl,
                    jvp=lambda ts, x, out, **p: ops.emit("unslice", ts[0], **p),
                    vjp=_unslice_vjp, params=("starts", "steps", "shape"), linear=True))
@@ -150,6 +163,7 @@ def _concat_jvp(ts: list[Value | None], *xs: Value, out: Var, axis: int) -> Valu
 
 
 register(Primitive("concatenate", SHAPE, batch=batching.concatenate,
+                   lowering=Lowering(CONCAT),
                    shape=_concat_shape,
                    impl=lambda *xs, axis: np.concatenate(xs, axis=axis),
                    jvp=_concat_jvp, vjp=_concat_vjp, params=("axis",), linear=True))

@@ -233,6 +233,17 @@ def _cumsum(mk: Mk, dt: str) -> list:
             emit("cumsum", mk((4, 1), dt), axis=1)]
 
 
+def _cumprod(mk: Mk, dt: str) -> list:
+    x = mk((4, 5), dt)
+    return [emit("cumprod", x, axis=0), emit("cumprod", ops.exp(x), axis=1),
+            emit("cumprod", mk((4, 1), dt), axis=1)]
+
+
+def _linrec(mk: Mk, dt: str) -> list:
+    a, b = mk((4, 5), dt), mk((4, 5), dt)
+    return [emit("linrec", a, b, axis=0), emit("linrec", ops.exp(a), b, axis=1)]
+
+
 def _argsort(mk: Mk, dt: str) -> list:
     x, ties = mk((4, 5), dt), mk((3, 6), dt, "small_int")
     p = emit("argsort", x)
@@ -380,6 +391,7 @@ PRIM_CASES: dict[str, Callable[[Mk, str], list]] = {
     "select": _select, "convert": _convert, "stop_gradient": _stop_gradient, "remat": _remat,
     **{n: _reduce(n) for n in ("reduce_sum", "reduce_max", "reduce_min", "reduce_prod")},
     "argmax": _arg("argmax"), "argmin": _arg("argmin"), "cumsum": _cumsum,
+    "cumprod": _cumprod, "linrec": _linrec,
     "argsort": _argsort,
     "reshape": _reshape, "transpose": _transpose, "broadcast_to": _broadcast_to,
     "slice": _slice_case, "unslice": _unslice_case, "concatenate": _concatenate,
@@ -390,7 +402,7 @@ PRIM_CASES: dict[str, Callable[[Mk, str], list]] = {
 # Cases that also make sense with integer inputs.
 INT_CASES = ("neg", "add", "sub", "mul", "abs", "maximum", "minimum", "select", "lt", "eq",
              "reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "argmax", "cumsum",
-             "argsort",
+             "cumprod", "argsort",
              "transpose", "slice", "gather", "scatter_add", "matmul", "concatenate")
 
 

@@ -205,6 +205,28 @@ def _reduce_cases() -> list[Case]:
     for shape, axis in (((5,), 0), ((3, 4), 0), ((3, 4), 1), ((2, 3, 4), 1)):
         cases.append(Case("cumsum", f"{_fmt(shape)}-axis{axis}", _floats((DEFAULT,), (shape,)),
                           {"axis": axis}))
+        # running products and linear recurrences: coefficients near 1 keep them moderate
+        cases.append(Case("cumprod", f"{_fmt(shape)}-axis{axis}",
+                          _floats((away(0.5, 1.5),), (shape,)), {"axis": axis}))
+        cases.append(Case("linrec", f"{_fmt(shape)}-axis{axis}",
+                          _floats((away(0.5, 1.5), DEFAULT), (shape, shape)), {"axis": axis}))
+
+    def scan_with_zeros(*where: tuple[int, ...], linear: bool = False) -> Maker:
+        def make(rng: np.random.Generator, dt: str) -> list[np.ndarray]:
+            x = rng.uniform(0.5, 1.5, (3, 4)) * rng.choice([-1.0, 1.0], (3, 4))
+            for ij in where:
+                x[ij] = 0.0
+            return [x.astype(dt)] + ([rng.normal(size=(3, 4)).astype(dt)] if linear else [])
+        return make
+
+    # zeros: the rules are smooth (recurrences, no division), exact there to any order
+    for desc, where in (("one-zero", [(1, 2)]), ("two-zeros", [(1, 0), (1, 2)]),
+                        ("leading-zero", [(0, 0), (2, 0)])):
+        for axis in (0, 1):
+            cases.append(Case("cumprod", f"{desc}-axis{axis}", scan_with_zeros(*where),
+                              {"axis": axis}))
+            cases.append(Case("linrec", f"{desc}-axis{axis}",
+                              scan_with_zeros(*where, linear=True), {"axis": axis}))
     return cases
 
 

@@ -1,0 +1,94 @@
+"""Every primitive declares how it lowers (ir/primitive.py `Lowering`) and lowers on every
+target: one graph per primitive (its first case in prim_cases.py), fused, lowered to the loop
+IR and run by the loop IR's serial interpreter and by the CUDA back end (numba's simulator in
+CI), and rendered by the CPU back end (run as plain Python), each against the primitive's own
+reference implementation."""
+from __future__ import annotations
+
+import pathlib
+import re
+
+import numpy as np
+import pytest
+from adjit.codegen.compile import compile_source
+from adjit.codegen.cpu import emit_cpu
+from adjit.codegen.cuda_runtime import compile_program, is_device_array
+from adjit.ir import PRIMS, Builder, Lit, Var, building, emit_multi
+from adjit.ir.primitive import SCALAR, Lowering
+from adjit.passes.fuse import fuse
+from adjit.passes.lower import lower
+from prim_cases import CASES
+
+FIRST = {}
+for _c in CASES:
+    FIRST.setdefault(_c.prim, _c)
+# (not_differentiable only marks an error the adjoint pass raises: it never reaches code)
+LOOPS = sorted(n for n in FIRST if PRIMS[n].lowers.how != "control"
+               and n != "not_differentiable")
+
+
+def test_every_primitive_declares_its_lowering() -> None:
+    for name, prim in PRIMS.items():
+        low = prim.lowers
+        assert isinstance(low, Lowering), name
+        if low.how in (SCALAR, "remap"):
+            assert low.index is not None, f"{name} is read at an index: it needs `index`"
+        if low.how in ("reduce", "scan", "accumulate"):
+            assert low.op, f"{name} combines elements: it needs `op`"
+        if low.how == "accumulate":
+            assert low.target is not None, f"{name} accumulates: it needs `target`"
+
+
+def test_the_back_end_does_not_switch_on_primitive_names() -> None:
+    """Fusion, lowering and the CUDA back end name no primitive but control flow, and those
+    in a handful of places ("cond" is also the role of a loop's condition function)."""
+    root = pathlib.Path(__file__).parents[2]
+    files = ["passes/fuse.py", "passes/lower.py", "codegen/cuda.py", "codegen/cuda_runtime.py"]
+    control = {"cond", "while", "while_grad"}
+    names = set(PRIMS) - {"argmax", "argmin"}  # (also the names of reduction operators)
+    found = [(f, lit) for f in files
+             for lit in re.findall(r'"([a-z_0-9]+)"', (root / f).read_text()) if lit in names]
+    assert [x for x in found if x[1] not in control] == []
+    assert len(found) <= 15, found
+
+
+@pytest.mark.parametrize("name", LOOPS)
+@pytest.mark.parametrize("target", ["python", "cuda", "cpu"])
+def test_every_primitive_lowers_on_every_target(name: str, target: str, tmp_path) -> None:
+    if target == "cuda":
+        from numba import cuda
+
+        if not cuda.is_available():
+            pytest.skip("no CUDA GPU and NUMBA_ENABLE_CUDASIM is not set")
+    case = FIRST[name]
+    inputs = case.make(np.random.default_rng(0), "float64")
+    ins = [Var(_type(a), f"x{i}")
+           for i, a in enumerate(inputs) if i not in case.const]
+    with building(Builder()) as b:
+        it = iter(ins)
+        args = [Lit.make(a, _type(a).dtype) if i in case.const else next(it)
+                for i, a in enumerate(inputs)]
+        outs = emit_multi(name, *args, **case.params)
+        graph = b.graph(name, tuple(ins), tuple(outs))
+    live = [a for i, a in enumerate(inputs) if i not in case.const]
+    ref = PRIMS[name].impl(*inputs, **case.params)
+    ref = ref if isinstance(ref, tuple) else (ref,)
+    plan = fuse(graph)
+    if target == "cpu":
+        fn = compile_source(emit_cpu(graph, plan, "k"), tmp_path, jit=False)
+        src_consts = emit_cpu(graph, plan, "k").consts
+        got = fn(*live, *src_consts)
+    else:
+        got = compile_program(lower(graph, plan), target)(*live)
+    for g, r in zip(got, ref, strict=True):
+        g = g.copy_to_host() if is_device_array(g) else g
+        assert np.allclose(np.asarray(g), r, rtol=1e-10, atol=1e-12, equal_nan=True), (name, g, r)
+
+
+def _type(a: np.ndarray):
+    from adjit.ir import ArrayType
+
+    dt = {np.dtype("float64"): "f64", np.dtype("float32"): "f32", np.dtype("int64"): "i64",
+          np.dtype("int32"): "i32", np.dtype("bool"): "bool", np.dtype("complex128"): "c128",
+          np.dtype("complex64"): "c64"}[np.asarray(a).dtype]
+    return ArrayType(dt, np.shape(a))

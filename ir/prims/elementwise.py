@@ -192,6 +192,7 @@ def _abs_vjp(ct: Value, x: Value, out: Var) -> tuple[Value | None]:
 # on complex values.
 NOT_HOLOMORPHIC: dict[str, tuple[Any, Any]] = {"abs": (_abs_jvp, _abs_vjp)}
 
+
 def _relu_mask(v: Value, out: Var) -> Value:
     """v where out > 0 (or NaN), else 0: PyTorch's threshold_backward(v, out, 0). Selecting
     instead of multiplying by the derivative keeps an inf or NaN `v` at x <= 0 from making a

@@ -197,9 +197,13 @@ def batch_norm(x: Any, running_mean: Any, running_var: Any, weight: Any = None,
 
 
 def relu(x: Any) -> Any:
-    """max(x, 0) with PyTorch's derivative: 0 at x = 0 (not a tie split); NaN stays NaN."""
+    """PyTorch's relu, the `relu` primitive: max(x, 0) with NaN kept and relu(-0.0) = -0.0,
+    its derivative 0 where x <= 0 (not a tie split) and 1 elsewhere, NaN included. One
+    elementwise operation, which fuses as any other. Integers: np.maximum, exact for them."""
     x = _array(x)
-    return np.where(x <= 0, 0, x)
+    if np.dtype(x.dtype).kind != "f":
+        return np.maximum(x, np.zeros((), x.dtype))
+    return _prim("relu", x)
 
 
 def linear(x: Any, w: Any, b: Any = None) -> Any:

@@ -16,6 +16,7 @@ import numpy as np
 
 from adjit.ir.builder import emit
 
+from . import nn_functional as _nf
 from .record import _record_flat, apply
 from .tensor import _MODE, Tensor, get_default_dtype
 from .values import Tracer
@@ -421,7 +422,7 @@ _METHODS: dict[str, tuple[Callable[..., Any], str | None]] = {
     "abs": (np.abs, "AbsBackward0"),
     "neg": (operator.neg, "NegBackward0"),
     "sigmoid": (_logistic, "SigmoidBackward0"),
-    "relu": (lambda x: np.where(x > 0, x, 0).astype(x.dtype), "ReluBackward0"),
+    "relu": (_nf.relu, "ReluBackward0"),
     "norm": (_norm, "NormBackward1"),
     "reshape": (lambda x, *shape: np.reshape(x, _dims(shape)), "ViewBackward0"),
     "view": (lambda x, *shape: np.reshape(x, _dims(shape)), "ViewBackward0"),

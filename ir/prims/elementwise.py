@@ -137,6 +137,8 @@ def _make(decl: Decl, derived: dict[str, Any]) -> Primitive:
         return out
 
     def jvp(tangents: list[Value | None], *inputs: Value, out: Var) -> Value | None:
+        if decl.name in MASKED:
+            return MASKED[decl.name][0](tangents, *inputs, out=out)
         if decl.name in NOT_HOLOMORPHIC and inputs[0].type.is_complex:
             return NOT_HOLOMORPHIC[decl.name][0](tangents, *inputs, out=out)
         ds = _partials(decl.name, args, partials, inputs, out, [t is not None for t in tangents],
@@ -148,6 +150,8 @@ def _make(decl: Decl, derived: dict[str, Any]) -> Primitive:
         return None if total is None else ops.broadcast_to(total, out.shape)
 
     def vjp(ct: Value, *inputs: Value, out: Var) -> tuple[Value | None, ...]:
+        if decl.name in MASKED:
+            return MASKED[decl.name][1](ct, *inputs, out=out)
         if decl.name in NOT_HOLOMORPHIC and inputs[0].type.is_complex:
             return NOT_HOLOMORPHIC[decl.name][1](ct, *inputs, out=out)
         ds = _partials(decl.name, args, partials, inputs, out, _needs(inputs))
@@ -197,6 +201,27 @@ def _abs_vjp(ct: Value, x: Value, out: Var) -> tuple[Value | None]:
 # complex (jvp, vjp). The tracer never emits the others (sign, maximum, floor, arctan2, ...)
 # on complex values.
 NOT_HOLOMORPHIC: dict[str, tuple[Any, Any]] = {"abs": (_abs_jvp, _abs_vjp)}
+
+
+def _relu_mask(v: Value, out: Var) -> Value:
+    """v where out > 0 (or NaN), else 0: PyTorch's threshold_backward(v, out, 0). Selecting
+    instead of multiplying by the derivative keeps an inf or NaN `v` at x <= 0 from making a
+    NaN, and reads `out`, not x, so a backward pass needs only relu's result."""
+    return ops.select(ops.ew("le", out, ops.lit(0, out.dtype)), ops.lit(0, v.dtype), v)
+
+
+def _relu_jvp(tangents: list[Value | None], x: Value, out: Var) -> Value | None:
+    (t,) = tangents
+    return None if t is None else ops.broadcast_to(_relu_mask(t, out), out.shape)
+
+
+def _relu_vjp(ct: Value, x: Value, out: Var) -> tuple[Value | None]:
+    return (_relu_mask(ct, out) if _needs((x,))[0] else None,)
+
+
+# Declared primitives whose derivative is a mask, applied by selecting (see `_relu_mask`):
+# their (jvp, vjp). The declaration's `d` is the same derivative, for the sympy checks.
+MASKED: dict[str, tuple[Any, Any]] = {"relu": (_relu_jvp, _relu_vjp)}
 
 TABLE = _load_table()
 for _decl in DECLS:

@@ -40,6 +40,19 @@ def _mentions(expr: str, sym: str) -> bool:
     return re.search(rf"\b{sym}\b", expr) is not None
 
 
+def _relu(x: np.ndarray) -> np.ndarray:
+    """max(x, 0) as PyTorch's relu: NaN stays NaN and -0.0 stays -0.0. np.where(x < 0, 0, x)
+    is exact but branches on every element (10x slower on mixed signs); np.maximum is one
+    pass, but the sign of a zero it returns depends on its loop, so zeros take x's sign."""
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        return np.maximum(x, 0)
+    out = np.empty_like(x)
+    np.maximum(x, 0, out=out)
+    np.copysign(out, x, out=out, where=x == 0)
+    return out
+
+
 DECLS: tuple[Decl, ...] = (
     Decl("neg", "-x", np.negative, code="(-{x})"),
     Decl("add", "x + y", np.add, code="({x} + {y})"),
@@ -89,6 +102,11 @@ DECLS: tuple[Decl, ...] = (
     # Ties split the derivative evenly (Heaviside(0) = 1/2), as JAX and PyTorch do.
     Decl("maximum", "Max(x, y)", np.maximum, code="({x} if {x} >= {y} or {x} != {x} else {y})"),
     Decl("minimum", "Min(x, y)", np.minimum, code="({x} if {x} <= {y} or {x} != {x} else {y})"),
+    # PyTorch's relu: NaN stays NaN (`not x < 0`), relu(-0.0) is -0.0, and the derivative is
+    # 0 where x <= 0 and 1 elsewhere, NaN included, as threshold_backward's mask (out <= 0)
+    # has it. Its rules select the cotangent instead of multiplying by d (elementwise.py).
+    Decl("relu", "Max(x, 0)", _relu, d={"x": "Piecewise((0, x <= 0), (1, True))"},
+         code="({x} if not {x} < 0.0 else 0.0)"),
     # d/dx is the logistic of x - y, written with the exponent <= 0 on either side (no
     # overflow) and without |x - y| (whose kink would make the second derivative 0 at a tie,
     # where it is 1/4): 1/(1 + exp(y - x)) for x >= y, exp(x - y)/(1 + exp(x - y)) below. So

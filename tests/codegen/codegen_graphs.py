@@ -379,7 +379,7 @@ def _while_grad_case(mk: Mk, dt: str) -> list:
 ELEMENTWISE_UNARY = ("neg", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt",
                      "sin", "cos", "tan", "sinh", "cosh", "tanh", "arcsin", "arccos", "arctan",
                      "arcsinh", "arccosh", "arctanh",
-                     "logistic", "abs", "sign", "floor")
+                     "logistic", "abs", "sign", "floor", "relu")
 ELEMENTWISE_BINARY = ("add", "sub", "mul", "div", "pow", "arctan2", "maximum", "minimum",
                       "logaddexp")
 

@@ -70,7 +70,8 @@ def test_special_values(compiled: Compiler) -> None:
                     ops.tanh(x), ops.exp(x), ops.ew("logistic", x), ops.ew("logaddexp", x, y),
                     emit("reduce_max", x, axes=(0,)), emit("reduce_min", y, axes=(0,)),
                     emit("argmax", x, axis=0), emit("argmin", y, axis=0),
-                    emit("argmax", y, axis=0), ops.ew("floor", y), ops.div(x, y)]
+                    emit("argmax", y, axis=0), ops.ew("floor", y), ops.div(x, y),
+                    ops.ew("relu", x)]
             return b.graph("special", (x, y), tuple(outs))
 
     c = compiled("special", make)
@@ -82,6 +83,8 @@ def test_special_values(compiled: Compiler) -> None:
             continue
         np.testing.assert_array_equal(np.signbit(np.asarray(out)[~np.isnan(r)]),
                                       np.signbit(r[~np.isnan(r)]), err_msg=f"sign of {i}")
+    relu = ref[-1]  # PyTorch's: NaN kept, -0.0 kept, +0.0 for negatives (checked above)
+    assert np.isnan(relu[0]) and np.signbit(relu[4]) and relu[7] == 0 and not np.signbit(relu[7])
 
 
 def test_float32_stays_float32(compiled: Compiler) -> None:

@@ -52,6 +52,7 @@ RANGES: dict[str, tuple[Sampler, ...]] = {
     "arctan2": (away(0.3, 2), away(0.3, 2)),
     "abs": (away(0.1, 2),),
     "sign": (away(0.1, 2),),
+    "relu": (away(0.1, 2),),
 }
 
 

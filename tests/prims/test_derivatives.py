@@ -174,6 +174,19 @@ def test_elementwise_kinks() -> None:
     assert float(_jvp("maximum", [1.0, 1.0], [4.0, 2.0])) == 3.0
 
 
+def test_relu_is_torch_threshold_backward() -> None:
+    # relu's derivative selects the cotangent where out > 0 or out is NaN, and gives 0 where
+    # x <= 0 (-0.0 included) even for an inf or NaN cotangent, as torch's threshold_backward.
+    nan, inf = np.nan, np.inf
+    x = [nan, -0.0, 0.0, 1.0, -1.0, inf, -inf]
+    (ct_x,) = _vjp("relu", [x], [3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0])
+    np.testing.assert_array_equal(ct_x, [3.0, 0.0, 0.0, 3.0, 0.0, 3.0, 0.0])
+    (ct_x,) = _vjp("relu", [x], [nan, nan, nan, nan, inf, inf, inf])
+    np.testing.assert_array_equal(ct_x, [nan, 0.0, 0.0, nan, 0.0, inf, 0.0])
+    t = _jvp("relu", [x], [[2.0, 2.0, 2.0, 2.0, nan, nan, inf]])
+    np.testing.assert_array_equal(t, [2.0, 0.0, 0.0, 2.0, 0.0, nan, 0.0])
+
+
 def test_pow_at_zero_base() -> None:
     # d/dy x**y is 0 where x = 0 (not 0 * log 0 = NaN); d/dx uses y * x**(y-1), finite at 0.
     ct_x, ct_y = _vjp("pow", [0.0, 2.0], 1.0)
@@ -200,7 +213,7 @@ def test_integer_inputs_have_no_derivative(name: str) -> None:
 
 def test_float32_stays_float32() -> None:
     # Every value the rules emit for float32 inputs is float32: no silent float64 promotion.
-    for name in ("tanh", "logistic", "exp2", "log10", "div", "maximum", "pow"):
+    for name in ("tanh", "logistic", "exp2", "log10", "div", "maximum", "pow", "relu"):
         args = PRIMS[name].args
         inputs = [np.full((2, 3), 0.7, np.float32) for _ in args]
         g, _ = vjp_graph(name, inputs)

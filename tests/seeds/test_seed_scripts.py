@@ -71,7 +71,7 @@ EXPECTED = {
         "F4 dQ/da = 9a**2: [36.0, 81.0]", "F4 dQ/db = -2b: [-12.0, -8.0]",
         "frozen: only the classifier has gradients: [False, False, True, True]",
         "matrix products in the backward: full, frozen: [3, 1]",
-        "relu's backward: full, frozen: [1, 0]",
+        "relu's backward (a mask, out <= 0, and a select): full, frozen: [2, 0]",
         "frozen: pruning reports what it removed: True"],
 }
 

@@ -290,7 +290,7 @@ class _Line:
 _USES_SF = re.compile(r"^[^#]*\bsf\.", re.M)
 _VECTOR_CALLS = {"abs", "math.copysign", "math.fabs", "math.sqrt", "math.exp", "np.floor",
                  "np.float32", "np.float64", "np.int32", "np.int64", "np.bool_", "fm.exp",
-                 "fm.reassoc_add"}
+                 "fm.reassoc_add", "fm.nonneg"}
 _CALL = re.compile(r"([A-Za-z_][\w.]*)\s*\(")
 _NAME = re.compile(r"[A-Za-z_]\w*")
 _LOOP_INDEX = re.compile(r"i\d+")
@@ -739,6 +739,10 @@ class _Emitter:
         outer = _Block(f"for c{k} in prange({c}):")
         outer.body += [ln for r, _ in regs for ln in self.init_lines(r)]
         inner = _Block(f"for i{k} in range(c{k} * {n} // {c}, (c{k} + 1) * {n} // {c}):")
+        # (the chunk starts at a computed index: tell LLVM it is not negative, or numba's
+        # wraparound of negative subscripts keeps the loop from vectorizing)
+        inner.body.append(f"i{k} = fm.nonneg(i{k})")
+        self.module.uses_fm = True
         outer.body.append(inner)
         scope = self.scopes[0]
         scope.items.append(outer)

@@ -112,6 +112,13 @@ def reassoc_add(a: Any, b: Any) -> Any:
     return a + b
 
 
+def nonneg(i: int) -> int:
+    """i, which the caller knows is not negative: LLVM is told so (`llvm.assume`). A loop
+    over a chunk of an array (codegen/parallel.py) starts at a computed index, and numba's
+    negative-index wraparound on its subscripts would otherwise keep it from vectorizing."""
+    return i
+
+
 _registered = False
 
 
@@ -183,6 +190,25 @@ def register() -> None:
             return lambda x: np.float32(exp_f64(np.float64(x)))
         if isinstance(x, (types.Float, types.Integer, types.Boolean)):
             return lambda x: exp_f64(np.float64(x))
+        return None
+
+    @intrinsic
+    def _assume_nonneg(typingctx: Any, i: Any) -> Any:
+        if not isinstance(i, types.Integer):
+            return None
+
+        def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+            (v,) = args
+            assume = builder.module.declare_intrinsic("llvm.assume")
+            builder.call(assume, [builder.icmp_signed(">=", v, v.type(0))])
+            return v
+
+        return i(i), codegen
+
+    @overload(nonneg, inline="always")
+    def _nonneg(i):
+        if isinstance(i, types.Integer):
+            return lambda i: _assume_nonneg(i)
         return None
 
     @overload(reassoc_add)

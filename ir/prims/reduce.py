@@ -83,26 +83,40 @@ for _name, _fn, _ident in (("reduce_max", np.max, -np.inf), ("reduce_min", np.mi
                        extra={"identity": _ident}))
 
 
+def _others_product(x: Value, axes: tuple[int, ...]) -> Value:
+    """At each position, the product over `axes` of every element but that one: the
+    exclusive running products from the front and from the back (cumprod, below), multiplied.
+    No division and no mask, so its own derivatives are exact at zeros too (a rule that
+    divides out/x where x != 0 and special-cases zeros has the right value there but the
+    wrong second derivative: an asymmetric Hessian of prod at a zero)."""
+    nd = x.type.ndim
+    keep = [a for a in range(nd) if a not in axes]
+    perm = keep + sorted(axes)
+    m = 1
+    for a in axes:
+        m *= x.shape[a]
+    if m <= 1:
+        return ops.broadcast_to(ops.lit(1, x.dtype), x.shape, x.dtype)
+    moved = ops.transpose(x, perm) if perm != list(range(nd)) else x
+    rows = tuple(x.shape[a] for a in keep)
+    flat = ops.reshape(moved, rows + (m,))
+    last = len(rows)
+    before = shift(ops.emit("cumprod", flat, axis=last), last, 1, fill=1.0)
+    after = flip(shift(ops.emit("cumprod", flip(flat, last), axis=last), last, 1, fill=1.0),
+                 last)
+    others = ops.reshape(ops.mul(before, after), moved.shape)
+    if perm == list(range(nd)):
+        return others
+    inverse = [perm.index(a) for a in range(nd)]
+    return ops.transpose(others, inverse)
+
+
 def _prod_vjp(ct: Value, x: Value, out: Var, axes: tuple[int, ...]) -> tuple[Value]:
-    # d prod / d x_i is the product of the others. Dividing out/x_i is wrong where x_i = 0, so
-    # count zeros: none -> out/x; exactly one -> the product of the non-zeros at the zero, 0
-    # elsewhere; more -> 0 everywhere.
-    zero, one = ops.lit(0, x.dtype), ops.lit(1, x.dtype)
-    is_zero = ops.ew("eq", x, zero)
-    n_zero = expand_back(ops.reduce_sum(ops.convert(is_zero, x.dtype), axes), x, axes)
-    nonzero_prod = expand_back(ops.emit("reduce_prod", ops.select(is_zero, one, x), axes=axes),
-                               x, axes)
-    safe_x = ops.select(is_zero, one, x)
-    no_zero = ops.div(nonzero_prod, safe_x)
-    one_zero = ops.select(is_zero, nonzero_prod, zero)
-    grad = ops.select(ops.ew("eq", n_zero, zero), no_zero,
-                      ops.select(ops.ew("eq", n_zero, one), one_zero, zero))
-    return (ops.mul(expand_back(ct, x, axes), grad),)
+    return (ops.mul(expand_back(ct, x, axes), _others_product(x, axes)),)
 
 
 def _prod_jvp(ts: list[Value | None], x: Value, out: Var, axes: tuple[int, ...]) -> Value:
-    (g,) = _prod_vjp(ops.broadcast_to(ops.lit(1, x.dtype), out.shape), x, out, axes)
-    return ops.reduce_sum(ops.mul(ts[0], g), axes)
+    return ops.reduce_sum(ops.mul(ts[0], _others_product(x, axes)), axes)
 
 
 register(Primitive("reduce_prod", REDUCE, shape=_reduce_shape, lowering=_reduction("prod"),

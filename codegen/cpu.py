@@ -14,7 +14,7 @@ placed in the outermost loop whose indices it depends on. Arrays: graph inputs k
 names, arrays of stored values are `a3`, array constants `c0`. Scalar literals carry their
 dtype (`np.float32(2.0)` in float32 code, so numba keeps float32 arithmetic in float32).
 
-Sum accumulations (`passes.fuse.Accumulator`) are written where the last of their roots is:
+Sum accumulations (`passes.schedule_cpu.Accumulator`) are written where the last of their roots is:
 `a23[i0] += v12 + v19` for contributions to one index; with a carried `Walk`, one store and
 the registers shifted (`a23[i0] = c23_1 + v12 + v19; c23_1 = v16`), the registers zeroed
 before the loop and the elements they still hold stored after it (`a23[999] = c23_1`);
@@ -68,17 +68,16 @@ from adjit.ir.primitive import ELEMENTWISE, PRIMS
 from adjit.passes.fuse import (
     CONTROL_PRIMS,
     REDUCERS,
-    Accumulator,
     Kernel,
     KernelPlan,
     Loop,
     Root,
-    Scratch,
     SubFunction,
     Term,
     control_operands,
     input_terms,
 )
+from adjit.passes.schedule_cpu import Accumulator, Scratch, schedule_cpu
 
 def _tanh_lines(x: str, name: str) -> list[str]:
     """tanh as Cephes computes it, without libm's tanh (4x slower than exp in numba): a
@@ -140,6 +139,7 @@ def emit_cpu(graph: Graph, plan: KernelPlan, name: str, *, tape_bytes: bool = Fa
     (codegen/split.py): `Source.parts`."""
     if not name.isidentifier() or keyword.iskeyword(name):
         raise CodegenError(f"{name!r} is not a valid function name")
+    schedule_cpu(plan)  # scratch rows and accumulators (and the sub-graphs' plans')
     module = _Module(name)
     module.tape_limit = tape_limit
     main = _Emitter(graph, plan, name, module, tape_bytes=tape_bytes)
@@ -773,7 +773,7 @@ class _Emitter:
         self.put(0, [f"{self.vname(r.var)} = np.float32({acc})" for r, acc in regs
                      if acc.endswith("_w")])
 
-    # -- sum accumulations (see passes.fuse.Accumulator and Walk) ----------------------------
+    # -- sum accumulations (see passes.schedule_cpu) ----------------------------
 
     def carries(self, acc: Accumulator) -> list[str]:
         """The registers of a carried walk: `c23_d` holds, between iterations, the partial

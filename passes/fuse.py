@@ -29,23 +29,12 @@ renders it. The model:
   codegen/conv_kernels.py), `concatenate` and general reshapes are kernels of their own.
   Inline values all of whose users landed in one later kernel are then moved there. `add` of
   two accumulation arrays of one kernel becomes a shared accumulator.
-- Sum accumulations into one array from one loop body (an `Accumulator`) add the
-  contributions to one index together before one `+=`. Where their indices walk a dimension
-  of the array with one loop, at constant offsets (a `Walk`: the unslices of shifted slices),
-  no element is read back: along the innermost loop, the partial sums of the elements ahead
-  are carried in registers and each element is stored once (Rosenbrock's gradient
-  `unslice(a, 1) + unslice(b, 0)` is `g[i] = carry + b; carry = a` in the forward loop, into
-  np.empty, with `g[n-1] = carry` after it); along an outer loop, the contribution that
-  reaches an element first is stored with `=` and the others add to it. Elements no store
-  reaches are zeroed explicitly, or the array is allocated zeroed.
+- What serves a CPU's caches and vectorizer (scratch rows for values sibling loops share,
+  sum accumulators and their walks) is not decided here but by passes/schedule_cpu.py, which
+  the CPU code generator applies: the plan itself is target-neutral.
 - A value used by a later kernel is recomputed there when it is cheap arithmetic over
   arrays, otherwise stored by its kernel. Scalars (0-d values) are plain locals of the
   generated function, visible to every later kernel.
-- Within a kernel, an expensive value (a transcendental) that several sibling loops need is
-  written by the first to a *scratch* buffer over the loops' axes (a row: at most
-  MAX_SCRATCH elements, so it stays in cache) and read back by the others: softmax computes
-  exp once per element, not once per inner loop.
-
 Memory passes: a loop kernel counts one pass per innermost loop of its nest (each is one
 sweep over part of the domain; softmax's row kernel counts 3), a library call counts 1, a
 reshape view 0.
@@ -138,8 +127,6 @@ REDUCERS = _lowering(REDUCTION)
 CHEAP = {n for n, p in PRIMS.items() if (p.lowers.how == SCALAR and p.lowers.cost <= 1)
          or p.lowers.how in (REMAP, REDUCTION)}
 MAX_RECOMPUTE = 12  # equations recomputed per value, at most
-MAX_SCRATCH = 1 << 15  # elements of a scratch buffer (256 KiB of float64), at most
-MAX_CARRY = 8  # partial sums an accumulator carries in registers across iterations, at most
 # The sum-accumulations an `add` may share: accumulations, and sums into arrays.
 SUMS = tuple(n for n, p in PRIMS.items() if p.lowers.op == "sum"
              and p.lowers.how in (ACCUMULATE, REDUCTION))
@@ -218,69 +205,6 @@ class ValueInfo:
 
 
 @dataclass(eq=False)
-class Scratch:
-    """A small buffer for an expensive inline value that several sibling loops need: the
-    first loop (`writer`, over axis `start`) writes it, later ones read it instead of
-    recomputing. Its shape is the domain's axes start..stop-1 (a row, for softmax)."""
-
-    var: Var
-    start: int
-    stop: int
-    shape: tuple[int, ...]
-    writer: Loop
-
-
-@dataclass(eq=False)
-class Walk:
-    """Sum-accumulation roots whose indices walk dimension `dim` of their array in step with
-    loop `axis`: at index i of that loop, root r adds to element `base + step * (i + lags[r])`
-    of `dim`, at one index of the other dims that every root shares and that the other loops
-    around the roots pick (so no two iterations of those loops meet at an element).
-
-    Element `base + step * j` then gets its first contribution at iteration `j - depth` and
-    its last at iteration j, so no element needs to be read back:
-
-    - `carried` (the walked loop is the one around the roots): the element is complete after
-      iteration j and is stored once, with `=`; the partial sums of the `depth` elements after
-      it are carried in registers (first-order recurrences, which LLVM vectorizes). They
-      start at zero before the loop; those still carried after its last iteration are stored
-      after it.
-    - otherwise (an outer loop, or more than MAX_CARRY lags): the contributions of lag
-      `depth` are the first to their element and are stored with `=`; the others add to them.
-
-    `fill`: the ranges [lo, hi) of `dim` that no such store writes, zeroed explicitly: per row
-    around the loop when carried, else once before the kernel's loops (empty when the array
-    is allocated zeroed instead)."""
-
-    dim: int
-    axis: int
-    base: int
-    step: int
-    lags: dict[Root, int]
-    depth: int
-    carried: bool
-    fill: tuple[tuple[int, int], ...] = ()
-
-
-@dataclass(eq=False)
-class Accumulator:
-    """The sum-accumulation roots (`SUMS`, and the `add`s merged into them) of one loop body
-    (`loop`; None outside loops) that write one array, `buffer`.
-
-    Roots that add at the same index are summed first and added with one `+=` (`targets`:
-    each distinct index with its roots, in order). With a `walk`, no element is read back.
-    `zero`: the array must be allocated zeroed (otherwise the stores and the fills of the
-    walk write every element)."""
-
-    buffer: Var
-    loop: Loop | None
-    roots: list[Root]
-    targets: list[tuple[tuple[Term, ...], list[Root]]]
-    walk: Walk | None = None
-    zero: bool = True
-
-
-@dataclass(eq=False)
 class Kernel:
     index: int
     kind: str  # 'loop' | 'matmul' | 'library' | 'concatenate' | 'view' | a control kind
@@ -291,8 +215,10 @@ class Kernel:
     reads: list[Value] = field(default_factory=list)
     writes: list[Var] = field(default_factory=list)
     recomputed: list[int] = field(default_factory=list)  # eqns of earlier kernels redone here
-    scratch: dict[Var, Scratch] = field(default_factory=dict)
-    accumulators: list[Accumulator] = field(default_factory=list)
+    # The CPU schedule (passes/schedule_cpu.py) fills these; the plan fusion makes leaves them
+    # empty.
+    scratch: dict[Var, Any] = field(default_factory=dict)  # schedule_cpu.Scratch
+    accumulators: list[Any] = field(default_factory=list)  # schedule_cpu.Accumulator
     # Control kernels (kind 'cond', 'while', 'while_grad'): the functions called, by role
     # ('then'/'else'; 'cond', 'body', 'body_vjp'); for a `while` and a `while_grad` that run
     # the same loop on the same operands, `partner` links the two (the `while` records the
@@ -584,10 +510,6 @@ class _Planner:
         self.plan_control()
         self.decide_stores()
         self.place_stores()
-        for kern in self.kernels:
-            if kern.kind == "loop":
-                self.add_scratch(kern)
-                self.plan_accumulators(kern)
         self.collect()
         return KernelPlan(self.g, self.kernels, self.info, self.stored, self.buffers,
                           self.start)
@@ -1068,153 +990,6 @@ class _Planner:
                         chain=tuple(chain))
             (chain[-1].items if chain else kern.items).append(root)
             kern.roots.append(root)
-
-    def closure(self, r: Root, kern: Kernel) -> set[Var]:
-        """The inline values that root `r` computes at their own index."""
-        out: set[Var] = set()
-        seen: set = set()
-
-        def visit(v: Value, terms: tuple[Term, ...]) -> None:
-            if (v, terms) in seen:
-                return
-            seen.add((v, terms))
-            for dv, dt in term_values(terms):
-                visit(dv, dt)
-            info = self.info.get(v) if isinstance(v, Var) else None
-            if info is None or info.kind != "inline" or info.level == 0:
-                return
-            if info.kernel != kern.index and v in self.stored:
-                return
-            if terms == info.terms:
-                sc = kern.scratch.get(v)
-                if sc is not None and sc.writer not in r.chain:
-                    return
-                out.add(v)
-            e = self.eqns[info.eqn]
-            if not _position(e):
-                for j, x in enumerate(e.inputs):
-                    visit(x, input_terms(e, j, terms))
-
-        if r.kind in ("store", "scratch"):
-            visit(r.var, r.terms)
-        else:
-            e = self.eqns[r.eqn]
-            for x in root_inputs(e):
-                visit(x, r.terms)
-            for v, at in term_values(r.target):  # a scatter's indices
-                visit(v, at)
-        return out
-
-    def add_scratch(self, kern: Kernel) -> None:
-        """Give expensive values that sibling loops all recompute a scratch buffer."""
-        while True:
-            sites: dict[Var, list[Root]] = {}
-            for r in kern.roots:
-                for v in self.closure(r, kern):
-                    sites.setdefault(v, []).append(r)
-            for v in sorted(sites, key=lambda v: self.info[v].eqn):
-                info = self.info[v]
-                if v in kern.scratch or self.eqns[info.eqn].prim in CHEAP:
-                    continue
-                chains = [r.chain for r in sites[v]]
-                stop = sum(1 for t in info.terms if t.axis is not None)
-                start = 0
-                while start < stop and all(len(c) > start and c[start] is chains[0][start]
-                                           for c in chains):
-                    start += 1
-                if start >= stop:
-                    continue
-                shape = kern.domain[start:stop]
-                size = 1
-                for d in shape:
-                    size *= d
-                if size > MAX_SCRATCH:
-                    continue
-                siblings = chains[0][start - 1].items if start else kern.items
-                writer = min((c[start] for c in chains), key=siblings.index)
-                first = next(c for c in chains if c[start] is writer)
-                kern.scratch[v] = Scratch(v, start, stop, shape, writer)
-                root = Root("scratch", v, info.eqn, stop, info.terms, chain=first[:stop])
-                first[stop - 1].items.append(root)
-                kern.roots.append(root)
-                break
-            else:
-                return
-
-    def plan_accumulators(self, kern: Kernel) -> None:
-        """Group the sum-accumulation roots of `kern` by array and loop body (see
-        `Accumulator`); find the walk of an array whose roots all sit in one loop body."""
-        groups: dict[Var, dict[Loop | None, list[Root]]] = {}
-        others: set[Var] = set()  # arrays that other accumulations also write
-        for r in kern.roots:
-            if r.kind != "accum":
-                continue
-            buf = self.buffer(r.var)
-            x = self.eqns[r.eqn].inputs[0]
-            if self.eqns[r.eqn].prim not in SUMS or x.dtype == "bool" or x.dtype != buf.dtype:
-                others.add(buf)
-                continue
-            loop = r.chain[-1] if r.chain else None
-            groups.setdefault(buf, {}).setdefault(loop, []).append(r)
-        for buf, loops in groups.items():
-            for loop, roots in loops.items():
-                body = loop.items if loop is not None else kern.items
-                roots.sort(key=body.index)
-                targets: dict[tuple[Term, ...], list[Root]] = {}
-                for r in roots:
-                    targets.setdefault(r.target, []).append(r)
-                acc = Accumulator(buf, loop, roots, list(targets.items()))
-                if loop is not None and len(loops) == 1 and buf not in others:
-                    acc.walk, full = self.find_walk(buf, roots)
-                    acc.zero = not full
-                kern.accumulators.append(acc)
-
-    @staticmethod
-    def find_walk(buf: Var, roots: list[Root]) -> tuple[Walk | None, bool]:
-        """How the roots of one loop body into `buf` walk it (see `Walk`; the innermost loop
-        first, None where none fits), and whether the walk's stores and fills then write
-        every element of `buf`."""
-        chain = roots[0].chain
-        extents = {lp.axis: lp.extent for lp in chain}
-        for loop in reversed(chain):
-            axis = loop.axis
-            key = None
-            starts: dict[Root, int] = {}
-            for r in roots:
-                dims = [d for d, t in enumerate(r.target) if t.axis == axis]
-                if len(dims) != 1 or any(t.data is not None for t in r.target):
-                    break
-                dim = dims[0]
-                here = (dim, r.target[dim].step, r.target[:dim] + r.target[dim + 1:])
-                if key not in (None, here):
-                    break
-                key = here
-                starts[r] = r.target[dim].start
-            else:
-                assert key is not None
-                dim, step, rest = key
-                # every other loop picks the row: no two iterations add to one element
-                outer = [t.axis for t in rest if t.axis is not None]
-                if set(outer) | {axis} != set(extents) or loop.extent < 1:
-                    continue
-                base = min(starts.values()) if step > 0 else max(starts.values())
-                lags = {r: divmod(start - base, step) for r, start in starts.items()}
-                if any(rem for _, rem in lags.values()):
-                    continue
-                depth = max(lag for lag, _ in lags.values())
-                carried = loop is chain[-1] and depth <= MAX_CARRY
-                # the stores cover [lo, hi) of `dim`; the other dims fully when each other
-                # loop spans its dim (and size-1 dims are read at 0)
-                ends = (base + step * (0 if carried else depth),
-                        base + step * (loop.extent + depth - 1))
-                lo, hi = min(ends), max(ends) + 1
-                full = abs(step) == 1 and len(set(outer)) == len(outer) and all(
-                    (t.is_const and d == 1) or (t.axis is not None and extents[t.axis] == d)
-                    for t, d in zip(rest, buf.shape[:dim] + buf.shape[dim + 1:], strict=True))
-                fill = tuple((a, b) for a, b in ((0, lo), (hi, buf.shape[dim])) if a < b)
-                return Walk(dim, axis, base, step, {r: lag for r, (lag, _) in lags.items()},
-                            depth, carried, fill if full else ()), full
-        return None, False
 
     def collect(self) -> None:
         for kern in self.kernels:

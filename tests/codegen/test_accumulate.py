@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 from adjit.ir import ArrayType, Builder, Graph, Var, building, emit, evaluate, ops
-from adjit.passes.fuse import MAX_CARRY
+from adjit.passes.schedule_cpu import MAX_CARRY
 from codegen_graphs import random_args, rosenbrock
 from conftest import Compiled, Compiler
 

@@ -13,6 +13,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "codegen"))
 import adjit.passes.fuse as fuse_module
 from adjit.ir import Graph, Lit, Var
 from adjit.passes.fuse import KernelPlan, fuse
+from adjit.passes.schedule_cpu import schedule_cpu
 from codegen_graphs import (
     PRIM_CASES,
     TRICKY,
@@ -63,7 +64,7 @@ memory passes: 1 (1 kernel)"""),
 @pytest.mark.parametrize("name", list(GOLDEN))
 def test_golden_plan(name: str) -> None:
     make, text = GOLDEN[name]
-    plan = fuse(make())
+    plan = schedule_cpu(fuse(make()))  # the plan the CPU back end prints
     assert str(plan) == text
     assert plan.memory_passes == sum(k.passes for k in plan.kernels)
 
@@ -104,8 +105,17 @@ def test_plan_invariants(name: str, graph: Graph) -> None:
 
 
 def test_scratch_only_for_small_rows() -> None:
-    (k,) = fuse(softmax_ce(2, 100_000)).kernels
+    (k,) = schedule_cpu(fuse(softmax_ce(2, 100_000))).kernels
     assert not k.scratch and k.passes == 4  # a 100k row would not stay in cache: recompute
+
+
+def test_fusion_is_target_neutral_and_the_cpu_schedule_adds_scratch_rows() -> None:
+    plan = fuse(softmax_ce(8, 10))
+    (k,) = plan.kernels
+    assert not k.scratch and not k.accumulators and "scratch" not in str(plan)
+    schedule_cpu(plan)
+    assert list(k.scratch) and "scratch %3[10]" in str(plan)
+    assert schedule_cpu(plan) is plan and len(k.roots) == len(set(map(id, k.roots)))
 
 
 def test_registers_needing_two_loops_split_the_kernel() -> None:

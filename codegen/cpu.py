@@ -65,7 +65,7 @@ from adjit.codegen.scalar import (
 from adjit.ir.core import Graph, Lit, Value, Var
 from adjit.ir.errors import CodegenError
 from adjit.ir.primitive import ELEMENTWISE, PRIMS
-from adjit.passes.fuse import (
+from adjit.passes.plan import (
     CONTROL_PRIMS,
     REDUCERS,
     Kernel,

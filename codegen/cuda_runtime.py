@@ -33,7 +33,7 @@ from adjit.codegen.cuda import Module, emit, grid
 from adjit.ir.errors import CodegenError
 from adjit.ir.loops import Alloc, Const, ControlStep, CallStep, LoopKernel, Program, verify
 from adjit.ir.primitive import MATMUL, PRIMS
-from adjit.passes.fuse import COND, WHILE
+from adjit.passes.plan import COND, WHILE
 
 DTYPES = {"f32": np.float32, "f64": np.float64, "i32": np.int32, "i64": np.int64,
           "bool": np.bool_, "c64": np.complex64, "c128": np.complex128}

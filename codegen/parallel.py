@@ -22,7 +22,7 @@ import math
 import os
 from typing import Any
 
-from adjit.passes.fuse import REDUCERS, Kernel, Loop, Root, Term
+from adjit.passes.plan import REDUCERS, Kernel, Loop, Root, Term
 
 MIN_WORK = 1 << 18  # elements of a kernel's domain below which threads cost more than they win
 CHUNKS = 64  # fixed pieces of a parallel loop (the reduction order depends on these only)

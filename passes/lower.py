@@ -57,7 +57,7 @@ from adjit.ir.loops import (
     Store,
 )
 from adjit.ir.primitive import ELEMENTWISE, PRIMS
-from adjit.passes.fuse import (
+from adjit.passes.plan import (
     CONTROL_PRIMS,
     REDUCERS,
     Kernel,

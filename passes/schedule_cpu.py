@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from adjit.ir.core import Value, Var
 from adjit.ir.index import Term, term_values
-from adjit.passes.fuse import (
+from adjit.passes.plan import (
     CHEAP,
     SUMS,
     Kernel,

@@ -54,6 +54,10 @@ from typing import Any
 
 import numpy as np
 from adjit.codegen import conv_kernels, fastmath, fft_kernels, linalg_kernels, parallel, special
+from adjit.codegen.cpu_accumulate import AccumulateEmitter, wide_buffers, wide_register
+from adjit.codegen.cpu_calls import CallEmitter
+from adjit.codegen.cpu_control import TAPE_LIMIT_MESSAGE, ControlEmitter  # noqa: F401
+from adjit.codegen.cpu_text import Block, Line
 from adjit.codegen.scalar import (
     FLOAT_LITERAL,
     NP_DTYPE,
@@ -74,7 +78,6 @@ from adjit.passes.plan import (
     Root,
     SubFunction,
     Term,
-    control_operands,
     input_terms,
 )
 from adjit.passes.schedule_cpu import Accumulator, Scratch, schedule_cpu
@@ -121,9 +124,6 @@ class Source:
     # holds them all and the plain-Python function `name` that calls them
     parts: tuple[Source, ...] = ()
 
-
-TAPE_LIMIT_MESSAGE = ("adjit: a while loop under differentiation ran so long that its tape "
-                      "passed {mb} MB: does it end? (raise the limit with ADJIT_MAX_TAPE_MB)")
 
 
 def emit_cpu(graph: Graph, plan: KernelPlan, name: str, *, tape_bytes: bool = False,
@@ -233,53 +233,6 @@ def _part(piece: Any, functions: dict[str, list[str]]) -> Source:
     return Source("\n".join([*lines, *code]) + "\n", piece.name, (), tuple(callees))
 
 
-# float32 sums. A float32 sum accumulated in float32 loses accuracy with its length: adding n
-# terms in order (or in a few vector lanes) has a relative error growing like sqrt(n) eps32
-# (8.6e-4 at 2^24 terms), where numpy's pairwise sum stays near eps32. Here they accumulate in
-# float64 (53 bits: exact enough at any length that fits in memory) and are rounded to float32
-# once, at the end: a register `v3_w = np.float64(0.0)`, `v3 = np.float32(v3_w)` after its
-# loop; an array `a3_w = np.zeros(.., np.float64)`, `a3 = a3_w.astype(np.float32)` after the
-# kernel. The loop still vectorizes: float32 loads widened to float64 lanes.
-
-
-def wide_register(e: Any) -> bool:
-    """Whether reduction `e` into a register accumulates in float64 (a float32 sum)."""
-    return REDUCERS.get(e.prim) == "sum" and e.inputs[0].dtype == "f32"
-
-
-def wide_buffers(kern: Kernel, eqns: Any, plan: KernelPlan) -> set[Var]:
-    """The float32 arrays of `kern` that a sum with no bound on its terms per element (a
-    reduce_sum over outer axes, a scatter_add) accumulates into: these accumulate in float64.
-    Walked accumulators (shifted slices: a few terms per element, each stored once) and arrays
-    that a max/min/prod also accumulates into keep their dtype."""
-    wide = {acc.buffer for acc in kern.accumulators
-            if acc.buffer.dtype == "f32" and acc.walk is None
-            and any(eqns[r.eqn].prim in ("reduce_sum", "scatter_add") for r in acc.roots)}
-    summed = {r for acc in kern.accumulators for r in acc.roots}
-    for acc in kern.accumulators:
-        if acc.walk is not None:
-            wide.discard(acc.buffer)
-    for r in kern.roots:
-        if r.kind == "accum" and r not in summed:
-            wide.discard(plan.buffer(r.var))
-    return wide
-
-
-class _Block:
-    def __init__(self, header: str) -> None:
-        self.header = header
-        self.body: list[Any] = []
-
-
-@dataclass(frozen=True)
-class _Line:
-    """A statement written one way in a loop LLVM can vectorize (`fast`; None: this statement
-    keeps its loop from vectorizing) and another elsewhere (`text`)."""
-
-    text: str
-    fast: str | None
-
-
 # Vectorizing loops. numba has no vector math library here: a loop that calls libm (math.sin,
 # math.log, ...) stays scalar, and so does one with a sum accumulated in sequential order. In
 # an innermost loop with neither, `exp` is `fm.exp` (codegen/fastmath.py: inline, vectorizable;
@@ -321,21 +274,21 @@ def vector_text(stmt: str) -> str | None:
 
 def _vectorize(items: list[Any]) -> bool:
     """Write the innermost loops in `items` (recursively) for LLVM's loop vectorizer where
-    they qualify (see above), and resolve every `_Line`. True if `fm` is used."""
+    they qualify (see above), and resolve every `Line`. True if `fm` is used."""
     used = False
     for k, it in enumerate(items):
-        if isinstance(it, _Block):
+        if isinstance(it, Block):
             body = it.body
             fast = None
-            if it.header.startswith("for ") and not any(isinstance(b, _Block) for b in body):
+            if it.header.startswith("for ") and not any(isinstance(b, Block) for b in body):
                 fast = [(None if b.fast is None else vector_text(b.fast))
-                        if isinstance(b, _Line) else vector_text(b) for b in body]
+                        if isinstance(b, Line) else vector_text(b) for b in body]
             if fast is not None and None not in fast:
                 it.body[:] = fast
                 used = used or any("fm." in b for b in fast)
             else:
                 used = _vectorize(body) or used
-        elif isinstance(it, _Line):
+        elif isinstance(it, Line):
             items[k] = it.text
     return used
 
@@ -344,7 +297,7 @@ def _vectorize(items: list[Any]) -> bool:
 class _Scope:
     items: list[Any]
     memo: dict[Any, tuple[str, int]] = field(default_factory=dict)
-    open: _Block | None = None
+    open: Block | None = None
 
 
 class _Module:
@@ -381,7 +334,7 @@ class _Module:
         return name, self.const_params[name]
 
 
-class _Emitter:
+class _Emitter(AccumulateEmitter, CallEmitter, ControlEmitter):
     def __init__(self, graph: Graph, plan: KernelPlan, name: str, module: _Module | None = None,
                  *, scalar_args: bool = False, params: tuple[int, ...] | None = None,
                  tape_bytes: bool = False) -> None:
@@ -612,7 +565,7 @@ class _Emitter:
 
     def render(self, items: list[Any], indent: str, lines: list[str]) -> None:
         for it in items:
-            if isinstance(it, _Block):
+            if isinstance(it, Block):
                 lines.append(indent + it.header)
                 if it.body:
                     self.render(it.body, indent + "    ", lines)
@@ -703,7 +656,7 @@ class _Emitter:
             elif isinstance(it, Loop):
                 for r in it.inits:
                     self.init(r, level)
-                block = _Block(f"for i{it.axis} in range({it.extent}):")
+                block = Block(f"for i{it.axis} in range({it.extent}):")
                 scope = self.scopes[level]
                 scope.items.append(block)
                 scope.open = block
@@ -736,9 +689,9 @@ class _Emitter:
             x = self.eqns[r.eqn].inputs[0]
             dt = "np.float64" if acc.endswith("_w") else NP_DTYPE[x.dtype]
             self.put(0, [f"{acc}_p = np.empty({c}, {dt})"])
-        outer = _Block(f"for c{k} in prange({c}):")
+        outer = Block(f"for c{k} in prange({c}):")
         outer.body += [ln for r, _ in regs for ln in self.init_lines(r)]
-        inner = _Block(f"for i{k} in range(c{k} * {n} // {c}, (c{k} + 1) * {n} // {c}):")
+        inner = Block(f"for i{k} in range(c{k} * {n} // {c}, (c{k} + 1) * {n} // {c}):")
         # (the chunk starts at a computed index: tell LLVM it is not negative, or numba's
         # wraparound of negative subscripts keeps the loop from vectorizing)
         inner.body.append(f"i{k} = fm.nonneg(i{k})")
@@ -758,7 +711,7 @@ class _Emitter:
         for r, acc in regs:
             e = self.eqns[r.eqn]
             op, boolean = REDUCERS[e.prim], e.inputs[0].dtype == "bool"
-            blk = _Block(f"for c{k} in range({c}):")
+            blk = Block(f"for c{k} in range({c}):")
             part = f"{acc}_p[c{k}]"
             if op in ("sum", "prod") and boolean:
                 blk.body.append(f"{acc} = {acc} {'or' if op == 'sum' else 'and'} {part}")
@@ -772,83 +725,6 @@ class _Emitter:
         self.put(0, combine)
         self.put(0, [f"{self.vname(r.var)} = np.float32({acc})" for r, acc in regs
                      if acc.endswith("_w")])
-
-    # -- sum accumulations (see passes.schedule_cpu) ----------------------------
-
-    def carries(self, acc: Accumulator) -> list[str]:
-        """The registers of a carried walk: `c23_d` holds, between iterations, the partial
-        sum of the element d steps after the one just stored."""
-        assert acc.walk is not None
-        num = self.num[id(acc.buffer)]
-        return [f"c{num}_{d}" for d in range(1, acc.walk.depth + 1)]
-
-    def walk_index(self, acc: Accumulator, walked: str, rows: bool = True) -> str:
-        """An index into a walked array: `walked` along the walked dim, and the roots' common
-        index along the others (`rows`) or all of them (`:`)."""
-        assert acc.walk is not None
-        parts = [self.term(t)[0] if rows else ":" for t in acc.roots[0].target]
-        parts[acc.walk.dim] = walked
-        return ", ".join(parts)
-
-    def fills(self, acc: Accumulator, before: bool | None) -> list[str]:
-        """Zeros for the elements no store of the walk writes: those before the loop's first
-        (`before`), after its last, or all (None: whole slabs before the kernel)."""
-        w = acc.walk
-        assert w is not None
-        size = acc.buffer.shape[w.dim]
-        zero = literal(0, acc.buffer.dtype)
-        return [f"{self.aname(acc.buffer)}[{self.walk_index(acc, walked, before is not None)}]"
-                f" = {zero}"
-                for lo, hi in w.fill if before is None or (lo == 0) == before
-                for walked in [f"{lo if lo else ''}:{hi if hi < size else ''}"]]
-
-    def walk_start(self, acc: Accumulator, level: int) -> None:
-        """Before a carried walk's loop: the registers start at zero; elements before the
-        first one it stores are zeroed."""
-        zero = literal(0, acc.buffer.dtype)
-        self.put(level, [f"{c} = {zero}" for c in self.carries(acc)]
-                 + self.fills(acc, before=True))
-
-    def walk_end(self, acc: Accumulator, level: int) -> None:
-        """After a carried walk's loop: the elements still carried, and zeros after them."""
-        w, loop = acc.walk, acc.loop
-        assert w is not None and loop is not None
-        name = self.aname(acc.buffer)
-        last = w.base + w.step * (loop.extent - 1)
-        self.put(level, [f"{name}[{self.walk_index(acc, str(last + w.step * d))}] = {c}"
-                         for d, c in enumerate(self.carries(acc), 1)]
-                 + self.fills(acc, before=False))
-
-    def accumulate(self, r: Root, acc: Accumulator, level: int) -> None:
-        """A root of a sum accumulation: its contribution is computed here, and the last
-        root of the accumulation writes them all: one `+=` per distinct index; walked, the
-        first contribution to an element with `=` instead; carried, one plain store of the
-        completed element and the registers shifted by one."""
-        e = self.eqns[r.eqn]
-        self.pending[r], _ = self.ev(e.inputs[0], r.terms)
-        if r is not acc.roots[-1]:
-            return
-        code = {x: self.pending.pop(x) for x in acc.roots}
-        lines: list[Any] = [self.comment(x.eqn) for x in acc.roots]
-        name = self.sum_name(acc.buffer)
-        w = acc.walk
-        if w is None or not w.carried:
-            for target, roots in acc.targets:
-                idx, _ = self.index(target)
-                op = "=" if w is not None and w.lags[roots[0]] == w.depth else "+="
-                lines.append(f"{name}[{idx}] {op} {' + '.join(code[x] for x in roots)}")
-            self.put(level, lines)
-            return
-        regs = self.carries(acc)
-        by_lag: list[list[str]] = [[] for _ in range(w.depth + 1)]
-        for x in acc.roots:
-            by_lag[w.lags[x]].append(code[x])
-        now, _ = self.term(Term(w.base, w.step, w.axis))
-        lines.append(f"{name}[{self.walk_index(acc, now)}] = "
-                     + " + ".join(regs[:1] + by_lag[0]))
-        for d in range(1, w.depth + 1):
-            lines.append(f"{regs[d - 1]} = " + " + ".join(regs[d:d + 1] + by_lag[d]))
-        self.put(level, lines)
 
     def init(self, r: Root, level: int) -> None:
         self.put(level, self.init_lines(r))
@@ -899,7 +775,7 @@ class _Emitter:
                     step = f"{coef} * {before} + {code}"
                 else:
                     step = f"{before} {SCAN_SYMBOLS[op]} {code}"
-                lines.append(_Line(f"{self.aname(r.var)}[{idx}] = {code} if i{a} == 0 else "
+                lines.append(Line(f"{self.aname(r.var)}[{idx}] = {code} if i{a} == 0 else "
                                    f"{step}", None))
             self.put(level, lines)
             return
@@ -916,244 +792,24 @@ class _Emitter:
         boolean = e.inputs[0].dtype == "bool"
         if op in ("argmax", "argmin"):
             cmp = ">" if op == "argmax" else "<"
-            blk = _Block(f"if {code} {cmp} {best} or ({code} != {code} and {best} == {best}):")
+            blk = Block(f"if {code} {cmp} {best} or ({code} != {code} and {best} == {best}):")
             blk.body += [f"{best} = {code}", f"{acc} = i{r.axis_loop}"]
             lines.append(blk)
         elif op == "sum":
             if boolean:
-                lines.append(_Line(f"{acc} = {acc} or {code}", None))
+                lines.append(Line(f"{acc} = {acc} or {code}", None))
             elif r.kind == "reduce":
-                lines.append(_Line(f"{acc} += {code}", f"{acc} = fm.reassoc_add({acc}, {code})"
+                lines.append(Line(f"{acc} += {code}", f"{acc} = fm.reassoc_add({acc}, {code})"
                                    if e.inputs[0].type.is_real_float
                                    else f"{acc} = {acc} + {code}"))
             else:  # a read-modify-write of an array
-                lines.append(_Line(f"{acc} += {code}", None))
+                lines.append(Line(f"{acc} += {code}", None))
         elif op == "prod":
-            lines.append(_Line(f"{acc} = {acc} and {code}" if boolean else f"{acc} *= {code}",
+            lines.append(Line(f"{acc} = {acc} and {code}" if boolean else f"{acc} *= {code}",
                                None))
         else:
             # LLVM vectorizes a float max only without NaNs (the `!=` keeps them here)
             cmp = ">" if op == "max" else "<"
-            lines.append(_Line(f"{acc} = {code} if {code} {cmp} {acc} or {code} != {code} "
+            lines.append(Line(f"{acc} = {code} if {code} {cmp} {acc} or {code} != {code} "
                                f"else {acc}", None))
         self.put(level, lines)
-
-    def matmul(self, kern: Kernel) -> None:
-        (i,) = kern.members
-        e = self.eqns[i]
-        a, b = e.inputs
-        out = e.out
-        ta, tb = e.p["transpose_a"], e.p["transpose_b"]
-        nb = out.type.ndim - 2
-        self.top.append(self.comment(i))
-        ra, rb, ro = self.array_ref(a), self.array_ref(b), self.aname(out)
-        if out.type.is_float:
-            if nb == 0:
-                self.top.append(f"{ro} = np.dot({ra}{'.T' if ta else ''}, "
-                                f"{rb}{'.T' if tb else ''})")
-                return
-            self.alloc(out, None)
-            items = self.top
-            for k in range(nb):
-                blk = _Block(f"for j{k} in range({out.shape[k]}):")
-                items.append(blk)
-                items = blk.body
-            bi = ", ".join(f"j{k}" for k in range(nb))
-            items.append(f"np.dot({ra}[{bi}]{'.T' if ta else ''}, {rb}[{bi}]{'.T' if tb else ''}"
-                         f", {ro}[{bi}])")
-            return
-        # integers and booleans: numba's np.dot is floating point only
-        self.alloc(out, None)
-        items = self.top
-        m, n = out.shape[-2], out.shape[-1]
-        kdim = a.shape[-2] if ta else a.shape[-1]
-        for k, d in enumerate(out.shape[:-2]):
-            blk = _Block(f"for j{k} in range({d}):")
-            items.append(blk)
-            items = blk.body
-        bi = "".join(f"j{k}, " for k in range(nb))
-        for hdr in (f"for jm in range({m}):", f"for jn in range({n}):"):
-            blk = _Block(hdr)
-            items.append(blk)
-            items = blk.body
-        ai = f"{bi}jk, jm" if ta else f"{bi}jm, jk"
-        bj = f"{bi}jn, jk" if tb else f"{bi}jk, jn"
-        items.append(f"acc = {literal(0, out.dtype)}")
-        blk = _Block(f"for jk in range({kdim}):")
-        blk.body.append(f"acc += {ra}[{ai}] * {rb}[{bj}]")
-        items.append(blk)
-        items.append(f"{ro}[{bi}jm, jn] = acc")
-
-    def library(self, kern: Kernel) -> None:
-        """A `LIBRARY` primitive: `ck.<prim>(inputs, outs, params)` fills the arrays it is
-        given (codegen/conv_kernels.py; `lk.` for the solves and decompositions of
-        codegen/linalg_kernels.py)."""
-        (i,) = kern.members
-        e = self.eqns[i]
-        self.top.append(self.comment(i))
-        for o in e.outputs:
-            self.alloc(o, None)
-        args = [self.array_ref(v) for v in e.inputs] + [self.aname(o) for o in e.outputs]
-        args += [f"{k}={v!r}" for k, v in e.params]
-        if e.prim in fft_kernels.KERNELS:
-            self.top.append(f"fk.{e.prim}({', '.join(args)})")
-            self.module.uses_fk = True
-            return
-        if PRIMS[e.prim].extra.get("library") == "linalg":
-            self.top.append(f"lk.{e.prim}({', '.join(args)})")
-            self.module.uses_lk = True
-        else:
-            self.top.append(f"ck.{e.prim}({', '.join(args)})")
-            self.module.uses_ck = True
-
-    def concatenate(self, kern: Kernel) -> None:
-        (i,) = kern.members
-        e = self.eqns[i]
-        axis = e.p["axis"]
-        self.top.append(self.comment(i))
-        self.alloc(e.out, None)
-        off = 0
-        for x in e.inputs:
-            n = x.shape[axis]
-            sl = ", ".join(f"{off}:{off + n}" if d == axis else ":" for d in range(x.type.ndim))
-            self.top.append(f"{self.aname(e.out)}[{sl}] = {self.array_ref(x)}")
-            off += n
-
-    def reshape(self, kern: Kernel) -> None:
-        (i,) = kern.members
-        e = self.eqns[i]
-        shape = f"({', '.join(str(d) for d in e.out.shape)}{',' if e.out.type.ndim == 1 else ''})"
-        self.top.append(self.comment(i))
-        self.top.append(f"{self.aname(e.out)} = "
-                        f"np.ascontiguousarray({self.array_ref(e.inputs[0])}).reshape({shape})")
-
-    # -- control flow ------------------------------------------------------------------------
-    #
-    # A control kernel calls the functions of its sub-graphs (`Kernel.calls`, emitted once
-    # per module by `_Module.function`). Its 0-d operands and results are scalar locals
-    # (`v9`), arrays are passed by reference (`a1`); no function writes into an array it
-    # did not allocate, so a result may be one of the operands without a copy.
-
-    def control(self, kern: Kernel) -> None:
-        (i,) = kern.members
-        e = self.eqns[i]
-        # 0-d operands computed from earlier kernels' values go before the node's comment
-        for j in control_operands(kern, e):
-            if e.inputs[j].shape == ():
-                self.ev(e.inputs[j], ())
-        self.top.append(self.comment(i))
-        if kern.kind == "cond":
-            self.cond(kern, e)
-        elif kern.kind == "while":
-            carried = [self.local(o) for o in e.outputs]
-            self.forward(kern, e, carried)
-        else:
-            self.while_grad(kern, e)
-
-    def local(self, v: Var) -> str:
-        """The local a control kernel assigns result `v` to."""
-        return self.vname(v) if v.shape == () else self.aname(v)
-
-    def operand(self, v: Value) -> str:
-        if v.shape == ():
-            code, _ = self.ev(v, ())
-            return code
-        return self.array_ref(v)
-
-    def call(self, f: SubFunction, args: dict[int, str]) -> str:
-        name, consts = self.module.function(f)
-        for lit, cname in consts.items():
-            self.consts.setdefault(lit, cname)
-        return f"{name}({', '.join([args[j] for j in f.params] + list(consts.values()))})"
-
-    @staticmethod
-    def targets(names: list[str]) -> str:
-        return f"({', '.join(names)}{',' if len(names) == 1 else ''})"
-
-    def cond(self, kern: Kernel, e: Any) -> None:
-        pred, _ = self.ev(e.inputs[0], ())
-        then, other = kern.calls["then"], kern.calls["else"]
-        used = set(then.params) | set(other.params)
-        args = {j: self.operand(v) for j, v in enumerate(e.inputs[1:]) if j in used}
-        outs = self.targets([self.local(o) for o in e.outputs])
-        yes, no = _Block(f"if {pred}:"), _Block("else:")
-        yes.body.append(f"{outs} = {self.call(then, args)}")
-        no.body.append(f"{outs} = {self.call(other, args)}")
-        self.top += [yes, no]
-
-    def loop_operands(self, kern: Kernel, e: Any) -> dict[int, str]:
-        """Code for the consts the loop's functions read."""
-        n_consts = e.p["n_consts"]
-        used = {j for f in kern.calls.values() for j in f.params if j < n_consts}
-        return {j: self.operand(e.inputs[j]) for j in sorted(used)}
-
-    def forward(self, kern: Kernel, e: Any, carried: list[str]) -> None:
-        """`carried = init; while cond(...): carried = body(...)`, recording the tape when a
-        while_grad needs it (the carried values body_vjp reads, one list entry per
-        iteration: the arrays themselves, which nothing mutates, so no copy)."""
-        n_consts = e.p["n_consts"]
-        args = self.loop_operands(kern, e)
-        for j, name in enumerate(carried):
-            self.top.append(f"{name} = {self.operand(e.inputs[n_consts + j])}")
-        args.update({n_consts + j: name for j, name in enumerate(carried)})
-        record = kern.kind == "while_grad" or kern.partner is not None
-        k = kern.index
-        if record:
-            self.top.append(f"n{k} = 0")
-            self.top += [f"t{k}_{j} = []" for j in kern.taped]
-        loop = _Block(f"while {self.call(kern.calls['cond'], args)}[0]:")
-        if record:
-            limit = max(1, self.module.tape_limit // max(1, kern.tape_row_bytes))
-            guard = _Block(f"if n{k} >= {limit}:")
-            message = TAPE_LIMIT_MESSAGE.format(mb=self.module.tape_limit >> 20)
-            guard.body.append(f'raise RuntimeError("{message}")')
-            loop.body.append(guard)
-            loop.body += [f"t{k}_{j}.append({carried[j]})" for j in kern.taped]
-            loop.body.append(f"n{k} += 1")
-        loop.body.append(f"{self.targets(carried)} = {self.call(kern.calls['body'], args)}")
-        self.top.append(loop)
-
-    def while_grad(self, kern: Kernel, e: Any) -> None:
-        """The forward loop with a tape (or the tape of the partner `while`), then
-        `for it in reversed(range(n)): cts = body_vjp(consts, tape[it], cts)`, summing the
-        consts' cotangents (the outputs `_while_grad_impl` defines)."""
-        body = e.p["body"]
-        n_consts, n = e.p["n_consts"], len(body.inputs)
-        n_carried = n - n_consts
-        final = [self.local(o) for o in e.outputs[:n_carried]]
-        if kern.partner is None:
-            self.forward(kern, e, final)
-            k = kern.index
-        else:
-            k = kern.partner
-            fwd = self.eqns[self.plan.kernels[k].members[0]]
-            self.top += [f"{name} = {self.local(o)}"
-                         for name, o in zip(final, fwd.outputs, strict=True)]
-        f_in = [i for i, t in enumerate(body.in_types) if t.is_float]
-        f_carried = [j for j in range(n_carried) if body.in_types[n_consts + j].is_float]
-        grads = {i: self.local(o) for i, o in zip(f_in, e.outputs[n_carried:], strict=True)}
-        for i in f_in:
-            if i < n_consts:
-                t = body.in_types[i]
-                self.top.append(f"{grads[i]} = {literal(0, t.dtype)}" if t.ndim == 0 else
-                                f"{grads[i]} = np.zeros({self.shape_code(t.shape)}, "
-                                f"{NP_DTYPE[t.dtype]})")
-        for c, j in enumerate(f_carried):
-            self.top.append(f"{grads[n_consts + j]} = {self.operand(e.inputs[n + c])}")
-        if f_in:
-            kk = kern.index
-            args = self.loop_operands(kern, e)
-            args.update({n_consts + j: f"t{k}_{j}[it{kk}]" for j in kern.taped})
-            args.update({n + c: grads[n_consts + j] for c, j in enumerate(f_carried)})
-            loop = _Block(f"for it{kk} in range(n{k} - 1, -1, -1):")
-            loop.body.append(f"r{kk} = {self.call(kern.calls['body_vjp'], args)}")
-            for q, i in enumerate(f_in):
-                op = "+=" if i < n_consts else "="
-                loop.body.append(f"{grads[i]} {op} r{kk}[{q}]")
-            self.top.append(loop)
-        if self.tape_bytes:
-            self.top.append(f"tape_bytes += n{k} * {kern.tape_row_bytes}")
-
-    @staticmethod
-    def shape_code(shape: tuple[int, ...]) -> str:
-        return f"({', '.join(str(d) for d in shape)}{',' if len(shape) == 1 else ''})"

@@ -207,7 +207,7 @@ class ProgramFunction:
         while self.truth(cond.outputs(consts + carried)[0]):
             if tape is not None:
                 if (len(tape) + 1) * row > self.tape_limit:
-                    from adjit.codegen.cpu import TAPE_LIMIT_MESSAGE
+                    from adjit.codegen.cpu_control import TAPE_LIMIT_MESSAGE
 
                     raise RuntimeError(TAPE_LIMIT_MESSAGE.format(mb=self.tape_limit >> 20))
                 tape.append(carried)

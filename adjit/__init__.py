@@ -80,6 +80,9 @@ from adjit.tracer.tensor import (  # noqa: E402
     set_grad_enabled,
 )
 from adjit import autograd  # noqa: E402
+from adjit.runtime import eager as _eager  # noqa: E402
+
+_eager.install()  # eager convolution and pooling run the compiled kernels (runtime/eager.py)
 from adjit import nn, optim  # noqa: E402  (PyTorch's layers and optimizers)
 from adjit import models  # noqa: E402
 from adjit.tracer.custom_rules import custom_vjp  # noqa: E402

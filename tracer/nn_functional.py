@@ -23,8 +23,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from adjit.ir import PRIMS, context, emit
+from adjit.ir import PRIMS, ArrayType, context, emit
 
+from . import kernels
 from .loc import user_loc
 from .values import Tracer, unwrap
 
@@ -36,14 +37,22 @@ def _traced(*xs: Any) -> bool:
 
 
 def _prim(name: str, *xs: Any, **params: Any) -> Any:
-    """Apply primitive `name`: emitted as IR when any operand is traced, else its numpy impl.
-    Float operands are promoted to one dtype (integers to float64) first."""
+    """Apply primitive `name`: emitted as IR when any operand is traced, else its numpy impl
+    (or the faster kernel the runtime installed for it, tracer/kernels.py). Float operands
+    are promoted to one dtype (integers to float64) first."""
     floats = [np.dtype(x.dtype) for x in xs if np.dtype(x.dtype).kind == "f"]
     if name != "gather":
         dt = np.result_type(*floats) if floats else np.dtype(np.float64)
         xs = tuple(x if np.dtype(x.dtype) == dt else x.astype(dt) for x in xs)
     if not _traced(*xs):
-        return np.asarray(PRIMS[name].impl(*[np.asarray(x) for x in xs], **params))
+        arrays = [np.asarray(x) for x in xs]
+        fast = kernels.kernel(name)
+        if fast is not None:
+            prim = PRIMS[name]
+            out = prim.out_types(tuple(ArrayType.of(a) for a in arrays), params)
+            if len(out) == 1:
+                return kernels.call(fast, out[0], arrays, params)
+        return np.asarray(PRIMS[name].impl(*arrays, **params))
     with context(loc=user_loc(2)):
         return Tracer(emit(name, *[unwrap(x) for x in xs], **params))
 

@@ -35,7 +35,9 @@ except (ImportError, AttributeError, TypeError):  # pragma: no cover - another n
 def runner(graph: Graph) -> Callable[[Sequence[np.ndarray]], tuple[np.ndarray, ...]]:
     """`evaluate(graph, *arrays)` for arrays of the graph's input types (the cache key of a
     recorded operation says they are), as a Python function written for this graph: one
-    call per equation, literals bound once, and an output copied only where it could share
+    call per equation (the primitive's reference impl, or the faster kernel the runtime
+    installed for it, tracer/kernels.py, writing into an array allocated here), literals
+    bound once, and an output copied only where it could share
     memory with an input or a literal (a view, an input, a literal, one output twice) or is
     not C-contiguous (a transposed result: the compiled backward reads these arrays, and
     numba's code for arrays of any layout is slower and compiled separately). numpy's
@@ -43,8 +45,11 @@ def runner(graph: Graph) -> Callable[[Sequence[np.ndarray]], tuple[np.ndarray, .
     from adjit.ir import Lit
     from adjit.ir.primitive import PRIMS
 
+    from .kernels import kernel
+
     glob: dict[str, Any] = {"ndarray": np.ndarray, "_quiet": _quiet, "_loud": _loud,
-                            "_IGNORE": _IGNORE, "_fix": _fix, "_copy": _copy_c}
+                            "_IGNORE": _IGNORE, "_fix": _fix, "_copy": _copy_c,
+                            "_empty": np.empty, "_c": np.ascontiguousarray}
     names: dict[int, str] = {}
     lines = []
     args = []
@@ -67,6 +72,17 @@ def runner(graph: Graph) -> Callable[[Sequence[np.ndarray]], tuple[np.ndarray, .
     for j, eqn in enumerate(graph.eqns):
         prim = PRIMS[eqn.prim]
         params = dict(eqn.params)
+        fast = (kernel(eqn.prim) if len(eqn.outputs) == 1
+                and not any(isinstance(v, Lit) for v in eqn.inputs) else None)
+        if fast is not None:  # out = _empty(shape, dtype); k(*inputs, out, **params)
+            n = names[id(eqn.outputs[0])] = f"v{j}_0"
+            glob[f"k{j}"], glob[f"p{j}"] = fast, params
+            out = eqn.outputs[0].type
+            glob[f"t{j}_0"], glob[f"s{j}_0"] = out.np_dtype, out.shape
+            ins = "".join(f"_c({name(v)}), " for v in eqn.inputs)
+            lines.append(f"        {n} = _empty(s{j}_0, t{j}_0)")
+            lines.append(f"        k{j}({ins}{n}{', **p' + str(j) if params else ''})")
+            continue
         # an elementwise primitive's ufunc itself when it has one: its impl is the ufunc's
         # result made an array, which the check after the call does here (with `_fix`)
         ufunc = None if params else prim.extra.get("ufunc")

@@ -5,22 +5,17 @@ and the launches in program order. `target="cuda"` decorates them with `@cuda.ji
 `target="python"` writes the same statements as plain serial loops (the loop IR's
 interpreter: the tests run lowered programs this way against the reference interpreter).
 
-Scheduling for CUDA (decided here, on the loop IR, not in the lowering):
+How it prints what passes/schedule_cuda.py decided on the loop IR:
 
-- Each top-level `For` of a kernel is one launch; its loop is a grid-stride loop over the
-  threads of the grid (`for i0 in range(cuda.grid(1), n, cuda.gridsize(1))`). The kernel's
-  level-0 `Let`s (scalars computed from earlier results) are recomputed at the start of every
-  launch after them; level-0 statements that are not `Let`s run in a one-thread launch.
-- An accumulation whose index walks the parallel loop (`i0`, or an affine map of it) is
-  distinct per thread and written as it is. Into a one-element buffer (a reduction over the
-  whole domain): each thread sums into a register, the block sums its threads' registers by
-  a tree reduction in shared memory, and its first thread adds the block's sum once with
-  `cuda.atomic.add` (one atomic per block).
-  Other sums: `cuda.atomic.add` per element. A reduction that has no atomic form (max, min,
-  prod, argmax, boolean and complex sums), and a scan along the parallel loop, make the launch
-  serial (one thread): correct, not fast; stated by `Launch.serial` in `adjit.inspect`.
-- Atomic sums make the order of float additions depend on the schedule: results may differ
-  from the CPU back end's in the last bits.
+- Each top-level `For` of a kernel is one launch. A parallel one is a grid-stride loop over
+  the threads of the grid (`for i0 in range(cuda.grid(1), n, cuda.gridsize(1))`); a serial
+  one runs on one thread. The kernel's level-0 `Let`s (scalars computed from earlier results)
+  are recomputed at the start of every launch after them; level-0 statements that are not
+  `Let`s run in a one-thread launch.
+- An accumulation marked atomic "block" sums into a register per thread, then a tree in
+  shared memory over the block, then one `cuda.atomic.add` per block; "element" is one
+  `cuda.atomic.add` per contribution. Atomic sums make the order of float additions depend on
+  the schedule: results may differ from the CPU back end's in the last bits.
 """
 from __future__ import annotations
 
@@ -34,6 +29,7 @@ from adjit.codegen.scalar import (
     scalar_expr,
     strip_parens,
 )
+from adjit.passes.schedule_cuda import statements
 from adjit.ir.loops import (
     Accumulate,
     Affine,
@@ -56,9 +52,6 @@ from adjit.ir.loops import (
     exprs,
     stmt_exprs,
 )
-
-ATOMIC_DTYPES = {"f32", "f64", "i32", "i64"}
-
 
 @dataclass(eq=False)
 class Launch:
@@ -98,27 +91,6 @@ def code(e: Expr, uses: set[str]) -> str:
     if "sf." in text:  # scipy.special's scalar kernels (numba functions, codegen/special.py)
         uses.add("sf")
     return f"({text})"
-
-
-def _walks(index: tuple[Expr, ...] | None, axis: int) -> bool:
-    """Whether an index takes a different value at every iteration of loop `axis`."""
-    return index is not None and any(
-        (isinstance(i, Idx) and i.axis == axis)
-        or (isinstance(i, Affine) and isinstance(i.base, Idx) and i.base.axis == axis
-            and i.step != 0) for i in index)
-
-
-def _constant(index: tuple[Expr, ...] | None) -> bool:
-    return index is not None and all(isinstance(i, Const) for i in index)
-
-
-def _statements(body: list[Stmt]) -> list[Stmt]:
-    out = []
-    for s in body:
-        out.append(s)
-        if isinstance(s, For):
-            out.extend(_statements(s.body))
-    return out
 
 
 class _Printer:
@@ -167,7 +139,7 @@ class _Printer:
 
     def launch(self, name: str, prefix: list[Stmt], body: list[Stmt], loop: For | None
                ) -> Launch:
-        stmts = _statements(prefix + body)
+        stmts = statements(prefix + body)
         params: list[str] = []
         for s in stmts:
             names = [e.buf for top in stmt_exprs(s) for e in exprs(top) if isinstance(e, Load)]
@@ -179,7 +151,7 @@ class _Printer:
             for n in names:
                 if n not in params:
                     params.append(n)
-        serial = self.target != "cuda" or loop is None or not self.parallel_ok(loop)
+        serial = self.target != "cuda" or loop is None or not loop.parallel
         self.lines += ["", ""]
         if self.target == "cuda":
             self.lines.append("@cuda.jit")
@@ -189,8 +161,8 @@ class _Printer:
             self.stmt(s, ind, None)
         partials: list[Accumulate] = []
         if loop is not None and not serial:
-            partials = [s for s in _statements(loop.body) if isinstance(s, Accumulate)
-                        and _constant(s.index) and not _walks(s.index, loop.axis)]
+            partials = [s for s in statements(loop.body)
+                        if isinstance(s, Accumulate) and s.atomic == "block"]
             for p in partials:
                 self.lines.append(f"{ind}{self.partial(p)} = "
                                   f"{identity_literal('sum', self.dtypes[p.buf])}")
@@ -228,21 +200,6 @@ class _Printer:
     def partial(self, s: Accumulate) -> str:
         idx = "_".join(str(i.value) for i in s.index or () if isinstance(i, Const))
         return f"p_{s.buf}_{idx}"
-
-    def parallel_ok(self, loop: For) -> bool:
-        """Whether loop `loop` may run its iterations on different threads (see the module
-        docstring): every write distinct per iteration, or an atomic sum."""
-        for s in _statements(loop.body):
-            if isinstance(s, Scan) and s.axis == loop.axis:
-                return False
-            if isinstance(s, (Store, Scan)) and not _walks(s.index, loop.axis):
-                return False
-            if isinstance(s, (Accumulate, ArgAccumulate)) and s.index is not None \
-                    and not _walks(s.index, loop.axis):
-                if not (isinstance(s, Accumulate) and s.op == "sum"
-                        and self.dtypes[s.buf] in ATOMIC_DTYPES):
-                    return False
-        return True
 
     # -- statements --------------------------------------------------------------------------
 
@@ -306,12 +263,12 @@ class _Printer:
     def accumulate(self, s: Accumulate, ind: str, par: For | None) -> None:
         add = self.lines.append
         value = code(s.expr, self.uses)
-        if par is not None and s.index is not None and not _walks(s.index, par.axis):
-            if _constant(s.index):
-                add(f"{ind}{self.partial(s)} += {value}")
-            else:
-                idx = ", ".join(code(i, self.uses) for i in s.index)
-                add(f"{ind}cuda.atomic.add({s.buf}, ({idx},), {value})")
+        if par is not None and s.atomic == "block":
+            add(f"{ind}{self.partial(s)} += {value}")
+            return
+        if par is not None and s.atomic == "element":
+            idx = ", ".join(code(i, self.uses) for i in s.index or ())
+            add(f"{ind}cuda.atomic.add({s.buf}, ({idx},), {value})")
             return
         t = self.target_of(s.buf, s.index)
         if s.op == "sum":

@@ -33,6 +33,7 @@ from adjit.codegen.cuda import Module, emit, grid
 from adjit.ir.errors import CodegenError
 from adjit.ir.loops import Alloc, Const, ControlStep, CallStep, LoopKernel, Program, verify
 from adjit.ir.primitive import MATMUL, PRIMS
+from adjit.passes.schedule_cuda import schedule_cuda
 from adjit.passes.plan import COND, WHILE
 
 DTYPES = {"f32": np.float32, "f64": np.float64, "i32": np.int32, "i64": np.int64,
@@ -297,6 +298,8 @@ def compile_program(program: Program, target: str = "cuda",
         return done[id(program)]
     if target == "cuda":
         cuda = cuda_module()
+    if target == "cuda":
+        schedule_cuda(program)  # grid-stride loops and atomics (passes/schedule_cuda.py)
     module = emit(program, target, SIM_THREADS if simulated() else THREADS)
     filename = f"<adjit-{target} {program.name} {abs(hash(module.text)):x}>"
     linecache.cache[filename] = (len(module.text), None, module.text.splitlines(True),

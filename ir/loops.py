@@ -120,6 +120,9 @@ class Accumulate:
     index: tuple[Expr, ...] | None
     expr: Expr
     note: str = ""
+    # how threads that share the element combine (a target's schedule): None, "block" (a
+    # register per thread, summed over the block, one atomic per block), "element"
+    atomic: str | None = None
 
 
 @dataclass(eq=False)
@@ -317,7 +320,8 @@ def format_stmt(s: Stmt, indent: str = "") -> list[str]:
     if isinstance(s, Store):
         return [f"{indent}{_target(s.buf, s.index)} = {fmt(s.expr)}"]
     if isinstance(s, Accumulate):
-        return [f"{indent}{_target(s.buf, s.index)} {s.op}= {fmt(s.expr)}{note}"]
+        how = f" (atomic, {s.atomic})" if s.atomic else ""
+        return [f"{indent}{_target(s.buf, s.index)} {s.op}= {fmt(s.expr)}{how}{note}"]
     if isinstance(s, ArgAccumulate):
         return [f"{indent}{_target(s.buf, s.index)} {s.op}= ({fmt(s.expr)} at "
                 f"{fmt(s.position)}; best in {s.best}){note}"]

@@ -181,7 +181,8 @@ def test_scatter_gradients_accumulate_atomically():
 def test_the_kernels_are_grid_stride_loops_with_a_block_tree_sum_for_a_full_sum():
     ins = adjit.inspect(lambda x: np.sum(np.exp(x) * x), np.ones(64), target="cuda")
     assert "loops" in ins.names()
-    assert "for i0 in 0..64:" in str(ins.loops)
+    assert "for parallel i0 in 0..64:" in str(ins.loops)  # the schedule, shown in the IR
+    assert "(atomic, block)" in str(ins.loops)
     src = ins.source
     assert "@cuda.jit" in src and "range(cuda.grid(1), 64, cuda.gridsize(1))" in src
     assert src.count("cuda.atomic.add") == 1  # once per block, after the tree in shared memory

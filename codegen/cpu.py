@@ -288,13 +288,15 @@ class _Line:
 # calls that numba lowers to vectorizable LLVM code, no `**` (libm's pow), `//` or `%` (integer
 # division with Python's signs), no array read-modify-write, no subscript by a computed value.
 _USES_SF = re.compile(r"^[^#]*\bsf\.", re.M)
-_VECTOR_CALLS = {"abs", "math.copysign", "math.fabs", "math.sqrt", "math.exp", "np.floor",
-                 "np.float32", "np.float64", "np.int32", "np.int64", "np.bool_", "fm.exp",
-                 "fm.reassoc_add", "fm.nonneg"}
+# libm functions that codegen/fastmath.py has an inline, vectorizable version of
+_FM_MATH = ("exp", "expm1", "log", "sin", "cos", "tanh")
+_VECTOR_CALLS = {"abs", "math.copysign", "math.fabs", "math.sqrt", "np.floor", "np.float32",
+                 "np.float64", "np.int32", "np.int64", "np.bool_", "fm.reassoc_add",
+                 "fm.nonneg", *(f"math.{f}" for f in _FM_MATH), *(f"fm.{f}" for f in _FM_MATH)}
 _CALL = re.compile(r"([A-Za-z_][\w.]*)\s*\(")
 _NAME = re.compile(r"[A-Za-z_]\w*")
 _LOOP_INDEX = re.compile(r"i\d+")
-_MATH_EXP = re.compile(r"\bmath\.exp\(")
+_MATH_FM = re.compile(rf"\bmath\.({'|'.join(_FM_MATH)})\(")
 
 
 def vector_text(stmt: str) -> str | None:
@@ -316,7 +318,7 @@ def vector_text(stmt: str) -> str | None:
             if depth == 0 and any(not _LOOP_INDEX.fullmatch(n)
                                   for n in _NAME.findall(stmt[start:i])):
                 return None
-    return _MATH_EXP.sub("fm.exp(", stmt)
+    return _MATH_FM.sub(r"fm.\1(", stmt)
 
 
 def _vectorize(items: list[Any]) -> bool:

@@ -288,8 +288,9 @@ class _Line:
 # calls that numba lowers to vectorizable LLVM code, no `**` (libm's pow), `//` or `%` (integer
 # division with Python's signs), no array read-modify-write, no subscript by a computed value.
 _USES_SF = re.compile(r"^[^#]*\bsf\.", re.M)
-# libm functions that codegen/fastmath.py has an inline, vectorizable version of
-_FM_MATH = ("exp", "expm1", "log", "sin", "cos", "tanh")
+# libm functions whose inline version in codegen/fastmath.py pays off in a vectorized loop
+# (fm.sin and fm.cos do not yet: as fast as libm's, and 7-11 s of numba compile time each)
+_FM_MATH = ("exp", "expm1", "log", "tanh")
 _VECTOR_CALLS = {"abs", "math.copysign", "math.fabs", "math.sqrt", "np.floor", "np.float32",
                  "np.float64", "np.int32", "np.int64", "np.bool_", "fm.reassoc_add",
                  "fm.nonneg", *(f"math.{f}" for f in _FM_MATH), *(f"fm.{f}" for f in _FM_MATH)}

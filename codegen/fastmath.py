@@ -46,6 +46,7 @@ import hashlib
 import math
 import pathlib
 import struct
+import types as pytypes
 from typing import Any
 
 import numpy as np
@@ -303,8 +304,8 @@ def _expm1_f64(x: float) -> float:
     high = (q + (1.0 - f64_from_bits((1023 - ku) << 52))) * f64_from_bits((h + 1023) << 52) \
         * f64_from_bits((k - h + 1023) << 52)
     out = high if k > 0 else low
-    small = -5.551115123125783e-17 < x0 < 5.551115123125783e-17  # 2^-54: e**x - 1 rounds to x
-    return x0 if small else out  # also +-0 and subnormals, exactly
+    ax = -x0 if x0 < 0.0 else x0
+    return x0 if ax < 5.551115123125783e-17 else out  # 2^-54: e**x - 1 rounds to x  # also +-0 and subnormals, exactly
 
 
 def _tanh_f64(x: float) -> float:
@@ -361,18 +362,37 @@ def nonneg(i: int) -> int:
 _registered = False
 
 
+def _plain(fn: Any) -> Any:
+    """`fn` without annotations: numba compares the typing function's signature with the
+    implementation's, annotations included."""
+    return pytypes.FunctionType(fn.__code__, fn.__globals__, fn.__name__)
+
+
+def _overload_inline(fn: Any) -> None:
+    """Calls to `fn` in jitted code are inlined at numba's level (LLVM's inliner gives up on
+    functions this long, and a call keeps a loop scalar), compiled with numpy's error model
+    (python's checks divisions for zero: a branch)."""
+    from numba.extending import overload
+
+    plain = _plain(fn)
+    overload(fn, inline="always", jit_options={"error_model": "numpy"}, strict=False)(
+        lambda *args: plain)
+
+
 def _overload_unary(public: Any, f64: Any) -> None:
     """numba's implementation of `public`: `f64` inlined, in float64 (a float32 is widened
     and the result rounded once)."""
     from numba.core import types
     from numba.extending import overload
 
-    @overload(public)
+    plain = _plain(f64)
+
+    @overload(public, inline="always", jit_options={"error_model": "numpy"})
     def _impl(x):
         if isinstance(x, types.Float) and x.bitwidth == 32:
             return lambda x: np.float32(f64(np.float64(x)))
         if isinstance(x, (types.Float, types.Integer, types.Boolean)):
-            return lambda x: f64(np.float64(x))
+            return plain
         return None
 
 
@@ -437,10 +457,13 @@ def register() -> None:
         return None
 
     exp_f64 = register_jitable(_exp_f64)
-    for helper in (_limb, _big_pio2, _sin_cos_f64):
-        register_jitable(helper)
+    # numba's default error model ('python') checks divisions for zero, a branch that keeps
+    # LLVM from vectorizing; and inlined at numba's level, nothing is left to LLVM's inliner,
+    # which gives up on functions this long
+    for helper in (_limb, _big_pio2, _sin_cos_f64, _expm1_f64):
+        _overload_inline(helper)
     for public, f64 in _UNARY:
-        _overload_unary(public, register_jitable(f64))
+        _overload_unary(public, f64)
 
     @overload(exp)
     def _exp(x):

@@ -241,13 +241,16 @@ def _part(piece: Any, functions: dict[str, list[str]]) -> Source:
 # calls that numba lowers to vectorizable LLVM code, no `**` (libm's pow), `//` or `%` (integer
 # division with Python's signs), no array read-modify-write, no subscript by a computed value.
 _USES_SF = re.compile(r"^[^#]*\bsf\.", re.M)
-_VECTOR_CALLS = {"abs", "math.copysign", "math.fabs", "math.sqrt", "math.exp", "np.floor",
-                 "np.float32", "np.float64", "np.int32", "np.int64", "np.bool_", "fm.exp",
-                 "fm.reassoc_add", "fm.nonneg"}
+# libm functions whose inline version in codegen/fastmath.py pays off in a vectorized loop
+# (fm.sin and fm.cos do not yet: as fast as libm's, and 7-11 s of numba compile time each)
+_FM_MATH = ("exp", "expm1", "log", "tanh")
+_VECTOR_CALLS = {"abs", "math.copysign", "math.fabs", "math.sqrt", "np.floor", "np.float32",
+                 "np.float64", "np.int32", "np.int64", "np.bool_", "fm.reassoc_add",
+                 "fm.nonneg", *(f"math.{f}" for f in _FM_MATH), *(f"fm.{f}" for f in _FM_MATH)}
 _CALL = re.compile(r"([A-Za-z_][\w.]*)\s*\(")
 _NAME = re.compile(r"[A-Za-z_]\w*")
 _LOOP_INDEX = re.compile(r"i\d+")
-_MATH_EXP = re.compile(r"\bmath\.exp\(")
+_MATH_FM = re.compile(rf"\bmath\.({'|'.join(_FM_MATH)})\(")
 
 
 def vector_text(stmt: str) -> str | None:
@@ -269,7 +272,7 @@ def vector_text(stmt: str) -> str | None:
             if depth == 0 and any(not _LOOP_INDEX.fullmatch(n)
                                   for n in _NAME.findall(stmt[start:i])):
                 return None
-    return _MATH_EXP.sub("fm.exp(", stmt)
+    return _MATH_FM.sub(r"fm.\1(", stmt)
 
 
 def _vectorize(items: list[Any]) -> bool:

@@ -1,5 +1,9 @@
 """Scalar math for generated loops that LLVM can vectorize: `exp` and a reassociable add.
 
+(Over 500 lines on purpose: every function generated code may call is in this one module,
+whose hash (`TAG`) is in each generated module's import line, so that numba's cache sees an
+edit to any of them.)
+
 numba here has no SVML, so `math.exp` in a loop is a call to libm's scalar `exp`, and a loop
 with a call in it is not vectorized. `exp(x)` below is straight-line arithmetic, two selects
 and integer bit operations, which LLVM inlines and vectorizes (8 doubles per AVX-512 op). It is

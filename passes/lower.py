@@ -70,6 +70,10 @@ from adjit.passes.plan import (
 )
 
 ZERO = (Const(0, "i64"),)  # the index of a one-element buffer
+# Names the printed code uses itself (modules, builtins, the CUDA printer's locals): a graph
+# input so named is renamed.
+RESERVED = {"np", "math", "cmath", "cuda", "nt", "sf", "fm", "tid", "half", "range", "abs",
+            "min", "max", "int", "float", "bool", "len"}
 
 
 def _identity(op: str, dtype: str) -> Any:
@@ -116,8 +120,8 @@ class _Lowerer:
         used: set[str] = set()
         for v in graph.inputs:
             base = plan.names[id(v)]
-            if keyword.iskeyword(base) or not base.isidentifier() or base[:1] in "avrocspt" \
-                    and base[1:].replace("_", "").isdigit():
+            if keyword.iskeyword(base) or not base.isidentifier() or base in RESERVED \
+                    or base[:1] in "avrocspt" and base[1:].replace("_", "").isdigit():
                 base = f"in_{base}"
             n, k = base, 1
             while n in used:
@@ -291,7 +295,7 @@ class _Lowerer:
                 expr = Apply(e, tuple(a for a, _ in args))
             else:  # an index remap, or a reduction over size-1 dims
                 expr = args[0][0]
-        if isinstance(expr, (Const, Local, Load)) and not isinstance(expr, Load):
+        if isinstance(expr, (Const, Local)):  # nothing to compute: no Let
             self.memo[level][(v, terms)] = (expr, level)
             return expr, level
         if terms == info.terms:

@@ -260,3 +260,15 @@ def test_guards_aux_pytrees_and_captured_arrays_with_device_arrays():
     assert _close(g(x), np.arange(6.0), np.float64)
     c[:] = 1.0  # the captured array is read at every call, never stale
     assert _close(g(x), np.ones(6), np.float64)
+
+
+def test_arguments_named_like_the_generated_code_are_renamed():
+    """Parameters called `half`, `cuda`, `tid`, `math` would shadow the printed kernels'
+    own names (the block sum's locals, modules)."""
+    def f(half, cuda, tid, math):
+        return np.sum(half * cuda) + np.sum(np.exp(half)) + np.sum(tid ** 2 * math)
+
+    args = (np.ones(40), np.arange(40.0), np.linspace(0, 1, 40), 2.0)
+    got = adjit.grad(f, argnums=(0, 1, 2), target="cuda")(*args)
+    ref = adjit.grad(f, argnums=(0, 1, 2))(*args)
+    assert all(_close(g, r, np.float64) for g, r in zip(got, ref, strict=True))

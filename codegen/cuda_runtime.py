@@ -43,6 +43,9 @@ MAX_BLOCKS = 4096
 # The simulator runs every thread as a Python thread: a small grid keeps tests fast, and the
 # grid-stride loops are correct for any grid.
 SIM_THREADS, SIM_BLOCKS = 8, 2
+# Under the simulator, products with more output elements than this take the host path: its
+# emulation of the tiled kernel's barriers takes seconds for 16x16 and minutes for 64x64.
+SIM_MATMUL_MAX = 64
 
 
 def is_device_array(a: Any) -> bool:
@@ -265,6 +268,8 @@ class ProgramFunction:
         if self.cuda is None or PRIMS[e.prim].lowers.how != MATMUL \
                 or e.out.dtype not in ("f32", "f64"):
             return False
+        if simulated() and e.out.type.size > SIM_MATMUL_MAX:
+            return False  # the simulator runs a tiled kernel's barriers in Python: minutes
         from adjit.codegen import cuda_kernels
 
         out = self.cuda.device_array(e.out.shape, DTYPES[e.out.dtype])

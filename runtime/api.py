@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from adjit.ir.builder import tracing
+from adjit.ir.builder import _BUILDER, tracing
 from adjit.ir.errors import AdjitError, NotDifferentiable, OutputTypeError, TraceError
 from adjit.tracer import Tracer, pytree, trace, unflatten
 from adjit.tracer.captures import Probe, discover
@@ -73,6 +73,11 @@ class Transformed:
         self._probe: Probe | None = None  # what `fun` captures; found at the first call
         self._bound: weakref.WeakKeyDictionary[Any, Transformed] | None = None
         self._watch = RecompileWatch(self)
+        # The hot path of the commonest call, one native ndarray argument and nothing
+        # captured: the last such signature's caller, found without building a key.
+        self._fast_shape: Any = None
+        self._fast_dtype: Any = None
+        self._fast_key: Any = None
         self.compilations = 0
         # Name, docstring and module of `fun`, but never its __dict__: a Transformed of a
         # Transformed must keep its own `fun` and `transform`.
@@ -130,13 +135,20 @@ class Transformed:
         if self.static:
             return tuple((("static", a) if i in self.static else sig(a))
                          for i, a in enumerate(args))
-        return tuple([sig(a) for a in args])
+        return tuple(map(sig, args))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if len(args) == 1 and not kwargs:
+            a = args[0]
+            if type(a) is np.ndarray and a.dtype is self._fast_dtype \
+                    and a.shape == self._fast_shape and _BUILDER.get() is None:
+                caller = self._callers.get(self._fast_key)
+                if caller is not None:
+                    return caller(args, ())
         if kwargs:
             args = self._positional(args, kwargs)
         probe = self._probe
-        if probe is None or tracing():
+        if probe is None or _BUILDER.get() is not None:  # (tracing(), inlined: the hot path)
             return self._first_call(args)
         if probe.nodes:
             state = probe.resolve()
@@ -217,7 +229,18 @@ class Transformed:
             raise e.with_traceback(None) from None
         self._callers[key] = caller
         self._watch.evict(self._callers)
+        self._remember_fast(args, key)
         return caller(args, vals)
+
+    def _remember_fast(self, args: tuple[Any, ...], key: Any) -> None:
+        """Keep `key` for __call__'s fast path when this call is of its kind: one native
+        ndarray argument, nothing static, nothing captured (else forget the last one)."""
+        a = args[0] if len(args) == 1 else None
+        if type(a) is np.ndarray and a.dtype.isnative and not self.static \
+                and self._probe is not None and not self._probe.nodes:
+            self._fast_shape, self._fast_dtype, self._fast_key = a.shape, a.dtype, key
+        else:
+            self._fast_shape = self._fast_dtype = self._fast_key = None
 
     def specialize(self, args: tuple[Any, ...]) -> Specialization:
         """The specialization for these arguments (compiled now if it does not exist)."""
@@ -298,6 +321,14 @@ class Transformed:
             return lambda a, v: box(fn(*a)[n_out], True)
         if returns == "value_and_grad" and self.single and n_out == 1:
             box_v, box_g = boxes[0], boxes[1]
+            if getattr(box_g, "identity", False) and getattr(box_v, "scalar", None):
+                scalar = box_v.scalar  # the common case in one frame: a numpy scalar, as is
+
+                def value_and_grad_plain(a: tuple[Any, ...], v: Any) -> Any:
+                    val, g = fn(*a)
+                    return scalar(val), g
+
+                return value_and_grad_plain
 
             def value_and_grad_call(a: tuple[Any, ...], v: Any) -> Any:
                 val, g = fn(*a)

@@ -118,9 +118,13 @@ def boxer(shape: tuple[int, ...], dtype: np.dtype, fresh: bool) -> Callable[[Any
     if shape:
         if fresh:
             return lambda r, is_grad: np.array(r, dtype, copy=True)
-        return lambda r, is_grad: r
+        box = lambda r, is_grad: r  # noqa: E731
+        box.identity = True  # callers on the hot path skip the call
+        return box
     scalar = dtype.type
-    return lambda r, is_grad: np.array(r, dtype) if is_grad else scalar(r)
+    box = lambda r, is_grad: np.array(r, dtype) if is_grad else scalar(r)  # noqa: E731
+    box.scalar = scalar  # what a 0-d value (not a gradient) becomes
+    return box
 
 
 def aliasing_outputs(graph: Any) -> set[int]:

@@ -1,0 +1,44 @@
+"""The fast path of a call (one native ndarray argument, nothing captured: the last such
+signature's compiled caller, found without building a key) gives what the general path gives,
+and steps aside for everything else."""
+from __future__ import annotations
+
+import numpy as np
+
+import adjit
+
+
+def _f(x):
+    return np.sum(x ** 2 * np.exp(x))
+
+
+def test_the_fast_path_agrees_with_the_general_one_across_signatures() -> None:
+    g = adjit.value_and_grad(_f)
+    x = np.linspace(-1, 1, 5)
+    first = g(x)
+    assert g._fast_key is not None
+    again = g(x)
+    assert again[0] == first[0] and np.array_equal(again[1], first[1])
+    # another shape, dtype, byte order, a view: the general path, the right answers
+    for other in (np.linspace(-1, 1, 6), x.astype(np.float32), x.astype(">f8"), x[::2]):
+        val, grad = g(other)
+        ref = adjit.value_and_grad(_f)(other.astype(other.dtype.newbyteorder("=")))
+        assert np.allclose(val, ref[0]) and np.allclose(grad, ref[1])
+    assert np.allclose(g(x)[1], first[1])  # and back
+
+
+def test_the_fast_path_is_not_taken_inside_a_trace_or_with_captured_state() -> None:
+    g = adjit.grad(_f)
+    x = np.linspace(-1, 1, 5)
+    g(x)
+    hess = adjit.jacfwd(g)(x)  # g called on tracers: inlined, not the fast path
+    assert hess.shape == (5, 5)
+    scale = np.array([2.0])
+
+    def captured(v):
+        return np.sum(v * scale)
+
+    c = adjit.grad(captured)
+    assert np.allclose(c(x), 2.0) and c._fast_key is None
+    scale[0] = 3.0  # read at every call
+    assert np.allclose(c(x), 3.0)

@@ -319,6 +319,16 @@ class Transformed:
         if returns == "grad" and self.single:
             box = boxes[n_out]
             return lambda a, v: box(fn(*a)[n_out], True)
+        if returns in ("grad", "value_and_grad") and not self.single and n_out == 1 \
+                and spec.grad_trees is None:  # argnums=(0, 1): a tuple of plain gradients
+            box_v, grad_boxes = boxes[0], boxes[1:]
+
+            def grads_call(a: tuple[Any, ...], v: Any) -> Any:
+                outs = fn(*a)
+                grads = tuple([b(o, True) for b, o in zip(grad_boxes, outs[1:], strict=True)])
+                return grads if returns == "grad" else (box_v(outs[0], False), grads)
+
+            return grads_call
         if returns == "value_and_grad" and self.single and n_out == 1:
             box_v, box_g = boxes[0], boxes[1]
             if getattr(box_g, "identity", False) and getattr(box_v, "scalar", None):

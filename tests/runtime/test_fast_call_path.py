@@ -42,3 +42,21 @@ def test_the_fast_path_is_not_taken_inside_a_trace_or_with_captured_state() -> N
     assert np.allclose(c(x), 2.0) and c._fast_key is None
     scale[0] = 3.0  # read at every call
     assert np.allclose(c(x), 3.0)
+
+
+def test_tuple_argnums_give_the_general_paths_structure_and_types() -> None:
+    def f(a, b):
+        return a * np.sum(b ** 2)
+
+    b = np.array([1.0, 2.0])
+    for mk in (adjit.grad, adjit.value_and_grad):
+        g = mk(f, argnums=(0, 1))
+        first = g(2.0, b)  # the first call runs the general path
+        again = g(2.0, b)  # later ones the direct caller
+        grads = again if mk is adjit.grad else again[1]
+        ref = first if mk is adjit.grad else first[1]
+        assert isinstance(grads, tuple) and len(grads) == 2
+        assert type(grads[0]) is np.ndarray and grads[0].shape == () and grads[0] == 5.0
+        assert np.array_equal(grads[1], [4.0, 8.0]) and np.array_equal(grads[1], ref[1])
+        if mk is adjit.value_and_grad:
+            assert type(again[0]) is np.float64 and again[0] == first[0] == 10.0

@@ -91,10 +91,10 @@ def bits_from_f64(x: float) -> int:
     return struct.unpack("<q", struct.pack("<d", float(x)))[0]
 
 
-def _exp_f64(x: float) -> float:
-    """exp of a float64, as the module docstring says. Straight-line code: numba compiles it
-    into a select-based, vectorizable body; Python runs it as is."""
-    x = float(x)
+def _exp_reduce(x: float) -> tuple[float, float, float, float, float]:
+    """exp's argument reduction and polynomial, shared with expm1: x (clamped; a NaN passes)
+    = n ln2 + r, r = rh - c, and e**r = 1 + r + r^2 p. Returns (t, rh, c, r^2, p), t holding n
+    in its low bits (t - _MAGIC = n)."""
     # not min/max: a NaN must pass (a comparison with it is False)
     x = _X_MAX if x > _X_MAX else x  # noqa: FURB136
     x = _X_MIN if x < _X_MIN else x  # noqa: FURB136
@@ -111,6 +111,13 @@ def _exp_f64(x: float) -> float:
             + (2.4801587328190255e-05 + 2.7557274964584137e-06 * r) * r2) * r4
          + ((2.755726986759938e-07 + 2.5097701481435804e-08 * r)
             + 2.091630757534129e-09 * r2) * (r4 * r4))
+    return t, rh, c, r2, p
+
+
+def _exp_f64(x: float) -> float:
+    """exp of a float64, as the module docstring says. Straight-line code: numba compiles it
+    into a select-based, vectorizable body; Python runs it as is."""
+    t, rh, c, r2, p = _exp_reduce(float(x))
     hi = 1.0 + rh
     lo = (1.0 - hi) + rh
     p = hi + (lo + (r2 * p - c))
@@ -295,21 +302,7 @@ def _cos_f64(x: float) -> float:
 def _expm1_f64(x: float) -> float:
     """e**x - 1 of a float64: exp's reduction, q = e**r - 1 kept apart from 2^n."""
     x0 = float(x)
-    x = _X_MAX if x0 > _X_MAX else x0  # noqa: FURB136
-    x = _X_MIN if x < _X_MIN else x  # noqa: FURB136
-    t = x * _LOG2E + _MAGIC
-    n = t - _MAGIC
-    rh = x - n * _LN2_HI
-    c = n * _LN2_LO
-    r = rh - c
-    r2 = r * r
-    r4 = r2 * r2
-    p = ((0.5 + 0.16666666666666666 * r)
-         + (0.04166666666666667 + 0.008333333333331288 * r) * r2
-         + ((0.001388888888888325 + 0.0001984126985809856 * r)
-            + (2.4801587328190255e-05 + 2.7557274964584137e-06 * r) * r2) * r4
-         + ((2.755726986759938e-07 + 2.5097701481435804e-08 * r)
-            + 2.091630757534129e-09 * r2) * (r4 * r4))
+    t, rh, c, r2, p = _exp_reduce(x0)
     q = rh + (r2 * p - c)  # e**r - 1, |q| < 0.42
     k = bits_from_f64(t) - _MAGIC_BITS
     # k <= 0: 2^k q + (2^k - 1), exact but for the last add (2^k clamped: -1 wins below)
@@ -475,6 +468,7 @@ def register() -> None:
             return lambda x: _f64_as_i64(x)
         return None
 
+    _overload_inline(_exp_reduce)
     exp_f64 = register_jitable(_exp_f64)
     # numba's default error model ('python') checks divisions for zero, a branch that keeps
     # LLVM from vectorizing; and inlined at numba's level, nothing is left to LLVM's inliner,

@@ -72,8 +72,7 @@ from adjit.passes.plan import (
 ZERO = (Const(0, "i64"),)  # the index of a one-element buffer
 # Names the printed code uses itself (modules, builtins, the CUDA printer's locals): a graph
 # input so named is renamed.
-RESERVED = {"np", "math", "cmath", "cuda", "nt", "sf", "fm", "tid", "half", "range", "abs",
-            "min", "max", "int", "float", "bool", "len"}
+RESERVED = set("np math cmath cuda nt sf fm tid half range abs min max int float bool len".split())
 
 
 def _identity(op: str, dtype: str) -> Any:

@@ -230,7 +230,7 @@ class _Printer:
         elif isinstance(s, Let):
             add(f"{ind}{s.name} = {strip_parens(code(s.expr, self.uses))}")
         elif isinstance(s, Init):
-            add(f"{ind}{s.name} = {self.identity(s.op, s.dtype)}")
+            add(f"{ind}{s.name} = {identity_literal(s.op, s.dtype)}")
             if s.op in ("argmax", "argmin"):
                 add(f"{ind}{s.name}_best = {identity_literal(s.op, s.in_dtype)}")
         elif isinstance(s, Store):
@@ -254,11 +254,6 @@ class _Printer:
         else:
             assert isinstance(s, Accumulate)
             self.accumulate(s, ind, par)
-
-    def identity(self, op: str, dtype: str) -> str:
-        if op in ("or", "and"):
-            return "False" if op == "or" else "True"
-        return identity_literal(op, dtype)
 
     def accumulate(self, s: Accumulate, ind: str, par: For | None) -> None:
         add = self.lines.append

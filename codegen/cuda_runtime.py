@@ -30,14 +30,13 @@ from typing import Any
 
 import numpy as np
 from adjit.codegen.cuda import Module, emit, grid
+from adjit.ir.core import DTYPES
 from adjit.ir.errors import CodegenError
 from adjit.ir.loops import Alloc, Const, ControlStep, CallStep, LoopKernel, Program, verify
 from adjit.ir.primitive import MATMUL, PRIMS
 from adjit.passes.schedule_cuda import schedule_cuda
 from adjit.passes.plan import COND, WHILE
 
-DTYPES = {"f32": np.float32, "f64": np.float64, "i32": np.int32, "i64": np.int64,
-          "bool": np.bool_, "c64": np.complex64, "c128": np.complex128}
 THREADS = 128  # per block
 MAX_BLOCKS = 4096
 # The simulator runs every thread as a Python thread: a small grid keeps tests fast, and the

@@ -7,7 +7,7 @@ import math
 import re
 from typing import Any
 
-import numpy as np
+from adjit.ir.loops import identity
 from adjit.ir.primitive import PRIMS
 
 NP_DTYPE = {"f32": "np.float32", "f64": "np.float64", "i32": "np.int32", "i64": "np.int64",
@@ -52,17 +52,8 @@ def literal(value: Any, dtype: str) -> str:
 
 
 def identity_literal(op: str, dtype: str) -> str:
-    if op == "sum":
-        return literal(0, dtype)
-    if op == "prod":
-        return literal(1, dtype)
-    low = op in ("max", "argmax")
-    if dtype == "bool":
-        return literal(not low, dtype)
-    if dtype in ("i32", "i64"):
-        info = np.iinfo(np.int32 if dtype == "i32" else np.int64)
-        return literal(info.min if low else info.max, dtype)
-    return literal(-np.inf if low else np.inf, dtype)
+    """The identity of reduction operator `op` on `dtype` values, as code."""
+    return literal(identity(op, dtype), dtype)
 
 
 def scalar_expr(e: Any, args: list[str]) -> tuple[str, bool]:

@@ -32,6 +32,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Union
 
+import numpy as np
+
 from .errors import CodegenError
 
 # ---- expressions ----------------------------------------------------------------------------
@@ -83,6 +85,22 @@ class Cast:
 
 
 Expr = Union[Const, Idx, Local, Load, Affine, Apply, Cast]
+
+def identity(op: str, dtype: str) -> Any:
+    """The identity of reduction operator `op` (sum, prod, max, min, argmax, argmin, or,
+    and) on `dtype` values, as a Python number: what an accumulation starts from."""
+    if op in ("sum", "or"):
+        return False if dtype == "bool" else 0
+    if op in ("prod", "and"):
+        return True if dtype == "bool" else 1
+    low = op in ("max", "argmax")
+    if dtype == "bool":
+        return not low
+    if dtype in ("i32", "i64"):
+        info = np.iinfo(np.int32 if dtype == "i32" else np.int64)
+        return int(info.min if low else info.max)
+    return -np.inf if low else np.inf
+
 
 # ---- statements -----------------------------------------------------------------------------
 

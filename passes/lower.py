@@ -44,6 +44,7 @@ from adjit.ir.loops import (
     ControlStep,
     Expr,
     For,
+    identity,
     CallStep,
     Idx,
     Init,
@@ -73,21 +74,6 @@ ZERO = (Const(0, "i64"),)  # the index of a one-element buffer
 # Names the printed code uses itself (modules, builtins, the CUDA printer's locals): a graph
 # input so named is renamed.
 RESERVED = set("np math cmath cuda nt sf fm tid half range abs min max int float bool len".split())
-
-
-def _identity(op: str, dtype: str) -> Any:
-    """The identity of reduction `op` on `dtype` values, as a Python number."""
-    if op in ("sum", "or"):
-        return False if dtype == "bool" else 0
-    if op in ("prod", "and"):
-        return True if dtype == "bool" else 1
-    low = op in ("max", "argmax")
-    if dtype == "bool":
-        return not low
-    if dtype in ("i32", "i64"):
-        info = np.iinfo(np.int32 if dtype == "i32" else np.int64)
-        return int(info.min if low else info.max)
-    return -np.inf if low else np.inf
 
 
 def reduce_op(prim: str, dtype: str) -> str:
@@ -326,10 +312,10 @@ class _Lowerer:
             if op in ("argmax", "argmin"):
                 self.steps.append(Alloc(name, buf.shape or (1,), buf.dtype, 0))
                 self.steps.append(Alloc(name + "_best", buf.shape or (1,), e.inputs[0].dtype,
-                                        _identity(op, e.inputs[0].dtype)))
+                                        identity(op, e.inputs[0].dtype)))
             else:
                 self.steps.append(Alloc(name, buf.shape or (1,), buf.dtype,
-                                        _identity(op, buf.dtype)))
+                                        identity(op, buf.dtype)))
         body: list[Stmt] = []
         self.begin(body)
         self.items(kern.items, 0)
@@ -363,9 +349,9 @@ class _Lowerer:
         if r.out_level == 0:  # read by later kernels: a buffer
             name = self.rbuf(r.var)
             self.steps.append(Alloc(name, (1,), dtype, 0 if op in ("argmax", "argmin")
-                                    else _identity(op, dtype)))
+                                    else identity(op, dtype)))
             if op in ("argmax", "argmin"):
-                self.steps.append(Alloc(name + "_best", (1,), x.dtype, _identity(op, x.dtype)))
+                self.steps.append(Alloc(name + "_best", (1,), x.dtype, identity(op, x.dtype)))
             return
         self.put(level, [Init(self.reg(r.var), op, dtype, x.dtype)])
 

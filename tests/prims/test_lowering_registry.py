@@ -13,7 +13,7 @@ import pytest
 from adjit.codegen.compile import compile_source
 from adjit.codegen.cpu import emit_cpu
 from adjit.codegen.cuda_runtime import compile_program, is_device_array
-from adjit.ir import PRIMS, Builder, Lit, Var, building, emit_multi
+from adjit.ir import PRIMS, ArrayType, Builder, Lit, Var, building, emit_multi
 from adjit.ir.primitive import SCALAR, Lowering
 from adjit.passes.fuse import fuse
 from adjit.passes.lower import lower
@@ -62,11 +62,11 @@ def test_every_primitive_lowers_on_every_target(name: str, target: str, tmp_path
             pytest.skip("no CUDA GPU and NUMBA_ENABLE_CUDASIM is not set")
     case = FIRST[name]
     inputs = case.make(np.random.default_rng(0), "float64")
-    ins = [Var(_type(a), f"x{i}")
+    ins = [Var(ArrayType.of(a), f"x{i}")
            for i, a in enumerate(inputs) if i not in case.const]
     with building(Builder()) as b:
         it = iter(ins)
-        args = [Lit.make(a, _type(a).dtype) if i in case.const else next(it)
+        args = [Lit.make(a, ArrayType.of(a).dtype) if i in case.const else next(it)
                 for i, a in enumerate(inputs)]
         outs = emit_multi(name, *args, **case.params)
         graph = b.graph(name, tuple(ins), tuple(outs))
@@ -83,12 +83,3 @@ def test_every_primitive_lowers_on_every_target(name: str, target: str, tmp_path
     for g, r in zip(got, ref, strict=True):
         g = g.copy_to_host() if is_device_array(g) else g
         assert np.allclose(np.asarray(g), r, rtol=1e-10, atol=1e-12, equal_nan=True), (name, g, r)
-
-
-def _type(a: np.ndarray):
-    from adjit.ir import ArrayType
-
-    dt = {np.dtype("float64"): "f64", np.dtype("float32"): "f32", np.dtype("int64"): "i64",
-          np.dtype("int32"): "i32", np.dtype("bool"): "bool", np.dtype("complex128"): "c128",
-          np.dtype("complex64"): "c64"}[np.asarray(a).dtype]
-    return ArrayType(dt, np.shape(a))

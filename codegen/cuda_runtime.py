@@ -25,11 +25,11 @@ functions: the interpreter the tests compare lowered programs with.
 from __future__ import annotations
 
 import linecache
-import os
 from typing import Any
 
 import numpy as np
 from adjit.codegen.cuda import Module, emit, grid
+from adjit.codegen.devices import is_device_array, simulated  # noqa: F401 (re-exported)
 from adjit.ir.core import DTYPES
 from adjit.ir.errors import CodegenError
 from adjit.ir.loops import Alloc, Const, ControlStep, CallStep, LoopKernel, Program, verify
@@ -45,18 +45,6 @@ SIM_THREADS, SIM_BLOCKS = 8, 2
 # Under the simulator, products with more output elements than this take the host path: its
 # emulation of the tiled kernel's barriers takes seconds for 16x16 and minutes for 64x64.
 SIM_MATMUL_MAX = 64
-
-
-def is_device_array(a: Any) -> bool:
-    """A CUDA device array: anything with `__cuda_array_interface__`, or numba's simulator's
-    (which has none)."""
-    if hasattr(a, "__cuda_array_interface__"):
-        return True
-    return type(a).__name__ == "FakeCUDAArray"  # numba's simulator
-
-
-def simulated() -> bool:
-    return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")
 
 
 def cuda_module() -> Any:

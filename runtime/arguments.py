@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from adjit.codegen.cuda_runtime import is_device_array
+from adjit.codegen.devices import is_device_array
 from adjit.ir import Lit
 from adjit.ir.errors import TraceError
 from adjit.tracer import Tracer, pytree

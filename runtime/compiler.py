@@ -57,7 +57,7 @@ class Specialization:
 
 
     def _run_device(self, args: Sequence[Any]) -> list[Any]:
-        from adjit.codegen.cuda_runtime import is_device_array
+        from adjit.codegen.devices import is_device_array
 
         call_args = [a if is_device_array(a) else np.asarray(a, dtype=dt)
                      for a, dt in zip(args, self.in_dtypes, strict=True) if dt is not None]

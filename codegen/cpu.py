@@ -23,15 +23,10 @@ others. The elements no store reaches are zeroed with slice assignments (`a23[:2
 float32 sums accumulate in float64 and are rounded once (`v12_w`, `a23_w`; see
 `wide_register`), so their error does not grow with their length.
 
-Vectorization: numba has no vector math library here, so a loop calling libm's `math.exp`
-stays scalar, and so does one accumulating a float sum in sequential order. An innermost loop
-whose statements LLVM can otherwise vectorize (`vector_text`: no other libm calls, no `**`,
-no array read-modify-write, no subscripts by computed values, no max/prod/bool reductions,
-no scans) is written for the vectorizer instead: `exp` is `fm.exp` (codegen/fastmath.py, an
-inline polynomial exp within 1 ulp) and `v3 += v2` is `v3 = fm.reassoc_add(v3, v2)`, an add
-LLVM may reassociate into per-lane partial sums. Other loops keep `math.exp` (faster than the
-inline one as scalar code) and `+=`. The module then imports `fastmath as fm`, with a hash of
-its text (`fastmath.TAG`) in the comment so that an edit to it changes the source's cache key.
+Vectorization (codegen/cpu_vector.py): each statement is written twice (`Line`), as libm
+and sequential sums have it and as LLVM's loop vectorizer can take it (a primitive's declared
+`ScalarCode.vector` form, `fm.exp`; sums as `fm.reassoc_add`); an innermost loop whose every
+statement has the second form gets it.
 
 Control flow: each sub-graph of a `cond`/`while`/`while_grad` is a function of the module
 (`<name>_k1_body`, generated from its own plan by the same emitter; 0-d inputs and outputs are
@@ -49,15 +44,16 @@ from __future__ import annotations
 
 import keyword
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from adjit.codegen import conv_kernels, fastmath, fft_kernels, linalg_kernels, parallel, special
-from adjit.codegen.cpu_accumulate import AccumulateEmitter, wide_buffers, wide_register
+from adjit.codegen.cpu_accumulate import AccumulateEmitter, wide_buffers
 from adjit.codegen.cpu_calls import CallEmitter
 from adjit.codegen.cpu_control import TAPE_LIMIT_MESSAGE, ControlEmitter  # noqa: F401
-from adjit.codegen.cpu_text import Block, Line
+from adjit.codegen.cpu_loops import LoopEmitter
+from adjit.codegen.cpu_module import Source, imports, split_part  # noqa: F401 (Source: re-exported)
+from adjit.codegen.cpu_text import Block, Group, Line, Scope
+from adjit.codegen.cpu_vector import vector_text, vectorize  # noqa: F401 (vector_text: re-exported)
 from adjit.codegen.scalar import (
     FLOAT_LITERAL,
     NP_DTYPE,
@@ -68,7 +64,7 @@ from adjit.codegen.scalar import (
 )
 from adjit.ir.core import Graph, Lit, Value, Var
 from adjit.ir.errors import CodegenError
-from adjit.ir.primitive import ELEMENTWISE, PRIMS
+from adjit.ir.primitive import CONCAT, ELEMENTWISE, MATMUL, PRIMS
 from adjit.passes.plan import (
     CONTROL_PRIMS,
     REDUCERS,
@@ -79,55 +75,22 @@ from adjit.passes.plan import (
     SubFunction,
     Term,
     input_terms,
+    is_position,
+    is_sum,
 )
 from adjit.passes.schedule_cpu import Accumulator, Scratch, schedule_cpu
 
-def _tanh_lines(x: str, name: str) -> list[str]:
-    """tanh as Cephes computes it, without libm's tanh (4x slower than exp in numba): a
-    rational approximation for |x| < 0.625, 1 - 2/(exp(2|x|) + 1) above. Both are computed and
-    one is selected, so the loop has no branch. Within 5e-16 relative of numpy; keeps -0.0
-    and NaN; the exponent is clamped so plain Python cannot overflow."""
-    r = ("(((-0.964399179425052238628 * {s} - 99.2877231001918586564) * {s} "
-         "- 1614.68768441708447952) / ((({s} + 112.811678491632931402) * {s} "
-         "+ 2235.48839060100448583) * {s} + 4844.06305325125486048))")
-    a, e, sq = f"{name}_a", f"{name}_e", f"{name}_s"
-    return [f"{a} = abs({x})",
-            f"{e} = 1.0 - 2.0 / (math.exp(2.0 * ({a} if {a} < 20.0 else 20.0)) + 1.0)",
-            f"{sq} = {x} * {x}",
-            f"{name} = math.copysign({e}, {x}) if {a} >= 0.625 else {x} * (1.0 + {sq} * "
-            + r.format(s=sq) + ")"]
-
-
-# A scan's operator (its primitive's `Lowering.op`) as Python.
-SCAN_SYMBOLS = {"sum": "+", "prod": "*"}
-# Primitives lowered to several statements (faster than their one-line template).
-EXPANSIONS = {"tanh": _tanh_lines}
 # Names the generated code uses itself: modules it imports (np, math, cmath, fm, ck, lk, fk,
 # sf) and builtins; a graph input so named is renamed, or it would shadow them.
 _RESERVED = {"np", "math", "cmath", "fm", "ck", "lk", "fk", "sf", "range", "abs", "max", "min",
              "int", "float", "bool", "len",
-             "True", "False", "None", "tape_bytes"}
-_GENERATED = re.compile(r"^(v|a|c|i|j|s|t|n|r|it)\d")
-
-
-@dataclass(frozen=True)
-class Source:
-    """Generated code: the module text, the function's name, and the array constants that
-    follow the graph inputs in its signature. `callees` are the module's other functions (the
-    sub-graphs of control flow), which `codegen.compile` compiles as numba callees."""
-
-    text: str
-    name: str
-    consts: tuple[np.ndarray, ...] = field(default=(), compare=False)
-    callees: tuple[str, ...] = ()
-    # a split function (codegen/split.py): its pieces, each a module of its own; `text` then
-    # holds them all and the plain-Python function `name` that calls them
-    parts: tuple[Source, ...] = ()
-
+             "True", "False", "None", "tape_bytes", "guard"}
+_GENERATED = re.compile(r"^(v|a|c|i|j|s|t|n|r|g|it)\d")
+_USES_SF = re.compile(r"^[^#]*\bsf\.", re.M)
 
 
 def emit_cpu(graph: Graph, plan: KernelPlan, name: str, *, tape_bytes: bool = False,
-             tape_limit: int = 4 << 30, split_lines: int = 0) -> Source:
+             tape_limit: int = 4 << 30, split_lines: int = 0, guards: bool = False) -> Source:
     """The Python source of one numba-compatible function computing `graph` as `plan` says.
 
     With `tape_bytes=True` (a debugging and benchmarking aid) the function returns one more
@@ -136,14 +99,22 @@ def emit_cpu(graph: Graph, plan: KernelPlan, name: str, *, tape_bytes: bool = Fa
     A taped `while` stops with an error once its tape would pass `tape_limit` bytes, so a
     loop that never ends under differentiation fails instead of exhausting memory.
     A function of more than `split_lines` lines (0: no limit) is cut into pieces
-    (codegen/split.py): `Source.parts`."""
+    (codegen/split.py): `Source.parts`.
+    With `guards=True`, vectorized loops may use vector forms exact on part of their domain
+    (sin and cos below 2^20; `ScalarCode.guard`): if any does, the function returns a flag
+    after its outputs (`Source.guarded`), nonzero when an argument was out of range, and the
+    caller must then use the function emitted without guards (runtime/compiler.py)."""
     if not name.isidentifier() or keyword.iskeyword(name):
         raise CodegenError(f"{name!r} is not a valid function name")
     schedule_cpu(plan)  # scratch rows and accumulators (and the sub-graphs' plans')
     module = _Module(name)
     module.tape_limit = tape_limit
-    main = _Emitter(graph, plan, name, module, tape_bytes=tape_bytes)
+    main = _Emitter(graph, plan, name, module, tape_bytes=tape_bytes, guards=guards)
     main_lines = main.function()
+    if main.guarded and split_lines and len(main_lines) > split_lines:
+        # (a split function's pieces do not pass the flag on: the plain form, whole)
+        return emit_cpu(graph, plan, name, tape_bytes=tape_bytes, tape_limit=tape_limit,
+                        split_lines=split_lines)
     uses = {u for u, used in (("cmath", module.uses_cmath), ("fm", module.uses_fm),
                               ("fk", module.uses_fk), ("ck", module.uses_ck),
                               ("lk", module.uses_lk)) if used}
@@ -174,133 +145,11 @@ def emit_cpu(graph: Graph, plan: KernelPlan, name: str, *, tape_bytes: bool = Fa
         for piece in cut.pieces:
             lines += ["", "", *piece.lines]
         main_lines = list(cut.driver)
-        parts = tuple(_part(piece, module.functions) for piece in cut.pieces)
+        parts = tuple(split_part(piece, module.functions) for piece in cut.pieces)
     lines += ["", "", *main_lines]
     text = "\n".join(lines) + "\n"
     return Source(text, name, tuple(np.asarray(c.value) for c in main.consts),
-                  tuple(module.functions), parts)
-
-
-def imports(doc: str, uses: set[str]) -> list[str]:
-    """A module's first lines: its docstring and the imports its code `uses` (of cmath, fm,
-    fk, ck, lk, sf)."""
-    lines = [doc, *(["import cmath"] if "cmath" in uses else []), "import math", "",
-             "import numpy as np"]
-    if "prange" in uses:  # multi-core loops (codegen/parallel.py); `range` as plain Python
-        lines.append("from numba import prange")
-    if "fm" in uses:
-        # the tag is a hash of fastmath.py: numba's cache does not see edits to it otherwise
-        lines.append(f"from adjit.codegen import fastmath as fm  # fastmath {fastmath.TAG}")
-    if "fk" in uses:
-        lines.append(f"from adjit.codegen import fft_kernels as fk  # fft_kernels "
-                     f"{fft_kernels.TAG}")
-    if "ck" in uses:
-        # the same for the library kernels (convolution, pooling)
-        lines.append(f"from adjit.codegen import conv_kernels as ck  # conv_kernels "
-                     f"{conv_kernels.TAG}")
-    if "lk" in uses:
-        lines.append(f"from adjit.codegen import linalg_kernels as lk  # linalg_kernels "
-                     f"{linalg_kernels.TAG}")
-    if "sf" in uses:
-        # scipy.special's scalar kernels (codegen/special.py); the tag as for fastmath
-        lines.append(f"from adjit.codegen import special as sf  # special {special.TAG}")
-    return lines
-
-
-_USED_MODULE = re.compile(r"(?<![\w.])(cmath|fm|fk|ck|lk|sf)\.")
-_WORD = re.compile(r"[A-Za-z_]\w*")
-
-
-def _part(piece: Any, functions: dict[str, list[str]]) -> Source:
-    """A piece of a split function as a module of its own, with the control-flow functions
-    it calls (and those they call): `codegen.compile` compiles and caches it by this text."""
-    wanted: list[str] = []
-    todo = [piece.lines]
-    while todo:
-        for word in {w for ln in todo.pop() if not ln.lstrip().startswith("#")
-                     for w in _WORD.findall(ln)}:
-            if word in functions and word not in wanted:
-                wanted.append(word)
-                todo.append(functions[word])
-    callees = [f for f in functions if f in wanted]  # callees before their callers
-    code = [ln for f in callees for ln in ["", "", *functions[f]]] + ["", "", *piece.lines]
-    uses = {m for ln in code if not ln.lstrip().startswith("#")
-            for m in _USED_MODULE.findall(ln)}
-    if any("prange(" in ln for ln in code):
-        uses.add("prange")
-    lines = imports('"""Generated by adjit: a piece of a split function (codegen/split.py)."""',
-                    uses)
-    return Source("\n".join([*lines, *code]) + "\n", piece.name, (), tuple(callees))
-
-
-# Vectorizing loops. numba has no vector math library here: a loop that calls libm (math.sin,
-# math.log, ...) stays scalar, and so does one with a sum accumulated in sequential order. In
-# an innermost loop with neither, `exp` is `fm.exp` (codegen/fastmath.py: inline, vectorizable;
-# slower than libm's as scalar code, so not used elsewhere) and float sums into registers use
-# `fm.reassoc_add`, which lets LLVM keep per-lane partial sums. The test is conservative: only
-# calls that numba lowers to vectorizable LLVM code, no `**` (libm's pow), `//` or `%` (integer
-# division with Python's signs), no array read-modify-write, no subscript by a computed value.
-_USES_SF = re.compile(r"^[^#]*\bsf\.", re.M)
-# libm functions whose inline version in codegen/fastmath.py pays off in a vectorized loop
-# (fm.sin and fm.cos do not yet: as fast as libm's, and 7-11 s of numba compile time each)
-_FM_MATH = ("exp", "expm1", "log", "tanh")
-_VECTOR_CALLS = {"abs", "math.copysign", "math.fabs", "math.sqrt", "np.floor", "np.float32",
-                 "np.float64", "np.int32", "np.int64", "np.bool_", "fm.reassoc_add",
-                 "fm.nonneg", *(f"math.{f}" for f in _FM_MATH), *(f"fm.{f}" for f in _FM_MATH)}
-_CALL = re.compile(r"([A-Za-z_][\w.]*)\s*\(")
-_NAME = re.compile(r"[A-Za-z_]\w*")
-_LOOP_INDEX = re.compile(r"i\d+")
-_MATH_FM = re.compile(rf"\bmath\.({'|'.join(_FM_MATH)})\(")
-
-
-def vector_text(stmt: str) -> str | None:
-    """`stmt` as written in a loop LLVM can vectorize, or None if it keeps the loop scalar."""
-    if stmt.startswith("#") or not stmt:
-        return stmt
-    if any(op in stmt for op in ("**", "//", "%", "+=", "-=", "*=", "/=")):
-        return None
-    if any(f not in _VECTOR_CALLS for f in _CALL.findall(stmt)):
-        return None
-    depth, start = 0, 0
-    for i, ch in enumerate(stmt):  # subscripts: loop indices and constants only
-        if ch == "[":
-            if depth == 0:
-                start = i + 1
-            depth += 1
-        elif ch == "]":
-            depth -= 1
-            if depth == 0 and any(not _LOOP_INDEX.fullmatch(n)
-                                  for n in _NAME.findall(stmt[start:i])):
-                return None
-    return _MATH_FM.sub(r"fm.\1(", stmt)
-
-
-def _vectorize(items: list[Any]) -> bool:
-    """Write the innermost loops in `items` (recursively) for LLVM's loop vectorizer where
-    they qualify (see above), and resolve every `Line`. True if `fm` is used."""
-    used = False
-    for k, it in enumerate(items):
-        if isinstance(it, Block):
-            body = it.body
-            fast = None
-            if it.header.startswith("for ") and not any(isinstance(b, Block) for b in body):
-                fast = [(None if b.fast is None else vector_text(b.fast))
-                        if isinstance(b, Line) else vector_text(b) for b in body]
-            if fast is not None and None not in fast:
-                it.body[:] = fast
-                used = used or any("fm." in b for b in fast)
-            else:
-                used = _vectorize(body) or used
-        elif isinstance(it, Line):
-            items[k] = it.text
-    return used
-
-
-@dataclass
-class _Scope:
-    items: list[Any]
-    memo: dict[Any, tuple[str, int]] = field(default_factory=dict)
-    open: Block | None = None
+                  tuple(module.functions), parts, guarded=main.guarded)
 
 
 class _Module:
@@ -337,10 +186,10 @@ class _Module:
         return name, self.const_params[name]
 
 
-class _Emitter(AccumulateEmitter, CallEmitter, ControlEmitter):
+class _Emitter(AccumulateEmitter, CallEmitter, ControlEmitter, LoopEmitter):
     def __init__(self, graph: Graph, plan: KernelPlan, name: str, module: _Module | None = None,
                  *, scalar_args: bool = False, params: tuple[int, ...] | None = None,
-                 tape_bytes: bool = False) -> None:
+                 tape_bytes: bool = False, guards: bool = False) -> None:
         self.g = graph
         self.plan = plan
         self.name = name
@@ -349,6 +198,10 @@ class _Emitter(AccumulateEmitter, CallEmitter, ControlEmitter):
         self.scalar_args = scalar_args
         self.params = tuple(range(len(graph.inputs))) if params is None else params
         self.tape_bytes = tape_bytes
+        # vector forms exact only on part of their domain (`ScalarCode.guard`) may be used:
+        # the function then returns a flag after its outputs (`Source.guarded`)
+        self.guards_ok = guards
+        self.guarded = False
         self.eqns = graph.eqns
         self.num: dict[int, str] = {}
         for v in (o for e in graph.eqns for o in e.outputs):
@@ -371,7 +224,7 @@ class _Emitter(AccumulateEmitter, CallEmitter, ControlEmitter):
         for v in graph.outputs:
             self._const(v)
         self.top: list[Any] = []
-        self.scopes: list[_Scope] = [_Scope(self.top)]
+        self.scopes: list[Scope] = [Scope(self.top)]
         self.kernel: Kernel | None = None
         self.accum: dict[Root, Accumulator] = {}  # the current kernel's roots' accumulators
         self.wide: set[Var] = set()  # the current kernel's float32 sums kept in float64 arrays
@@ -485,35 +338,43 @@ class _Emitter(AccumulateEmitter, CallEmitter, ControlEmitter):
         info = self.plan.info[v]
         e = self.eqns[info.eqn]
         prim = PRIMS[e.prim]
-        if e.prim in ("argmax", "argmin"):
-            expr, level = "0", 0
-        else:
-            args = [self.ev(x, input_terms(e, j, terms)) for j, x in enumerate(e.inputs)]
-            level = max((lv for _, lv in args), default=0)
-            if prim.kind == ELEMENTWISE:
-                expr = self.scalar_code(e, [c for c, _ in args])
-            else:  # an index remap, or a reduction over size-1 dims
-                expr = args[0][0]
+        # (an argmax inline is over size-1 axes only: its position is 0, whatever it reads)
+        args = [] if is_position(e) else [self.ev(x, input_terms(e, j, terms))
+                                           for j, x in enumerate(e.inputs)]
+        level = max((lv for _, lv in args), default=0)
         if terms == info.terms:
             name = self.vname(v)
         else:
             self.alt[v] = self.alt.get(v, 0) + 1
             name = f"{self.vname(v)}_{self.alt[v]}"
-        expand = EXPANSIONS.get(e.prim)
-        if expand is not None and e.out.type.is_real_float:
+        lines: list[Any]
+        if prim.kind != ELEMENTWISE:  # an index remap, or a reduction over size-1 axes
+            lines = [f"{name} = {strip_parens(args[0][0]) if args else '0'}"]
+        elif prim.scalar.lines is not None and e.out.type.is_real_float:
+            # several statements, from exp: libm's, or fastmath's where the loop vectorizes
             lines = [f"{name}_x = {args[0][0]}"] if not args[0][0].isidentifier() else []
             x = f"{name}_x" if lines else args[0][0]
-            lines += expand(x, name)
+            text, fast = (prim.scalar.lines(x, name, "math.exp"),
+                          prim.scalar.lines(x, name, "fm.exp"))
             if e.out.dtype == "f32":
-                lines = [FLOAT_LITERAL.sub(r"np.float32(\1)", ln) for ln in lines]
-            self.put(level, [self.comment(info.eqn), *lines])
+                text = [FLOAT_LITERAL.sub(r"np.float32(\1)", ln) for ln in text]
+                fast = [FLOAT_LITERAL.sub(r"np.float32(\1)", ln) for ln in fast]
+            lines += [Line(t, f) for t, f in zip(text, fast, strict=True)]
         else:
-            self.put(level, [self.comment(info.eqn), f"{name} = {strip_parens(expr)}"])
+            codes = [c for c, _ in args]
+            text = f"{name} = {strip_parens(self.scalar_code(e, codes))}"
+            guard = prim.scalar.guard
+            fast = text if guard is not None and not self.guards_ok else \
+                f"{name} = {strip_parens(self.scalar_code(e, codes, vector=True))}"
+            checks = (guard.format(**dict(zip(prim.args, codes, strict=True))),) \
+                if guard is not None and fast != text else ()
+            lines = [text if fast == text else Line(text, fast, checks)]
+        self.put(level, [self.comment(info.eqn), *lines])
         self.scopes[level].memo[(v, terms)] = (name, level)
         return name, level
 
-    def scalar_code(self, e: Any, args: list[str]) -> str:
-        expr, uses_cmath = scalar_expr(e, args)
+    def scalar_code(self, e: Any, args: list[str], vector: bool = False) -> str:
+        expr, uses_cmath = scalar_expr(e, args, vector=vector)
         self.module.uses_cmath = self.module.uses_cmath or uses_cmath
         return expr
 
@@ -533,11 +394,11 @@ class _Emitter(AccumulateEmitter, CallEmitter, ControlEmitter):
                 self.loop_kernel(kern)
             elif kern.kind in CONTROL_PRIMS:
                 self.control(kern)
-            elif kern.kind == "matmul":
+            elif kern.kind == MATMUL:
                 self.matmul(kern)
             elif kern.kind == "library":
                 self.library(kern)
-            elif kern.kind == "concatenate":
+            elif kern.kind == CONCAT:
                 self.concatenate(kern)
             else:
                 self.reshape(kern)
@@ -546,13 +407,19 @@ class _Emitter(AccumulateEmitter, CallEmitter, ControlEmitter):
         rets = [self.output(v) for v in self.g.outputs]
         if self.tape_bytes:
             rets.append("tape_bytes")
-        self.top.append("")
-        self.top.append(f"return ({', '.join(rets)}{',' if len(rets) == 1 else ''})")
         params = [self.arg_names[id(self.g.inputs[i])] for i in self.params] \
             + list(self.consts.values())
         lines = [f"def {self.name}({', '.join(params)}):"]
-        if _vectorize(self.top):
+        guards: list[str] = []
+        if vectorize(self.top, guards):
             self.module.uses_fm = True
+        if guards:  # a flag after the outputs: a guarded vector form was out of its range
+            self.guarded = True
+            self.top.insert(0, "guard = np.zeros(1)")
+            marks = [0, *(m + 1 for m in marks[1:])]
+            rets.append("guard[0]")
+        self.top.append("")
+        self.top.append(f"return ({', '.join(rets)}{',' if len(rets) == 1 else ''})")
         # Rendered slice by slice (statements are only ever inserted into the kernel being
         # emitted, so the marks hold), the same lines as at once: codegen/split.py may cut
         # the function between slices.
@@ -568,7 +435,9 @@ class _Emitter(AccumulateEmitter, CallEmitter, ControlEmitter):
 
     def render(self, items: list[Any], indent: str, lines: list[str]) -> None:
         for it in items:
-            if isinstance(it, Block):
+            if isinstance(it, Group):
+                self.render(it.items, indent, lines)
+            elif isinstance(it, Block):
                 lines.append(indent + it.header)
                 if it.body:
                     self.render(it.body, indent + "    ", lines)
@@ -635,7 +504,7 @@ class _Emitter(AccumulateEmitter, CallEmitter, ControlEmitter):
                     self.alloc(buf, identity_literal(op, buf.dtype))
         for i in kern.members:  # adds done by accumulating into one shared array
             e = self.eqns[i]
-            if e.prim == "add" and self.plan.info[e.out].kind == "array":
+            if is_sum(e) and self.plan.info[e.out].kind == "array":
                 self.top.append(f"{self.comment(i)}   (summed in place in {self.aname(e.out)})")
         for acc in kern.accumulators:  # the slabs no store of an outer-loop walk writes
             if acc.walk is not None and not acc.walk.carried:
@@ -650,169 +519,3 @@ class _Emitter(AccumulateEmitter, CallEmitter, ControlEmitter):
     def sum_name(self, buf: Var) -> str:
         """The array a sum accumulates into: `a3_w` (float64) for a float32 `a3` in `wide`."""
         return self.aname(buf) + ("_w" if buf in self.wide else "")
-
-    def items(self, items: list[Any], level: int) -> None:
-        for it in items:
-            if isinstance(it, Loop) and level == 0 and not self.scalar_args \
-                    and parallel.parallel_loop(self.kernel, it, self.eqns):
-                self.parallel_items(it)
-            elif isinstance(it, Loop):
-                for r in it.inits:
-                    self.init(r, level)
-                block = Block(f"for i{it.axis} in range({it.extent}):")
-                scope = self.scopes[level]
-                scope.items.append(block)
-                scope.open = block
-                self.scopes.append(_Scope(block.body))
-                carried = [acc for acc in self.kernel.accumulators
-                           if acc.loop is it and acc.walk is not None and acc.walk.carried]
-                for acc in carried:
-                    self.walk_start(acc, level)
-                self.open.append(it)
-                self.items(it.items, level + 1)
-                self.open.pop()
-                self.scopes.pop()
-                scope.open = None
-                for acc in carried:
-                    self.walk_end(acc, level)
-                self.put(level, [f"{self.vname(r.var)} = np.float32({self.vname(r.var)}_w)"
-                                 for r in it.inits if wide_register(self.eqns[r.eqn])])
-            else:
-                self.root(it, level)
-
-    def parallel_items(self, it: Loop) -> None:
-        """An outermost loop on threads (codegen/parallel.py): `prange` over fixed chunks,
-        each reducing into partials of its own, combined in chunk order after it."""
-        k, n = it.axis, it.extent
-        c = parallel.chunks(n)
-        self.module.uses_prange = True
-        regs = [(r, self.vname(r.var) + ("_w" if wide_register(self.eqns[r.eqn]) else ""))
-                for r in it.inits]
-        for r, acc in regs:
-            x = self.eqns[r.eqn].inputs[0]
-            dt = "np.float64" if acc.endswith("_w") else NP_DTYPE[x.dtype]
-            self.put(0, [f"{acc}_p = np.empty({c}, {dt})"])
-        outer = Block(f"for c{k} in prange({c}):")
-        outer.body += [ln for r, _ in regs for ln in self.init_lines(r)]
-        inner = Block(f"for i{k} in range(c{k} * {n} // {c}, (c{k} + 1) * {n} // {c}):")
-        # (the chunk starts at a computed index: tell LLVM it is not negative, or numba's
-        # wraparound of negative subscripts keeps the loop from vectorizing)
-        inner.body.append(f"i{k} = fm.nonneg(i{k})")
-        self.module.uses_fm = True
-        outer.body.append(inner)
-        scope = self.scopes[0]
-        scope.items.append(outer)
-        scope.open = outer
-        self.scopes.append(_Scope(inner.body))
-        self.open.append(it)
-        self.items(it.items, 1)
-        self.open.pop()
-        self.scopes.pop()
-        scope.open = None
-        outer.body += [f"{acc}_p[c{k}] = {acc}" for _, acc in regs]
-        combine: list[Any] = []
-        for r, acc in regs:
-            e = self.eqns[r.eqn]
-            op, boolean = REDUCERS[e.prim], e.inputs[0].dtype == "bool"
-            blk = Block(f"for c{k} in range({c}):")
-            part = f"{acc}_p[c{k}]"
-            if op in ("sum", "prod") and boolean:
-                blk.body.append(f"{acc} = {acc} {'or' if op == 'sum' else 'and'} {part}")
-            elif op in ("sum", "prod"):
-                blk.body.append(f"{acc} {'+=' if op == 'sum' else '*='} {part}")
-            else:
-                cmp = ">" if op == "max" else "<"
-                blk.body += [f"t{k} = {part}",
-                             f"{acc} = t{k} if t{k} {cmp} {acc} or t{k} != t{k} else {acc}"]
-            combine += [*self.init_lines(r), blk]
-        self.put(0, combine)
-        self.put(0, [f"{self.vname(r.var)} = np.float32({acc})" for r, acc in regs
-                     if acc.endswith("_w")])
-
-    def init(self, r: Root, level: int) -> None:
-        self.put(level, self.init_lines(r))
-
-    def init_lines(self, r: Root) -> list[str]:
-        e = self.eqns[r.eqn]
-        op = REDUCERS[e.prim]
-        x = e.inputs[0]
-        v = self.vname(r.var)
-        if op in ("argmax", "argmin"):
-            return [f"{v} = 0", f"{v}_best = {identity_literal(op, x.dtype)}"]
-        if wide_register(e):
-            return [f"{v}_w = np.float64(0.0)"]
-        return [f"{v} = {identity_literal(op, x.dtype)}"]
-
-    def root(self, r: Root, level: int) -> None:
-        if r.kind == "scratch":
-            code, _ = self.ev(r.var, r.terms)
-            self.put(level, [f"{self.scratch_ref(self.kernel.scratch[r.var])} = {code}"])
-            return
-        if r.kind == "store":
-            code, _ = self.ev(r.var, r.terms)
-            idx, _ = self.index(r.target)
-            self.put(level, [f"{self.aname(r.var)}[{idx}] = {code}"])
-            return
-        acc = self.accum.get(r)
-        if acc is not None:
-            self.accumulate(r, acc, level)
-            return
-        e = self.eqns[r.eqn]
-        # a scan's term is its last input (a linear recurrence's first is its coefficient)
-        code, _ = self.ev(e.inputs[-1] if r.kind == "scan" else e.inputs[0], r.terms)
-        lines: list[Any] = [self.comment(r.eqn)]
-        if r.kind == "scan":
-            idx, _ = self.index(r.target)
-            a = r.axis_loop
-            if a is None:
-                lines.append(f"{self.aname(r.var)}[{idx}] = {code}")
-            else:  # each element reads the one before: LLVM cannot vectorize that
-                prev = list(r.target)
-                ax = e.p["axis"]
-                prev[ax] = Term(-1, 1, a)
-                pidx, _ = self.index(tuple(prev))
-                before = f"{self.aname(r.var)}[{pidx}]"
-                op = PRIMS[e.prim].lowers.op
-                if op == "linear":  # s[i] = a[i] * s[i - 1] + b[i]
-                    coef, _ = self.ev(e.inputs[0], r.terms)
-                    step = f"{coef} * {before} + {code}"
-                else:
-                    step = f"{before} {SCAN_SYMBOLS[op]} {code}"
-                lines.append(Line(f"{self.aname(r.var)}[{idx}] = {code} if i{a} == 0 else "
-                                   f"{step}", None))
-            self.put(level, lines)
-            return
-        op = REDUCERS.get(e.prim, "sum")
-        if r.kind == "reduce":
-            acc = self.vname(r.var)
-            best = f"{acc}_best"
-            if wide_register(e):
-                acc += "_w"
-        else:
-            idx, _ = self.index(r.target)
-            acc = f"{self.aname(r.var)}[{idx}]"
-            best = f"{self.aname(r.var)}_best[{idx}]"
-        boolean = e.inputs[0].dtype == "bool"
-        if op in ("argmax", "argmin"):
-            cmp = ">" if op == "argmax" else "<"
-            blk = Block(f"if {code} {cmp} {best} or ({code} != {code} and {best} == {best}):")
-            blk.body += [f"{best} = {code}", f"{acc} = i{r.axis_loop}"]
-            lines.append(blk)
-        elif op == "sum":
-            if boolean:
-                lines.append(Line(f"{acc} = {acc} or {code}", None))
-            elif r.kind == "reduce":
-                lines.append(Line(f"{acc} += {code}", f"{acc} = fm.reassoc_add({acc}, {code})"
-                                   if e.inputs[0].type.is_real_float
-                                   else f"{acc} = {acc} + {code}"))
-            else:  # a read-modify-write of an array
-                lines.append(Line(f"{acc} += {code}", None))
-        elif op == "prod":
-            lines.append(Line(f"{acc} = {acc} and {code}" if boolean else f"{acc} *= {code}",
-                               None))
-        else:
-            # LLVM vectorizes a float max only without NaNs (the `!=` keeps them here)
-            cmp = ">" if op == "max" else "<"
-            lines.append(Line(f"{acc} = {code} if {code} {cmp} {acc} or {code} != {code} "
-                               f"else {acc}", None))
-        self.put(level, lines)

@@ -7,6 +7,7 @@ from typing import Any
 from adjit.codegen.scalar import literal
 from adjit.ir.core import Var
 from adjit.ir.index import Term
+from adjit.ir.primitive import INDEX, PRIMS, REDUCTION
 from adjit.passes.plan import REDUCERS, Kernel, KernelPlan, Root
 from adjit.passes.schedule_cpu import Accumulator
 
@@ -24,6 +25,13 @@ def wide_register(e: Any) -> bool:
     return REDUCERS.get(e.prim) == "sum" and e.inputs[0].dtype == "f32"
 
 
+def _unbounded_sum(e: Any) -> bool:
+    """A sum with no bound on its terms per element: a sum reduction, or an accumulation at
+    data-dependent places (an index primitive; an unslice adds each element once)."""
+    prim = PRIMS[e.prim]
+    return prim.lowers.op == "sum" and (prim.lowers.how == REDUCTION or prim.kind == INDEX)
+
+
 def wide_buffers(kern: Kernel, eqns: Any, plan: KernelPlan) -> set[Var]:
     """The float32 arrays of `kern` that a sum with no bound on its terms per element (a
     reduce_sum over outer axes, a scatter_add) accumulates into: these accumulate in float64.
@@ -31,7 +39,7 @@ def wide_buffers(kern: Kernel, eqns: Any, plan: KernelPlan) -> set[Var]:
     that a max/min/prod also accumulates into keep their dtype."""
     wide = {acc.buffer for acc in kern.accumulators
             if acc.buffer.dtype == "f32" and acc.walk is None
-            and any(eqns[r.eqn].prim in ("reduce_sum", "scatter_add") for r in acc.roots)}
+            and any(_unbounded_sum(eqns[r.eqn]) for r in acc.roots)}
     summed = {r for acc in kern.accumulators for r in acc.roots}
     for acc in kern.accumulators:
         if acc.walk is not None:

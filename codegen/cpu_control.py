@@ -13,7 +13,7 @@ from typing import Any
 from adjit.codegen.cpu_text import Block
 from adjit.codegen.scalar import NP_DTYPE, literal
 from adjit.ir.core import Value, Var
-from adjit.passes.plan import Kernel, SubFunction, control_operands
+from adjit.passes.plan import BODY, COND, WHILE, WHILE_GRAD, Kernel, SubFunction, control_operands
 
 TAPE_LIMIT_MESSAGE = ("adjit: a while loop under differentiation ran so long that its tape "
                       "passed {mb} MB: does it end? (raise the limit with ADJIT_MAX_TAPE_MB)")
@@ -38,9 +38,9 @@ class ControlEmitter:
             if e.inputs[j].shape == ():
                 self.ev(e.inputs[j], ())
         self.top.append(self.comment(i))
-        if kern.kind == "cond":
+        if kern.kind == COND:
             self.cond(kern, e)
-        elif kern.kind == "while":
+        elif kern.kind == WHILE:
             carried = [self.local(o) for o in e.outputs]
             self.forward(kern, e, carried)
         else:
@@ -92,12 +92,12 @@ class ControlEmitter:
         for j, name in enumerate(carried):
             self.top.append(f"{name} = {self.operand(e.inputs[n_consts + j])}")
         args.update({n_consts + j: name for j, name in enumerate(carried)})
-        record = kern.kind == "while_grad" or kern.partner is not None
+        record = kern.kind == WHILE_GRAD or kern.partner is not None
         k = kern.index
         if record:
             self.top.append(f"n{k} = 0")
             self.top += [f"t{k}_{j} = []" for j in kern.taped]
-        loop = Block(f"while {self.call(kern.calls['cond'], args)}[0]:")
+        loop = Block(f"while {self.call(kern.calls[COND], args)}[0]:")
         if record:
             limit = max(1, self.module.tape_limit // max(1, kern.tape_row_bytes))
             guard = Block(f"if n{k} >= {limit}:")
@@ -106,7 +106,7 @@ class ControlEmitter:
             loop.body.append(guard)
             loop.body += [f"t{k}_{j}.append({carried[j]})" for j in kern.taped]
             loop.body.append(f"n{k} += 1")
-        loop.body.append(f"{self.targets(carried)} = {self.call(kern.calls['body'], args)}")
+        loop.body.append(f"{self.targets(carried)} = {self.call(kern.calls[BODY], args)}")
         self.top.append(loop)
 
     def while_grad(self, kern: Kernel, e: Any) -> None:

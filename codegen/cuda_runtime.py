@@ -35,7 +35,7 @@ from adjit.ir.errors import CodegenError
 from adjit.ir.loops import Alloc, Const, ControlStep, CallStep, LoopKernel, Program, verify
 from adjit.ir.primitive import MATMUL, PRIMS
 from adjit.passes.schedule_cuda import schedule_cuda
-from adjit.passes.plan import COND, WHILE
+from adjit.passes.plan import BODY, COND, WHILE
 
 THREADS = 128  # per block
 MAX_BLOCKS = 4096
@@ -193,7 +193,7 @@ class ProgramFunction:
         e = step.eqn
         k = e.p["n_consts"]
         consts, carried = ops[:k], list(ops[k:len(e.p["body"].inputs)])
-        cond, body = self.calls[id(step.calls["cond"])], self.calls[id(step.calls["body"])]
+        cond, body = self.calls[id(step.calls[COND])], self.calls[id(step.calls[BODY])]
         row = sum(int(np.prod(c.shape)) * np.dtype(c.dtype).itemsize for c in carried)
         while self.truth(cond.outputs(consts + carried)[0]):
             if tape is not None:

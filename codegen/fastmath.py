@@ -251,10 +251,12 @@ def _big_pio2(x: float) -> tuple[float, float, int]:
     return rh, pl - (rh - ph), q
 
 
-def _sin_cos_f64(x: float, shift: int) -> float:
-    """sin (shift 0) or cos (shift 1) of a float64: both reductions and both kernels are
-    computed and selected, so the code has no branch."""
-    x = float(x)
+def _sin_cos_core(x: float, xl: float, q0: int) -> float:
+    """sin(x + xl + q0 pi/2) for |x| < 2^20 (|xl| tiny): Cody and Waite's reduction of x (pi/2
+    in three 33-bit parts and a tail: fdlibm's __rem_pio2, all three steps), then musl's
+    __sin and __cos on [-pi/4, pi/4] with the tail, both computed and one selected by the
+    quadrant. One flat function: numba inlines it into loops, and nested inlined helpers made
+    a loop of it compile six times slower."""
     t = x * _INVPIO2 + _MAGIC
     fn = t - _MAGIC
     r = x - fn * _PIO2_1  # exact for |fn| < 2^20 (33-bit part)
@@ -265,16 +267,8 @@ def _sin_cos_f64(x: float, shift: int) -> float:
     r3 = r2 - w3
     w = fn * _PIO2_3T - ((r2 - r3) - w3)
     yh = r3 - w
-    yl = (r3 - yh) - w
-    q = bits_from_f64(t) - _MAGIC_BITS
-    a = -x if x < 0.0 else x
-    bh, bl, bq = _big_pio2(a)
-    neg = x < 0.0
-    big = a >= _TRIG_BIG
-    yh = (-bh if neg else bh) if big else yh
-    yl = (-bl if neg else bl) if big else yl
-    q = ((-bq if neg else bq) if big else q) + shift
-    # musl's __sin and __cos on [-pi/4, pi/4], with the tail yl
+    yl = ((r3 - yh) - w) + xl
+    q = bits_from_f64(t) - _MAGIC_BITS + q0
     z = yh * yh
     w = z * z
     v = z * yh
@@ -286,7 +280,40 @@ def _sin_cos_f64(x: float, shift: int) -> float:
     cs = w + (((1.0 - w) - hz) + (z * rc - yh * yl))
     out = cs if q & 1 else sn
     out = -out if q & 2 else out
+    a = -x if x < 0.0 else x
     return out if a < _INF else x - x  # sin(+-inf) = nan
+
+
+def _sin_cos_f64(x: float, shift: int) -> float:
+    """sin (shift 0) or cos (shift 1) of a float64: both reductions are computed and one
+    selected, so the code has no branch. Beyond 2^20, Payne and Hanek's |x| = (4 j + bq)
+    pi/2 + bh + bl, with |bh| <= pi/4 passed on whole (Cody and Waite leave it as it is)."""
+    x = float(x)
+    a = -x if x < 0.0 else x
+    bh, bl, bq = _big_pio2(a)
+    neg = x < 0.0
+    big = a >= _TRIG_BIG
+    out = _sin_cos_core((-bh if neg else bh) if big else x, (-bl if neg else bl) if big else 0.0,
+                        ((-bq if neg else bq) if big else 0) + shift)
+    return out if a < _INF else x - x  # sin(+-inf) = nan
+
+
+def _sin_small_f64(x: float) -> float:
+    """sin as `_sin_f64` for |x| < 2^20 (and inf, nan), with Cody and Waite's reduction only:
+    loops of it compile in a second (the Payne-Hanek path took 7-11 s) and run 8 lanes at a
+    time. Wrong beyond: a loop using it also sums `trig_big` of its arguments, and the
+    generated function runs again with libm's sin where that sum is not 0 (codegen/cpu.py)."""
+    return _sin_cos_core(float(x), 0.0, 0)
+
+
+def _cos_small_f64(x: float) -> float:
+    return _sin_cos_core(float(x), 0.0, 1)
+
+
+def trig_big(x: Any) -> float:
+    """1.0 where `sin_small`/`cos_small` of x would be wrong (2^20 <= |x| < inf), else 0.0."""
+    a = abs(float(x))
+    return 1.0 if a >= _TRIG_BIG and a < _INF else 0.0
 
 
 def _sin_f64(x: float) -> float:
@@ -351,6 +378,8 @@ def _float32_or_64(f64: Any, name: str) -> Any:
 log = _float32_or_64(_log_f64, "log")
 sin = _float32_or_64(_sin_f64, "sin")
 cos = _float32_or_64(_cos_f64, "cos")
+sin_small = _float32_or_64(_sin_small_f64, "sin_small")
+cos_small = _float32_or_64(_cos_small_f64, "cos_small")
 expm1 = _float32_or_64(_expm1_f64, "expm1")
 tanh = _float32_or_64(_tanh_f64, "tanh")
 # (the public name of each, and the float64 implementation numba inlines)
@@ -503,6 +532,34 @@ def register() -> None:
     def _nonneg(i):
         if isinstance(i, types.Integer):
             return lambda i: _assume_nonneg(i)
+        return None
+
+    # sin_small and cos_small are left to LLVM's inliner, which takes them (and vectorizes
+    # the loop): inlined at numba's level, a loop of four of them took 30 s to compile
+    # instead of 5, and ran no faster
+    core = register_jitable(_sin_cos_core)
+
+    def _small_trig(public: Any, shift: int) -> None:
+        @overload(public, jit_options={"error_model": "numpy"})
+        def _impl(x):
+            if isinstance(x, types.Float) and x.bitwidth == 32:
+                return lambda x: np.float32(core(np.float64(x), 0.0, shift))
+            if isinstance(x, (types.Float, types.Integer, types.Boolean)):
+                return lambda x: core(np.float64(x), 0.0, shift)
+            return None
+
+    _small_trig(sin_small, 0)
+    _small_trig(cos_small, 1)
+
+    # (small enough for LLVM's inliner; inlined at numba's level, its select tripped one of
+    # numba's pedantic SSA checks, a warning)
+    @overload(trig_big)
+    def _trig_big(x):
+        if isinstance(x, (types.Float, types.Integer)):
+            def impl(x):
+                a = abs(np.float64(x))
+                return 1.0 * ((a >= _TRIG_BIG) & (a < _INF))
+            return impl
         return None
 
     @overload(reassoc_add)

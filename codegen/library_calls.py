@@ -15,7 +15,7 @@ import inspect
 from typing import Any
 
 from . import conv_kernels
-from .cpu import Source, imports
+from .cpu_module import Source, imports
 
 
 def wrapper_source(name: str) -> Source:

@@ -12,17 +12,6 @@ from adjit.ir.primitive import PRIMS
 
 NP_DTYPE = {"f32": "np.float32", "f64": "np.float64", "i32": "np.int32", "i64": "np.int64",
             "bool": "np.bool_", "c64": "np.complex64", "c128": "np.complex128"}
-# numba's int32 arithmetic widens to int64, and float-only math returns floats: these keep
-# an integer result's dtype without a cast.
-INT_SAFE = {"neg", "add", "sub", "mul", "pow", "abs", "maximum", "minimum", "select", "convert",
-            "stop_gradient", "remat"}
-BOOL_SAFE = {"lt", "le", "gt", "ge", "eq", "ne", "logical_and", "logical_or", "logical_not",
-             "select", "convert", "stop_gradient", "remat", "maximum", "minimum"}
-# Where a primitive's scalar template is not what the generated code should use.
-CODE_OVERRIDES = {"floor": "np.floor({x})"}  # math.floor returns an int
-# Complex operands: `math.*` becomes `cmath.*`, except where cmath lacks the function.
-COMPLEX_CODE = {"expm1": "(cmath.exp({x}) - 1.0)", "log1p": "cmath.log(1.0 + {x})",
-                "log2": "(cmath.log({x}) / 0.6931471805599453)"}
 _MATH = re.compile(r"(?<![\w.])math\.")
 FLOAT_LITERAL = re.compile(r"(?<![\w.])(\d+\.\d*(?:[eE][-+]?\d+)?)")
 
@@ -56,32 +45,31 @@ def identity_literal(op: str, dtype: str) -> str:
     return literal(identity(op, dtype), dtype)
 
 
-def scalar_expr(e: Any, args: list[str]) -> tuple[str, bool]:
+def scalar_expr(e: Any, args: list[str], *, vector: bool = False) -> tuple[str, bool]:
     """The scalar code of elementwise equation `e` applied to the code of its arguments, and
-    whether it uses `cmath`. The templates are valid for numba's CPU and CUDA targets alike."""
+    whether it uses `cmath`. The templates are valid for numba's CPU and CUDA targets alike;
+    `vector`: the primitive's inline version for loops LLVM vectorizes, where it has one
+    (`ScalarCode.vector`). numba's int32 arithmetic widens to int64, and float-only math
+    returns floats, so a result is cast to its dtype unless the primitive keeps it."""
     prim = PRIMS[e.prim]
+    sc = prim.scalar
     out = e.out.dtype
+    if sc.custom is not None:
+        return sc.custom(e, args, NP_DTYPE), False
     uses_cmath = False
-    template = CODE_OVERRIDES.get(e.prim, prim.code)
+    template = sc.vector if vector and sc.vector is not None else prim.code
     assert template is not None
-    if any(x.type.is_complex for x in e.inputs) and e.prim not in ("convert", "real", "imag"):
-        template = _MATH.sub("cmath.", COMPLEX_CODE.get(e.prim, template))
+    if any(x.type.is_complex for x in e.inputs):
+        template = _MATH.sub("cmath.", sc.complex or prim.code)
         uses_cmath = "cmath." in template
     if any(x.dtype in ("f32", "c64") for x in e.inputs) or out in ("f32", "c64"):
         template = FLOAT_LITERAL.sub(r"np.float32(\1)", template)
-    fmt = dict(zip(prim.args, args, strict=True))
-    if e.prim == "convert":
-        fmt["dtype"] = NP_DTYPE[e.p["dtype"]]
-        if e.inputs[0].type.is_complex and e.p["dtype"] not in ("c64", "c128"):
-            fmt["x"] = f"({args[0]}).real"  # numpy's astype drops the imaginary part
-        if e.p["dtype"] == "bool":
-            return f"({args[0]} != 0)", uses_cmath
-    expr = template.format(**fmt)
-    if out == "i32" and e.prim not in ("convert", "select", "stop_gradient"):
-        expr = f"np.int32({expr})"
-    elif out == "i64" and e.prim not in INT_SAFE:
-        expr = f"np.int64({expr})"
-    elif out == "bool" and e.prim not in BOOL_SAFE:
+    expr = template.format(**dict(zip(prim.args, args, strict=True)))
+    if sc.passes_through:
+        return expr, uses_cmath
+    if out == "i32" or (out == "i64" and not sc.int_closed):
+        expr = f"{NP_DTYPE[out]}({expr})"
+    elif out == "bool" and not sc.bool_result:
         expr = f"({expr} != 0)"
     return expr, uses_cmath
 

@@ -60,6 +60,34 @@ class Lowering:
     commutative: bool = False
 
 
+@dataclass(frozen=True)
+class ScalarCode:
+    """What the code generators need of an elementwise primitive beyond its `code` template
+    (which is valid for numba's CPU and CUDA targets alike).
+
+    `vector`: a template calling the inline, branch-free versions of codegen/fastmath.py
+    (`fm.exp`), for loops LLVM vectorizes (as scalar code they are slower than libm's, so
+    only there). `guard`: where the vector form is exact only on part of the domain (sin's
+    reduction), a template that is 0.0 where it is exact: a loop using the form sums it,
+    and the function is run again with the plain template if the sum is not 0 (codegen/cpu.py).
+    `lines(x, name, exp)`: statements that set `name` from the code `x`, faster
+    than the one-line template (tanh, from `exp`: the name of the exp function the loop
+    calls). `complex`: the template for complex operands where `cmath` lacks the function
+    (elsewhere `math.` becomes `cmath.`). `custom(eqn, args, np_dtype)`: the expression, for a
+    primitive whose code depends on its params (convert). `int_closed`: int64 operands give an
+    int64 in numba (no cast printed); `bool_result`: bool operands give a bool (comparisons
+    always do); `passes_through`: the result is one of the operands, in its dtype."""
+
+    vector: str | None = None
+    guard: str | None = None
+    lines: Callable[[str, str, str], list[str]] | None = None
+    complex: str | None = None
+    custom: Callable[..., str] | None = None
+    int_closed: bool = False
+    bool_result: bool = False
+    passes_through: bool = False
+
+
 _CHEAP_CALLS = {"abs", "np.floor", "math.floor", "math.copysign", "np.float32", "np.float64",
                 "np.int32", "np.int64", "bool"}
 _CALL = re.compile(r"([A-Za-z_][\w.]*)\s*\(")
@@ -108,6 +136,8 @@ class Primitive:
     batch: Callable[..., Any] | None = None
     # How it lowers to loops (`Lowering`); None: its kind's default (`lowers`).
     lowering: Lowering | None = None
+    # Elementwise only: the code variants and dtype behaviour of its template (`ScalarCode`).
+    scalar: ScalarCode = ScalarCode()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @functools.cached_property

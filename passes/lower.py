@@ -68,6 +68,7 @@ from adjit.passes.plan import (
     SubFunction,
     Term,
     input_terms,
+    is_position,
 )
 
 ZERO = (Const(0, "i64"),)  # the index of a one-element buffer
@@ -270,7 +271,7 @@ class _Lowerer:
     def inline(self, v: Var, terms: tuple[Term, ...]) -> tuple[Expr, int]:
         info = self.plan.info[v]
         e = self.eqns[info.eqn]
-        if e.prim in ("argmax", "argmin"):  # over size-1 axes only
+        if is_position(e):  # an argmax over size-1 axes only
             expr: Expr = Const(0, e.out.dtype)
             level = 0
         else:

@@ -25,6 +25,8 @@ from adjit.ir.printer import Namer, format_eqn
 
 # The control-flow primitives (the only ones fusion and the back ends name).
 COND, WHILE, WHILE_GRAD = CONTROL_PRIMS = ("cond", "while", "while_grad")
+# The roles of a while loop's sub-graphs in `Kernel.calls` (COND is also its condition's role).
+BODY = "body"
 
 # ---- index terms (ir/index.py) and what primitives declare (ir/primitive.py `Lowering`) ---
 
@@ -45,13 +47,20 @@ SUMS = tuple(n for n, p in PRIMS.items() if p.lowers.op == "sum"
              and p.lowers.how in (ACCUMULATE, REDUCTION))
 
 
+def is_sum(e: Eqn) -> bool:
+    """An elementwise add (a scalar expression whose operator is `sum`): fusion may merge it
+    into an accumulation of its operands into one array instead of a loop of its own."""
+    low = PRIMS[e.prim].lowers
+    return low.how == SCALAR and low.op == "sum"
+
+
 def root_inputs(e: Eqn) -> tuple[Value, ...]:
     """What a root reads at its own index: a scan all its inputs (a linear recurrence reads
     its coefficient and its term), a reduction or an accumulation its first."""
     return e.inputs if PRIMS[e.prim].lowers.how == SCAN else e.inputs[:1]
 
 
-def _position(e: Eqn) -> bool:
+def is_position(e: Eqn) -> bool:
     """An argmax/argmin: its value is a position, not a function of its input's values."""
     return PRIMS[e.prim].lowers.op in ("argmax", "argmin")
 
@@ -150,10 +159,10 @@ class Kernel:
         if self.kind == COND:
             return max(f.plan.memory_passes for f in self.calls.values())
         if self.kind == WHILE:
-            return self.calls["cond"].plan.memory_passes + self.calls["body"].plan.memory_passes
+            return self.calls[COND].plan.memory_passes + self.calls[BODY].plan.memory_passes
         if self.kind == WHILE_GRAD:
             forward = 0 if self.partner is not None else (
-                self.calls["cond"].plan.memory_passes + self.calls["body"].plan.memory_passes)
+                self.calls[COND].plan.memory_passes + self.calls[BODY].plan.memory_passes)
             return forward + self.calls["body_vjp"].plan.memory_passes
         return 0 if self.kind == VIEW else 1
 

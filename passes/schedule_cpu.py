@@ -34,7 +34,7 @@ from adjit.passes.plan import (
     KernelPlan,
     Loop,
     Root,
-    _position,
+    is_position,
     input_terms,
     root_inputs,
 )
@@ -152,7 +152,7 @@ class _CpuSchedule:
                     return
                 out.add(v)
             e = self.eqns[info.eqn]
-            if not _position(e):
+            if not is_position(e):
                 for j, x in enumerate(e.inputs):
                     visit(x, input_terms(e, j, terms))
 

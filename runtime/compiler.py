@@ -98,6 +98,30 @@ class Tiered:
         return getattr(self.compile(), name)
 
 
+class Guarded:
+    """A function whose vectorized loops use vector forms exact only on part of their domain
+    (sin and cos below 2^20: `ScalarCode.guard`), returning a flag after its outputs; where
+    the flag is set, the call is answered by the same graph emitted without them (libm's sin,
+    scalar loops), compiled on first need. The generated function allocates its outputs and
+    writes nothing else, so running it again is safe."""
+
+    def __init__(self, fast: Callable[..., Any], exact: Callable[[], Any]) -> None:
+        self.fast = fast
+        self._exact = exact
+        self.exact: Any = None
+
+    def __call__(self, *args: Any) -> Any:
+        *outs, out_of_range = self.fast(*args)
+        if not out_of_range:
+            return tuple(outs)
+        if self.exact is None:
+            self.exact = self._exact()
+        return self.exact(*args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.fast, name)
+
+
 # Element operations (summed output sizes) up to which a function's first call runs as plain
 # Python: about a millisecond or two of interpreted loops, against numba's compile of hundreds.
 _SMALL_WORK = 20_000
@@ -168,11 +192,11 @@ def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n
                               in_dtypes, out_dtypes, out_shapes, (), target=target,
                               program=program)  # the program holds its array constants
     source = emit_cpu(final, plan, f"{final.name}_kernel", tape_limit=config.max_tape_bytes(),
-                      split_lines=config.split_lines())
+                      split_lines=config.split_lines(), guards=True)
     nojit = config.nojit()
     folder = config.cache_folder()
 
-    def compile_now() -> Any:
+    def compile_now(source: Any = source) -> Any:
         return compile_source(source, folder, jit=not nojit,
                               worker=config.compile_worker() and not nojit)
 
@@ -181,6 +205,13 @@ def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n
         fn: Any = Tiered(compile_source(source, folder, jit=False), compile_now, after - 1)
     else:
         fn = compile_now()
+    if source.guarded:
+        def exact() -> Any:
+            return compile_now(emit_cpu(final, plan, f"{final.name}_kernel",
+                                        tape_limit=config.max_tape_bytes(),
+                                        split_lines=config.split_lines()))
+
+        fn = Guarded(fn, exact)
     t2 = time.perf_counter()
     if log.log.isEnabledFor(logging.INFO):
         traced_in = f"trace {trace_s * 1e3:.1f} ms, " if trace_s is not None else ""

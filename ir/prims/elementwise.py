@@ -14,7 +14,8 @@ from .. import ops
 from ..core import REAL_OF, ArrayType, Lit, Value, Var
 from ..errors import NotDifferentiable
 from ..index import broadcast_terms
-from ..primitive import ELEMENTWISE, SCALAR, Lowering, Primitive, register, template_cost
+from ..primitive import (ELEMENTWISE, SCALAR, Lowering, Primitive, ScalarCode, register,
+                         template_cost)
 from .elementwise_decls import DECLS, Decl
 from .special_decls import SPECIAL_DECLS
 
@@ -166,6 +167,9 @@ def _make(decl: Decl, derived: dict[str, Any]) -> Primitive:
     return Primitive(decl.name, ELEMENTWISE, shape=shape, impl=impl, jvp=jvp, vjp=vjp,
                      code=derived["code"], args=args, expr=decl.expr, linear=linear,
                      lowering=lowering,
+                     scalar=ScalarCode(vector=decl.vector, guard=decl.guard, lines=decl.lines,
+                                       complex=decl.complex, int_closed=decl.int_closed,
+                                       bool_result=decl.bool_closed),
                      extra={"float_only": decl.name not in ("neg", "add", "sub", "mul", "abs",
                                                             "sign", "maximum", "minimum", "pow"),
                             "domain": decl.domain,
@@ -250,7 +254,8 @@ def _nondiff(name: str, code: str, np_fn: Any, out_dtype: str | None, n: int) ->
         return broadcast_rule(*types, out_dtype=out_dtype)
 
     register(Primitive(name, ELEMENTWISE, shape=shape, impl=lambda *xs: np.asarray(np_fn(*xs)),
-                       jvp=None, vjp=None, code=code, args=("x", "y")[:n], nondiff=True))
+                       jvp=None, vjp=None, code=code, args=("x", "y")[:n], nondiff=True,
+                       scalar=ScalarCode(bool_result=out_dtype == "bool")))
 
 
 for _name, _op, _fn in (("lt", "<", np.less), ("le", "<=", np.less_equal), ("gt", ">", np.greater),
@@ -260,7 +265,7 @@ for _name, _op, _fn in (("lt", "<", np.less), ("le", "<=", np.less_equal), ("gt"
 _nondiff("logical_and", "({x} and {y})", np.logical_and, "bool", 2)
 _nondiff("logical_or", "({x} or {y})", np.logical_or, "bool", 2)
 _nondiff("logical_not", "(not {x})", np.logical_not, "bool", 1)
-_nondiff("floor", "math.floor({x})", np.floor, None, 1)
+_nondiff("floor", "np.floor({x})", np.floor, None, 1)  # (math.floor returns an int)
 
 
 def _select_shape(c: ArrayType, x: ArrayType, y: ArrayType) -> ArrayType:
@@ -291,7 +296,7 @@ def _select_jvp(tangents: list[Value | None], c: Value, x: Value, y: Value,
 register(Primitive("select", ELEMENTWISE, shape=_select_shape,
                    impl=lambda c, x, y: np.asarray(np.where(c, x, y)), jvp=_select_jvp,
                    vjp=_select_vjp, code="({x} if {c} else {y})", args=("c", "x", "y"),
-                   linear=True))
+                   linear=True, scalar=ScalarCode(passes_through=True)))
 
 
 def _astype(x: np.ndarray, dt: np.dtype) -> np.ndarray:
@@ -323,10 +328,21 @@ def _convert_jvp(tangents: list[Value | None], x: Value, out: Var, dtype: str) -
     return ops.convert(t, dtype)
 
 
+def _convert_code(e: Any, args: list[str], np_dtype: dict[str, str]) -> str:
+    """numpy's astype: complex to real drops the imaginary part, to bool tests for zero."""
+    (x,) = args
+    if e.p["dtype"] == "bool":
+        return f"({x} != 0)"
+    if e.inputs[0].type.is_complex and e.p["dtype"] not in ("c64", "c128"):
+        x = f"({x}).real"
+    return f"{np_dtype[e.p['dtype']]}({x})"
+
+
 register(Primitive("convert", ELEMENTWISE, shape=_convert_shape,
                    impl=lambda x, dtype: _astype(np.asarray(x), ops.DTYPES[dtype]),
                    jvp=_convert_jvp, vjp=_convert_vjp, params=("dtype",), code="{dtype}({x})",
-                   args=("x",), linear=True))
+                   args=("x",), linear=True,
+                   scalar=ScalarCode(custom=_convert_code, passes_through=True)))
 
 # remat is the identity that passes do not see through: adjit.checkpoint's recomputation reads
 # its inputs through it, so common-subexpression elimination cannot merge the recomputed
@@ -334,11 +350,11 @@ register(Primitive("convert", ELEMENTWISE, shape=_convert_shape,
 # fusion lowers it as a view of its input (passes/fuse.py), so it copies nothing.
 register(Primitive("remat", ELEMENTWISE, shape=lambda x: x, impl=lambda x: np.asarray(x),
                    jvp=lambda tangents, x, out: tangents[0], vjp=lambda ct, x, out: (ct,),
-                   code="{x}", args=("x",), linear=True,
+                   code="{x}", args=("x",), linear=True, scalar=ScalarCode(passes_through=True),
                    lowering=Lowering(SCALAR, index=broadcast_terms, cost=10,
                                      inline_if=lambda e: e.out.type.ndim == 0)))
 
 # stop_gradient is the identity whose derivative is zero: the adjoint sweep stops here.
 register(Primitive("stop_gradient", ELEMENTWISE, shape=lambda x: x, impl=lambda x: np.asarray(x),
                    jvp=lambda tangents, x, out: None, vjp=lambda ct, x, out: (None,),
-                   code="{x}", args=("x",)))
+                   code="{x}", args=("x",), scalar=ScalarCode(passes_through=True)))

@@ -341,16 +341,31 @@ def test_scalar_loops_keep_libm() -> None:
 
 
 def test_vector_text() -> None:
-    assert vector_text("v1 = math.exp(x[i0]) + math.exp(-v0)") == \
-        "v1 = fm.exp(x[i0]) + fm.exp(-v0)"
-    assert vector_text("a3[i0, i1] = v2 if v2 > y[i1 + 1] else np.float32(0.5)") is not None
-    assert vector_text("v2 = math.log(v0) * math.tanh(v1)") == "v2 = fm.log(v0) * fm.tanh(v1)"
-    assert vector_text("v1 = math.expm1(x[i0])") == "v1 = fm.expm1(x[i0])"
+    """A statement's vectorized form (the primitive's `ScalarCode.vector` template, fm.*) is
+    accepted as written; libm calls other than sqrt/fabs/copysign keep the loop scalar."""
+    ok = ("v1 = fm.exp(x[i0]) + fm.exp(-v0)", "v2 = fm.log(v0) * fm.tanh(v1)",
+          "a3[i0, i1] = v2 if v2 > y[i1 + 1] else np.float32(0.5)", "v1 = fm.expm1(x[i0])")
+    for stmt in ok:
+        assert vector_text(stmt) == stmt
     for blocked in ("v1 = math.sin(x[i0])", "v1 = math.cos(x[i0])", "v1 = x[i0] ** 2.5",
-                    "a3[i0] += v2",
+                    "a3[i0] += v2", "v1 = math.exp(x[i0])",
                     "v1 = x[v0]", "v1 = x[i0] // 3", "v1 = math.log1p(v0)", "v1 = len(x)",
                     "v1 = math.log2(v0)", "v1 = math.sinh(v0)"):
         assert vector_text(blocked) is None, blocked
+
+
+def test_vector_forms_come_from_the_declarations() -> None:
+    """The fm.* forms are the primitives' declared `ScalarCode.vector` templates, which name
+    functions codegen/fastmath.py defines; tanh's statements call fm.exp there."""
+    from adjit.codegen import fastmath
+    from adjit.ir.primitive import PRIMS
+
+    declared = {n: p.scalar.vector for n, p in PRIMS.items() if p.scalar.vector}
+    assert {"exp", "expm1", "log", "logistic"} <= set(declared)
+    for name, template in declared.items():
+        for f in re.findall(r"fm\.(\w+)\(", template):
+            assert hasattr(fastmath, f), (name, f)
+    assert any("fm.exp(" in ln for ln in PRIMS["tanh"].scalar.lines("x", "v", "fm.exp"))
 
 
 def _graph(name: str, fn, shape=(64, 37), dtype: str = "f64") -> Graph:
@@ -426,3 +441,34 @@ def test_numba_disk_cache_hit_in_a_second_process(tmp_path: pathlib.Path) -> Non
                            check=True, timeout=120).stdout.split() for _ in range(2)]
     assert runs[0][:2] == ["0", "1"] and runs[1][:2] == ["1", "0"], runs
     assert runs[0][2] == runs[1][2]
+
+
+# ---- sin_small, cos_small (the guarded vector forms of sin and cos) ---------------------------
+
+@pytest.mark.parametrize("name", ["sin", "cos"])
+def test_small_trig_is_the_full_one_below_2_20(name: str, kernels) -> None:
+    """Below 2^20 (and at inf and nan) sin_small is fm.sin bit for bit, in numba and in plain
+    Python: the same reduction and polynomials, so fm.sin's accuracy tests cover it."""
+    small = getattr(fm, f"{name}_small")
+    x = _domain(name, 200_000, seed=11)
+    x = np.concatenate([x[np.abs(x) < 2.0**20], UNARY_SPECIAL[np.abs(UNARY_SPECIAL) < 2.0**20],
+                        [np.inf, -np.inf, np.nan, np.nextafter(2.0**20, 0), -0.0]])
+    got = _kernel(small)(x)
+    want = kernels[name](x)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    ok = ~np.isnan(want)
+    np.testing.assert_array_equal(got[ok].view(np.int64), want[ok].view(np.int64))
+    py = np.array([small(v) for v in x[::97]])
+    np.testing.assert_array_equal(py[ok[::97]].view(np.int64), got[::97][ok[::97]].view(np.int64))
+    assert isinstance(small(np.float32(0.5)), np.float32)
+    assert str(fm.sin_small(-0.0)) == "-0.0" and fm.cos_small(-0.0) == 1.0
+
+
+def test_trig_big_marks_where_the_small_forms_are_wrong() -> None:
+    x = np.array([0.0, 1.0, -3.0, np.nextafter(2.0**20, 0), 2.0**20, -(2.0**20), 1e22, np.inf,
+                  -np.inf, np.nan])
+    want = [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0]
+    assert [fm.trig_big(v) for v in x] == want
+    assert _kernel(fm.trig_big)(x).tolist() == want
+    # (where it is 0, the small forms are exact: above; where 1, they are not)
+    assert fm.sin_small(1e22) != np.sin(1e22)

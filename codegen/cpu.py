@@ -149,7 +149,8 @@ def emit_cpu(graph: Graph, plan: KernelPlan, name: str, *, tape_bytes: bool = Fa
     lines += ["", "", *main_lines]
     text = "\n".join(lines) + "\n"
     return Source(text, name, tuple(np.asarray(c.value) for c in main.consts),
-                  tuple(module.functions), parts, guarded=main.guarded)
+                  tuple(module.functions), parts, guarded=main.guarded,
+                  parallel=module.uses_prange)
 
 
 class _Module:

@@ -26,6 +26,9 @@ class Source:
     # the function returns one more value, a flag: nonzero when a guarded vector form was out
     # of its range, and the results must come from the function emitted without guards
     guarded: bool = False
+    # some loop runs on threads (codegen/parallel.py): called holding its lock where the
+    # threading layer needs it
+    parallel: bool = False
 
 
 def imports(doc: str, uses: set[str]) -> list[str]:

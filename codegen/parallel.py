@@ -11,15 +11,23 @@ result depends on the chunking (fixed) but never on the number of threads: 1 and
 give the same bits. argmax/argmin over the loop keep it serial.
 
 `ADJIT_PARALLEL=0` turns this off; numba's own setting (`NUMBA_NUM_THREADS`,
-`numba.set_num_threads`) chooses the threads. Parallel kernels need a thread-safe threading
-layer (OpenMP or TBB): without one (numba's workqueue only), kernels stay serial, since
-workqueue aborts the process when two Python threads launch parallel kernels at once.
+`numba.set_num_threads`) chooses the threads.
+
+The threading layer: adjit picks TBB where it is installed (safe for threads and for fork),
+else numba's workqueue, never GNU OpenMP unless the user chose it (`NUMBA_THREADING_LAYER`):
+after an OpenMP kernel has run, every `fork()` of the process (multiprocessing's default on
+Linux) kills the child ("fork() called from a process already using GNU OpenMP"), even a
+child that never calls adjit. workqueue survives fork but aborts the process when two Python
+threads launch parallel kernels at once, so under it adjit's parallel kernels are called
+holding one lock (`serialize()`: runtime/compiler.py wraps them); they would share the same
+cores anyway.
 """
 from __future__ import annotations
 
 import functools
 import math
 import os
+import threading
 from typing import Any
 
 from adjit.passes.plan import REDUCERS, Kernel, Loop, Root, Term
@@ -31,20 +39,49 @@ COMBINABLE = ("sum", "prod", "max", "min")
 
 @functools.cache
 def available() -> bool:
-    """Whether numba has a thread-safe threading layer here (and parallelism is wanted)."""
+    """Whether parallel kernels are wanted here (and numba has a threading layer, chosen as
+    the module docstring says)."""
     if os.environ.get("ADJIT_PARALLEL", "1") == "0":
         return False
-    for layer in ("omppool", "tbbpool"):
-        try:
-            __import__(f"numba.np.ufunc.{layer}")
-        except ImportError:
-            continue
-        import numba
+    import numba
+    from numba.np.ufunc import parallel as layer
 
-        if numba.config.THREADING_LAYER == "default":
-            numba.config.THREADING_LAYER = "threadsafe"
-        return True
-    return False
+    if numba.config.THREADING_LAYER == "default" and not layer._is_initialized:
+        try:
+            __import__("numba.np.ufunc.tbbpool")
+            numba.config.THREADING_LAYER = "tbb"
+        except ImportError:
+            numba.config.THREADING_LAYER = "workqueue"
+    return True
+
+
+@functools.cache
+def serialize() -> bool:
+    """Whether parallel kernels must be launched one at a time: numba's workqueue layer
+    (chosen, or the only one there is) is not thread-safe."""
+    import numba
+
+    chosen = numba.config.THREADING_LAYER
+    if chosen in ("default", "safe", "threadsafe", "forksafe"):
+        return False  # numba picks a thread-safe layer for these, or fails loudly
+    return chosen == "workqueue"
+
+
+LOCK = threading.Lock()
+
+
+class Serialized:
+    """A function with parallel kernels, called holding `LOCK` (see `serialize`)."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+
+    def __call__(self, *args: Any) -> Any:
+        with LOCK:
+            return self.fn(*args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.fn, name)
 
 
 def _roots(items: list[Any]) -> list[Root]:

@@ -158,6 +158,7 @@ def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n
     numba.cuda kernels (codegen/cuda.py)."""
     # Imported here so that `import adjit` stays cheap for IR-only use (numba loads on first
     # compile).
+    from adjit.codegen import parallel
     from adjit.codegen.compile import compile_source
     from adjit.codegen.cpu import emit_cpu
     from adjit.passes.fuse import fuse
@@ -212,6 +213,8 @@ def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n
                                         split_lines=config.split_lines()))
 
         fn = Guarded(fn, exact)
+    if source.parallel and parallel.serialize():
+        fn = parallel.Serialized(fn)
     t2 = time.perf_counter()
     if log.log.isEnabledFor(logging.INFO):
         traced_in = f"trace {trace_s * 1e3:.1f} ms, " if trace_s is not None else ""

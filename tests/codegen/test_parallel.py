@@ -57,3 +57,46 @@ def test_loops_whose_iterations_depend_on_each_other_stay_serial():
         sections = src.split("    # k")[1:]  # one per kernel, from its plan line
         dependent = [sec for sec in sections if word in sec.splitlines()[0]]
         assert dependent and not any("prange(" in sec for sec in dependent), f.__name__
+
+
+_FORK_THEN_THREADS = """
+import multiprocessing as mp, threading, sys
+import numpy as np, adjit
+g = adjit.value_and_grad(lambda x: np.sum(np.exp(x) * x))
+x = np.linspace(0.0, 1.0, {n})
+want = g(x)[0]
+assert "prange(" in adjit.inspect(g, x).source
+
+def child(q):
+    q.put(float(g(x)[0]))
+
+ctx = mp.get_context("fork")
+q = ctx.Queue()
+p = ctx.Process(target=child, args=(q,))
+p.start()
+p.join(60)
+assert p.exitcode == 0, p.exitcode
+assert q.get(timeout=5) == want
+got = []
+threads = [threading.Thread(target=lambda: got.extend(g(x)[0] for _ in range(20)))
+           for _ in range(3)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+assert got == [want] * 60, set(got)
+print("ok")
+"""
+
+
+def test_fork_after_a_parallel_kernel_and_threads_at_once(tmp_path):
+    """A forked child runs (GNU OpenMP would have killed it at fork), and three Python
+    threads calling a parallel kernel at once neither abort (workqueue) nor disagree."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_THREADING_LAYER"}
+    out = subprocess.run([sys.executable, "-c", _FORK_THEN_THREADS.format(n=N)],
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

@@ -44,7 +44,7 @@ exp(x), float64 (f32: computed in float64 and rounded once, which is within 1 ul
   nan), exp(inf) = inf, exp(-inf) = 0, exp(+-0) = 1. Bit-identical to the plain-Python run
   (no fused multiply-adds: numba compiles without fastmath, so LLVM contracts nothing).
 
-log, sin, cos, expm1, tanh (float64; float32 through float64 and rounded once, within 1 ulp).
+log, sin, cos, expm1, tanh, log1p (float64; float32 through float64 and rounded once, within 1 ulp).
 Branch-free like exp (selects only). Max error measured against long double on ~1e6 points
 of the whole domain (every binade, subnormals, up to DBL_MAX) and checked with mpmath; the
 tests assert the bound in brackets. Special values are numpy's (NaN: some NaN).
@@ -54,9 +54,16 @@ tests assert the bound in brackets. Special values are numpy's (NaN: some NaN).
   Payne-Hanek in int64 (28-bit windows of 2/pi from a 1400-bit table, exact column sums,
   the fraction as a double-double); both reductions computed and selected, musl's kernels.
   sin(-0.0) = -0.0, sin/cos(+-inf) = nan. They vectorize, but are no faster than libm's
-  (8 table gathers a lane) and take 7-11 s to compile: codegen.cpu does not use them yet.
+  (8 table gathers a lane) and take 7-11 s to compile: generated code does not use them.
+- sin_small, cos_small, tan_small [2, 2, 3 ulp below 2^20]: the Cody-Waite path alone
+  (sin_small is sin bit for bit below 2^20; tan_small = sin_small / cos_small, 2.53 ulp),
+  left to LLVM's inliner: a loop of them compiles in seconds and runs ~8x faster than libm.
+  Wrong from 2^20 on, which `trig_big` marks: generated loops sum it, and the function is run
+  again without them where the sum is not 0 (codegen/cpu_vector.py, runtime/compiler.py).
 - expm1 [2 ulp]: 1.63 ulp. exp's reduction, e**r - 1 kept apart from the 2^n scale.
 - tanh [3 ulp]: 2.49 ulp (glibc: 1.19). -e / (e + 2) with e = expm1(-2|x|), sign copied.
+- log1p [2 ulp]: 1.44 ulp. log(u) - ((u - 1) - x) / u with u = 1 + x; log1p(-1) = -inf,
+  log1p(-0.0) = -0.0, log1p(x < -1) = nan, log1p(inf) = inf.
 """
 from __future__ import annotations
 
@@ -310,6 +317,11 @@ def _cos_small_f64(x: float) -> float:
     return _sin_cos_core(float(x), 0.0, 1)
 
 
+def _tan_small_f64(x: float) -> float:
+    """tan as sin_small / cos_small (so guarded as they are): tan(-0.0) = -0.0, tan(inf) = nan."""
+    return _sin_cos_core(float(x), 0.0, 0) / _sin_cos_core(float(x), 0.0, 1)
+
+
 def trig_big(x: Any) -> float:
     """1.0 where `sin_small`/`cos_small` of x would be wrong (2^20 <= |x| < inf), else 0.0."""
     a = abs(float(x))
@@ -322,6 +334,20 @@ def _sin_f64(x: float) -> float:
 
 def _cos_f64(x: float) -> float:
     return _sin_cos_f64(x, 1)
+
+
+# ---- log1p ----------------------------------------------------------------------------------
+# log1p(x) = log(u) - ((u - 1) - x) / u with u = 1 + x rounded: the second term is the first
+# order correction for the rounding of u (Goldberg's trick with a correction instead of a
+# ratio), so log1p keeps log's accuracy where 1 + x loses x's low bits.
+
+def _log1p_f64(x: float) -> float:
+    x = float(x)
+    u = 1.0 + x
+    r = _log_f64(u) - ((u - 1.0) - x) / (u if u != 0.0 else 1.0)  # (plain Python: no 1/0)
+    r = x if u == 1.0 else r  # |x| below half an ulp of 1 (and -0.0): log1p(x) = x
+    r = u if u == _INF else r  # log1p(inf) = inf
+    return _NEG_INF if u == 0.0 else r  # log1p(-1) = -inf; x < -1 and nan: log's nan
 
 
 # ---- expm1, tanh ----------------------------------------------------------------------------
@@ -380,11 +406,13 @@ sin = _float32_or_64(_sin_f64, "sin")
 cos = _float32_or_64(_cos_f64, "cos")
 sin_small = _float32_or_64(_sin_small_f64, "sin_small")
 cos_small = _float32_or_64(_cos_small_f64, "cos_small")
+tan_small = _float32_or_64(_tan_small_f64, "tan_small")
+log1p = _float32_or_64(_log1p_f64, "log1p")
 expm1 = _float32_or_64(_expm1_f64, "expm1")
 tanh = _float32_or_64(_tanh_f64, "tanh")
 # (the public name of each, and the float64 implementation numba inlines)
 _UNARY = ((log, _log_f64), (sin, _sin_f64), (cos, _cos_f64), (expm1, _expm1_f64),
-          (tanh, _tanh_f64))
+          (tanh, _tanh_f64), (log1p, _log1p_f64))
 
 
 def reassoc_add(a: Any, b: Any) -> Any:
@@ -539,17 +567,18 @@ def register() -> None:
     # instead of 5, and ran no faster
     core = register_jitable(_sin_cos_core)
 
-    def _small_trig(public: Any, shift: int) -> None:
+    def _small_trig(public: Any, f64: Any) -> None:
         @overload(public, jit_options={"error_model": "numpy"})
         def _impl(x):
             if isinstance(x, types.Float) and x.bitwidth == 32:
-                return lambda x: np.float32(core(np.float64(x), 0.0, shift))
+                return lambda x: np.float32(f64(np.float64(x)))
             if isinstance(x, (types.Float, types.Integer, types.Boolean)):
-                return lambda x: core(np.float64(x), 0.0, shift)
+                return lambda x: f64(np.float64(x))
             return None
 
-    _small_trig(sin_small, 0)
-    _small_trig(cos_small, 1)
+    _small_trig(sin_small, register_jitable(lambda x: core(x, 0.0, 0)))
+    _small_trig(cos_small, register_jitable(lambda x: core(x, 0.0, 1)))
+    _small_trig(tan_small, register_jitable(lambda x: core(x, 0.0, 0) / core(x, 0.0, 1)))
 
     # (small enough for LLVM's inliner; inlined at numba's level, its select tripped one of
     # numba's pedantic SSA checks, a warning)

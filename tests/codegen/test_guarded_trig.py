@@ -102,3 +102,21 @@ def test_plain_python_first_calls(monkeypatch) -> None:
         v, d = g(x)
         np.testing.assert_allclose(v, np.sum(np.sin(x) * np.cos(x)), rtol=1e-14)
         np.testing.assert_allclose(d, np.cos(2 * x), rtol=1e-12, atol=1e-14)
+
+
+def test_tan_and_log1p_loops() -> None:
+    """tan (guarded as sin is) and log1p have vector forms too: the loop vectorizes, and a
+    huge tan argument is answered exactly."""
+    def h(x):
+        return np.sum(np.tan(x) * np.log1p(x * x))
+
+    g = adjit.value_and_grad(h)
+    x = np.linspace(-1.2, 1.4, 101)  # (not symmetric: the sum is not ~0)
+    src = adjit.inspect(g, x).source
+    assert "fm.tan_small(" in src and "fm.log1p(" in src and "math." not in src.split("def ")[1]
+    for xs in (x, np.concatenate([x, [3e7]])):
+        v, d = g(xs)
+        t = np.tan(xs)
+        np.testing.assert_allclose(v, np.sum(t * np.log1p(xs * xs)), rtol=1e-13)
+        np.testing.assert_allclose(d, (1 + t * t) * np.log1p(xs * xs) + t * 2 * xs / (1 + xs * xs),
+                                   rtol=1e-12)

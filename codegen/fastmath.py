@@ -465,6 +465,21 @@ def _overload_unary(public: Any, f64: Any) -> None:
         return None
 
 
+def _overload_called(public: Any, f64: Any) -> None:
+    """numba's implementation of `public`: a call of `f64` (a numba-compiled function, left
+    to LLVM's inliner), in float64 (a float32 is widened and the result rounded once)."""
+    from numba.core import types
+    from numba.extending import overload
+
+    @overload(public, jit_options={"error_model": "numpy"})
+    def _impl(x):
+        if isinstance(x, types.Float) and x.bitwidth == 32:
+            return lambda x: np.float32(f64(np.float64(x)))
+        if isinstance(x, (types.Float, types.Integer, types.Boolean)):
+            return lambda x: f64(np.float64(x))
+        return None
+
+
 def register() -> None:
     """Give numba implementations of the functions above (idempotent). numba is imported
     only here, so the plain-Python path does not need it."""
@@ -535,13 +550,7 @@ def register() -> None:
     for public, f64 in _UNARY:
         _overload_unary(public, f64)
 
-    @overload(exp)
-    def _exp(x):
-        if isinstance(x, types.Float) and x.bitwidth == 32:
-            return lambda x: np.float32(exp_f64(np.float64(x)))
-        if isinstance(x, (types.Float, types.Integer, types.Boolean)):
-            return lambda x: exp_f64(np.float64(x))
-        return None
+    _overload_called(exp, exp_f64)
 
     @intrinsic
     def _assume_nonneg(typingctx: Any, i: Any) -> Any:
@@ -566,19 +575,9 @@ def register() -> None:
     # the loop): inlined at numba's level, a loop of four of them took 30 s to compile
     # instead of 5, and ran no faster
     core = register_jitable(_sin_cos_core)
-
-    def _small_trig(public: Any, f64: Any) -> None:
-        @overload(public, jit_options={"error_model": "numpy"})
-        def _impl(x):
-            if isinstance(x, types.Float) and x.bitwidth == 32:
-                return lambda x: np.float32(f64(np.float64(x)))
-            if isinstance(x, (types.Float, types.Integer, types.Boolean)):
-                return lambda x: f64(np.float64(x))
-            return None
-
-    _small_trig(sin_small, register_jitable(lambda x: core(x, 0.0, 0)))
-    _small_trig(cos_small, register_jitable(lambda x: core(x, 0.0, 1)))
-    _small_trig(tan_small, register_jitable(lambda x: core(x, 0.0, 0) / core(x, 0.0, 1)))
+    _overload_called(sin_small, register_jitable(lambda x: core(x, 0.0, 0)))
+    _overload_called(cos_small, register_jitable(lambda x: core(x, 0.0, 1)))
+    _overload_called(tan_small, register_jitable(lambda x: core(x, 0.0, 0) / core(x, 0.0, 1)))
 
     # (small enough for LLVM's inliner; inlined at numba's level, its select tripped one of
     # numba's pedantic SSA checks, a warning)

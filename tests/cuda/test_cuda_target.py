@@ -280,3 +280,17 @@ def test_arguments_named_like_the_generated_code_are_renamed():
     got = adjit.grad(f, argnums=(0, 1, 2), target="cuda")(*args)
     ref = adjit.grad(f, argnums=(0, 1, 2))(*args)
     assert all(_close(g, r, np.float64) for g, r in zip(got, ref, strict=True))
+
+
+def test_a_cond_operand_no_branch_reads_is_passed_as_a_placeholder():
+    """Forward mode through `if`: the branches of the JVP read only the tangent, so the
+    primal operand stays fused in its loop nest and has no buffer; the lowering used to pass
+    that buffer anyway ('cond: reads a0 before it exists')."""
+    def f(a):
+        b = a * 2
+        c = b if b.sum() > 0 else 100 * b
+        return c.sum()
+
+    for a in (np.array([0.3, -0.2, 0.5]), -np.ones(3)):
+        for t in (adjit.jacfwd, adjit.hessian):
+            assert _close(t(f, target="cuda")(a), t(f)(a), np.float64)

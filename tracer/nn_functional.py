@@ -260,7 +260,8 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean",
                                       & ((target < 0) | (target >= n_classes))):
         raise IndexError(f"cross_entropy: a target is outside [0, {n_classes})")
     classes = np.arange(n_classes).reshape((n_classes,) + (1,) * (len(target.shape) - 1))
-    onehot = np.expand_dims(target, 1) == classes
+    # an ignored target picks nothing, also when ignore_index is a class (0 <= it < C)
+    onehot = (np.expand_dims(target, 1) == classes) & np.expand_dims(target != ignore_index, 1)
     picked = -np.sum(np.where(onehot, logp, 0), axis=1)
     if reduction != "mean":
         return _reduce(picked, reduction)

@@ -251,3 +251,20 @@ def test_an_operation_that_needs_an_arrays_values_takes_it_as_a_constant() -> No
         want = adjit.grad(lambda v, qs=qs: np.sum(np.quantile(v, qs, axis=1)))(
             np.arange(12.0).reshape(3, 4))
         np.testing.assert_allclose(x.grad.numpy(), want)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_ignores_an_ignore_index_that_is_a_class(reduction) -> None:
+    # the targets equal to ignore_index were only left out when it was no class (-100):
+    # with ignore_index=2 they still counted in the loss and its gradient
+    logits = np.array([[0.1, 0.5, -1.0], [2.0, 0.3, 0.4], [-0.5, 1.5, 0.2]])
+    target = np.array([0, 2, 1])
+    x = adjit.tensor(logits, requires_grad=True)
+    loss = adjit.nn.functional.cross_entropy(x, adjit.tensor(target), ignore_index=2,
+                                             reduction=reduction)
+    loss.sum().backward()
+    logp = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+    picked = np.array([-logp[0, 0], 0.0, -logp[2, 1]])
+    want = {"mean": picked.sum() / 2, "sum": picked.sum(), "none": picked}[reduction]
+    assert np.allclose(loss.detach().numpy(), want)
+    assert np.allclose(x.grad.numpy()[1], 0.0)

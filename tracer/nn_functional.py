@@ -252,6 +252,10 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean",
     of the logits' shape. With indices, 'mean' averages over the targets not equal to
     `ignore_index`."""
     logits, target = _array(logits), _array(target)
+    if len(logits.shape) == 1:  # one sample without a batch axis: (C,) and a 0-d target
+        out = cross_entropy(np.expand_dims(logits, 0), np.expand_dims(target, 0), reduction,
+                            ignore_index)
+        return out[0] if reduction == "none" else out
     logp = log_softmax(logits, dim=1)
     if np.dtype(target.dtype).kind == "f":
         return _reduce(-np.sum(target * logp, axis=1), reduction)

@@ -268,3 +268,17 @@ def test_cross_entropy_ignores_an_ignore_index_that_is_a_class(reduction) -> Non
     want = {"mean": picked.sum() / 2, "sum": picked.sum(), "none": picked}[reduction]
     assert np.allclose(loss.detach().numpy(), want)
     assert np.allclose(x.grad.numpy()[1], 0.0)
+
+
+def test_cross_entropy_of_one_sample_without_a_batch_axis() -> None:
+    # logits of shape (C,) with a 0-d target, as PyTorch allows: it raised numpy's AxisError
+    logits = np.array([0.1, 0.5, -1.0])
+    x = adjit.tensor(logits, requires_grad=True)
+    loss = adjit.nn.functional.cross_entropy(x, adjit.tensor(1))
+    loss.backward()
+    p = np.exp(logits) / np.exp(logits).sum()
+    assert loss.shape == () and np.isclose(loss.item(), -np.log(p[1]))
+    assert np.allclose(x.grad.numpy(), p - np.eye(3)[1])
+    none = adjit.nn.functional.cross_entropy(adjit.tensor(logits), adjit.tensor(1),
+                                             reduction="none")
+    assert none.shape == () and np.isclose(none.item(), -np.log(p[1]))

@@ -282,3 +282,15 @@ def test_cross_entropy_of_one_sample_without_a_batch_axis() -> None:
     none = adjit.nn.functional.cross_entropy(adjit.tensor(logits), adjit.tensor(1),
                                              reduction="none")
     assert none.shape == () and np.isclose(none.item(), -np.log(p[1]))
+
+
+def test_requires_grad_true_on_a_non_leaf_is_a_no_op() -> None:
+    # PyTorch refuses only requires_grad_(False) on a non-leaf; adjit refused True too
+    x = adjit.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    assert y.requires_grad_() is y and y.requires_grad_(True) is y
+    assert y.requires_grad and not y.is_leaf
+    y.sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0]
+    with pytest.raises(RuntimeError, match="leaf variables"):
+        y.requires_grad_(False)

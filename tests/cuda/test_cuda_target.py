@@ -294,3 +294,26 @@ def test_a_cond_operand_no_branch_reads_is_passed_as_a_placeholder():
     for a in (np.array([0.3, -0.2, 0.5]), -np.ones(3)):
         for t in (adjit.jacfwd, adjit.hessian):
             assert _close(t(f, target="cuda")(a), t(f)(a), np.float64)
+
+
+def test_a_captured_device_array_is_read_at_every_call():
+    """A device array in a closure was converted to a constant at the first trace (numpy
+    read it through __array__), so a later change to it was silently ignored, on either
+    target. It is an extra input now, read in place, like a captured float ndarray; numpy
+    arguments still give numpy results."""
+    c = cuda.to_device(np.arange(4.0))
+    x = np.ones((3, 4))
+    on_gpu = adjit.grad(lambda v: np.sum(v * c), target="cuda")
+    on_cpu = adjit.grad(lambda v: np.sum(v * c))
+    for g in (on_gpu, on_cpu):
+        got = g(x)
+        assert type(got) is np.ndarray and _close(got, np.tile(np.arange(4.0), (3, 1)), "f8")
+    c.copy_to_device(np.full(4, 2.0))
+    for g in (on_gpu, on_cpu):
+        assert _close(g(x), np.full((3, 4), 2.0), np.float64)
+    assert is_device_array(on_gpu(cuda.to_device(x)))
+    k = cuda.to_device(np.array([0, 2, 1, 1]))  # integer: a constant, guarded by its contents
+    h = adjit.grad(lambda v: np.sum(v * k * 2.0), target="cuda")
+    assert _close(h(x), np.tile([0.0, 4.0, 2.0, 2.0], (3, 1)), np.float64)
+    k.copy_to_device(np.array([1, 1, 1, 1]))
+    assert _close(h(x), np.full((3, 4), 2.0), np.float64)

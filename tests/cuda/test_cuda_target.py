@@ -317,3 +317,20 @@ def test_a_captured_device_array_is_read_at_every_call():
     assert _close(h(x), np.tile([0.0, 4.0, 2.0, 2.0], (3, 1)), np.float64)
     k.copy_to_device(np.array([1, 1, 1, 1]))
     assert _close(h(x), np.full((3, 4), 2.0), np.float64)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_nan_and_inf_as_on_a_gpu_not_python_exceptions(dtype):
+    """Under the simulator the kernels are Python: math.log(-3.0) and math.sqrt(-3.0)
+    raised ValueError, math.exp(800.0) OverflowError, and 0.5 / math.sqrt(0.0) (the
+    gradient of sqrt at 0) ZeroDivisionError, where a GPU and the CPU target give nan and
+    inf: np.where(x > 0, np.log(x), x), which evaluates both sides, could not run."""
+    x = np.array([1.0, -3.0, 0.0, 4.0, 800.0], dtype)
+    cases = [(adjit.grad, lambda v: np.sum(np.where(v > 0, np.log(v), v))),
+             (adjit.grad, lambda v: np.sum(np.sqrt(v * v))),
+             (adjit.grad, lambda v: np.sum(np.logaddexp(v, 2 * v))),
+             (adjit.jit, lambda v: np.exp(v) + np.arcsin(v) + v ** 0.5 + np.log1p(-v))]
+    with np.errstate(all="ignore"):
+        for t, f in cases:
+            got, ref = t(f, target="cuda")(x), t(f)(x)
+            assert got.dtype == ref.dtype and _close(got, ref, dtype), (got, ref)

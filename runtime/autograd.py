@@ -238,8 +238,9 @@ def backward(tensors: Sequence[Tensor], grad_tensors: Sequence[Any] | None = Non
             g = _run_hooks(t, g)
             if g is not None:
                 _accumulate(t, g, create_graph)
-        elif t._retain and g is not None:
-            t.grad = g if isinstance(g, Tensor) else Tensor(g, _array=True)
+        elif t._retain and g is not None:  # summed, not replaced, as torch's retain_grad
+            gt = g if isinstance(g, Tensor) else Tensor(g, _array=True)
+            t.grad = gt if t.grad is None else t.grad + gt
     if not (create_graph if retain_graph is None else retain_graph):
         _free(joined)
 

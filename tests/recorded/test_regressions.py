@@ -294,3 +294,16 @@ def test_requires_grad_true_on_a_non_leaf_is_a_no_op() -> None:
     assert x.grad.tolist() == [2.0, 2.0]
     with pytest.raises(RuntimeError, match="leaf variables"):
         y.requires_grad_(False)
+
+
+def test_a_retained_gradient_accumulates_over_backward_passes() -> None:
+    # a non-leaf's retained .grad was replaced by each backward; torch adds to it
+    x = adjit.tensor([1.0, 2.0], requires_grad=True)
+    y = x + 1
+    y.retain_grad()
+    z = (y * y).sum()
+    z.backward(retain_graph=True)
+    first = y.grad
+    z.backward()
+    assert y.grad.tolist() == [8.0, 12.0] and first.tolist() == [4.0, 6.0]
+    assert x.grad.tolist() == [8.0, 12.0]

@@ -334,3 +334,26 @@ def test_nan_and_inf_as_on_a_gpu_not_python_exceptions(dtype):
         for t, f in cases:
             got, ref = t(f, target="cuda")(x), t(f)(x)
             assert got.dtype == ref.dtype and _close(got, ref, dtype), (got, ref)
+
+
+@pytest.mark.parametrize("target", ["cpu", "cuda"])
+def test_jacobians_of_one_array_with_pytree_outputs(target):
+    """jacrev/jacfwd of a function of one array that returns a tuple or dict raised
+    ('cannot use a dict as an array', numpy's 'inhomogeneous shape'): only a pytree
+    argument took the path that ravels the outputs. JAX's structure: out leaf shape +
+    in shape at each output leaf."""
+    w = np.arange(6.0).reshape(3, 2) / 5
+
+    def f(w):
+        return {"a": w.sum(0), "b": (np.sin(w), w[0, 0] * 2.0)}
+
+    want = {"a": np.tile(np.eye(2), (3, 1, 1)).transpose(1, 0, 2),
+            "b": (np.diag(np.cos(w).ravel()).reshape(3, 2, 3, 2),
+                  2.0 * np.eye(6)[0].reshape(3, 2))}
+    for jac in (adjit.jacrev, adjit.jacfwd):
+        got = jac(f, target=target)(w)
+        assert _close(got["a"], want["a"], np.float64)
+        assert _close(got["b"][0], want["b"][0], np.float64)
+        assert _close(got["b"][1], want["b"][1], np.float64)
+    s = adjit.jacfwd(lambda s: (s ** 2, s * np.ones(2)), target=target)(0.5)
+    assert _close(s[0], 1.0, np.float64) and _close(s[1], np.ones(2), np.float64)

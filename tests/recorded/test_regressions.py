@@ -307,3 +307,18 @@ def test_a_retained_gradient_accumulates_over_backward_passes() -> None:
     z.backward()
     assert y.grad.tolist() == [8.0, 12.0] and first.tolist() == [4.0, 6.0]
     assert x.grad.tolist() == [8.0, 12.0]
+
+
+def test_autograd_grad_runs_tensor_hooks() -> None:
+    # autograd.grad ignored hooks: an intermediate's hook that changes its gradient was not
+    # applied to what flows through it, nor a leaf's hook to the gradient returned for it
+    # (backward() ran both; torch runs them in autograd.grad too)
+    x = adjit.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    y.register_hook(lambda g: g * 0)
+    (g,) = adjit.autograd.grad((y * y).sum(), x)
+    assert g.tolist() == [0.0, 0.0]
+    w = adjit.tensor([1.0, 2.0], requires_grad=True)
+    w.register_hook(lambda g: g * 10)
+    (g,) = adjit.autograd.grad((w ** 2).sum(), w)
+    assert g.tolist() == [20.0, 40.0] and w.grad is None

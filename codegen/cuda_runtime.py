@@ -279,34 +279,6 @@ class ProgramFunction:
             env[name] = arr if self.cuda is None else self.cuda.to_device(arr)
 
 
-# math functions whose Python versions raise where a GPU (and numpy) gives nan or inf
-_NUMPY_MATH = {"sqrt": "sqrt", "exp": "exp", "expm1": "expm1", "log": "log", "log1p": "log1p",
-               "log2": "log2", "log10": "log10", "pow": "power", "asin": "arcsin",
-               "acos": "arccos", "acosh": "arccosh", "atanh": "arctanh", "sinh": "sinh",
-               "cosh": "cosh", "tan": "tan", "sin": "sin", "cos": "cos"}
-
-
-def _simulator_math() -> Any:
-    """`math` for kernels run by numba's simulator, which runs them as Python: there
-    math.log(-1.0), math.sqrt(-1.0) and math.exp(1000.0) raise, and their Python float
-    results make a later x / 0.0 raise ZeroDivisionError, where a GPU gives nan and inf.
-    These call numpy's ufuncs instead (numpy scalars, IEEE results, no warnings)."""
-    import math
-    import types
-
-    def quiet(f: Any) -> Any:
-        def g(*a: Any) -> Any:
-            with np.errstate(all="ignore"):
-                return f(*a)
-        return g
-
-    sim = types.SimpleNamespace(**{k: getattr(math, k) for k in dir(math)
-                                   if not k.startswith("_")})
-    for name, ufunc in _NUMPY_MATH.items():
-        setattr(sim, name, quiet(getattr(np, ufunc)))
-    return sim
-
-
 def compile_program(program: Program, target: str = "cuda",
                     done: dict[int, ProgramFunction] | None = None) -> ProgramFunction:
     """Verify, print and load `program` (and the programs it calls) for `target` ("cuda"
@@ -329,7 +301,13 @@ def compile_program(program: Program, target: str = "cuda",
         ns["cuda"] = cuda
     exec(compile(module.text, filename, "exec"), ns)  # noqa: S102 - our own generated text
     if target == "cuda" and simulated():
-        ns["math"] = _simulator_math()
+        # numba's simulator runs the kernels as Python, whose math.log(-1.0) raises where a
+        # GPU gives nan: they get the plain-Python tier's IEEE math (codegen/compile.py)
+        from adjit.codegen.compile import IEEE_CMATH, IEEE_MATH
+
+        ns["math"] = IEEE_MATH
+        if "cmath" in ns:
+            ns["cmath"] = IEEE_CMATH
     calls: dict[int, ProgramFunction] = {}
     fn = done[id(program)] = ProgramFunction(program, module, ns, calls)
     for step in program.steps:

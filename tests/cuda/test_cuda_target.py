@@ -357,3 +357,16 @@ def test_jacobians_of_one_array_with_pytree_outputs(target):
         assert _close(got["b"][1], want["b"][1], np.float64)
     s = adjit.jacfwd(lambda s: (s ** 2, s * np.ones(2)), target=target)(0.5)
     assert _close(s[0], 1.0, np.float64) and _close(s[1], np.ones(2), np.float64)
+
+
+@pytest.mark.parametrize("target", ["cpu", "cuda"])
+def test_complex_log_of_zero_is_minus_inf_not_a_python_error(target):
+    """cmath.log(0j) and cmath.exp(800) raise in Python: the simulated kernels and the CPU
+    target's first (plain-Python) calls raised ValueError / OverflowError where numba on
+    either target gives -inf and inf."""
+    z = np.array([1 + 2j, -0.5 + 0.3j, 0j])
+    f = adjit.jit(lambda z: np.log(z * z) + np.exp(z * 400), target=target)
+    with np.errstate(all="ignore"):
+        want = np.log(z * z) + np.exp(z * 400)
+        got = f(z)
+    assert np.isneginf(got[2].real) and np.allclose(got[:2], want[:2])

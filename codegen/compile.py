@@ -105,22 +105,26 @@ def _importable(module: types.ModuleType) -> Iterator[None]:
 
 
 class _IEEEMath:
-    """`math` for generated code run as plain Python. Python's `math` calls the C library
-    numba calls, so the numbers are numba's to the last bit (numpy's own exp or tanh can
-    differ by an ulp); where Python raises instead of following IEEE (exp overflow, log(0),
-    sqrt(-1)), numpy's function of the same name gives the IEEE value. Results are numpy
-    float64 scalars, so the code's own divisions by zero give inf, as numba's do."""
+    """`math` (or `cmath`) for generated code run as plain Python. Python's `math` calls the
+    C library numba calls, so the numbers are numba's to the last bit (numpy's own exp or
+    tanh can differ by an ulp); where Python raises instead of following IEEE (exp overflow,
+    log(0), sqrt(-1), cmath.log(0j)), numpy's function of the same name gives the IEEE
+    value. Results are numpy scalars (float64, complex128), so the code's own divisions by
+    zero give inf, as numba's do."""
 
     _NAMES = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "atan2": "arctan2",
               "asinh": "arcsinh", "acosh": "arccosh", "atanh": "arctanh", "pow": "power",
               "fabs": "fabs"}
 
+    def __init__(self, module: str = "math") -> None:
+        self._module = module
+
     def __getattr__(self, name: str) -> Any:
-        import math
+        import importlib
 
         import numpy as np
 
-        exact = getattr(math, name)
+        exact = getattr(importlib.import_module(self._module), name)
         ieee = getattr(np, self._NAMES.get(name, name), None)
         if not isinstance(ieee, np.ufunc):
             return exact
@@ -130,15 +134,18 @@ class _IEEEMath:
                 r = exact(*a)
             except (OverflowError, ValueError, ZeroDivisionError):
                 with np.errstate(all="ignore"):  # numba does not warn either
-                    return ieee(*[np.float64(x) if isinstance(x, (int, float)) else x
+                    return ieee(*[np.complex128(x) if type(x) is complex else
+                                  np.float64(x) if isinstance(x, (int, float)) else x
                                   for x in a])
-            return np.float64(r) if type(r) is float else r
+            return np.float64(r) if type(r) is float else \
+                np.complex128(r) if type(r) is complex else r
 
         setattr(self, name, call)
         return call
 
 
 IEEE_MATH = _IEEEMath()
+IEEE_CMATH = _IEEEMath("cmath")
 
 
 def compile_source(src: Source, cache_dir: pathlib.Path | cache.Folder, jit: bool = True,
@@ -159,6 +166,8 @@ def compile_source(src: Source, cache_dir: pathlib.Path | cache.Folder, jit: boo
         # numba's math follows IEEE (sqrt(-1) is NaN, 1/0 is inf); Python's raises. The
         # plain-Python rendering computes with numpy scalars instead, so both agree.
         module.math = IEEE_MATH
+        if hasattr(module, "cmath"):
+            module.cmath = IEEE_CMATH
         fn.__source__ = src.text
         fn.__source_path__ = str(path)
         _keep_lines(fn, path, src.text)

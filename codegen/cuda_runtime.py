@@ -300,6 +300,14 @@ def compile_program(program: Program, target: str = "cuda",
     if target == "cuda":
         ns["cuda"] = cuda
     exec(compile(module.text, filename, "exec"), ns)  # noqa: S102 - our own generated text
+    if target == "cuda" and simulated():
+        # numba's simulator runs the kernels as Python, whose math.log(-1.0) raises where a
+        # GPU gives nan: they get the plain-Python tier's IEEE math (codegen/compile.py)
+        from adjit.codegen.compile import IEEE_CMATH, IEEE_MATH
+
+        ns["math"] = IEEE_MATH
+        if "cmath" in ns:
+            ns["cmath"] = IEEE_CMATH
     calls: dict[int, ProgramFunction] = {}
     fn = done[id(program)] = ProgramFunction(program, module, ns, calls)
     for step in program.steps:

@@ -67,6 +67,7 @@ from adjit.passes.plan import (
     Root,
     SubFunction,
     Term,
+    control_operands,
     input_terms,
     is_position,
 )
@@ -416,8 +417,13 @@ class _Lowerer:
         for i in kern.members:
             e = self.eqns[i]
             reads: list[str | Const] = []
-            for x in e.inputs:
-                if isinstance(x, Lit) and x.is_scalar:
+            # An operand no sub-graph reads may never have been stored (it can stay fused in
+            # a loop nest): a placeholder stands for it, which the called programs ignore.
+            used = set(control_operands(kern, e)) if kern.kind in CONTROL_PRIMS else None
+            for j, x in enumerate(e.inputs):
+                if used is not None and j not in used:
+                    reads.append(Const(0, x.dtype))
+                elif isinstance(x, Lit) and x.is_scalar:
                     reads.append(Const(x.scalar(), x.dtype))
                 elif isinstance(x, Lit) or id(x) in self.inputs:
                     reads.append(self.array(x))

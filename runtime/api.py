@@ -280,14 +280,24 @@ class Transformed:
         if type(spec.fn) is Tiered:
             return self._tiered_caller(spec, key)
         if spec.target != "cpu":  # device arrays in and out: no numpy fast path
-            return lambda a, v: self._assemble(spec, spec.run(self._call_args(spec, a, v)))
+            if not spec.traced.captured:
+                return lambda a, v: self._assemble(spec, spec.run(self._call_args(spec, a, v)))
+
+            def device_call(a: tuple[Any, ...], v: Any) -> Any:
+                out = spec.run(self._call_args(spec, a, v))
+                if not any(is_device_array(x) for x in pytree.flatten(a)[0]):
+                    out = [host_copy(o) for o in out]  # a captured device array read in
+                return self._assemble(spec, out)     # place: numpy in, numpy out still
+
+            return device_call
         fn = spec.fn
         boxes = _boxes(spec)
         # Direct: every argument is a native-endian ndarray of the traced dtype (the key
         # says so), as are the captured arrays (their tokens do), so numba gets them as is.
         direct = not spec.consts and not self._n_ct and all(
             isinstance(k, tuple) and len(k) == 2 and isinstance(k[0], tuple)
-            for k in (key if not self._probe else key[0]))
+            for k in (key if not self._probe else key[0])) and not (
+            self._probe and any(type(t) is tuple and t[:1] == ("device",) for t in key[1]))
         n_out = len(spec.traced.graph.outputs)
         returns = self.transform.returns
         if getattr(self, "has_aux", False):

@@ -238,8 +238,9 @@ def backward(tensors: Sequence[Tensor], grad_tensors: Sequence[Any] | None = Non
             g = _run_hooks(t, g)
             if g is not None:
                 _accumulate(t, g, create_graph)
-        elif t._retain and g is not None:
-            t.grad = g if isinstance(g, Tensor) else Tensor(g, _array=True)
+        elif t._retain and g is not None:  # summed, not replaced, as torch's retain_grad
+            gt = g if isinstance(g, Tensor) else Tensor(g, _array=True)
+            t.grad = gt if t.grad is None else t.grad + gt
     if not (create_graph if retain_graph is None else retain_graph):
         _free(joined)
 
@@ -265,7 +266,13 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
             raise RuntimeError("One of the differentiated Tensors does not require grad")
     seeds = _seeds(outs, gos)
     joined = Joined(outs)
-    grads = _run(joined, outs, seeds, ins, create_graph)
+    # the hooks of intermediate tensors change the gradients that flow through them, and
+    # a leaf's hooks the gradient returned for it, as in backward() (and in torch)
+    chosen = {id(t) for t in ins}
+    hooked = [t for t in _hooked(joined) if t._hooks and id(t) not in chosen]
+    grads = _run(joined, outs, seeds, ins + hooked, create_graph)[:len(ins)]
+    grads = [_run_hooks(t, g) if t.grad_fn is None else g
+             for t, g in zip(ins, grads, strict=True)]
     result = []
     for g in grads:
         if g is None and not allow_unused:

@@ -176,13 +176,7 @@ def _jacobian(fun: Callable[..., Any], argnums: int | Sequence[int], body: Calla
 
     def run(fun: Callable[..., Any], *args: Any) -> Any:
         target = tuple(args[n] for n in nums) if many else args[nums[0]]
-        if not pytree.is_container(target):  # one array: the Jacobian as it is
-            def of_x(x: Any) -> Any:
-                full = list(args)
-                full[nums[0]] = x
-                return fun(*full)
-
-            return body(of_x, target)
+        # (also for one array: the output may be a pytree, whose leaves are raveled below)
         in_leaves, in_tree = pytree.flatten(target)
         ins = [_t(x) for x in in_leaves]
         out_info: list[Any] = []

@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from adjit.codegen.devices import is_device_array
+
 from .randomness import RandomStandIn, is_generator
 from .tensor import Tensor
 
@@ -78,6 +80,11 @@ def _token(v: Any) -> Any:
         return v
     if isinstance(v, types.MethodType):
         return (v.__func__, id(v.__self__))
+    if is_device_array(v):  # read in place at every call, as a float ndarray is
+        dt = np.dtype(v.dtype)
+        if dt.kind in "fc":
+            return ("device", tuple(v.shape), dt)
+        return ("device", tuple(v.shape), dt, _content(v.copy_to_host()))
     return t
 
 
@@ -90,7 +97,9 @@ def _content(a: np.ndarray) -> bytes:
 
 def traced_leaf(v: Any) -> bool:
     """A captured value the graph reads as an input (rather than guarding it)."""
-    return type(v) is np.ndarray and v.dtype.kind in "fc" and v.dtype.isnative
+    if type(v) is np.ndarray:
+        return v.dtype.kind in "fc" and v.dtype.isnative
+    return is_device_array(v) and np.dtype(v.dtype).kind in "fc"
 
 
 class Probe:
@@ -328,7 +337,8 @@ class _Walker:
         if isinstance(v, Tensor):  # a recorded tensor (an nn.Parameter): read its array
             self.nodes.append(Node(parent, lambda p, g=get: _array_of(g(p)), step, name))
             return
-        if t is np.ndarray or t in _SCALARS or isinstance(v, np.generic) or is_generator(v):
+        if t is np.ndarray or t in _SCALARS or isinstance(v, np.generic) or is_generator(v) \
+                or is_device_array(v):
             self.nodes.append(Node(parent, get, step, name))
             return
         if depth >= MAX_DEPTH:

@@ -252,6 +252,10 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean",
     of the logits' shape. With indices, 'mean' averages over the targets not equal to
     `ignore_index`."""
     logits, target = _array(logits), _array(target)
+    if len(logits.shape) == 1:  # one sample without a batch axis: (C,) and a 0-d target
+        out = cross_entropy(np.expand_dims(logits, 0), np.expand_dims(target, 0), reduction,
+                            ignore_index)
+        return out[0] if reduction == "none" else out
     logp = log_softmax(logits, dim=1)
     if np.dtype(target.dtype).kind == "f":
         return _reduce(-np.sum(target * logp, axis=1), reduction)
@@ -260,7 +264,8 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean",
                                       & ((target < 0) | (target >= n_classes))):
         raise IndexError(f"cross_entropy: a target is outside [0, {n_classes})")
     classes = np.arange(n_classes).reshape((n_classes,) + (1,) * (len(target.shape) - 1))
-    onehot = np.expand_dims(target, 1) == classes
+    # an ignored target picks nothing, also when ignore_index is a class (0 <= it < C)
+    onehot = (np.expand_dims(target, 1) == classes) & np.expand_dims(target != ignore_index, 1)
     picked = -np.sum(np.where(onehot, logp, 0), axis=1)
     if reduction != "mean":
         return _reduce(picked, reduction)

@@ -372,7 +372,9 @@ class Tensor:
 
     # ---- autograd ------------------------------------------------------------------------------
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        if not self.is_leaf:
+        if not self.is_leaf:  # a non-leaf requires grad already: True is a no-op, as in torch
+            if requires_grad:
+                return self
             raise RuntimeError("you can only change requires_grad flags of leaf variables; "
                                "use .detach().requires_grad_() for a new leaf")
         if requires_grad and self._np.dtype.kind not in "fc":

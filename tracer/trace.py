@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
+from adjit.codegen.devices import is_device_array
 from adjit.ir import ArrayType, Builder, Graph, Lit, Loc, Value, Var, building, context
 from adjit.ir.core import dtype_name
 from adjit.ir.errors import AdjitError, TraceError
@@ -124,7 +125,7 @@ def trace(fn: Callable[..., Any], args: Sequence[Any], static: Sequence[int] = (
     def capture_input(index: int, arr: np.ndarray) -> Tracer:
         v = Var(ArrayType(dtype_name(arr.dtype), arr.shape), _capture_name(probe, index))
         inputs.append(v)
-        arrays.append(arr)
+        arrays.append(arr.copy_to_host() if is_device_array(arr) else arr)  # for guards
         captured.append(index)
         return Tracer(v)
 

@@ -280,3 +280,93 @@ def test_arguments_named_like_the_generated_code_are_renamed():
     got = adjit.grad(f, argnums=(0, 1, 2), target="cuda")(*args)
     ref = adjit.grad(f, argnums=(0, 1, 2))(*args)
     assert all(_close(g, r, np.float64) for g, r in zip(got, ref, strict=True))
+
+
+def test_a_cond_operand_no_branch_reads_is_passed_as_a_placeholder():
+    """Forward mode through `if`: the branches of the JVP read only the tangent, so the
+    primal operand stays fused in its loop nest and has no buffer; the lowering used to pass
+    that buffer anyway ('cond: reads a0 before it exists')."""
+    def f(a):
+        b = a * 2
+        c = b if b.sum() > 0 else 100 * b
+        return c.sum()
+
+    for a in (np.array([0.3, -0.2, 0.5]), -np.ones(3)):
+        for t in (adjit.jacfwd, adjit.hessian):
+            assert _close(t(f, target="cuda")(a), t(f)(a), np.float64)
+
+
+def test_a_captured_device_array_is_read_at_every_call():
+    """A device array in a closure was converted to a constant at the first trace (numpy
+    read it through __array__), so a later change to it was silently ignored, on either
+    target. It is an extra input now, read in place, like a captured float ndarray; numpy
+    arguments still give numpy results."""
+    c = cuda.to_device(np.arange(4.0))
+    x = np.ones((3, 4))
+    on_gpu = adjit.grad(lambda v: np.sum(v * c), target="cuda")
+    on_cpu = adjit.grad(lambda v: np.sum(v * c))
+    for g in (on_gpu, on_cpu):
+        got = g(x)
+        assert type(got) is np.ndarray and _close(got, np.tile(np.arange(4.0), (3, 1)), "f8")
+    c.copy_to_device(np.full(4, 2.0))
+    for g in (on_gpu, on_cpu):
+        assert _close(g(x), np.full((3, 4), 2.0), np.float64)
+    assert is_device_array(on_gpu(cuda.to_device(x)))
+    k = cuda.to_device(np.array([0, 2, 1, 1]))  # integer: a constant, guarded by its contents
+    h = adjit.grad(lambda v: np.sum(v * k * 2.0), target="cuda")
+    assert _close(h(x), np.tile([0.0, 4.0, 2.0, 2.0], (3, 1)), np.float64)
+    k.copy_to_device(np.array([1, 1, 1, 1]))
+    assert _close(h(x), np.full((3, 4), 2.0), np.float64)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_nan_and_inf_as_on_a_gpu_not_python_exceptions(dtype):
+    """Under the simulator the kernels are Python: math.log(-3.0) and math.sqrt(-3.0)
+    raised ValueError, math.exp(800.0) OverflowError, and 0.5 / math.sqrt(0.0) (the
+    gradient of sqrt at 0) ZeroDivisionError, where a GPU and the CPU target give nan and
+    inf: np.where(x > 0, np.log(x), x), which evaluates both sides, could not run."""
+    x = np.array([1.0, -3.0, 0.0, 4.0, 800.0], dtype)
+    cases = [(adjit.grad, lambda v: np.sum(np.where(v > 0, np.log(v), v))),
+             (adjit.grad, lambda v: np.sum(np.sqrt(v * v))),
+             (adjit.grad, lambda v: np.sum(np.logaddexp(v, 2 * v))),
+             (adjit.jit, lambda v: np.exp(v) + np.arcsin(v) + v ** 0.5 + np.log1p(-v))]
+    with np.errstate(all="ignore"):
+        for t, f in cases:
+            got, ref = t(f, target="cuda")(x), t(f)(x)
+            assert got.dtype == ref.dtype and _close(got, ref, dtype), (got, ref)
+
+
+@pytest.mark.parametrize("target", ["cpu", "cuda"])
+def test_jacobians_of_one_array_with_pytree_outputs(target):
+    """jacrev/jacfwd of a function of one array that returns a tuple or dict raised
+    ('cannot use a dict as an array', numpy's 'inhomogeneous shape'): only a pytree
+    argument took the path that ravels the outputs. JAX's structure: out leaf shape +
+    in shape at each output leaf."""
+    w = np.arange(6.0).reshape(3, 2) / 5
+
+    def f(w):
+        return {"a": w.sum(0), "b": (np.sin(w), w[0, 0] * 2.0)}
+
+    want = {"a": np.tile(np.eye(2), (3, 1, 1)).transpose(1, 0, 2),
+            "b": (np.diag(np.cos(w).ravel()).reshape(3, 2, 3, 2),
+                  2.0 * np.eye(6)[0].reshape(3, 2))}
+    for jac in (adjit.jacrev, adjit.jacfwd):
+        got = jac(f, target=target)(w)
+        assert _close(got["a"], want["a"], np.float64)
+        assert _close(got["b"][0], want["b"][0], np.float64)
+        assert _close(got["b"][1], want["b"][1], np.float64)
+    s = adjit.jacfwd(lambda s: (s ** 2, s * np.ones(2)), target=target)(0.5)
+    assert _close(s[0], 1.0, np.float64) and _close(s[1], np.ones(2), np.float64)
+
+
+@pytest.mark.parametrize("target", ["cpu", "cuda"])
+def test_complex_log_of_zero_is_minus_inf_not_a_python_error(target):
+    """cmath.log(0j) and cmath.exp(800) raise in Python: the simulated kernels and the CPU
+    target's first (plain-Python) calls raised ValueError / OverflowError where numba on
+    either target gives -inf and inf."""
+    z = np.array([1 + 2j, -0.5 + 0.3j, 0j])
+    f = adjit.jit(lambda z: np.log(z * z) + np.exp(z * 400), target=target)
+    with np.errstate(all="ignore"):
+        want = np.log(z * z) + np.exp(z * 400)
+        got = f(z)
+    assert np.isneginf(got[2].real) and np.allclose(got[:2], want[:2])

@@ -251,3 +251,74 @@ def test_an_operation_that_needs_an_arrays_values_takes_it_as_a_constant() -> No
         want = adjit.grad(lambda v, qs=qs: np.sum(np.quantile(v, qs, axis=1)))(
             np.arange(12.0).reshape(3, 4))
         np.testing.assert_allclose(x.grad.numpy(), want)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_ignores_an_ignore_index_that_is_a_class(reduction) -> None:
+    # the targets equal to ignore_index were only left out when it was no class (-100):
+    # with ignore_index=2 they still counted in the loss and its gradient
+    logits = np.array([[0.1, 0.5, -1.0], [2.0, 0.3, 0.4], [-0.5, 1.5, 0.2]])
+    target = np.array([0, 2, 1])
+    x = adjit.tensor(logits, requires_grad=True)
+    loss = adjit.nn.functional.cross_entropy(x, adjit.tensor(target), ignore_index=2,
+                                             reduction=reduction)
+    loss.sum().backward()
+    logp = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+    picked = np.array([-logp[0, 0], 0.0, -logp[2, 1]])
+    want = {"mean": picked.sum() / 2, "sum": picked.sum(), "none": picked}[reduction]
+    assert np.allclose(loss.detach().numpy(), want)
+    assert np.allclose(x.grad.numpy()[1], 0.0)
+
+
+def test_cross_entropy_of_one_sample_without_a_batch_axis() -> None:
+    # logits of shape (C,) with a 0-d target, as PyTorch allows: it raised numpy's AxisError
+    logits = np.array([0.1, 0.5, -1.0])
+    x = adjit.tensor(logits, requires_grad=True)
+    loss = adjit.nn.functional.cross_entropy(x, adjit.tensor(1))
+    loss.backward()
+    p = np.exp(logits) / np.exp(logits).sum()
+    assert loss.shape == () and np.isclose(loss.item(), -np.log(p[1]))
+    assert np.allclose(x.grad.numpy(), p - np.eye(3)[1])
+    none = adjit.nn.functional.cross_entropy(adjit.tensor(logits), adjit.tensor(1),
+                                             reduction="none")
+    assert none.shape == () and np.isclose(none.item(), -np.log(p[1]))
+
+
+def test_requires_grad_true_on_a_non_leaf_is_a_no_op() -> None:
+    # PyTorch refuses only requires_grad_(False) on a non-leaf; adjit refused True too
+    x = adjit.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    assert y.requires_grad_() is y and y.requires_grad_(True) is y
+    assert y.requires_grad and not y.is_leaf
+    y.sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0]
+    with pytest.raises(RuntimeError, match="leaf variables"):
+        y.requires_grad_(False)
+
+
+def test_a_retained_gradient_accumulates_over_backward_passes() -> None:
+    # a non-leaf's retained .grad was replaced by each backward; torch adds to it
+    x = adjit.tensor([1.0, 2.0], requires_grad=True)
+    y = x + 1
+    y.retain_grad()
+    z = (y * y).sum()
+    z.backward(retain_graph=True)
+    first = y.grad
+    z.backward()
+    assert y.grad.tolist() == [8.0, 12.0] and first.tolist() == [4.0, 6.0]
+    assert x.grad.tolist() == [8.0, 12.0]
+
+
+def test_autograd_grad_runs_tensor_hooks() -> None:
+    # autograd.grad ignored hooks: an intermediate's hook that changes its gradient was not
+    # applied to what flows through it, nor a leaf's hook to the gradient returned for it
+    # (backward() ran both; torch runs them in autograd.grad too)
+    x = adjit.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    y.register_hook(lambda g: g * 0)
+    (g,) = adjit.autograd.grad((y * y).sum(), x)
+    assert g.tolist() == [0.0, 0.0]
+    w = adjit.tensor([1.0, 2.0], requires_grad=True)
+    w.register_hook(lambda g: g * 10)
+    (g,) = adjit.autograd.grad((w ** 2).sum(), w)
+    assert g.tolist() == [20.0, 40.0] and w.grad is None

@@ -248,7 +248,7 @@ class Tensor:
 
     __array_priority__ = 2000
     __slots__ = ("_np", "requires_grad", "grad", "grad_fn", "_out", "_hooks", "_retain",
-                 "_version", "_acc", "__weakref__")
+                 "_version", "_acc", "_base", "__weakref__")
 
     def __init__(self, data: Any, requires_grad: bool = False, *, _array: bool = False) -> None:
         if _array:
@@ -265,6 +265,10 @@ class Tensor:
         self._retain = False
         self._version = [0]
         self._acc: AccumulateGrad | None = None
+        # a view's tensor and how to write the view's values back into it (set by the view
+        # methods, tracer/tensor_methods.py `_view`): a recorded view is a copy, so an
+        # in-place operation on it is written back, recorded, as PyTorch's view would see it
+        self._base: tuple[Any, Callable[[Tensor, Tensor], Any]] | None = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -455,6 +459,10 @@ class Tensor:
             self.grad_fn, self._out, self.requires_grad = new.grad_fn, new._out, True
             # the node's output is now this tensor
             new.grad_fn.outputs[new._out] = weakref.ref(self)
+        if self._base is not None:  # a view: its tensor changes too (and its own base)
+            base = self._base[0]()
+            if base is not None:
+                self._base[1](base, self)
         return self
 
 

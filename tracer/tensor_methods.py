@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import operator
+import weakref
 from collections import namedtuple
 from typing import Any, Callable, Sequence
 
@@ -271,10 +272,23 @@ def _check_bounds(shape: tuple[int, ...], key: Any) -> None:
         np.broadcast_to(np.False_, shape)[plain]
 
 
+def _basic(key: Any) -> bool:
+    """Ints, slices, None and Ellipsis only: numpy and PyTorch index a view with it."""
+    return all(k is None or k is Ellipsis or isinstance(k, (int, np.integer, slice))
+               and not isinstance(k, bool) for k in (key if isinstance(key, tuple) else (key,)))
+
+
 def _getitem(self: Tensor, key: Any) -> Any:
     key = _concrete_masks(key)
     _check_bounds(self.shape, key)
-    return apply(operator.getitem, (self, key), name="IndexBackward0")
+    if not _basic(key):  # a gather: a copy, in PyTorch too
+        return apply(operator.getitem, (self, key), name="IndexBackward0")
+    keys = key if isinstance(key, tuple) else (key,)
+    name = "SliceBackward0" if any(isinstance(k, slice) for k in keys) else "SelectBackward0"
+    out = apply(operator.getitem, (self, key), name=name)
+    if isinstance(out, Tensor):
+        out._base = (weakref.ref(self), lambda base, view: _setitem(base, key, view))
+    return out
 
 
 def _set_static(x: Any, key: Any, value: Any) -> Any:
@@ -457,8 +471,53 @@ def _method(fn: Callable[..., Any], name: str | None) -> Callable[..., Any]:
     return method
 
 
+def _view(method: Callable[..., Any], back: Callable[..., Any] | None) -> Callable[..., Any]:
+    """A view method: its result remembers its tensor, and an in-place operation on it is
+    written back (`Tensor._base`): `back(view_values, base_shape, *args)` is the base's new
+    values; None where PyTorch refuses to write through the view (expand)."""
+    def viewing(self: Tensor, *args: Any, **kwargs: Any) -> Any:
+        out = method(self, *args, **kwargs)
+        if isinstance(out, Tensor):
+            out._base = (weakref.ref(self), lambda base, view: _copy_back(base, view, back,
+                                                                          args, kwargs))
+        return out
+
+    viewing.__name__ = method.__name__
+    return viewing
+
+
+def _copy_back(base: Tensor, view: Tensor, back: Callable[..., Any] | None,
+               args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    if back is None:
+        raise RuntimeError("unsupported operation: more than one element of the written-to "
+                           "tensor refers to a single memory location. Please clone() the "
+                           "tensor before performing the operation.")
+    shape = base.shape
+    base._inplace(lambda t, v: apply(lambda b, x: back(x, shape, *args, **kwargs), (t, v),
+                                     name="CopyBackwards", key=False), "copy_", (view,))
+
+
+def _inverse_permutation(dims: Sequence[int], ndim: int) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.argsort([d % ndim for d in dims]))
+
+
+# How each view's values go back into its tensor's shape.
+_VIEWS: dict[str, Callable[..., Any] | None] = {
+    "reshape": lambda x, shape, *a: np.reshape(x, shape),
+    "view": lambda x, shape, *a: np.reshape(x, shape),
+    "flatten": lambda x, shape, *a, **k: np.reshape(x, shape),
+    "unsqueeze": lambda x, shape, *a: np.reshape(x, shape),
+    "squeeze": lambda x, shape, *a: np.reshape(x, shape),
+    "transpose": lambda x, shape, d0, d1: np.swapaxes(x, d0, d1),
+    "t": lambda x, shape: np.transpose(x),
+    "permute": lambda x, shape, *dims: np.transpose(x, _inverse_permutation(_dims(dims),
+                                                                            len(shape))),
+    "expand": None,
+}
+
 for _n, (_fn, _name) in _METHODS.items():
-    setattr(Tensor, _n, _method(_fn, _name))
+    setattr(Tensor, _n, _view(_method(_fn, _name), _VIEWS[_n]) if _n in _VIEWS
+            else _method(_fn, _name))
 
 
 def _arith(op: Callable[[Any, Any], Any], name: str,
@@ -503,9 +562,11 @@ Tensor.max = _pick_method(_METHODS["max"][0], "MaxBackward1", "MaxBackward0",
                           "MaximumBackward0")
 Tensor.min = _pick_method(_METHODS["min"][0], "MinBackward1", "MinBackward0",
                           "MinimumBackward0")
-Tensor.T = property(lambda self: apply(np.transpose, (self,), name="TBackward0"))
-Tensor.mT = property(lambda self: apply(lambda x: np.swapaxes(x, -1, -2), (self,),
-                                        name="TransposeBackward0"))
+Tensor.T = property(_view(lambda self: apply(np.transpose, (self,), name="TBackward0"),
+                          lambda x, shape: np.transpose(x)))
+Tensor.mT = property(_view(lambda self: apply(lambda x: np.swapaxes(x, -1, -2), (self,),
+                                              name="TransposeBackward0"),
+                           lambda x, shape: np.swapaxes(x, -1, -2)))
 # Complex parts (tracer/np_complex.py). Gradients follow adjit's (JAX's) convention, not
 # PyTorch's: d|z|^2/dz is 2 conj(z) here, 2 z in PyTorch.
 Tensor.real = property(lambda self: apply(np.real, (self,), name="RealBackward0"))

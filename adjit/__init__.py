@@ -79,6 +79,8 @@ from adjit.tracer.tensor import (  # noqa: E402
     set_default_dtype,
     set_grad_enabled,
 )
+from adjit.tracer.torch_functions import *  # noqa: E402,F403  (torch.exp(x), torch.dot, ...)
+from adjit.tracer import torch_functions as _torch_functions  # noqa: E402
 from adjit import autograd  # noqa: E402
 from adjit.runtime import eager as _eager  # noqa: E402
 
@@ -106,4 +108,4 @@ __all__ = ["AdjitError", "CodegenError", "ImmutableError", "Comparison", "IRErro
            "full", "get_default_dtype", "is_grad_enabled", "manual_seed", "no_grad", "ones",
            "ones_like", "rand", "rand_like", "randn", "randn_like", "set_default_dtype",
            "set_grad_enabled", "tensor", "zeros", "zeros_like", "float32", "float64", "int32",
-           "int64"]
+           "int64", *_torch_functions.__all__]

@@ -376,6 +376,15 @@ def _expand(x: Any, *sizes: Any) -> Any:
     return np.broadcast_to(x, shape)
 
 
+def _logsumexp(x: Any, dim: Any, keepdim: bool = False) -> Any:
+    """log(sum(exp(x))) over `dim`, shifted by the maximum (whose own derivative cancels)."""
+    dim = tuple(dim) if isinstance(dim, (list, tuple)) else dim
+    m = np.max(x, axis=dim, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)  # all -inf (or an inf): no shift, as torch
+    out = np.log(np.sum(np.exp(x - m), axis=dim, keepdims=True)) + m
+    return out if keepdim else np.squeeze(out, axis=dim)
+
+
 def _squeeze(x: Any, dim: Any = None) -> Any:
     """torch's squeeze: a named dimension whose size is not 1 is left alone (numpy raises)."""
     if dim is None:
@@ -447,6 +456,14 @@ _METHODS: dict[str, tuple[Callable[..., Any], str | None]] = {
     "unsqueeze": (lambda x, dim: np.expand_dims(x, dim), "UnsqueezeBackward0"),
     "squeeze": (_squeeze, "SqueezeBackward0"),
     "expand": (_expand, "ExpandBackward0"),
+    "asin": (np.arcsin, "AsinBackward0"),
+    "acos": (np.arccos, "AcosBackward0"),
+    "atan": (np.arctan, "AtanBackward0"),
+    "rsqrt": (lambda x: 1.0 / np.sqrt(x), "RsqrtBackward0"),
+    "logsumexp": (_logsumexp, "LogsumexpBackward0"),
+    "masked_fill": (lambda x, mask, value: np.where(mask, np.asarray(value, x.dtype)
+                                                    if not hasattr(value, "shape") else value,
+                                                    x), "MaskedFillBackward0"),
     "clamp": (lambda x, min=None, max=None: np.clip(x, min, max), "ClampBackward1"),
     "clip": (lambda x, min=None, max=None: np.clip(x, min, max), "ClampBackward1"),
     "softmax": (_softmax, "SoftmaxBackward0"),

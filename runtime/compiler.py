@@ -85,8 +85,13 @@ class Tiered:
             return self.compiled(*args)
         if self.calls_left > 0:
             self.calls_left -= 1
-            with np.errstate(all="ignore"):  # IEEE without warnings, as numba computes
-                return self.python(*args)
+            try:
+                with np.errstate(all="ignore"):  # IEEE without warnings, as numba computes
+                    return self.python(*args)
+            except (ZeroDivisionError, OverflowError):
+                # Python floats raise where numba's give inf or nan (0.0 / 0.0, the mean of
+                # an empty axis; 10.0 ** 400): the compiled function answers
+                pass
         return self.compile()(*args)
 
     def compile(self) -> Any:

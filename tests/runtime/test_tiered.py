@@ -57,3 +57,12 @@ def test_compile_after_one_compiles_at_once(monkeypatch: pytest.MonkeyPatch) -> 
     f = adjit.grad(lambda x: np.sum(x * x))
     f(np.ones(3))
     assert type(_spec(f).fn) is not Tiered
+
+
+def test_python_float_errors_fall_through_to_the_compiled_function(monkeypatch) -> None:
+    """The plain-Python run divides Python floats, which raise where numba gives nan or inf:
+    the mean of an empty axis is numpy's nan, not a ZeroDivisionError."""
+    monkeypatch.setenv("ADJIT_COMPILE_AFTER", "3")
+    f = adjit.jit(lambda v: v.mean(axis=1))
+    want = np.full(2, np.nan)  # numpy's mean of an empty axis (with a warning)
+    np.testing.assert_array_equal(f(np.zeros((2, 0))), want)

@@ -18,7 +18,15 @@ CONVS = [("3x3", (2, 3, 5, 6), (4, 3, 3, 3), (1, 1), (0, 0)),
          ("1x1-s2", (2, 4, 5, 5), (3, 4, 1, 1), (2, 2), (0, 0)),
          # 256 output places an image: conv2d_weight_grad's long products, one image each
          # (the cases above are short ones, computed in a single product)
-         ("3x3-p1-16x16", (3, 2, 16, 16), (3, 2, 3, 3), (1, 1), (1, 1))]
+         ("3x3-p1-16x16", (3, 2, 16, 16), (3, 2, 3, 3), (1, 1), (1, 1)),
+         # Winograd F(2x2, 3x3) in the kernels (codegen/winograd.py: 3x3, stride 1, >= 64
+         # tiles of 2x2 in the batch): odd output sizes (partial tiles), paddings 0 to 2 (the
+         # input gradient runs the forward with padding 2 - p), batch 1, and blocks of
+         # images (16x16: two images a block, the last one short)
+         ("wino-odd-p1", (4, 3, 9, 11), (4, 3, 3, 3), (1, 1), (1, 1)),
+         ("wino-p0", (3, 2, 13, 12), (3, 2, 3, 3), (1, 1), (0, 0)),
+         ("wino-p2-b1", (1, 3, 17, 15), (2, 3, 3, 3), (1, 1), (2, 2)),
+         ("wino-p1x0-blocks", (5, 2, 16, 15), (3, 2, 3, 3), (1, 1), (1, 0))]
 # (desc, x shape, kernel, stride, padding)
 POOLS = [("3x3-s2-p1", (2, 3, 7, 6), (3, 3), (2, 2), (1, 1)),
          ("2x2", (1, 2, 4, 6), (2, 2), (2, 2), (0, 0)),

@@ -202,24 +202,31 @@ def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n
     nojit = config.nojit()
     folder = config.cache_folder()
 
-    def compile_now(source: Any = source) -> Any:
-        return compile_source(source, folder, jit=not nojit,
-                              worker=config.compile_worker() and not nojit)
+    def exact() -> Any:  # the same graph without guarded vector forms (`Guarded`)
+        return compile_source(emit_cpu(final, plan, f"{final.name}_kernel",
+                                       tape_limit=config.max_tape_bytes(),
+                                       split_lines=config.split_lines()),
+                              folder, jit=not nojit, worker=config.compile_worker() and not nojit)
+
+    def kernel(jit: bool) -> Any:
+        """The generated function, compiled by numba (`jit`) or run as Python: a guarded one
+        answers out-of-range calls with `exact`; one with parallel loops takes the lock its
+        threading layer may need (codegen/parallel.py)."""
+        fn = compile_source(source, folder, jit=jit, worker=jit and config.compile_worker())
+        if source.guarded:
+            fn = Guarded(fn, exact)
+        if jit and source.parallel and parallel.serialize():
+            fn = parallel.Serialized(fn)
+        return fn
+
+    def compile_now() -> Any:
+        return kernel(not nojit)
 
     after = config.compile_after()
     if not nojit and after > 1 and _small(final):
-        fn: Any = Tiered(compile_source(source, folder, jit=False), compile_now, after - 1)
+        fn: Any = Tiered(kernel(False), compile_now, after - 1)
     else:
         fn = compile_now()
-    if source.guarded:
-        def exact() -> Any:
-            return compile_now(emit_cpu(final, plan, f"{final.name}_kernel",
-                                        tape_limit=config.max_tape_bytes(),
-                                        split_lines=config.split_lines()))
-
-        fn = Guarded(fn, exact)
-    if source.parallel and parallel.serialize():
-        fn = parallel.Serialized(fn)
     t2 = time.perf_counter()
     if log.log.isEnabledFor(logging.INFO):
         traced_in = f"trace {trace_s * 1e3:.1f} ms, " if trace_s is not None else ""

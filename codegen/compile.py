@@ -40,7 +40,7 @@ from typing import Any
 
 from adjit.ir.errors import CodegenError
 
-from . import cache, conv_kernels, fastmath, fft_kernels, linalg_kernels, special
+from . import cache, conv_kernels, fastmath, fft_kernels, linalg_kernels, parallel, special
 from .cpu import Source
 from .library_calls import Library
 
@@ -81,6 +81,7 @@ def _keep_lines(owner: Any, path: pathlib.Path, text: str) -> None:
 
 _LIVE: dict[str, list[Any]] = {}  # module name -> [module, users]: see `_importable`
 _LIVE_LOCK = threading.Lock()
+_REGISTER_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -167,12 +168,13 @@ def compile_source(src: Source, cache_dir: pathlib.Path | cache.Folder, jit: boo
 
     from .kernelcache import KernelCache
 
-    fastmath.register()  # numba's implementations of the `fm.*` calls the text may make
-    conv_kernels.register()  # and of the `ck.*` library kernels
-    linalg_kernels.register()  # and `lk.*`
-    fft_kernels.register()  # and `fk.*`
-    if "from adjit.codegen import special" in src.text:
-        special.register()  # scipy.special's C kernels (imports scipy: only when used)
+    with _REGISTER_LOCK:  # a background compile (runtime/background.py) may run this too
+        fastmath.register()  # numba's implementations of the `fm.*` calls the text may make
+        conv_kernels.register()  # and of the `ck.*` library kernels
+        linalg_kernels.register()  # and `lk.*`
+        fft_kernels.register()  # and `fk.*`
+        if "from adjit.codegen import special" in src.text:
+            special.register()  # scipy.special's C kernels (imports scipy: only when used)
     # The sub-graph functions of control flow become numba callees: the main function
     # resolves them from its module's globals when it is compiled.
     for callee in src.callees:
@@ -180,6 +182,8 @@ def compile_source(src: Source, cache_dir: pathlib.Path | cache.Folder, jit: boo
         if not isinstance(f, numba.core.dispatcher.Dispatcher):
             setattr(module, callee, numba.njit(fastmath=False, error_model="numpy")(f))
     # a multi-core loop (codegen/parallel.py) needs numba's parallel backend
+    if "prange(" in src.text:
+        parallel.configure()
     disp = numba.njit(fastmath=False, error_model="numpy",
                       parallel="prange(" in src.text)(fn)
     on_miss = None

@@ -31,9 +31,30 @@ COMBINABLE = ("sum", "prod", "max", "min")
 
 @functools.cache
 def available() -> bool:
-    """Whether numba has a thread-safe threading layer here (and parallelism is wanted)."""
+    """Whether numba has a thread-safe threading layer here (and parallelism is wanted).
+    Asked while the text is generated, which must not import numba (0.3 s, paid in a
+    background thread on a cache miss: runtime/background.py): the layer's extension module
+    is looked for in numba's folder instead, and `configure` imports it when a parallel
+    kernel is compiled."""
     if os.environ.get("ADJIT_PARALLEL", "1") == "0":
         return False
+    import importlib.util
+
+    spec = importlib.util.find_spec("numba")  # finds the package without importing it
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        ufunc = os.path.join(folder, "np", "ufunc")
+        try:
+            names = os.listdir(ufunc)
+        except OSError:
+            continue
+        return any(n.startswith(("omppool.", "tbbpool.")) for n in names)
+    return False
+
+
+@functools.cache
+def configure() -> bool:
+    """Before a parallel kernel compiles: a thread-safe layer for numba (workqueue, its
+    fallback, aborts the process when two Python threads launch parallel kernels at once)."""
     for layer in ("omppool", "tbbpool"):
         try:
             __import__(f"numba.np.ufunc.{layer}")

@@ -55,11 +55,6 @@ class BackgroundCompileWarning(RuntimeWarning):
     """numba could not compile a kernel in the background; the interpreter keeps answering."""
 
 
-def enabled() -> bool:
-    """ADJIT_BACKGROUND_COMPILE=0 compiles before the first call returns (the default is on)."""
-    return os.environ.get("ADJIT_BACKGROUND_COMPILE", "1") not in ("0", "")
-
-
 def graph_bytes(g: Graph) -> int:
     """The bytes of every value `g` computes, its sub-graphs' counted once (one iteration)."""
     total = 0
@@ -157,8 +152,8 @@ class Background:
         return self.compiled is not None
 
     def wait(self) -> Any:
-        """The compiled function, once compiled (starting the compilation if no call has);
-        raises the compilation's error."""
+        """The compiled function, once compiled (a call starts the compilation); raises the
+        compilation's error."""
         if self._thread is None or self._pid != os.getpid():
             raise RuntimeError("adjit: no compilation started (call the function first)")
         self._thread.join()

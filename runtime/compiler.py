@@ -187,7 +187,7 @@ def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n
         return compile_for(compile_now(), *args)
 
     after = config.compile_after()
-    if not nojit and background.enabled() and background.eligible(final, source, folder):
+    if not nojit and config.background_compile() and background.eligible(final, source, folder):
         # a cache miss: the interpreter answers while numba compiles (runtime/background.py)
         fn: Any = background.Background(final, compile_for_args)
     elif not nojit and after > 1 and _small(final):

@@ -7,6 +7,10 @@ scalar, as before fm.log/sin/cos/tanh existed), in the same process, one thread.
 from __future__ import annotations
 
 import os
+
+# steady-state timings: every timed call runs the kernel (a kernel compiling in the
+# background has its first calls answered by the interpreter: runtime/background.py)
+os.environ.setdefault("ADJIT_BACKGROUND_COMPILE", "0")
 import re
 import time
 

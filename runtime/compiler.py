@@ -187,11 +187,18 @@ def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n
         return compile_for(compile_now(), *args)
 
     after = config.compile_after()
-    if not nojit and config.background_compile() and background.eligible(final, source, folder):
-        # a cache miss: the interpreter answers while numba compiles (runtime/background.py)
-        fn: Any = background.Background(final, compile_for_args)
-    elif not nojit and after > 1 and _small(final):
-        fn = Tiered(compile_source(source, folder, jit=False), compile_now, after - 1)
+    # a cache miss: the interpreter answers while numba compiles (runtime/background.py)
+    in_background = (not nojit and config.background_compile()
+                     and background.eligible(final, source, folder))
+    if not nojit and after > 1 and _small(final):
+        # a function called once never starts numba; called again, it compiles (in the
+        # background on a cache miss, so a one-off call leaves no compilation to wait for at
+        # exit)
+        later = ((lambda: background.Background(final, compile_for_args)) if in_background
+                 else compile_now)
+        fn: Any = Tiered(compile_source(source, folder, jit=False), later, after - 1)
+    elif in_background:
+        fn = background.Background(final, compile_for_args)
     else:
         fn = compile_now()
     t2 = time.perf_counter()

@@ -254,3 +254,24 @@ def test_exit_and_fork_while_compiling(how: str, tmp_path: pathlib.Path) -> None
     # the first process left its kernel in the cache: the second loads it at its first call
     assert runs[0]["kind"] == "Background" and runs[1]["kind"] != "Background"
     assert abs(runs[0]["v"] - runs[1]["v"]) < 1e-12
+
+
+def test_small_functions_run_as_python_first_then_compile_in_the_background(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """ADJIT_COMPILE_AFTER=2 (users' default): a small function's first call runs its text as
+    plain Python and starts nothing (a one-off call leaves no compilation to wait for at
+    exit); the second starts the background compilation and is interpreted."""
+    from adjit.runtime.compiler import Tiered
+
+    monkeypatch.setenv("ADJIT_COMPILE_AFTER", "2")
+    f = adjit.grad(lambda x: np.sum(np.sin(x) * x))
+    x = np.linspace(0, 1, 6)
+    expected = np.cos(x) * x + np.sin(x)
+    np.testing.assert_allclose(f(x), expected, rtol=1e-14)
+    assert type(_spec(f).fn) is Tiered and _spec(f).fn.compiled is None
+    np.testing.assert_allclose(f(x), expected, rtol=1e-14)
+    bg = _spec(f).fn
+    assert type(bg) is Background and bg.interpreted == 1
+    kernel = bg.wait()
+    np.testing.assert_allclose(f(x), expected, rtol=1e-14)
+    assert _spec(f).fn is kernel

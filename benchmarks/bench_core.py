@@ -44,6 +44,10 @@ from __future__ import annotations
 
 import os
 
+# steady-state timings: every timed call runs the kernel (a kernel compiling in the
+# background has its first calls answered by the interpreter: runtime/background.py)
+os.environ.setdefault("ADJIT_BACKGROUND_COMPILE", "0")
+
 # Single-threaded everything. These must be set before numpy (BLAS pools), numba (its
 # threading layer) and XLA start their thread pools, i.e. before the imports below.
 for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",

@@ -40,7 +40,7 @@ from typing import Any
 
 from adjit.ir.errors import CodegenError
 
-from . import cache, conv_kernels, fastmath, fft_kernels, linalg_kernels, special
+from . import cache, conv_kernels, fastmath, fft_kernels, linalg_kernels, parallel, special
 from .cpu import Source
 from .library_calls import Library
 
@@ -81,6 +81,7 @@ def _keep_lines(owner: Any, path: pathlib.Path, text: str) -> None:
 
 _LIVE: dict[str, list[Any]] = {}  # module name -> [module, users]: see `_importable`
 _LIVE_LOCK = threading.Lock()
+_REGISTER_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -176,12 +177,15 @@ def compile_source(src: Source, cache_dir: pathlib.Path | cache.Folder, jit: boo
 
     from .kernelcache import KernelCache
 
-    fastmath.register()  # numba's implementations of the `fm.*` calls the text may make
-    conv_kernels.register()  # and of the `ck.*` library kernels
-    linalg_kernels.register()  # and `lk.*`
-    fft_kernels.register()  # and `fk.*`
-    if "from adjit.codegen import special" in src.text:
-        special.register()  # scipy.special's C kernels (imports scipy: only when used)
+    # numba's implementations of the `fm.*`, `ck.*`, `lk.*`, `fk.*`, `sf.*` calls, registered
+    # only for a text that imports them (codegen/cpu.py `_header`): each registration adds to
+    # what numba's typing context installs when it starts, which every process's first kernel,
+    # a cache hit too, waits for; special imports scipy. Under a lock: a background compile
+    # (runtime/background.py) may run this too.
+    with _REGISTER_LOCK:
+        for lib in (fastmath, conv_kernels, linalg_kernels, fft_kernels, special):
+            if f"from adjit.codegen import {lib.__name__.rpartition('.')[2]} as" in src.text:
+                lib.register()
     # The sub-graph functions of control flow become numba callees: the main function
     # resolves them from its module's globals when it is compiled.
     for callee in src.callees:
@@ -189,6 +193,8 @@ def compile_source(src: Source, cache_dir: pathlib.Path | cache.Folder, jit: boo
         if not isinstance(f, numba.core.dispatcher.Dispatcher):
             setattr(module, callee, numba.njit(fastmath=False, error_model="numpy")(f))
     # a multi-core loop (codegen/parallel.py) needs numba's parallel backend
+    if "prange(" in src.text:
+        parallel.configure()
     disp = numba.njit(fastmath=False, error_model="numpy",
                       parallel="prange(" in src.text)(fn)
     on_miss = None

@@ -39,10 +39,18 @@ COMBINABLE = ("sum", "prod", "max", "min")
 
 @functools.cache
 def available() -> bool:
-    """Whether parallel kernels are wanted here (and numba has a threading layer, chosen as
-    the module docstring says)."""
-    if os.environ.get("ADJIT_PARALLEL", "1") == "0":
-        return False
+    """Whether parallel kernels are wanted here. Asked while the text is generated, which
+    must not import numba (0.3 s, paid in a background thread on a cache miss:
+    runtime/background.py); numba always has a layer (workqueue), and `configure` chooses
+    it when a parallel kernel is compiled."""
+    return os.environ.get("ADJIT_PARALLEL", "1") != "0"
+
+
+@functools.cache
+def configure() -> bool:
+    """Before a parallel kernel compiles: TBB where it is installed, else workqueue, unless
+    the user chose (`NUMBA_THREADING_LAYER`) or numba's layer already started (see the module
+    docstring: never GNU OpenMP by default, which kills every forked child)."""
     import numba
     from numba.np.ufunc import parallel as layer
 

@@ -1,6 +1,7 @@
 """The numpy reference interpreter: the semantics every pass and backend is tested against."""
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -8,6 +9,10 @@ import numpy as np
 from .core import Graph, Lit, Value
 from .errors import IRError
 from .primitive import PRIMS
+
+# `INTERRUPT.check`, when a thread sets it, is called before each primitive (sub-graphs'
+# included): runtime/background.py stops an interpretation whose compiled kernel is ready.
+INTERRUPT = threading.local()
 
 
 def evaluate(graph: Graph, *args: Any) -> tuple[np.ndarray, ...]:
@@ -24,8 +29,11 @@ def evaluate(graph: Graph, *args: Any) -> tuple[np.ndarray, ...]:
     def read(v: Value) -> np.ndarray:
         return v.value if isinstance(v, Lit) else env[id(v)]
 
+    check = getattr(INTERRUPT, "check", None)
     with np.errstate(all="ignore"):
         for eqn in graph.eqns:
+            if check is not None:
+                check()
             result = PRIMS[eqn.prim].impl(*[read(v) for v in eqn.inputs], **dict(eqn.params))
             results = result if isinstance(result, tuple) else (result,)
             for var, r in zip(eqn.outputs, results, strict=True):

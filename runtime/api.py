@@ -42,7 +42,7 @@ from .arguments import (
     dtype_words,
     sig,
 )
-from .compiler import Specialization, Tiered, build
+from .compiler import Specialization, build, provisional
 from .recompile import RecompileWatch
 from .transforms import GRAD, JIT, VALUE_AND_GRAD, Transformation, named
 
@@ -277,7 +277,7 @@ class Transformed:
         so a call costs the key, numba's dispatch and the boxing of results."""
         if spec.traced.guards:
             return self._guarded_caller(key)
-        if type(spec.fn) is Tiered:
+        if provisional(spec.fn):
             return self._tiered_caller(spec, key)
         if spec.target != "cpu":  # device arrays in and out: no numpy fast path
             if not spec.traced.captured:
@@ -358,11 +358,11 @@ class Transformed:
         return lambda a, v: self._assemble(spec, spec.run(self._call_args(spec, a, v)), boxes)
 
     def _tiered_caller(self, spec: Specialization, key: Any) -> Callable[..., Any]:
-        """Calls before numba compiles the function (runtime/compiler.py `Tiered`); the call
-        that compiles it installs the direct path for the ones after."""
+        """Calls before the kernel is compiled (`Tiered`, runtime/background.py); the first
+        call that runs the kernel installs the direct path for the ones after."""
         def call(a: tuple[Any, ...], v: Any) -> Any:
             out = self._assemble(spec, spec.run(self._call_args(spec, a, v)))
-            if type(spec.fn) is not Tiered and self._callers.get(key) is call:
+            if not provisional(spec.fn) and self._callers.get(key) is call:
                 self._callers[key] = self._make_caller(spec, key)
             return out
 

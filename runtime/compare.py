@@ -29,6 +29,7 @@ from adjit.tracer import explicit as ex
 from adjit.tracer import trace
 from adjit.tracer.trace import Traced
 
+from .background import Background
 from .compiler import Specialization, build
 
 
@@ -117,6 +118,8 @@ def _finish(way: Way, traced: Traced, args: tuple[Any, ...]) -> Way:
     t0 = time.perf_counter()
     way.spec = build(traced, wrt=wrt, static=(), n_args=len(g.inputs))
     way.spec.run(arrays)  # numba compiles on the first call: count it
+    if type(way.spec.fn) is Background:  # compiling in the background: wait for it
+        way.spec.fn.wait()
     way.compile_s = time.perf_counter() - t0
     if wrt is not None:
         way.gradient = canonicalize(way.spec.final)

@@ -17,7 +17,7 @@ from adjit.ir import Graph
 from adjit.passes.pipeline import DIFFERENTIATE, OPTIMIZE, Request, Stage, Stages, run
 from adjit.tracer import Traced
 
-from . import config, log
+from . import background, config, log
 
 
 @dataclass
@@ -50,7 +50,7 @@ class Specialization:
         call_args = [a if type(a) is np.ndarray and a.dtype == dt else np.asarray(a, dtype=dt)
                      for a, dt in zip(args, self.in_dtypes, strict=True) if dt is not None]
         raw = self.fn(*call_args, *self.consts)
-        if type(self.fn) is Tiered and self.fn.compiled is not None:
+        if provisional(self.fn) and self.fn.compiled is not None:
             self.fn = self.fn.compiled
         return [r if type(r) is np.ndarray and r.dtype == dt else np.asarray(r, dtype=dt)
                 for r, dt in zip(raw, self.out_dtypes, strict=True)]
@@ -125,6 +125,11 @@ class Guarded:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.fast, name)
+
+
+def provisional(fn: Any) -> bool:
+    """Whether `fn` answers calls before its numba kernel is compiled (then `fn.compiled`)."""
+    return type(fn) in (Tiered, background.Background)
 
 
 # Element operations (summed output sizes) up to which a function's first call runs as plain
@@ -222,9 +227,24 @@ def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n
     def compile_now() -> Any:
         return kernel(not nojit)
 
+    def compile_for_args(args: tuple[Any, ...]) -> Any:
+        from adjit.codegen.compile import compile_for
+
+        return compile_for(compile_now(), *args)
+
     after = config.compile_after()
+    # a cache miss: the interpreter answers while numba compiles (runtime/background.py)
+    in_background = (not nojit and config.background_compile()
+                     and background.eligible(final, source, folder))
     if not nojit and after > 1 and _small(final):
-        fn: Any = Tiered(kernel(False), compile_now, after - 1)
+        # a function called once never starts numba; called again, it compiles (in the
+        # background on a cache miss, so a one-off call leaves no compilation to wait for at
+        # exit)
+        later = ((lambda: background.Background(final, compile_for_args)) if in_background
+                 else compile_now)
+        fn: Any = Tiered(kernel(False), later, after - 1)
+    elif in_background:
+        fn = background.Background(final, compile_for_args)
     else:
         fn = compile_now()
     t2 = time.perf_counter()
@@ -232,7 +252,8 @@ def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n
         traced_in = f"trace {trace_s * 1e3:.1f} ms, " if trace_s is not None else ""
         log.log.info("compile %s [%s]: %spasses %.1f ms, codegen %.1f ms%s", log.signature(g),
                      reason or "no reason given", traced_in, (t1 - t0) * 1e3, (t2 - t1) * 1e3,
-                     " (plain Python: ADJIT_NOJIT)" if nojit else "; numba runs at the first "
-                     "call")
+                     " (plain Python: ADJIT_NOJIT)" if nojit else
+                     "; numba compiles in the background, the interpreter answers meanwhile"
+                     if type(fn) is background.Background else "; numba runs at the first call")
     return Specialization(traced, stages, final, plan, source, fn, in_dtypes, out_dtypes,
                           out_shapes, tuple(source.consts))

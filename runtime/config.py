@@ -11,6 +11,9 @@ ADJIT_COMPILE_AFTER=2  a small function (little array work, no loops) runs its g
                   source as plain Python for its first call and is compiled by numba at the
                   second: code called once (tests, one-off gradients) never waits for numba.
                   1 compiles every function at its first call
+ADJIT_BACKGROUND_COMPILE=0  compile a kernel that is not in the disk cache before the first
+                  call returns (default: the first calls are answered by the numpy reference
+                  interpreter while numba compiles in a background thread; runtime/background.py)
 ADJIT_SPLIT_LINES=600  a generated function longer than this many lines is compiled as
                   several numba functions called in order (codegen/split.py): numba's compile
                   time grows faster than a function's size; 0 never splits
@@ -63,6 +66,10 @@ def cache_max_bytes() -> int:
 
 def compile_worker() -> bool:
     return os.environ.get("ADJIT_COMPILE_WORKER", "1") not in ("", "0")
+
+
+def background_compile() -> bool:
+    return os.environ.get("ADJIT_BACKGROUND_COMPILE", "1") not in ("", "0")
 
 
 def log_topics() -> set[str]:

@@ -11,6 +11,9 @@ if _TESTS not in sys.path:
 # first call of a small function run as plain Python (runtime/compiler.py `Tiered`), which
 # tests/runtime/test_tiered.py tests by setting it back.
 os.environ.setdefault("ADJIT_COMPILE_AFTER", "1")
+# Likewise the first calls answered by the interpreter while numba compiles in a background
+# thread (runtime/background.py): tests/runtime/test_background.py turns it on.
+os.environ.setdefault("ADJIT_BACKGROUND_COMPILE", "0")
 
 # target="cuda" tests (tests/cuda) run on numba's CUDA simulator unless told otherwise
 # (NUMBA_ENABLE_CUDASIM=0 on a machine with a GPU); numba reads it when first imported.

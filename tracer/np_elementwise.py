@@ -149,7 +149,11 @@ def fmod(x: Any, y: Any) -> Tracer:
     if not (_is_float(x) or _is_float(y)):
         raise TraceError("np.fmod of integers is not supported by adjit", loc=current_loc(),
                          hint="use x % y (its sign follows y), or convert to float")
-    return _e("sub", x, _e("mul", trunc(_e("div", x, y)), y))
+    return _e("fmod", x, y)
+
+
+def divmod_(x: Any, y: Any) -> tuple[Tracer, Tracer]:
+    return _e("floor_divide", x, y), _e("mod", x, y)
 
 
 def sinc(x: Any) -> Tracer:
@@ -172,7 +176,7 @@ UFUNCS: dict[str, Callable[..., Any]] = {
     "hypot": hypot, "logaddexp2": logaddexp2, "cbrt": cbrt, "signbit": signbit,
     "copysign": copysign, "heaviside": heaviside, "isnan": isnan, "isinf": isinf,
     "isfinite": isfinite, "floor": floor, "ceil": ceil, "trunc": trunc, "rint": rint,
-    "fmod": fmod, "logical_xor": logical_xor,
+    "fmod": fmod, "divmod": divmod_, "logical_xor": logical_xor,
     **{n: (lambda x, n=n: _e(n, x)) for n in ("arcsinh", "arccosh", "arctanh")},
 }
 

@@ -70,13 +70,10 @@ def elementwise(name: str, *xs: Any) -> Tracer:
         out = complex_elementwise(name, vals)
         if out is not None:
             return wrap(out, weak and name not in _COMPARISONS)
-    if name == "floor_divide":
-        return wrap(_floor_divide(*vals), weak)
-    if name == "mod":
-        a, b = vals
-        return wrap(ops.sub(a, ops.mul(_floor_divide(a, b), b)), weak)
     if name == "matmul":
         return matmul(*xs)
+    if name in ("floor_divide", "mod") and all(getattr(v, "dtype", "") == "bool" for v in vals):
+        vals = [ops.convert(v, "i64") for v in vals]  # numpy: an integer, not a bool
     if name in ("logical_and", "logical_or", "logical_not"):
         vals = [ops.convert(v, "bool") if isinstance(v, (Var, Lit)) else bool(v) for v in vals]
         if not any(isinstance(v, (Var, Lit)) for v in vals):
@@ -85,13 +82,6 @@ def elementwise(name: str, *xs: Any) -> Tracer:
 
 
 _COMPARISONS = {"lt", "le", "gt", "ge", "eq", "ne"}
-
-
-def _floor_divide(a: Any, b: Any) -> Value:
-    q = ops.ew("div", a, b)
-    q = ops.ew("floor", q)
-    dt = ops.coerce(a, b)[0].dtype
-    return ops.convert(q, dt) if dt not in ("f32", "f64") else q
 
 
 # ---- ufuncs --------------------------------------------------------------------------------------
@@ -835,7 +825,7 @@ def take(a: Any, indices: Any, axis: Any = None, out: Any = None, mode: str = "r
     if mode in ("wrap", "clip") and n:
         if isinstance(indices, Tracer):
             iv = ops.convert(indices.val, "i64")
-            iv = (ops.sub(iv, ops.mul(_floor_divide(iv, n), n)) if mode == "wrap" else
+            iv = (ops.ew("mod", iv, n) if mode == "wrap" else
                   ops.ew("minimum", ops.ew("maximum", iv, 0), n - 1))
             indices = wrap(iv)
         else:

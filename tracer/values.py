@@ -278,6 +278,8 @@ for _dunder, _prim in (("add", "add"), ("sub", "sub"), ("mul", "mul"), ("truediv
 for _dunder, _prim in (("lt", "lt"), ("le", "le"), ("gt", "gt"), ("ge", "ge"), ("eq", "eq"),
                        ("ne", "ne"), ("and", "logical_and"), ("or", "logical_or")):
     setattr(Tracer, f"__{_dunder}__", _binop(_prim))
+Tracer.__divmod__ = lambda self, other: (self // other, self % other)
+Tracer.__rdivmod__ = lambda self, other: (other // self, other % self)
 Tracer.__rand__ = _binop("logical_and", reflected=True)
 Tracer.__ror__ = _binop("logical_or", reflected=True)
 Tracer.__neg__ = _unop("neg")

@@ -268,6 +268,69 @@ _nondiff("logical_not", "(not {x})", np.logical_not, "bool", 1)
 _nondiff("floor", "np.floor({x})", np.floor, None, 1)  # (math.floor returns an int)
 
 
+# numpy's floor_divide and remainder, as Python's // and % compute them (numba's error model
+# "numpy" gives 0 for an integer division by zero, inf/NaN for a float one, as numpy does).
+# Not floor(x / y): that rounds the quotient first (1.0 // 0.1 is 9.0, floor(1.0 / 0.1) is 10)
+# and goes through float64 for int64 (wrong above 2**53). floor_divide is piecewise constant:
+# no derivative (0, as JAX). x % y = x - y * (x // y): d/dx = 1, d/dy = -(x // y), as JAX.
+# fmod likewise with the quotient truncated.
+
+def _floor_divide_vjp(ct: Value, x: Value, y: Value, out: Var) -> tuple[None, None]:
+    return (None, None)
+
+
+def _mod_jvp(tangents: list[Value | None], x: Value, y: Value, out: Var) -> Value | None:
+    tx, ty = tangents
+    total = None if tx is None else tx
+    if ty is not None:
+        total = ops.add_any(total, ops.neg(ops.mul(ty, ops.ew("floor_divide", x, y))))
+    return None if total is None else ops.broadcast_to(total, out.shape)
+
+
+def _mod_vjp(ct: Value, x: Value, y: Value, out: Var) -> tuple[Value | None, Value | None]:
+    nx, ny = _needs((x, y))
+    return (ops.unbroadcast(ct, x.shape) if nx else None,
+            ops.unbroadcast(ops.neg(ops.mul(ct, ops.ew("floor_divide", x, y))), y.shape)
+            if ny else None)
+
+
+def _fmod_vjp(ct: Value, x: Value, y: Value, out: Var) -> tuple[Value | None, Value | None]:
+    """fmod(x, y) = x - n y with n = trunc(x / y), recovered exactly as the integer
+    (x - out) / y rounds to: d/dx = 1, d/dy = -n."""
+    nx, ny = _needs((x, y))
+    n = ops.ew("div", ops.ew("sub", x, out), y) if ny else None
+    return (ops.unbroadcast(ct, x.shape) if nx else None,
+            ops.unbroadcast(ops.neg(ops.mul(ct, n)), y.shape) if ny else None)
+
+
+def _fmod_jvp(tangents: list[Value | None], x: Value, y: Value, out: Var) -> Value | None:
+    tx, ty = tangents
+    total = None if tx is None else tx
+    if ty is not None:
+        n = ops.ew("div", ops.ew("sub", x, out), y)
+        total = ops.add_any(total, ops.neg(ops.mul(ty, n)))
+    return None if total is None else ops.broadcast_to(total, out.shape)
+
+
+def _quiet(fn: Any) -> Any:
+    def impl(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.asarray(fn(x, y))
+    return impl
+
+
+for _name, _code, _fn, _jvp, _vjp in (
+        ("floor_divide", "({x} // {y})", np.floor_divide, lambda ts, x, y, out: None,
+         _floor_divide_vjp),
+        ("mod", "({x} % {y})", np.remainder, _mod_jvp, _mod_vjp),
+        # C's fmod (the sign of x), floats only: numba's math.fmod is llvm's frem
+        ("fmod", "math.fmod({x}, {y})", np.fmod, _fmod_jvp, _fmod_vjp)):
+    register(Primitive(_name, ELEMENTWISE, shape=broadcast_rule, impl=_quiet(_fn), jvp=_jvp,
+                       vjp=_vjp, code=_code, args=("x", "y"),
+                       scalar=ScalarCode(int_closed=_name != "fmod"),
+                       extra={"float_only": _name == "fmod"}))
+
+
 def _select_shape(c: ArrayType, x: ArrayType, y: ArrayType) -> ArrayType:
     if c.dtype != "bool":
         raise TypeError("select's condition must be boolean")

@@ -127,6 +127,20 @@ def _select_cases() -> list[Case]:
             Case("select", "y-lit", make((3, 4), (3, 4), ()), const=(2,))]
 
 
+def _division_cases() -> list[Case]:
+    """floor_divide, mod and fmod: piecewise, so finite differences hold away from the jumps (a
+    random point lands within eps of one with probability ~1e-6)."""
+    def make(sx: tuple[int, ...], sy: tuple[int, ...]) -> Maker:
+        return _floats((uniform(-5, 5), away(0.5, 2)), (sx, sy))
+    return [Case(name, f"{_fmt(sx)}&{_fmt(sy)}", make(sx, sy),
+                 kind="zero" if name == "floor_divide" else "grad",
+                 dtypes=("f64", "f32") if (sx, sy) in F32_SHAPES else ("f64",))
+            for name in ("floor_divide", "mod", "fmod")
+            for sx, sy in (((3, 4), (3, 4)), ((3, 1), (4,)), ((), (3, 4)))
+            # (the zero-derivative check feeds a cotangent of the first input's shape)
+            if name != "floor_divide" or sx == sy]
+
+
 def _convert_cases() -> list[Case]:
     # convert is linear, so a large step is exact; it keeps float32 rounding out of the
     # finite differences of an f64 -> f32 cast.
@@ -335,7 +349,7 @@ def _special_cases() -> list[Case]:
     return special_cases()
 
 
-CASES: list[Case] = (_elementwise_cases() + _select_cases() + _convert_cases()
+CASES: list[Case] = (_elementwise_cases() + _select_cases() + _division_cases() + _convert_cases()
                      + _nondiff_cases() + _reduce_cases() + _shape_cases() + _index_cases()
                      + _matmul_cases() + _conv_cases() + _linalg_cases()
                      + _special_cases()

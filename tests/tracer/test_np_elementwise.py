@@ -116,3 +116,35 @@ def test_rounding_matches_numpy(values: list[float], decimals: int) -> None:
     x = np.array(values)
     check_values(lambda x: [np.rint(x), np.round(x, decimals), np.trunc(x), np.fmod(x, 0.75),
                             np.mod(x, -1.25)], x, rtol=1e-12, atol=1e-9)
+
+
+def test_floor_divide_and_remainders_are_numpys() -> None:
+    """//, %, fmod and divmod as numpy computes them, not through floor(x / y): 1.0 // 0.1 is
+    9.0 (floor(1.0 / 0.1) is 10), int64 beyond 2**53 stays exact, and a zero divisor gives
+    numpy's 0 (integers) or inf/NaN (floats). Both the first (plain Python) and later
+    (compiled) calls."""
+    a = np.array([1.0, -7.5, 2.0**60, 5.0, -1.0, 0.0, -0.0, 7.0])
+    b = np.array([0.1, 2.0, 3.0, 0.0, 0.1, 5.0, -5.0, -2.0])
+    i = np.array([2**62 + 1, -7, 5, 0, -2**40 - 3, 7])
+    j = np.array([3, 2, 0, 0, 7, -2])
+
+    def f(x, y):
+        return x // y, x % y, np.floor_divide(x, y), np.remainder(x, y), *np.divmod(x, y), \
+            *divmod(x, y)
+
+    jitted = adjit.jit(f)
+    with np.errstate(all="ignore"):
+        for x, y in ((a, b), (i, j), (a[:6], np.float64(0.1)), (7, j)):
+            want = f(x, y)
+            for _ in range(2):
+                got = jitted(x, y)
+                for g, w in zip(got, want, strict=True):
+                    assert np.asarray(g).dtype == np.asarray(w).dtype
+                    np.testing.assert_array_equal(g, w)
+        got = adjit.jit(np.fmod)(a, b)
+        np.testing.assert_array_equal(got, np.fmod(a, b))
+    # the gradients are the true quotient's: d(x % y)/dy = -(x // y), exactly
+    gx, gy = adjit.grad(lambda x, y: np.sum(x % y), argnums=(0, 1))(a[:3], b[:3])
+    np.testing.assert_array_equal(gy, -(a[:3] // b[:3]))
+    gy = adjit.grad(lambda y: np.sum(np.fmod(a[:3], y)))(b[:3])
+    np.testing.assert_allclose(gy, -np.trunc((a[:3] - np.fmod(a[:3], b[:3])) / b[:3]), rtol=1e-15)

@@ -20,8 +20,11 @@ from adjit.ir.builder import emit_multi
 from adjit.ir.primitive import PRIMS
 
 
-def batch(g: Graph, batched: Sequence[bool], size: int) -> Graph:
-    """g over a leading batch axis of length `size` on the inputs flagged in `batched`."""
+def batch(g: Graph, batched: Sequence[bool], size: int,
+          outputs_batched: list[bool] | None = None) -> Graph:
+    """g over a leading batch axis of length `size` on the inputs flagged in `batched`. Every
+    output gets the batch axis (broadcast where it does not depend on a batched input);
+    `outputs_batched`, when given, is filled with whether each one depends on one."""
     inputs = [Var(v.type.with_shape((size,) + v.shape), v.name) if b else Var(v.type, v.name)
               for v, b in zip(g.inputs, batched, strict=True)]
     env: dict[int, tuple[Value, bool]] = {id(v): (n, b) for v, n, b in
@@ -45,6 +48,8 @@ def batch(g: Graph, batched: Sequence[bool], size: int) -> Graph:
         outputs = []
         for o in g.outputs:
             v, is_batched = read(o)
+            if outputs_batched is not None:
+                outputs_batched.append(is_batched)
             outputs.append(v if is_batched else ops.broadcast_to(v, (size,) + o.shape,
                                                                  o.dtype))
     return b.graph(f"{g.name}_vmap", tuple(inputs), tuple(outputs),

@@ -490,7 +490,21 @@ def _recorded_backward(graph: Graph, wrt: Sequence[int], also: Sequence[Any],
 
     args = (*externals, *[Tensor(s, _array=True) for s in seeds])
     result = apply(run, args, name="BackwardBackward0")
-    return list(result) if isinstance(result, tuple) else [result]
+    grads = list(result) if isinstance(result, tuple) else [result]
+    # A gradient that depends on no tensor requiring grad (that of a linear function) is a
+    # constant: PyTorch returns it with requires_grad=False, so does this.
+    live = _depends_on(joint, [isinstance(a, Tensor) and a.requires_grad for a in args])
+    return [g.detach() if isinstance(g, Tensor) and not live[n_out + k] else g
+            for k, g in enumerate(grads)]
+
+
+def _depends_on(g: Graph, flagged: Sequence[bool]) -> list[bool]:
+    """For each output of g, whether it depends on an input flagged in `flagged`."""
+    hot = {id(v) for v, f in zip(g.inputs, flagged, strict=True) if f}
+    for eqn in g.eqns:  # (a control-flow equation: each output from all its inputs)
+        if any(id(v) in hot for v in eqn.inputs):
+            hot.update(id(o) for o in eqn.outputs)
+    return [id(o) in hot for o in g.outputs]
 
 
 def inspect_tensor(t: Tensor) -> Any:

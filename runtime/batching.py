@@ -33,24 +33,47 @@ def _axes_per_argument(in_axes: Any, n: int) -> tuple[Any, ...]:
     return (in_axes,) * n
 
 
-def _prefix_axes(spec: Any, x: Any, where: str) -> list[Any]:
-    """The axis of each leaf of argument x (in pytree.flatten's order) from its in_axes
-    entry: None or an int for all of them, or a structure matching x's (a prefix of it, as
-    JAX has it: a dict of axes for a dict argument)."""
+def _prefix_axes(spec: Any, x: Any, where: str, what: str = "in_axes") -> list[Any]:
+    """The axis of each leaf of x (an argument, or the result; in pytree.flatten's order)
+    from its in_axes (out_axes) entry: None or an int for all of them, or a structure
+    matching x's (a prefix of it, as JAX has it: a dict of axes for a dict)."""
     if spec is None or (isinstance(spec, int) and not isinstance(spec, bool)):
         return [spec] * len(pytree.flatten(x)[0])
     if isinstance(spec, dict) and isinstance(x, dict):
         if set(spec) != set(x):
-            raise TraceError(f"vmap: in_axes{where} has keys {sorted(spec)} for a dict with "
+            raise TraceError(f"vmap: {what}{where} has keys {sorted(spec)} for a dict with "
                              f"keys {sorted(x)}", loc=user_loc(5))
         keys = sorted(x, key=pytree._sort_key)
-        return [a for k in keys for a in _prefix_axes(spec[k], x[k], f"{where}[{k!r}]")]
+        return [a for k in keys for a in _prefix_axes(spec[k], x[k], f"{where}[{k!r}]", what)]
     if isinstance(spec, (tuple, list)) and isinstance(x, (tuple, list)) and len(spec) == len(x):
         return [a for k, (s, c) in enumerate(zip(spec, x, strict=True))
-                for a in _prefix_axes(s, c, f"{where}[{k}]")]
-    raise TraceError(f"vmap: in_axes{where} is {spec!r}, which does not match the argument's "
+                for a in _prefix_axes(s, c, f"{where}[{k}]", what)]
+    whose = "argument's" if what == "in_axes" else "result's"
+    raise TraceError(f"vmap: {what}{where} is {spec!r}, which does not match the {whose} "
                      f"structure ({type(x).__name__})", loc=user_loc(5),
-                     hint="give None, an int, or a structure like the argument's")
+                     hint=f"give None, an int, or a structure like the {whose}")
+
+
+def _place_outputs(outs: list[Tracer], batched: list[bool], out_axes: Any, tree: Any) -> Any:
+    """The results with their batch axis at out_axes (an int, None, or a prefix of the
+    result's structure, as JAX's): None takes a result that does not depend on the mapped
+    arguments as it is, and refuses one that does."""
+    axes = _prefix_axes(out_axes, pytree.unflatten(tree, list(range(len(outs)))), "",
+                        "out_axes")
+    placed = []
+    for k, (o, b, ax) in enumerate(zip(outs, batched, axes, strict=True)):
+        if ax is None:
+            if b:
+                raise TraceError(f"vmap: out_axes is None for result {k}, which depends on "
+                                 "the mapped arguments", loc=user_loc(4),
+                                 hint="give that result an axis in out_axes (0 stacks it)")
+            placed.append(o[0])
+        elif not -o.ndim <= ax < o.ndim:
+            raise TraceError(f"vmap: out_axes {ax} is out of range for result {k}, which has "
+                             f"{o.ndim - 1} dimensions before batching", loc=user_loc(4))
+        else:
+            placed.append(o if ax % o.ndim == 0 else moveaxis(o, 0, ax))
+    return pytree.unflatten(tree, placed)
 
 
 def traced_vmap(fun: Callable[..., Any], in_axes: Any, out_axes: Any,
@@ -100,18 +123,16 @@ def traced_vmap(fun: Callable[..., Any], in_axes: Any, out_axes: Any,
     values = [_t(x).val for x, st in zip(leaves, flat_static, strict=True) if not st]
     flags = [m for m, st in zip(mapped, flat_static, strict=True) if not st]
     flags += [False] * len(traced.free)
-    g = batch(traced.graph, flags, size)
+    outputs_batched: list[bool] = []
+    g = batch(traced.graph, flags, size, outputs_batched)
     outs = [Tracer(v) for v in inline(g, values + list(traced.free))][:traced.n_outputs]
-    outs = [o if out_axes in (0, None) else moveaxis(o, 0, out_axes) for o in outs]
-    return pytree.unflatten(traced.out_tree, outs)
+    return _place_outputs(outs, outputs_batched[:traced.n_outputs], out_axes, traced.out_tree)
 
 
 def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0, *,
          target: str = "cpu") -> Callable[..., Any]:
     """`fun` mapped over axis `in_axes` of its arguments (see the module docstring);
     `target` as for `adjit.grad`."""
-    if not isinstance(out_axes, int):
-        raise TraceError("vmap: out_axes must be an int", loc=user_loc(2))
     key = f"vmap{in_axes!r}{out_axes!r}"
 
     @functools.wraps(fun)

@@ -97,7 +97,7 @@ class Function:
         node.custom = run_backward
         for i, r in enumerate(results):
             if r.dtype.kind in "fc" and id(outs[i]) not in ctx.non_differentiable:
-                r.grad_fn, r._out, r.requires_grad = node, i, True
+                r.grad_fn, r._out, r._rg = node, i, True
         return pytree.unflatten(tree, results)
 
 

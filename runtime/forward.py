@@ -156,10 +156,10 @@ def jacobian(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
 
 def hessian(fun: Callable[..., Any], argnums: int | Sequence[int] = 0, *,
             target: str = "cpu") -> Callable[..., Any]:
-    """The Hessian of a scalar function: forward over reverse (jacfwd of grad)."""
-    from .api import grad
-
-    return jacfwd(grad(fun, argnums), argnums, target=target)
+    """The Hessian: forward over reverse (jacfwd of jacrev), as JAX defines it, so a function
+    with an array (or pytree) output has one Hessian block per output element (shape
+    out.shape + x.shape + x.shape); for a scalar output jacrev is grad."""
+    return jacfwd(jacrev(fun, argnums, target=target), argnums, target=target)
 
 
 def _jacobian(fun: Callable[..., Any], argnums: int | Sequence[int], body: Callable[..., Any],

@@ -224,7 +224,7 @@ def _record_flat(fn: Callable[..., Any], args: tuple[Any, ...], name: str | None
     # one float result: what Tensor(values[0], _array=True) and Node(...) would make
     r = _new(Tensor)
     r._np, r.grad, r._out, r._hooks, r._retain = values[0], None, 0, _NO_HOOKS, False
-    r._version, r._acc, r._base, r.requires_grad = [0], None, None, True
+    r._version, r._acc, r._base, r._rg = [0], None, None, True
     node = _new(Node)
     node.id, node._name, node.graph, node.edges = next(_NODE_IDS), found.bname, found.graph, edges
     node.freed, node.custom, node.values = False, None, values
@@ -321,7 +321,7 @@ def _results(found: _Op, edges: list[Any], values: tuple[np.ndarray, ...]) -> An
     node.values = values
     for i, (r, is_float) in enumerate(zip(results, found.floats, strict=True)):
         if is_float:
-            r.grad_fn, r._out, r.requires_grad = node, i, True
+            r.grad_fn, r._out, r._rg = node, i, True
     if found.out_tree is None:  # one result (pytree's LEAF)
         return results[0]
     return pytree.unflatten(found.out_tree, results)
@@ -416,7 +416,7 @@ def _fresh(arr: np.ndarray) -> Tensor:
     run eagerly is made here)."""
     t = _new(Tensor)
     t._np, t.grad, t.grad_fn, t._out, t._hooks, t._retain = arr, None, None, 0, _NO_HOOKS, False
-    t._version, t._acc, t._base, t.requires_grad = [0], None, None, False
+    t._version, t._acc, t._base, t._rg = [0], None, None, False
     return t
 
 

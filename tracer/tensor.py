@@ -247,7 +247,7 @@ class Tensor:
     """A numpy array that records, PyTorch-style, the operations needing its gradient."""
 
     __array_priority__ = 2000
-    __slots__ = ("_np", "requires_grad", "grad", "grad_fn", "_out", "_hooks", "_retain",
+    __slots__ = ("_np", "_rg", "grad", "grad_fn", "_out", "_hooks", "_retain",
                  "_version", "_acc", "_base", "__weakref__")
 
     def __init__(self, data: Any, requires_grad: bool = False, *, _array: bool = False) -> None:
@@ -269,7 +269,7 @@ class Tensor:
         # methods, tracer/tensor_methods.py `_view`): a recorded view is a copy, so an
         # in-place operation on it is written back, recorded, as PyTorch's view would see it
         self._base: tuple[Any, Callable[[Tensor, Tensor], Any]] | None = None
-        self.requires_grad = False
+        self._rg = False
         if requires_grad:
             self.requires_grad_(True)
 
@@ -320,7 +320,7 @@ class Tensor:
         return t
 
     def detach_(self) -> Tensor:
-        self.grad_fn, self.requires_grad = None, False
+        self.grad_fn, self._rg = None, False
         return self
 
     def numpy(self) -> np.ndarray:
@@ -384,8 +384,18 @@ class Tensor:
         if requires_grad and self._np.dtype.kind not in "fc":
             raise RuntimeError("only Tensors of floating point or complex dtype can require "
                                "gradients")
-        self.requires_grad = bool(requires_grad)
+        self._rg = bool(requires_grad)
         return self
+
+    # A property, so that `x.requires_grad = True` is checked as requires_grad_() is (an integer
+    # tensor cannot require gradients; a non-leaf cannot stop requiring them), as in PyTorch.
+    @property
+    def requires_grad(self) -> bool:
+        return self._rg
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        self.requires_grad_(bool(value))
 
     def _accumulator(self) -> AccumulateGrad:
         if self._acc is None:
@@ -456,7 +466,7 @@ class Tensor:
         self._np[...] = result
         self._version[0] += 1
         if new.grad_fn is not None:
-            self.grad_fn, self._out, self.requires_grad = new.grad_fn, new._out, True
+            self.grad_fn, self._out, self._rg = new.grad_fn, new._out, True
             # the node's output is now this tensor
             new.grad_fn.outputs[new._out] = weakref.ref(self)
         if self._base is not None:  # a view: its tensor changes too (and its own base)

@@ -584,3 +584,36 @@ def test_inspect_a_recorded_loss() -> None:
     assert "def " in ins.source
     with pytest.raises(adjit.TraceError, match="recorded graph"):
         adjit.inspect(adjit.ones(2))
+
+
+def test_requires_grad_assignment_is_checked_as_requires_grad_() -> None:
+    """`x.requires_grad = True` on an integer tensor fails at once, as in PyTorch (it was
+    accepted and failed later, far from the cause); on a non-leaf, False is refused."""
+    i = adjit.tensor([1, 2, 3])
+    with pytest.raises(RuntimeError, match="floating point"):
+        i.requires_grad = True
+    assert not i.requires_grad
+    x = adjit.tensor([1.0, 2.0])
+    x.requires_grad = True
+    y = x * 2
+    with pytest.raises(RuntimeError, match="leaf"):
+        y.requires_grad = False
+    y.requires_grad = True  # a no-op, as in PyTorch
+    x.requires_grad = False
+    assert not (x * 2).requires_grad
+
+
+def test_create_graph_gradients_of_linear_functions_are_constants() -> None:
+    """The gradient of a linear function does not depend on its input: with
+    create_graph=True PyTorch returns it with requires_grad=False, and so does adjit; a
+    nonlinear one keeps its graph to the third derivative."""
+    x = adjit.tensor([1.0, 2.0], requires_grad=True)
+    (g,) = autograd.grad((2 * x).sum(), x, create_graph=True)
+    assert not g.requires_grad and g.grad_fn is None
+    np.testing.assert_array_equal(g.numpy(), [2.0, 2.0])
+    (g,) = autograd.grad((x ** 3).sum(), x, create_graph=True)
+    (g2,) = autograd.grad(g.sum(), x, create_graph=True)
+    (g3,) = autograd.grad(g2.sum(), x, create_graph=True)
+    assert g2.requires_grad and not g3.requires_grad
+    np.testing.assert_array_equal(g2.detach().numpy(), [6.0, 12.0])
+    np.testing.assert_array_equal(g3.numpy(), [6.0, 6.0])

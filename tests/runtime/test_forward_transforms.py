@@ -150,3 +150,19 @@ def test_jacobians_and_hessians_of_pytrees_have_jax_structure() -> None:
         np.testing.assert_allclose(J[0][1], np.outer(np.sin(x), np.ones(2)), rtol=1e-12)
         assert J[1][0].shape == (2, 3, 3) and J[1][1].shape == (2, 3, 2)
         np.testing.assert_allclose(J[1][1][:, :, 0], np.outer([1, 0], x), rtol=1e-12)
+
+
+def test_hessian_of_an_array_valued_function_has_one_block_per_output() -> None:
+    """hessian is jacfwd(jacrev(f)) as in JAX: out.shape + x.shape + x.shape, and a pytree
+    result gives one Hessian per leaf."""
+    x = np.array([1.0, 2.0, 0.5])
+    h = adjit.hessian(lambda x: x ** 3)(x)
+    want = np.zeros((3, 3, 3))
+    for i in range(3):
+        want[i, i, i] = 6 * x[i]
+    np.testing.assert_allclose(h, want)
+    hs = adjit.hessian(lambda x: (np.sin(x[0]) * x, np.sum(x ** 4)))(x)
+    assert hs[0].shape == (3, 3, 3)
+    np.testing.assert_allclose(hs[1], np.diag(12 * x ** 2))
+    np.testing.assert_allclose(hs[0][1, 0, 1], np.cos(x[0]))
+    np.testing.assert_allclose(hs[0][0, 0, 0], 2 * np.cos(x[0]) - x[0] * np.sin(x[0]))

@@ -36,6 +36,32 @@ def test_out_axes_and_pytrees() -> None:
     np.testing.assert_allclose(got, want)
 
 
+def test_out_axes_per_result_as_jax() -> None:
+    """out_axes a prefix of the result's structure (JAX's): an int per result, negative
+    counts from the end, None for a result that does not depend on the mapped arguments
+    (and an error for one that does)."""
+    w = RNG.normal(size=4)
+
+    def f(x, w):
+        return x * 2, {"s": x.sum(), "w": w * 3}
+
+    got = adjit.vmap(f, in_axes=(0, None), out_axes=(-1, {"s": 0, "w": None}))(X, w)
+    np.testing.assert_allclose(got[0], np.moveaxis(X * 2, 0, -1))
+    np.testing.assert_allclose(got[1]["s"], X.sum(axis=(1, 2)))
+    np.testing.assert_allclose(got[1]["w"], w * 3)
+    assert got[1]["w"].shape == (4,)
+    with pytest.raises(adjit.TraceError, match="out_axes is None for result 0"):
+        adjit.vmap(f, in_axes=(0, None), out_axes=None)(X, w)
+    with pytest.raises(adjit.TraceError, match="does not match the result's structure"):
+        adjit.vmap(f, in_axes=(0, None), out_axes=(0, 1, 2))(X, w)
+    # composed: the gradient through a result placed at axis 1
+    g = adjit.grad(lambda x: adjit.vmap(f, in_axes=(0, None), out_axes=(1, 0))(x, w)[0][:, 1]
+                   .sum())(X)
+    want = np.zeros_like(X)
+    want[1] = 2.0
+    np.testing.assert_allclose(g, want)
+
+
 def _loss(p, x, y):
     h = np.tanh(x @ p["W1"] + p["b1"])
     return np.sum((h @ p["W2"] - y) ** 2)

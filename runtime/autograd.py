@@ -463,8 +463,13 @@ def specialize(graph: Graph, wrt: Sequence[int], also: Sequence[Any],
     needs them (`spec.stages.fed` says which), not computed again."""
     positions = {id(o): (i, j) for i, e in enumerate(graph.eqns)
                  for j, o in enumerate(e.outputs)}
+    positions.update((id(v), ("input", k)) for k, v in enumerate(graph.inputs))
+    # `given` is in the key: one text can come from different node boundaries (log_softmax
+    # then nll_loss recorded as two nodes, or cross_entropy as one), and `stages.fed` indexes
+    # the given values of the graph it was built for
     key = (graph.format(locs=False), tuple(wrt),
-           tuple(positions.get(id(a), ("input", id(a))) for a in also))
+           tuple(positions.get(id(a), ("other", id(a))) for a in also),
+           tuple(positions.get(id(v), ("other", id(v))) for v in given))
     spec = _CACHE.get(key)
     if spec is None:
         traced = Traced(graph, None, tuple(False for _ in graph.inputs))

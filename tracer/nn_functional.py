@@ -246,31 +246,66 @@ def _reduce(loss: Any, reduction: str, count: Any = None) -> Any:
 
 
 def cross_entropy(logits: Any, target: Any, reduction: str = "mean",
-                  ignore_index: int = -100) -> Any:
-    """The negative log-likelihood of log_softmax(logits) over the classes (axis 1).
-    `target`: class indices (N,) or (N, d1, ...) of an integer dtype, or class probabilities
-    of the logits' shape. With indices, 'mean' averages over the targets not equal to
-    `ignore_index`."""
-    logits, target = _array(logits), _array(target)
+                  ignore_index: int = -100, weight: Any = None,
+                  label_smoothing: float = 0.0) -> Any:
+    """The negative log-likelihood of log_softmax(logits) over the classes (axis 1), as
+    PyTorch's cross_entropy: `target` holds class indices (N,) or (N, d1, ...) of an integer
+    dtype, or class probabilities of the logits' shape; see `nll_loss`."""
+    logits = _array(logits)
     if len(logits.shape) == 1:  # one sample without a batch axis: (C,) and a 0-d target
+        target = _array(target)
         out = cross_entropy(np.expand_dims(logits, 0), np.expand_dims(target, 0), reduction,
-                            ignore_index)
+                            ignore_index, weight, label_smoothing)
         return out[0] if reduction == "none" else out
-    logp = log_softmax(logits, dim=1)
+    return nll_loss(log_softmax(logits, dim=1), target, reduction, ignore_index, weight,
+                    label_smoothing)
+
+
+def nll_loss(logp: Any, target: Any, reduction: str = "mean", ignore_index: int = -100,
+             weight: Any = None, label_smoothing: float = 0.0) -> Any:
+    """PyTorch's nll_loss on log-probabilities `logp` (N, C, d1, ...), with its cross_entropy's
+    label smoothing. Class indices: sample n's loss is -w[t_n] logp[n, t_n] (0 where t_n is
+    `ignore_index`); 'mean' divides the sum by the sum of the weights w[t_n] of the kept
+    samples (their count without `weight`). Label smoothing e mixes in e/C times the
+    w-weighted sum of -logp over the classes, reduced the same way. Class probabilities:
+    smoothed to t (1 - e) + e/C, and 'mean' divides by the number of samples."""
+    logp, target = _array(logp), _array(target)
+    if len(logp.shape) == 1:
+        out = nll_loss(np.expand_dims(logp, 0), np.expand_dims(target, 0), reduction,
+                       ignore_index, weight, label_smoothing)
+        return out[0] if reduction == "none" else out
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', not {reduction!r}")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+    n_classes = logp.shape[1]
+    per_class = (n_classes,) + (1,) * (len(logp.shape) - 2)  # w broadcast along axis 1
+    if weight is not None and tuple(_array(weight).shape) != (n_classes,):
+        raise ValueError(f"weight must have one entry per class ({n_classes}), got shape "
+                         f"{tuple(_array(weight).shape)}")
+    w = None if weight is None else np.reshape(_array(weight), per_class)
+    weighted = logp if w is None else logp * w
     if np.dtype(target.dtype).kind == "f":
-        return _reduce(-np.sum(target * logp, axis=1), reduction)
-    n_classes = logits.shape[1]
+        if label_smoothing:
+            target = target * (1.0 - label_smoothing) + label_smoothing / n_classes
+        return _reduce(-np.sum(target * weighted, axis=1), reduction)
     if not _traced(target) and np.any((target != ignore_index)
                                       & ((target < 0) | (target >= n_classes))):
-        raise IndexError(f"cross_entropy: a target is outside [0, {n_classes})")
-    classes = np.arange(n_classes).reshape((n_classes,) + (1,) * (len(target.shape) - 1))
-    # an ignored target picks nothing, also when ignore_index is a class (0 <= it < C)
-    onehot = (np.expand_dims(target, 1) == classes) & np.expand_dims(target != ignore_index, 1)
-    picked = -np.sum(np.where(onehot, logp, 0), axis=1)
-    if reduction != "mean":
-        return _reduce(picked, reduction)
+        raise IndexError(f"nll_loss: a target is outside [0, {n_classes})")
+    classes = np.arange(n_classes).reshape(per_class)
     kept = target != ignore_index
-    return np.sum(picked) / np.sum(kept).astype(logp.dtype)
+    # an ignored target picks nothing, also when ignore_index is a class (0 <= it < C)
+    onehot = (np.expand_dims(target, 1) == classes) & np.expand_dims(kept, 1)
+    picked = -np.sum(np.where(onehot, weighted, 0), axis=1)
+    # the denominator of 'mean': the kept samples' weights, or their count
+    total = (np.sum(kept).astype(logp.dtype) if w is None else
+             np.sum(np.where(onehot, w, 0)).astype(logp.dtype))
+    loss = np.sum(picked) / total if reduction == "mean" else _reduce(picked, reduction)
+    if not label_smoothing:
+        return loss
+    smooth = np.where(kept, -np.sum(weighted, axis=1), 0)
+    smooth = np.sum(smooth) / total if reduction == "mean" else _reduce(smooth, reduction)
+    return (1.0 - label_smoothing) * loss + smooth * (label_smoothing / n_classes)
 
 
 def mse_loss(x: Any, y: Any, reduction: str = "mean") -> Any:
@@ -280,4 +315,4 @@ def mse_loss(x: Any, y: Any, reduction: str = "mean") -> Any:
 
 
 __all__ = ["adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "conv2d", "cross_entropy",
-           "linear", "log_softmax", "max_pool2d", "mse_loss", "relu", "softmax"]
+           "linear", "log_softmax", "max_pool2d", "mse_loss", "nll_loss", "relu", "softmax"]

@@ -198,36 +198,22 @@ def flatten(input: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
 def cross_entropy(input: Any, target: Any, weight: Any = None, size_average: Any = None,
                   ignore_index: int = -100, reduce: Any = None, reduction: str = "mean",
                   label_smoothing: float = 0.0) -> Any:
-    """`-log_softmax(input)[i, target[i]]` over the class axis 1, averaged over the targets
-    not equal to `ignore_index` (`reduction="mean"`), summed, or per sample; `target` holds
-    class indices, or class probabilities of the input's shape."""
-    if weight is not None or label_smoothing:
-        raise NotImplementedError("cross_entropy: weight and label_smoothing are not "
-                                  "supported")
+    """`-log_softmax(input)[i, target[i]]` over the class axis 1, weighted by `weight` per
+    class, averaged over the targets not equal to `ignore_index` (`reduction="mean"`, by the
+    sum of their weights), summed, or per sample, with `label_smoothing` as PyTorch's;
+    `target` holds class indices, or class probabilities of the input's shape."""
     _check_reduction(reduction)
     return _dispatch(_nf.cross_entropy, "NllLossBackward0", (input, target),
-                     {"reduction": reduction, "ignore_index": ignore_index})
+                     {"reduction": reduction, "ignore_index": ignore_index, "weight": weight,
+                      "label_smoothing": label_smoothing})
 
 
 def nll_loss(input: Any, target: Any, weight: Any = None, size_average: Any = None,
              ignore_index: int = -100, reduce: Any = None, reduction: str = "mean") -> Any:
-    if weight is not None or ignore_index != -100:
-        raise NotImplementedError("nll_loss: weight and ignore_index are not supported")
+    """The negative log-likelihood of log-probabilities `input` (N, C, ...), as PyTorch's."""
     _check_reduction(reduction)
-    return _dispatch(_nll_loss, "NllLossBackward0", (input, target), {"reduction": reduction})
-
-
-def _nll_loss(logp: Any, target: Any, reduction: str) -> Any:
-    if logp.ndim == 1:
-        picked = -np.take_along_axis(logp, np.reshape(target, (1,)), axis=0)[0]
-        return picked
-    picked = -np.take_along_axis(logp, np.expand_dims(target, 1), axis=1)
-    picked = np.squeeze(picked, axis=1)
-    if reduction == "mean":
-        return np.mean(picked)
-    if reduction == "sum":
-        return np.sum(picked)
-    return picked
+    return _dispatch(_nf.nll_loss, "NllLossBackward0", (input, target),
+                     {"reduction": reduction, "ignore_index": ignore_index, "weight": weight})
 
 
 def mse_loss(input: Any, target: Any, size_average: Any = None, reduce: Any = None,

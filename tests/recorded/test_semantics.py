@@ -617,3 +617,21 @@ def test_create_graph_gradients_of_linear_functions_are_constants() -> None:
     assert g2.requires_grad and not g3.requires_grad
     np.testing.assert_array_equal(g2.detach().numpy(), [6.0, 12.0])
     np.testing.assert_array_equal(g3.numpy(), [6.0, 6.0])
+
+
+def test_one_backward_text_from_different_node_boundaries() -> None:
+    """log_softmax then nll_loss (two recorded nodes) and cross_entropy (one) give the same
+    joint graph text, but feed the backward different node outputs: the second must not
+    reuse the first's compiled backward (it indexed values that were not there)."""
+    import adjit.nn.functional as F
+
+    x = np.random.default_rng(0).normal(size=(6, 4))
+    t = adjit.tensor(np.array([0, 2, 1, 3, 2, 0]))
+    w = adjit.tensor(np.array([1.0, 2.0, 0.5, 1.5]))
+    for reduction in ("mean", "sum"):
+        a = adjit.tensor(x, requires_grad=True)
+        F.nll_loss(F.log_softmax(a, dim=1), t, weight=w, ignore_index=2,
+                   reduction=reduction).backward()
+        b = adjit.tensor(x, requires_grad=True)
+        F.cross_entropy(b, t, weight=w, ignore_index=2, reduction=reduction).backward()
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-14)

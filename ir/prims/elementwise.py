@@ -323,8 +323,9 @@ for _name, _code, _fn, _jvp, _vjp in (
         ("floor_divide", "({x} // {y})", np.floor_divide, lambda ts, x, y, out: None,
          _floor_divide_vjp),
         ("mod", "({x} % {y})", np.remainder, _mod_jvp, _mod_vjp),
-        # C's fmod (the sign of x), floats only: numba's math.fmod is llvm's frem
-        ("fmod", "math.fmod({x}, {y})", np.fmod, _fmod_jvp, _fmod_vjp)):
+        # C's fmod (the sign of x), floats only. np.fmod, not math.fmod: numba's CPU target
+        # has no math.fmod, and Python's raises at y = 0 where numpy gives NaN
+        ("fmod", "np.fmod({x}, {y})", np.fmod, _fmod_jvp, _fmod_vjp)):
     register(Primitive(_name, ELEMENTWISE, shape=broadcast_rule, impl=_quiet(_fn), jvp=_jvp,
                        vjp=_vjp, code=_code, args=("x", "y"),
                        scalar=ScalarCode(int_closed=_name != "fmod"),

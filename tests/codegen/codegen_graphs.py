@@ -153,7 +153,7 @@ def _unary(name: str) -> Callable[[Mk, str], list]:
 
 def _binary(name: str) -> Callable[[Mk, str], list]:
     def case(mk: Mk, dt: str) -> list:
-        kind = "pos" if name in ("pow", "div") else "normal"
+        kind = "pos" if name in ("pow", "div", "floor_divide", "mod", "fmod") else "normal"
         x, y = mk((3, 4), dt, kind), mk((4,), dt, kind)
         col = mk((3, 1), dt, kind)
         return [ops.ew(name, x, y), ops.ew(name, col, x), ops.ew(name, y, 1.5)]
@@ -381,7 +381,7 @@ ELEMENTWISE_UNARY = ("neg", "exp", "exp2", "expm1", "log", "log2", "log10", "log
                      "arcsinh", "arccosh", "arctanh",
                      "logistic", "abs", "sign", "floor", "relu")
 ELEMENTWISE_BINARY = ("add", "sub", "mul", "div", "pow", "arctan2", "maximum", "minimum",
-                      "logaddexp")
+                      "logaddexp", "floor_divide", "mod", "fmod")
 
 PRIM_CASES: dict[str, Callable[[Mk, str], list]] = {
     **{n: _unary(n) for n in ELEMENTWISE_UNARY},

@@ -273,8 +273,10 @@ def test_log_special_values() -> None:
     assert str(fm.expm1(-0.0)) == "-0.0" and fm.expm1(-np.inf) == -1.0
 
 
+# (sin and cos take the same float32 path, widened to the float64 code and rounded once:
+# their Payne-Hanek reduction is the slowest code here to compile, ~10 s per dtype)
 @needs_long_double
-@pytest.mark.parametrize("name", list(BOUND))
+@pytest.mark.parametrize("name", [n for n in BOUND if n not in ("sin", "cos")])
 def test_unary_float32(name: str, kernels) -> None:
     """float32: through float64 and rounded once: within 1 ulp of float32."""
     rng = np.random.default_rng(2)

@@ -172,7 +172,7 @@ def test_compiled_complex64_stays_complex64() -> None:
     z = Z.astype(np.complex64)
     val, grad = adjit.value_and_grad(lambda z: _loss(z, np.float32))(z)
     assert np.asarray(val).dtype == np.float32 and grad.dtype == np.complex64
-    want_val, want = adjit.value_and_grad(_loss)(Z)
+    want_val, want = _loss(Z), _plain_grad(Z)  # (the interpreter: one compile less)
     np.testing.assert_allclose(val, want_val, rtol=1e-4)
     np.testing.assert_allclose(grad, want, rtol=2e-3, atol=2e-3)
     outs = adjit.jit(lambda z, a: (*LA.eig(z), *LA.eig(a), *LA.eigh(z), *LA.svd(z),

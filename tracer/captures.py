@@ -246,6 +246,8 @@ class _Walker:
         wrapped = getattr(fn, "__wrapped__", None)  # a wrapper (functools.wraps): what it runs
         if wrapped is not None and callable(wrapped) and wrapped is not fn:
             self.function(wrapped, prefix)
+        for rule in _rule_functions(fn):  # a custom_vjp / custom_jvp: its rules' state too
+            self.function(rule, prefix)
         if isinstance(fn, types.MethodType):
             self.function(fn.__func__, prefix)
             self._root(fn.__self__, "self")
@@ -333,6 +335,14 @@ class _Walker:
             self.nodes.append(Node(parent, get, step, name))
             self.function(v.fun, name)
             return
+        rules = _rule_functions(v)
+        if rules:  # adjit.custom_vjp / custom_jvp: what its function and rules read
+            self.nodes.append(Node(parent, get, step, name))
+            for f in rules:
+                if not isinstance(f, types.FunctionType) or f.__module__ == module or \
+                        f.__globals__.get("__name__") == module:
+                    self.function(f, name)
+            return
         t = type(v)
         if isinstance(v, Tensor):  # a recorded tensor (an nn.Parameter): read its array
             self.nodes.append(Node(parent, lambda p, g=get: _array_of(g(p)), step, name))
@@ -385,6 +395,29 @@ def _global_names(code: types.CodeType) -> list[str]:
         if isinstance(c, types.CodeType):
             out.extend(_global_names(c))
     return list(dict.fromkeys(out))
+
+
+def _rule_functions(v: Any) -> list[Any]:
+    """The functions of an `adjit.custom_vjp` (fun, fwd, bwd), a `custom_jvp` (fun, rule) or
+    an `adjit.autograd.Function` subclass (its forward, backward and other methods): traced
+    where they are called, so the arrays they capture are read at every call like the traced
+    function's own."""
+    from adjit.runtime.custom import Function
+
+    from .custom_jvp import custom_jvp
+    from .custom_rules import custom_vjp
+
+    if isinstance(v, custom_vjp):
+        fns = [v.fun, v.fwd, v.bwd]
+    elif isinstance(v, custom_jvp):
+        fns = [v.fun, v.rule]
+    elif isinstance(v, type) and issubclass(v, Function) and v is not Function:
+        fns = [getattr(a, "__func__", a) for k in v.__mro__[:v.__mro__.index(Function)]
+               for a in vars(k).values()]
+        return [f for f in fns if isinstance(f, types.FunctionType)]
+    else:
+        return []
+    return [f for f in fns if callable(f)]
 
 
 def _array_of(v: Any) -> Any:

@@ -302,7 +302,8 @@ class _Walker:
             if isinstance(c, types.CodeType):
                 self._names_of(c)
 
-    def _class_names(self, cls: type) -> None:
+    def _class_names(self, cls: type, module: str) -> None:
+        methods = []
         for klass in cls.__mro__:
             if id(klass) in self.seen_classes or klass.__module__.split(".")[0] in _SKIP_MODULES:
                 continue
@@ -313,6 +314,11 @@ class _Walker:
                 code = getattr(f, "__code__", None)
                 if isinstance(code, types.CodeType):
                     self._names_of(code)
+                    if isinstance(f, types.FunctionType) and _followed(f, module):
+                        methods.append(f)
+        # what the user's methods read besides self: their module's globals, their cells
+        for f in methods:
+            self.function(f, cls.__name__)
 
     # the walk
     def _add(self, parent: int, get: Callable[[Any], Any], step: tuple[str, Any], name: str,
@@ -327,8 +333,7 @@ class _Walker:
             return
         if isinstance(v, types.FunctionType):
             self.nodes.append(Node(parent, get, step, name))
-            if v.__module__ == module or getattr(v, "__globals__", None) is not None and \
-                    v.__globals__.get("__name__") == module:
+            if _followed(v, module):
                 self.function(v, name)
             return
         if hasattr(v, "specializations") and callable(getattr(v, "fun", None)):
@@ -339,8 +344,7 @@ class _Walker:
         if rules:  # adjit.custom_vjp / custom_jvp: what its function and rules read
             self.nodes.append(Node(parent, get, step, name))
             for f in rules:
-                if not isinstance(f, types.FunctionType) or f.__module__ == module or \
-                        f.__globals__.get("__name__") == module:
+                if not isinstance(f, types.FunctionType) or _followed(f, module):
                     self.function(f, name)
             return
         t = type(v)
@@ -370,7 +374,7 @@ class _Walker:
             self.seen_objects.add(id(v))
             index = len(self.nodes)
             self.nodes.append(Node(parent, get, step, name))
-            self._class_names(t)
+            self._class_names(t, module)
             self.pending_objects.append((index, v, depth))
 
     def _flush(self) -> None:
@@ -422,6 +426,16 @@ def _rule_functions(v: Any) -> list[Any]:
 
 def _array_of(v: Any) -> Any:
     return v._np if isinstance(v, Tensor) else v
+
+
+def _followed(fn: types.FunctionType, module: str) -> bool:
+    """Whether the walk follows what function `fn` reads: one of the walked code's module, or
+    of another module of the user's program (`from helpers import loss`), not a library's."""
+    name = fn.__globals__.get("__name__")
+    if fn.__module__ == module or name == module:
+        return True
+    m = sys.modules.get(name or "")
+    return m is not None and _user_module(m)
 
 
 def _user_module(m: types.ModuleType) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import pickle
+import sys
 import warnings
 
 import numpy as np
@@ -120,6 +121,35 @@ def test_global_array_mutated_and_rebound():
     with pytest.raises(adjit.ShapeError):
         f(x)
     W_GLOBAL = np.ones(3)
+
+
+W_METHOD = np.ones(3)
+
+
+def test_globals_of_a_captured_objects_method_and_of_an_imported_function(tmp_path,
+                                                                          monkeypatch):
+    """What a method of a captured object, or a function of another of the user's modules
+    (`from helpers import loss`), reads from its module's globals is read at every call:
+    the walk did not follow them, and the arrays were stale constants."""
+    (tmp_path / "capture_helper.py").write_text(
+        "import numpy as np\nW = np.ones(3)\n\ndef loss(x):\n    return (x * W).sum()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "capture_helper", raising=False)
+    import capture_helper
+    from capture_helper import loss
+
+    class Holder:
+        def value(self, x):
+            return (x * W_METHOD).sum()
+
+    h = Holder()
+    f = adjit.grad(lambda x: h.value(x) + 2.0 * loss(x))
+    x = np.arange(3.0)
+    for _ in range(2):
+        np.testing.assert_allclose(f(x), W_METHOD + 2.0 * capture_helper.W, rtol=1e-15)
+        W_METHOD[1] += 1.0
+        capture_helper.W[2] += 5.0
+    monkeypatch.delitem(sys.modules, "capture_helper")
 
 
 def test_closure_rebinding_and_numpy_work_on_a_captured_array():

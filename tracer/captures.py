@@ -183,6 +183,11 @@ def _rebuilt(old: Any, items: Any) -> Any:
 
 
 def _set_attr(obj: Any, name: str, value: Any, undo: list[Callable[[], None]]) -> None:
+    if isinstance(obj, type):  # a class attribute (its __dict__ is read-only)
+        old_attr = vars(obj)[name]
+        setattr(obj, name, value)
+        undo.append(lambda: setattr(obj, name, old_attr))
+        return
     d = getattr(obj, "__dict__", None)
     if d is not None and name in d:
         old = d[name]
@@ -376,6 +381,17 @@ class _Walker:
             self.nodes.append(Node(parent, get, step, name))
             self._class_names(t, module)
             self.pending_objects.append((index, v, depth))
+            if _user_class(t, module):  # `W = np.ones(3)` in its class body, read as self.W
+                self._add(index, type, ("attr", "__class__"), f"type({name})", t, depth + 1,
+                          module)
+            return
+        if isinstance(v, type) and _user_class(v, module) and id(v) not in self.seen_objects:
+            # a class of the user's: its attributes (C.W, cls.W) and its methods' state
+            self.seen_objects.add(id(v))
+            index = len(self.nodes)
+            self.nodes.append(Node(parent, get, step, name))
+            self._class_names(v, module)
+            self.pending_objects.append((index, v, depth))
 
     def _flush(self) -> None:
         """Follow objects' attributes once every name the reached code reads is known."""
@@ -390,6 +406,7 @@ class _Walker:
                 if k in self.names:
                     self._add(index, operator.attrgetter(k), ("attr", k), f"{name}.{k}", v,
                               depth + 1, obj.__name__ if isinstance(obj, types.ModuleType)
+                              else obj.__module__ if isinstance(obj, type)
                               else type(obj).__module__)
 
 
@@ -436,6 +453,15 @@ def _followed(fn: types.FunctionType, module: str) -> bool:
         return True
     m = sys.modules.get(name or "")
     return m is not None and _user_module(m)
+
+
+def _user_class(cls: type, module: str) -> bool:
+    """A class of the user's program: of the walked code's module or another user module."""
+    name = cls.__module__ or ""
+    if name.split(".")[0] in _SKIP_MODULES or name.split(".")[0] == "adjit":
+        return False
+    m = sys.modules.get(name)
+    return name == module or (m is not None and _user_module(m))
 
 
 def _user_module(m: types.ModuleType) -> bool:

@@ -152,6 +152,34 @@ def test_globals_of_a_captured_objects_method_and_of_an_imported_function(tmp_pa
     monkeypatch.delitem(sys.modules, "capture_helper")
 
 
+class ClassLevel:
+    W = np.ones(3)  # in the class body: read as ClassLevel.W, cls.W or self.W
+
+    @staticmethod
+    def static(x):
+        return (x * W_METHOD).sum()
+
+    @classmethod
+    def weighted(cls, x):
+        return (x * cls.W).sum()
+
+
+def test_class_attributes_and_static_methods_are_read_at_every_call():
+    """A class attribute array (and what a staticmethod reads) was a stale constant: the
+    walk did not follow classes, nor an instance's class."""
+    inst = ClassLevel()
+    f = adjit.grad(lambda x: (x * ClassLevel.W).sum() + ClassLevel.static(x)
+                   + 2.0 * ClassLevel.weighted(x) + 4.0 * (x * inst.W).sum())
+    x = np.arange(3.0)
+    for _ in range(2):
+        np.testing.assert_allclose(f(x), 7.0 * ClassLevel.W + W_METHOD, rtol=1e-15)
+        ClassLevel.W[0] += 1.0
+        W_METHOD[2] += 3.0
+    ClassLevel.W = np.array([5.0, 6.0, 7.0])
+    np.testing.assert_allclose(f(x), 7.0 * ClassLevel.W + W_METHOD, rtol=1e-15)
+    assert type(vars(ClassLevel)["static"]) is staticmethod  # put back as it was
+
+
 def test_closure_rebinding_and_numpy_work_on_a_captured_array():
     scale = np.array([1.0, 2.0])
 

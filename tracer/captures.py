@@ -162,6 +162,8 @@ class Probe:
                     if node.parent not in pending:
                         pending[node.parent] = dict(pv) if isinstance(pv, dict) else list(pv)
                     pending[node.parent][key] = new[i]
+                elif isinstance(pv, functools.partial):
+                    _set_partial(pv, node.step, new[i], undo)
                 else:
                     _set_attr(pv, key, new[i], undo)
             else:
@@ -197,6 +199,21 @@ def _set_attr(obj: Any, name: str, value: Any, undo: list[Callable[[], None]]) -
     old = getattr(obj, name)
     object.__setattr__(obj, name, value)  # a slot
     undo.append(lambda: object.__setattr__(obj, name, old))
+
+
+def _set_partial(p: functools.partial, step: tuple[str, Any], value: Any,
+                 undo: list[Callable[[], None]]) -> None:
+    """One argument of partial `p` replaced in place (a partial's own attributes are
+    read-only; its pickling state is not)."""
+    state = p.__reduce__()[2]
+    func, args, kwds, extra = state
+    kind, key = step
+    if kind == "partial_arg":
+        args = args[:key] + (value,) + args[key + 1:]
+    else:
+        kwds = {**(kwds or {}), key: value}
+    p.__setstate__((func, args, kwds, extra))
+    undo.append(lambda: p.__setstate__(state))
 
 
 def _set_root(step: tuple[str, Any], value: Any, undo: list[Callable[[], None]]) -> None:
@@ -243,7 +260,6 @@ class _Walker:
 
     # roots
     def function(self, fn: Any, prefix: str) -> None:
-        from adjit.tracer.values import Tracer
 
         inner = getattr(fn, "fun", None)  # an adjit transformation: its function's state
         if inner is not None and callable(inner) and hasattr(fn, "specializations"):
@@ -257,11 +273,10 @@ class _Walker:
             self.function(fn.__func__, prefix)
             self._root(fn.__self__, "self")
             return
-        if isinstance(fn, functools.partial):
+        if isinstance(fn, functools.partial):  # its arguments, and what its function reads
             self.function(fn.func, prefix)
-            for i, a in enumerate(fn.args):
-                if not isinstance(a, Tracer):
-                    self._root(a, f"partial.args[{i}]")
+            self._add(-1, (lambda _, p=fn: p), ("root", fn), "partial", fn, 0, "")
+            self._flush()
             return
         if not isinstance(fn, types.FunctionType):
             if callable(fn) and _user_object(fn):
@@ -344,6 +359,19 @@ class _Walker:
         if hasattr(v, "specializations") and callable(getattr(v, "fun", None)):
             self.nodes.append(Node(parent, get, step, name))
             self.function(v.fun, name)
+            return
+        if isinstance(v, functools.partial):
+            # its arguments are read (and substituted, __setstate__) like a container's items
+            index = len(self.nodes)
+            self.nodes.append(Node(parent, get, step, name))
+            if not isinstance(v.func, types.FunctionType) or _followed(v.func, module):
+                self.function(v.func, name)
+            for i, a in enumerate(v.args):
+                self._add(index, (lambda p, i=i: p.args[i]), ("partial_arg", i),
+                          f"{name}.args[{i}]", a, depth + 1, module)
+            for k, a in v.keywords.items():
+                self._add(index, (lambda p, k=k: p.keywords[k]), ("partial_kw", k),
+                          f"{name}.keywords[{k!r}]", a, depth + 1, module)
             return
         rules = _rule_functions(v)
         if rules:  # adjit.custom_vjp / custom_jvp: what its function and rules read

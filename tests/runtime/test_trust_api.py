@@ -180,6 +180,23 @@ def test_class_attributes_and_static_methods_are_read_at_every_call():
     assert type(vars(ClassLevel)["static"]) is staticmethod  # put back as it was
 
 
+def test_arrays_bound_by_functools_partial_are_read_at_every_call():
+    """partial(f, w) and partial(f, w=w), given to a transformation or captured: the bound
+    arrays were stale constants (a partial's arguments are read-only attributes)."""
+    import functools
+
+    w = np.array([1.0, 2.0, 3.0])
+    by_keyword = functools.partial(lambda x, w: (np.sin(x) * w).sum(), w=w)
+    f = adjit.grad(functools.partial(lambda w, x: (np.sin(x) * w).sum(), w))
+    g = adjit.grad(lambda x: by_keyword(x))
+    x = np.arange(3.0)
+    for _ in range(2):
+        np.testing.assert_allclose(f(x), np.cos(x) * w, rtol=1e-15)
+        np.testing.assert_allclose(g(x), np.cos(x) * w, rtol=1e-15)
+        w[1] += 1.0
+    assert by_keyword.keywords["w"] is w  # put back as it was
+
+
 def test_closure_rebinding_and_numpy_work_on_a_captured_array():
     scale = np.array([1.0, 2.0])
 

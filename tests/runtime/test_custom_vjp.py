@@ -134,3 +134,30 @@ def test_arrays_the_rules_capture_are_read_at_every_call():
     SCALE = np.array([-1.0, 5.0])  # rebound
     np.testing.assert_allclose(g(x), np.cos(x) * SCALE, rtol=1e-15)
     np.testing.assert_allclose(h(x), SCALE, rtol=1e-15)
+
+
+@adjit.custom_vjp
+def branchy(x):
+    if np.sum(x) > 0:
+        return np.sin(x)
+    return x
+
+
+def _branchy_fwd(x):
+    if np.sum(x) > 0:
+        return np.sin(x), np.cos(x)
+    return x, np.ones_like(x)
+
+
+branchy.defvjp(_branchy_fwd, lambda c, g: (g * c,))
+
+
+def test_control_flow_in_the_rules_compiles():
+    """An `if` on a traced value in fwd (or the function, or a checkpointed one) raised
+    'the truth value of a traced array is not known': adjit called them unconverted."""
+    x = np.array([0.3, -0.2, 0.5])
+    g = adjit.grad(lambda x: branchy(x).sum())
+    np.testing.assert_allclose(g(x), np.cos(x), rtol=1e-15)
+    np.testing.assert_allclose(g(-x), np.ones(3))
+    h = adjit.grad(lambda x: adjit.checkpoint(lambda y: np.sin(y) if y[0] > 0 else y)(x).sum())
+    np.testing.assert_allclose(h(x), np.cos(x), rtol=1e-15)

@@ -106,17 +106,19 @@ def _traced_apply(cls: type[Function], args: tuple[Any, ...]) -> Any:
     tensors it saved as residuals, and backward as the vector-Jacobian product."""
     import copy
 
+    from adjit.tracer.convert import user_converted
     from adjit.tracer.custom_rules import emit
 
     ctx = FunctionCtx(tuple(isinstance(a, Tracer) for a in args))
+    forward, backward = user_converted(cls.forward), user_converted(cls.backward)
 
     def fwd(*a: Any) -> Any:
-        return cls.forward(ctx, *a), tuple(ctx.saved_tensors)
+        return forward(ctx, *a), tuple(ctx.saved_tensors)
 
     def bwd(saved: Any, g: Any) -> Any:
         again = copy.copy(ctx)
         again._saved = tuple(saved)
-        grads = cls.backward(again, *(g if isinstance(g, tuple) else (g,)))
+        grads = backward(again, *(g if isinstance(g, tuple) else (g,)))
         return grads if isinstance(grads, tuple) else (grads,)
 
     return emit(fwd, bwd, args)

@@ -162,6 +162,8 @@ class Probe:
                     if node.parent not in pending:
                         pending[node.parent] = dict(pv) if isinstance(pv, dict) else list(pv)
                     pending[node.parent][key] = new[i]
+                elif isinstance(pv, functools.partial):
+                    _set_partial(pv, node.step, new[i], undo)
                 else:
                     _set_attr(pv, key, new[i], undo)
             else:
@@ -183,6 +185,11 @@ def _rebuilt(old: Any, items: Any) -> Any:
 
 
 def _set_attr(obj: Any, name: str, value: Any, undo: list[Callable[[], None]]) -> None:
+    if isinstance(obj, type):  # a class attribute (its __dict__ is read-only)
+        old_attr = vars(obj)[name]
+        setattr(obj, name, value)
+        undo.append(lambda: setattr(obj, name, old_attr))
+        return
     d = getattr(obj, "__dict__", None)
     if d is not None and name in d:
         old = d[name]
@@ -192,6 +199,21 @@ def _set_attr(obj: Any, name: str, value: Any, undo: list[Callable[[], None]]) -
     old = getattr(obj, name)
     object.__setattr__(obj, name, value)  # a slot
     undo.append(lambda: object.__setattr__(obj, name, old))
+
+
+def _set_partial(p: functools.partial, step: tuple[str, Any], value: Any,
+                 undo: list[Callable[[], None]]) -> None:
+    """One argument of partial `p` replaced in place (a partial's own attributes are
+    read-only; its pickling state is not)."""
+    state = p.__reduce__()[2]
+    func, args, kwds, extra = state
+    kind, key = step
+    if kind == "partial_arg":
+        args = args[:key] + (value,) + args[key + 1:]
+    else:
+        kwds = {**(kwds or {}), key: value}
+    p.__setstate__((func, args, kwds, extra))
+    undo.append(lambda: p.__setstate__(state))
 
 
 def _set_root(step: tuple[str, Any], value: Any, undo: list[Callable[[], None]]) -> None:
@@ -238,7 +260,6 @@ class _Walker:
 
     # roots
     def function(self, fn: Any, prefix: str) -> None:
-        from adjit.tracer.values import Tracer
 
         inner = getattr(fn, "fun", None)  # an adjit transformation: its function's state
         if inner is not None and callable(inner) and hasattr(fn, "specializations"):
@@ -246,15 +267,16 @@ class _Walker:
         wrapped = getattr(fn, "__wrapped__", None)  # a wrapper (functools.wraps): what it runs
         if wrapped is not None and callable(wrapped) and wrapped is not fn:
             self.function(wrapped, prefix)
+        for rule in _rule_functions(fn):  # a custom_vjp / custom_jvp: its rules' state too
+            self.function(rule, prefix)
         if isinstance(fn, types.MethodType):
             self.function(fn.__func__, prefix)
             self._root(fn.__self__, "self")
             return
-        if isinstance(fn, functools.partial):
+        if isinstance(fn, functools.partial):  # its arguments, and what its function reads
             self.function(fn.func, prefix)
-            for i, a in enumerate(fn.args):
-                if not isinstance(a, Tracer):
-                    self._root(a, f"partial.args[{i}]")
+            self._add(-1, (lambda _, p=fn: p), ("root", fn), "partial", fn, 0, "")
+            self._flush()
             return
         if not isinstance(fn, types.FunctionType):
             if callable(fn) and _user_object(fn):
@@ -300,7 +322,8 @@ class _Walker:
             if isinstance(c, types.CodeType):
                 self._names_of(c)
 
-    def _class_names(self, cls: type) -> None:
+    def _class_names(self, cls: type, module: str) -> None:
+        methods = []
         for klass in cls.__mro__:
             if id(klass) in self.seen_classes or klass.__module__.split(".")[0] in _SKIP_MODULES:
                 continue
@@ -311,6 +334,11 @@ class _Walker:
                 code = getattr(f, "__code__", None)
                 if isinstance(code, types.CodeType):
                     self._names_of(code)
+                    if isinstance(f, types.FunctionType) and _followed(f, module):
+                        methods.append(f)
+        # what the user's methods read besides self: their module's globals, their cells
+        for f in methods:
+            self.function(f, cls.__name__)
 
     # the walk
     def _add(self, parent: int, get: Callable[[Any], Any], step: tuple[str, Any], name: str,
@@ -325,13 +353,32 @@ class _Walker:
             return
         if isinstance(v, types.FunctionType):
             self.nodes.append(Node(parent, get, step, name))
-            if v.__module__ == module or getattr(v, "__globals__", None) is not None and \
-                    v.__globals__.get("__name__") == module:
+            if _followed(v, module):
                 self.function(v, name)
             return
         if hasattr(v, "specializations") and callable(getattr(v, "fun", None)):
             self.nodes.append(Node(parent, get, step, name))
             self.function(v.fun, name)
+            return
+        if isinstance(v, functools.partial):
+            # its arguments are read (and substituted, __setstate__) like a container's items
+            index = len(self.nodes)
+            self.nodes.append(Node(parent, get, step, name))
+            if not isinstance(v.func, types.FunctionType) or _followed(v.func, module):
+                self.function(v.func, name)
+            for i, a in enumerate(v.args):
+                self._add(index, (lambda p, i=i: p.args[i]), ("partial_arg", i),
+                          f"{name}.args[{i}]", a, depth + 1, module)
+            for k, a in v.keywords.items():
+                self._add(index, (lambda p, k=k: p.keywords[k]), ("partial_kw", k),
+                          f"{name}.keywords[{k!r}]", a, depth + 1, module)
+            return
+        rules = _rule_functions(v)
+        if rules:  # adjit.custom_vjp / custom_jvp: what its function and rules read
+            self.nodes.append(Node(parent, get, step, name))
+            for f in rules:
+                if not isinstance(f, types.FunctionType) or _followed(f, module):
+                    self.function(f, name)
             return
         t = type(v)
         if isinstance(v, Tensor):  # a recorded tensor (an nn.Parameter): read its array
@@ -360,7 +407,18 @@ class _Walker:
             self.seen_objects.add(id(v))
             index = len(self.nodes)
             self.nodes.append(Node(parent, get, step, name))
-            self._class_names(t)
+            self._class_names(t, module)
+            self.pending_objects.append((index, v, depth))
+            if _user_class(t, module):  # `W = np.ones(3)` in its class body, read as self.W
+                self._add(index, type, ("attr", "__class__"), f"type({name})", t, depth + 1,
+                          module)
+            return
+        if isinstance(v, type) and _user_class(v, module) and id(v) not in self.seen_objects:
+            # a class of the user's: its attributes (C.W, cls.W) and its methods' state
+            self.seen_objects.add(id(v))
+            index = len(self.nodes)
+            self.nodes.append(Node(parent, get, step, name))
+            self._class_names(v, module)
             self.pending_objects.append((index, v, depth))
 
     def _flush(self) -> None:
@@ -376,6 +434,7 @@ class _Walker:
                 if k in self.names:
                     self._add(index, operator.attrgetter(k), ("attr", k), f"{name}.{k}", v,
                               depth + 1, obj.__name__ if isinstance(obj, types.ModuleType)
+                              else obj.__module__ if isinstance(obj, type)
                               else type(obj).__module__)
 
 
@@ -387,8 +446,50 @@ def _global_names(code: types.CodeType) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def _rule_functions(v: Any) -> list[Any]:
+    """The functions of an `adjit.custom_vjp` (fun, fwd, bwd), a `custom_jvp` (fun, rule) or
+    an `adjit.autograd.Function` subclass (its forward, backward and other methods): traced
+    where they are called, so the arrays they capture are read at every call like the traced
+    function's own."""
+    from adjit.runtime.custom import Function
+
+    from .custom_jvp import custom_jvp
+    from .custom_rules import custom_vjp
+
+    if isinstance(v, custom_vjp):
+        fns = [v.fun, v.fwd, v.bwd]
+    elif isinstance(v, custom_jvp):
+        fns = [v.fun, v.rule]
+    elif isinstance(v, type) and issubclass(v, Function) and v is not Function:
+        fns = [getattr(a, "__func__", a) for k in v.__mro__[:v.__mro__.index(Function)]
+               for a in vars(k).values()]
+        return [f for f in fns if isinstance(f, types.FunctionType)]
+    else:
+        return []
+    return [f for f in fns if callable(f)]
+
+
 def _array_of(v: Any) -> Any:
     return v._np if isinstance(v, Tensor) else v
+
+
+def _followed(fn: types.FunctionType, module: str) -> bool:
+    """Whether the walk follows what function `fn` reads: one of the walked code's module, or
+    of another module of the user's program (`from helpers import loss`), not a library's."""
+    name = fn.__globals__.get("__name__")
+    if fn.__module__ == module or name == module:
+        return True
+    m = sys.modules.get(name or "")
+    return m is not None and _user_module(m)
+
+
+def _user_class(cls: type, module: str) -> bool:
+    """A class of the user's program: of the walked code's module or another user module."""
+    name = cls.__module__ or ""
+    if name.split(".")[0] in _SKIP_MODULES or name.split(".")[0] == "adjit":
+        return False
+    m = sys.modules.get(name)
+    return name == module or (m is not None and _user_module(m))
 
 
 def _user_module(m: types.ModuleType) -> bool:

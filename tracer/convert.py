@@ -128,6 +128,16 @@ def converted(fn: Callable[..., Any]) -> Callable[..., Any]:
     return result
 
 
+def user_converted(f: Any) -> Any:
+    """`converted(f)` for a function of the user's (not a library's, nor adjit's), else `f`:
+    what adjit itself calls on traced values (a custom_vjp's fwd and bwd, a custom_jvp's
+    rule, a checkpointed function), as converted code calls it (`Namespace.cv`)."""
+    fn = getattr(f, "__func__", f)
+    if isinstance(fn, types.FunctionType) and not library_code(fn.__code__.co_filename):
+        return converted(f)
+    return f
+
+
 def converted_source(fn: Callable[..., Any]) -> str | None:
     """The rewritten source of `fn` (None if it runs unconverted)."""
     fn = getattr(fn, "__func__", fn)

@@ -27,6 +27,7 @@ from adjit.ir.builder import emit_multi, inline
 from adjit.ir.errors import TraceError
 
 from . import pytree
+from .convert import user_converted
 from .custom_rules import split_nondiff
 from .loc import user_loc
 from .subgraph import as_value, free_vars, make_graph
@@ -50,17 +51,22 @@ class custom_jvp:  # noqa: N801  (JAX's name)
         return rule
 
     def __call__(self, *args: Any) -> Any:
-        if self._inside or not any(isinstance(x, Tracer) for x in pytree.flatten(args)[0]):
+        if not any(isinstance(x, Tracer) for x in pytree.flatten(args)[0]):
             return self.fun(*args)
+        # traced: the user's `if`/`while` on traced values compile, as in any function the
+        # traced code calls (tracer/convert.py)
+        if self._inside:
+            return user_converted(self.fun)(*args)
         if self.rule is None:
             raise TraceError(f"custom_jvp function {getattr(self.fun, '__name__', '')} has no "
                              "rule yet", loc=user_loc(2), hint="decorate the rule with "
                                                                "@f.defjvp first")
-        fun, rule = self.fun, self.rule
+        fun, rule = user_converted(self.fun), user_converted(self.rule)
         nondiff, diff, merged = split_nondiff(self.nondiff_argnums, args, "custom_jvp")
         if nondiff:
-            fun = lambda *d: self.fun(*merged(d))  # noqa: E731
-            rule = lambda primals, tangents: self.rule(*nondiff, primals, tangents)  # noqa: E731
+            fun0, rule0 = fun, rule
+            fun = lambda *d: fun0(*merged(d))  # noqa: E731
+            rule = lambda primals, tangents: rule0(*nondiff, primals, tangents)  # noqa: E731
         self._inside = True
         try:
             return _emit(fun, rule, diff)

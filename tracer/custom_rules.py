@@ -30,6 +30,7 @@ from adjit.ir.builder import emit_multi
 from adjit.ir.errors import TraceError
 
 from . import pytree
+from .convert import user_converted
 from .loc import user_loc
 from .subgraph import as_value, free_vars, make_graph
 from .values import Tracer
@@ -53,16 +54,21 @@ class custom_vjp:  # noqa: N801  (JAX's name)
 
     def __call__(self, *args: Any) -> Any:
         # Inside its own fwd (which usually calls the function), the function is itself.
-        if self._inside or not any(isinstance(x, Tracer) for x in pytree.flatten(args)[0]):
+        if not any(isinstance(x, Tracer) for x in pytree.flatten(args)[0]):
             return self.fun(*args)
+        # traced: the user's `if`/`while` on traced values compile, as in any function the
+        # traced code calls (tracer/convert.py)
+        if self._inside:
+            return user_converted(self.fun)(*args)
         if self.fwd is None or self.bwd is None:
             raise TraceError(f"custom_vjp function {getattr(self.fun, '__name__', '')} has no "
                              f"rule yet", loc=user_loc(2), hint="call f.defvjp(fwd, bwd) first")
-        fwd, bwd = self.fwd, self.bwd
+        fwd, bwd = user_converted(self.fwd), user_converted(self.bwd)
         nondiff, diff, merged = split_nondiff(self.nondiff_argnums, args, "custom_vjp")
         if nondiff:
-            fwd = lambda *d: self.fwd(*merged(d))  # noqa: E731
-            bwd = lambda res, ct: self.bwd(*nondiff, res, ct)  # noqa: E731
+            fwd0, bwd0 = fwd, bwd
+            fwd = lambda *d: fwd0(*merged(d))  # noqa: E731
+            bwd = lambda res, ct: bwd0(*nondiff, res, ct)  # noqa: E731
         self._inside = True
         try:
             return emit(fwd, bwd, diff)

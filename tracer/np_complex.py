@@ -23,7 +23,7 @@ from .values import Tracer, wrap
 _ORDERED = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "maximum": "np.maximum",
             "minimum": "np.minimum"}
 _REAL_ONLY = {"arctan2": "np.arctan2", "logaddexp": "np.logaddexp", "floor": "np.floor",
-              "floor_divide": "//", "mod": "%", "logistic": "logistic"}
+              "floor_divide": "//", "mod": "%", "fmod": "np.fmod", "logistic": "logistic"}
 
 
 def _is_complex(v: Any) -> bool:

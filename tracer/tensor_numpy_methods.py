@@ -28,9 +28,16 @@ def _numpy_keywords(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 def _forward(name: str) -> Callable[..., Any]:
     grad_name = f"{name.replace('_', ' ').title().replace(' ', '')}Backward0"
+    ufunc = getattr(np, name, None)
 
-    def run(x: Any, *args: Any, **kwargs: Any) -> Any:
-        return getattr(x, name)(*args, **kwargs)
+    if isinstance(ufunc, np.ufunc):
+        # numpy's ufunc of that name (`x.floor()`, `x.fmod(y)`): an ndarray (a tensor that
+        # needs no gradient) has no such method, and a traced array's takes no operand
+        def run(x: Any, *args: Any, **kwargs: Any) -> Any:
+            return ufunc(x, *args, **kwargs)
+    else:
+        def run(x: Any, *args: Any, **kwargs: Any) -> Any:
+            return getattr(x, name)(*args, **kwargs)
 
     def method(self: Tensor, *args: Any, **kwargs: Any) -> Any:
         return apply(run, (self, *args), _numpy_keywords(kwargs), name=grad_name, key=run)

@@ -52,15 +52,18 @@ class Traced:
 
 
 def arg_type(a: Any) -> tuple[ArrayType, bool]:
-    """The IR type of an argument, and whether it is weakly typed (a Python scalar)."""
-    if isinstance(a, bool):
-        return ArrayType("bool", ()), True
-    if isinstance(a, int):
-        return ArrayType("i64", ()), True
-    if isinstance(a, float):
-        return ArrayType("f64", ()), True
-    if isinstance(a, complex):
-        return ArrayType("c128", ()), True
+    """The IR type of an argument, and whether it is weakly typed (a Python scalar; numpy's
+    scalars are typed, np.float64 and np.complex128 too though they subclass float and
+    complex: float32 array * np.float64(2.0) is float64 in numpy)."""
+    if not isinstance(a, np.generic):
+        if isinstance(a, bool):
+            return ArrayType("bool", ()), True
+        if isinstance(a, int):
+            return ArrayType("i64", ()), True
+        if isinstance(a, float):
+            return ArrayType("f64", ()), True
+        if isinstance(a, complex):
+            return ArrayType("c128", ()), True
     arr = np.asarray(a)
     if arr.dtype.kind not in "biufc":
         raise TypeError(f"adjit cannot trace an argument of type {type(a).__name__} "

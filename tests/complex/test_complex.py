@@ -105,9 +105,9 @@ def test_python_complex_scalar_argument() -> None:
                                 lambda z: z < 1.0, lambda z: np.argmax(z),
                                 lambda z: np.clip(z, 0, 1), lambda z: np.arctan2(z, z),
                                 lambda z: z // 2, lambda z: np.real_if_close(z),
-                                lambda z: np.fft.rfft(z)],
+                                lambda z: np.fft.rfft(z), lambda z: np.fmod(z, 1.5)],
                          ids=["max_initial", "maximum", "lt", "argmax", "clip", "arctan2",
-                              "floordiv", "real_if_close", "rfft"])
+                              "floordiv", "real_if_close", "rfft", "fmod"])
 def test_unsupported_complex_ops_raise(fn) -> None:  # noqa: ANN001
     with pytest.raises(TraceError):
         adjit.jit(fn)(Z)

@@ -68,3 +68,23 @@ def test_same_as_torch() -> None:
         np.testing.assert_allclose(a, b, rtol=1e-10)
     np.testing.assert_allclose(mine[1], theirs[1], rtol=1e-9)
     np.testing.assert_allclose(mine[2], theirs[2], rtol=1e-9)
+
+
+def test_ufunc_named_methods_with_and_without_a_gradient() -> None:
+    """`t.floor()`, `t.fmod(u)`, `t.remainder(u)` (numpy's ufunc names, PyTorch's too): on a
+    tensor that needs no gradient they raised AttributeError (an ndarray has no such method),
+    and a binary one on a tensor that does raised '.mod(): too many positional arguments'."""
+    a, b = np.array([7.5, -7.5, 2.25]), np.array([2.0, 2.0, -0.5])
+    for rg in (False, True):
+        x, y = adjit.tensor(a, requires_grad=rg), adjit.tensor(b)
+        np.testing.assert_array_equal(x.floor().detach().numpy(), np.floor(a))
+        np.testing.assert_array_equal(x.square().detach().numpy(), a * a)
+        np.testing.assert_array_equal(x.fmod(y).detach().numpy(), np.fmod(a, b))
+        np.testing.assert_array_equal(x.remainder(y).detach().numpy(), np.remainder(a, b))
+        np.testing.assert_array_equal(x.maximum(y).detach().numpy(), np.maximum(a, b))
+        q, r = x.divmod(y)
+        np.testing.assert_array_equal(q.detach().numpy(), a // b)
+        np.testing.assert_array_equal(r.detach().numpy(), a % b)
+    x = adjit.tensor(a, requires_grad=True)
+    (x.fmod(y) * x.remainder(y)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.fmod(a, b) + np.remainder(a, b), rtol=1e-15)

@@ -158,3 +158,27 @@ def test_checkpoint_recomputes_in_the_backward_pass() -> None:
     assert plan_ck.count("matmul") == plan.count("matmul") + 6
     source = adjit.inspect(g_ck, ws, x).source
     assert "remat" in source and ".reshape(" in source  # a view of the saved input, no copy
+
+
+RULE_SCALE = np.ones(3)
+
+
+@adjit.custom_jvp
+def rule_scaled(x):
+    return np.sin(x)
+
+
+@rule_scaled.defjvp
+def _rule_scaled_jvp(primals, tangents):
+    return np.sin(primals[0]), tangents[0] * np.cos(primals[0]) * RULE_SCALE
+
+
+def test_arrays_the_rule_captures_are_read_at_every_call() -> None:
+    """The rule's captured arrays are inputs of the compiled code (they were constants,
+    stale after `RULE_SCALE[1] = 4`), in reverse and forward mode."""
+    g = adjit.grad(lambda x: np.sum(rule_scaled(x)))
+    for k in range(2):
+        np.testing.assert_allclose(g(X), np.cos(X) * RULE_SCALE, rtol=1e-15)
+        np.testing.assert_allclose(adjit.jvp(rule_scaled, (X,), (Y,))[1],
+                                   Y * np.cos(X) * RULE_SCALE, rtol=1e-15)
+        RULE_SCALE[1] = 4.0 + k

@@ -97,3 +97,67 @@ def test_function_rule_in_traced_and_recorded_code():
     t = adjit.tensor(x, requires_grad=True)
     DoubledExp.apply(t).sum().backward()
     np.testing.assert_allclose(t.grad.numpy(), 2 * np.exp(x))
+
+
+SCALE = np.array([1.0, 1.0])
+
+
+@adjit.custom_vjp
+def scaled_grad(x):
+    return np.sin(x)
+
+
+scaled_grad.defvjp(lambda x: (np.sin(x), np.cos(x)), lambda c, g: (g * c * SCALE,))
+
+
+class ScaledBackward(autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * SCALE
+
+
+def test_arrays_the_rules_capture_are_read_at_every_call():
+    """bwd's (and Function.backward's) captured arrays are inputs of the compiled code, as
+    the traced function's own are: they were baked in as constants, stale after a write."""
+    global SCALE
+    x = np.array([0.5, 1.5])
+    g = adjit.grad(lambda x: scaled_grad(x).sum())
+    h = adjit.grad(lambda x: ScaledBackward.apply(x).sum())
+    for _ in range(2):
+        np.testing.assert_allclose(g(x), np.cos(x) * SCALE, rtol=1e-15)
+        np.testing.assert_allclose(h(x), SCALE, rtol=1e-15)
+        SCALE *= 3.0  # in place
+    SCALE = np.array([-1.0, 5.0])  # rebound
+    np.testing.assert_allclose(g(x), np.cos(x) * SCALE, rtol=1e-15)
+    np.testing.assert_allclose(h(x), SCALE, rtol=1e-15)
+
+
+@adjit.custom_vjp
+def branchy(x):
+    if np.sum(x) > 0:
+        return np.sin(x)
+    return x
+
+
+def _branchy_fwd(x):
+    if np.sum(x) > 0:
+        return np.sin(x), np.cos(x)
+    return x, np.ones_like(x)
+
+
+branchy.defvjp(_branchy_fwd, lambda c, g: (g * c,))
+
+
+def test_control_flow_in_the_rules_compiles():
+    """An `if` on a traced value in fwd (or the function, or a checkpointed one) raised
+    'the truth value of a traced array is not known': adjit called them unconverted."""
+    x = np.array([0.3, -0.2, 0.5])
+    g = adjit.grad(lambda x: branchy(x).sum())
+    np.testing.assert_allclose(g(x), np.cos(x), rtol=1e-15)
+    np.testing.assert_allclose(g(-x), np.ones(3))
+    h = adjit.grad(lambda x: adjit.checkpoint(lambda y: np.sin(y) if y[0] > 0 else y)(x).sum())
+    np.testing.assert_allclose(h(x), np.cos(x), rtol=1e-15)

@@ -29,6 +29,16 @@ def test_ufunc_of_python_float_is_strongly_typed_as_numpy_makes_it() -> None:
     assert adjit.jit(lambda x, s: (s * 2.0) * x)(X32, 0.5).dtype == np.float32
 
 
+def test_numpy_scalar_arguments_are_typed() -> None:
+    """An np.float64 argument (a subclass of float) was taken as a weak Python float:
+    float32 array * np.float64(2.0) was float32 under jit, float64 in numpy (NEP 50)."""
+    f = adjit.jit(lambda x, s: x * s)
+    for s in (np.float64(2.0), 2.0):
+        got = f(X32, s)
+        assert got.dtype == (X32 * s).dtype
+        np.testing.assert_array_equal(got, X32 * s)
+
+
 @pytest.mark.parametrize("product", [
     lambda a, b: a @ b, lambda a, b: np.dot(a, b), lambda a, b: np.matmul(a, b),
     lambda a, b: np.tensordot(a, b, 1), lambda a, b: np.einsum("ij,jk->ik", a, b),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import pickle
+import sys
 import warnings
 
 import numpy as np
@@ -120,6 +121,80 @@ def test_global_array_mutated_and_rebound():
     with pytest.raises(adjit.ShapeError):
         f(x)
     W_GLOBAL = np.ones(3)
+
+
+W_METHOD = np.ones(3)
+
+
+def test_globals_of_a_captured_objects_method_and_of_an_imported_function(tmp_path,
+                                                                          monkeypatch):
+    """What a method of a captured object, or a function of another of the user's modules
+    (`from helpers import loss`), reads from its module's globals is read at every call:
+    the walk did not follow them, and the arrays were stale constants."""
+    (tmp_path / "capture_helper.py").write_text(
+        "import numpy as np\nW = np.ones(3)\n\ndef loss(x):\n    return (x * W).sum()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "capture_helper", raising=False)
+    import capture_helper
+    from capture_helper import loss
+
+    class Holder:
+        def value(self, x):
+            return (x * W_METHOD).sum()
+
+    h = Holder()
+    f = adjit.grad(lambda x: h.value(x) + 2.0 * loss(x))
+    x = np.arange(3.0)
+    for _ in range(2):
+        np.testing.assert_allclose(f(x), W_METHOD + 2.0 * capture_helper.W, rtol=1e-15)
+        W_METHOD[1] += 1.0
+        capture_helper.W[2] += 5.0
+    monkeypatch.delitem(sys.modules, "capture_helper")
+
+
+class ClassLevel:
+    W = np.ones(3)  # in the class body: read as ClassLevel.W, cls.W or self.W
+
+    @staticmethod
+    def static(x):
+        return (x * W_METHOD).sum()
+
+    @classmethod
+    def weighted(cls, x):
+        return (x * cls.W).sum()
+
+
+def test_class_attributes_and_static_methods_are_read_at_every_call():
+    """A class attribute array (and what a staticmethod reads) was a stale constant: the
+    walk did not follow classes, nor an instance's class."""
+    inst = ClassLevel()
+    f = adjit.grad(lambda x: (x * ClassLevel.W).sum() + ClassLevel.static(x)
+                   + 2.0 * ClassLevel.weighted(x) + 4.0 * (x * inst.W).sum())
+    x = np.arange(3.0)
+    for _ in range(2):
+        np.testing.assert_allclose(f(x), 7.0 * ClassLevel.W + W_METHOD, rtol=1e-15)
+        ClassLevel.W[0] += 1.0
+        W_METHOD[2] += 3.0
+    ClassLevel.W = np.array([5.0, 6.0, 7.0])
+    np.testing.assert_allclose(f(x), 7.0 * ClassLevel.W + W_METHOD, rtol=1e-15)
+    assert type(vars(ClassLevel)["static"]) is staticmethod  # put back as it was
+
+
+def test_arrays_bound_by_functools_partial_are_read_at_every_call():
+    """partial(f, w) and partial(f, w=w), given to a transformation or captured: the bound
+    arrays were stale constants (a partial's arguments are read-only attributes)."""
+    import functools
+
+    w = np.array([1.0, 2.0, 3.0])
+    by_keyword = functools.partial(lambda x, w: (np.sin(x) * w).sum(), w=w)
+    f = adjit.grad(functools.partial(lambda w, x: (np.sin(x) * w).sum(), w))
+    g = adjit.grad(lambda x: by_keyword(x))
+    x = np.arange(3.0)
+    for _ in range(2):
+        np.testing.assert_allclose(f(x), np.cos(x) * w, rtol=1e-15)
+        np.testing.assert_allclose(g(x), np.cos(x) * w, rtol=1e-15)
+        w[1] += 1.0
+    assert by_keyword.keywords["w"] is w  # put back as it was
 
 
 def test_closure_rebinding_and_numpy_work_on_a_captured_array():

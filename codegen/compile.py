@@ -82,29 +82,6 @@ def _keep_lines(owner: Any, path: pathlib.Path, text: str) -> None:
 _LIVE: dict[str, list[Any]] = {}  # module name -> [module, users]: see `_importable`
 _LIVE_LOCK = threading.Lock()
 _REGISTER_LOCK = threading.Lock()
-_FMOD_REGISTERED = False
-
-
-def _register_fmod() -> None:
-    """numba's CPU target has no `math.fmod` (its CUDA target has, and plain Python): the
-    `fmod` primitive's template calls it, so give it numpy's fmod on float scalars (LLVM's
-    frem, C's fmod), once per process. Called under `_REGISTER_LOCK`."""
-    global _FMOD_REGISTERED
-    if _FMOD_REGISTERED:
-        return
-    import math
-
-    import numba
-    import numpy as np
-    from numba.extending import overload
-
-    @overload(math.fmod, target="cpu")
-    def _fmod(x, y):  # noqa: ANN001, ANN202  (numba compares the names, annotations too)
-        if isinstance(x, numba.types.Float) and isinstance(y, numba.types.Float):
-            return lambda x, y: np.fmod(x, y)
-        return None
-
-    _FMOD_REGISTERED = True
 
 
 @contextlib.contextmanager
@@ -209,8 +186,6 @@ def compile_source(src: Source, cache_dir: pathlib.Path | cache.Folder, jit: boo
         for lib in (fastmath, conv_kernels, linalg_kernels, fft_kernels, special):
             if f"from adjit.codegen import {lib.__name__.rpartition('.')[2]} as" in src.text:
                 lib.register()
-        if "math.fmod(" in src.text:
-            _register_fmod()
     # The sub-graph functions of control flow become numba callees: the main function
     # resolves them from its module's globals when it is compiled.
     for callee in src.callees:

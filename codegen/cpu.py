@@ -47,7 +47,7 @@ import re
 from typing import Any
 
 import numpy as np
-from adjit.codegen.cpu_accumulate import AccumulateEmitter, wide_buffers
+from adjit.codegen.cpu_accumulate import AccumulateEmitter
 from adjit.codegen.cpu_calls import CallEmitter
 from adjit.codegen.cpu_control import TAPE_LIMIT_MESSAGE, ControlEmitter  # noqa: F401
 from adjit.codegen.cpu_loops import LoopEmitter
@@ -57,7 +57,6 @@ from adjit.codegen.cpu_vector import vector_text, vectorize  # noqa: F401 (vecto
 from adjit.codegen.scalar import (
     FLOAT_LITERAL,
     NP_DTYPE,
-    identity_literal,
     literal,
     scalar_expr,
     strip_parens,
@@ -67,7 +66,6 @@ from adjit.ir.errors import CodegenError
 from adjit.ir.primitive import CONCAT, ELEMENTWISE, MATMUL, PRIMS
 from adjit.passes.plan import (
     CONTROL_PRIMS,
-    REDUCERS,
     Kernel,
     KernelPlan,
     Loop,
@@ -76,7 +74,6 @@ from adjit.passes.plan import (
     Term,
     input_terms,
     is_position,
-    is_sum,
 )
 from adjit.passes.schedule_cpu import Accumulator, Scratch, schedule_cpu
 
@@ -90,7 +87,8 @@ _USES_SF = re.compile(r"^[^#]*\bsf\.", re.M)
 
 
 def emit_cpu(graph: Graph, plan: KernelPlan, name: str, *, tape_bytes: bool = False,
-             tape_limit: int = 4 << 30, split_lines: int = 0, guards: bool = False) -> Source:
+             tape_limit: int = 4 << 30, split_lines: int = 0, guards: bool = False,
+             reuse_bytes: int = -1) -> Source:
     """The Python source of one numba-compatible function computing `graph` as `plan` says.
 
     With `tape_bytes=True` (a debugging and benchmarking aid) the function returns one more
@@ -103,18 +101,22 @@ def emit_cpu(graph: Graph, plan: KernelPlan, name: str, *, tape_bytes: bool = Fa
     With `guards=True`, vectorized loops may use vector forms exact on part of their domain
     (sin and cos below 2^20; `ScalarCode.guard`): if any does, the function returns a flag
     after its outputs (`Source.guarded`), nonzero when an argument was out of range, and the
-    caller must then use the function emitted without guards (runtime/compiler.py)."""
+    caller must then use the function emitted without guards (runtime/compiler.py).
+    An output array a loop kernel writes, of at least `reuse_bytes` bytes (-1: none), is a
+    parameter after the constants instead of an allocation (`Source.reused`): the caller
+    passes a buffer it reuses across calls (runtime/buffers.py)."""
     if not name.isidentifier() or keyword.iskeyword(name):
         raise CodegenError(f"{name!r} is not a valid function name")
     schedule_cpu(plan)  # scratch rows and accumulators (and the sub-graphs' plans')
     module = _Module(name)
     module.tape_limit = tape_limit
-    main = _Emitter(graph, plan, name, module, tape_bytes=tape_bytes, guards=guards)
+    main = _Emitter(graph, plan, name, module, tape_bytes=tape_bytes, guards=guards,
+                    reuse_bytes=reuse_bytes)
     main_lines = main.function()
     if main.guarded and split_lines and len(main_lines) > split_lines:
         # (a split function's pieces do not pass the flag on: the plain form, whole)
         return emit_cpu(graph, plan, name, tape_bytes=tape_bytes, tape_limit=tape_limit,
-                        split_lines=split_lines)
+                        split_lines=split_lines, reuse_bytes=reuse_bytes)
     uses = {u for u, used in (("cmath", module.uses_cmath), ("fm", module.uses_fm),
                               ("fk", module.uses_fk), ("ck", module.uses_ck),
                               ("lk", module.uses_lk)) if used}
@@ -150,7 +152,8 @@ def emit_cpu(graph: Graph, plan: KernelPlan, name: str, *, tape_bytes: bool = Fa
     text = "\n".join(lines) + "\n"
     return Source(text, name, tuple(np.asarray(c.value) for c in main.consts),
                   tuple(module.functions), parts, guarded=main.guarded,
-                  parallel=module.uses_prange)
+                  parallel=module.uses_prange,
+                  reused=tuple((b.shape, b.type.np_dtype.name) for b in main.reused))
 
 
 class _Module:
@@ -190,7 +193,7 @@ class _Module:
 class _Emitter(AccumulateEmitter, CallEmitter, ControlEmitter, LoopEmitter):
     def __init__(self, graph: Graph, plan: KernelPlan, name: str, module: _Module | None = None,
                  *, scalar_args: bool = False, params: tuple[int, ...] | None = None,
-                 tape_bytes: bool = False, guards: bool = False) -> None:
+                 tape_bytes: bool = False, guards: bool = False, reuse_bytes: int = -1) -> None:
         self.g = graph
         self.plan = plan
         self.name = name
@@ -232,6 +235,14 @@ class _Emitter(AccumulateEmitter, CallEmitter, ControlEmitter, LoopEmitter):
         self.pending: dict[Root, str] = {}  # their contributions, until the last one's turn
         self.alt: dict[Var, int] = {}
         self.open: list[Loop] = []  # the loops being emitted, outermost first
+        # the output arrays of at least `reuse_bytes` bytes a loop kernel allocates: parameters
+        # (`Source.reused`), in the order allocated
+        self.returned = {self.plan.buffer(v) for v in graph.outputs
+                         if isinstance(v, Var) and id(v) not in self.arg_names
+                         and (plan.info[v].kind == "array" or v in plan.stored)} \
+            if reuse_bytes >= 0 and not scalar_args else set()
+        self.reuse_bytes = reuse_bytes
+        self.reused: list[Var] = []
 
     def _const(self, v: Value) -> None:
         if isinstance(v, Lit) and not v.is_scalar and v not in self.consts:
@@ -409,7 +420,7 @@ class _Emitter(AccumulateEmitter, CallEmitter, ControlEmitter, LoopEmitter):
         if self.tape_bytes:
             rets.append("tape_bytes")
         params = [self.arg_names[id(self.g.inputs[i])] for i in self.params] \
-            + list(self.consts.values())
+            + list(self.consts.values()) + [self.aname(v) for v in self.reused]
         lines = [f"def {self.name}({', '.join(params)}):"]
         guards: list[str] = []
         if vectorize(self.top, guards):
@@ -464,59 +475,3 @@ class _Emitter(AccumulateEmitter, CallEmitter, ControlEmitter, LoopEmitter):
             return self.vname(v)
         code, _ = self.ev(v, info.terms)
         return code
-
-    def alloc(self, v: Var, fill: str | None) -> None:
-        shape = f"({', '.join(str(d) for d in v.shape)}{',' if v.type.ndim == 1 else ''})"
-        dt = NP_DTYPE[v.dtype]
-        if fill is None:
-            self.top.append(f"{self.aname(v)} = np.empty({shape}, {dt})")
-        elif fill == "0":
-            self.top.append(f"{self.aname(v)} = np.zeros({shape}, {dt})")
-        else:
-            self.top.append(f"{self.aname(v)} = np.full({shape}, {fill}, {dt})")
-
-    def loop_kernel(self, kern: Kernel) -> None:
-        self.accum = {r: acc for acc in kern.accumulators for r in acc.roots}
-        self.wide = wide_buffers(kern, self.eqns, self.plan)
-        written = {acc.buffer for acc in kern.accumulators if not acc.zero}
-        done: set[Var] = set()
-        for r in kern.roots:
-            buf = self.plan.buffer(r.var)
-            if buf in done or r.kind not in ("store", "scan", "accum"):
-                continue
-            done.add(buf)
-            if r.kind in ("store", "scan") or buf in written:
-                self.alloc(buf, None)
-            elif r.kind == "accum":
-                e = self.eqns[r.eqn]
-                op = REDUCERS.get(e.prim, "sum")
-                if op in ("argmax", "argmin"):
-                    self.alloc(buf, "0")
-                    x = e.inputs[0]
-                    shape = ", ".join(str(d) for d in buf.shape)
-                    self.top.append(f"{self.aname(buf)}_best = np.full(({shape},), "
-                                    f"{identity_literal(op, x.dtype)}, {NP_DTYPE[x.dtype]})")
-                elif buf in self.wide:
-                    shape = ", ".join(str(d) for d in buf.shape)
-                    self.top.append(f"{self.sum_name(buf)} = np.zeros(({shape},), np.float64)")
-                elif op == "sum":
-                    self.alloc(buf, "0")
-                else:
-                    self.alloc(buf, identity_literal(op, buf.dtype))
-        for i in kern.members:  # adds done by accumulating into one shared array
-            e = self.eqns[i]
-            if is_sum(e) and self.plan.info[e.out].kind == "array":
-                self.top.append(f"{self.comment(i)}   (summed in place in {self.aname(e.out)})")
-        for acc in kern.accumulators:  # the slabs no store of an outer-loop walk writes
-            if acc.walk is not None and not acc.walk.carried:
-                self.top.extend(self.fills(acc, before=None))
-        for v, sc in kern.scratch.items():
-            shape = ", ".join(str(d) for d in sc.shape)
-            self.top.append(f"s{self.num[id(v)]} = np.empty(({shape},), {NP_DTYPE[v.dtype]})")
-        self.items(kern.items, 0)
-        for buf in sorted(self.wide, key=self.aname):  # rounded once, as numpy's sum rounds
-            self.top.append(f"{self.aname(buf)} = {self.sum_name(buf)}.astype(np.float32)")
-
-    def sum_name(self, buf: Var) -> str:
-        """The array a sum accumulates into: `a3_w` (float64) for a float32 `a3` in `wide`."""
-        return self.aname(buf) + ("_w" if buf in self.wide else "")

@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from adjit.codegen import parallel
-from adjit.codegen.cpu_accumulate import wide_register
+from adjit.codegen.cpu_accumulate import wide_buffers, wide_register
 from adjit.codegen.cpu_text import Block, Line, Scope
 from adjit.codegen.scalar import NP_DTYPE, identity_literal
+from adjit.ir.core import Var
 from adjit.ir.primitive import PRIMS
-from adjit.passes.plan import REDUCERS, Loop, Root, Term
+from adjit.passes.plan import REDUCERS, Kernel, Loop, Root, Term, is_sum
 
 # A scan's operator (its primitive's `Lowering.op`) as Python.
 SCAN_SYMBOLS = {"sum": "+", "prod": "*"}
@@ -19,8 +20,71 @@ SCAN_SYMBOLS = {"sum": "+", "prod": "*"}
 class LoopEmitter:
     """The loop nests of `_Emitter` (codegen/cpu.py), which provides `ev`, `index`, `put`,
     `vname`, `aname`, `comment`, `scratch_ref`, `scopes`, `open`, `kernel`, `eqns`, `module`,
-    `scalar_args`, and (from `AccumulateEmitter`) `accum`, `accumulate`, `walk_start`,
-    `walk_end`."""
+    `scalar_args`, `plan`, `num`, `top`, `returned`, `reused`, `reuse_bytes`, and (from
+    `AccumulateEmitter`) `accum`, `accumulate`, `walk_start`, `walk_end`, `fills`."""
+
+    def alloc(self, v: Var, fill: str | None) -> None:
+        if v in self.returned and v.shape and v not in self.wide \
+                and v.type.size * v.type.np_dtype.itemsize >= self.reuse_bytes:
+            if v not in self.reused:
+                self.reused.append(v)  # the caller's buffer (`Source.reused`)
+            self.top.append(f"{self.aname(v)}.fill({fill})" if fill is not None
+                            else f"# {self.aname(v)}: a buffer of the caller's")
+            return
+        shape = f"({', '.join(str(d) for d in v.shape)}{',' if v.type.ndim == 1 else ''})"
+        dt = NP_DTYPE[v.dtype]
+        if fill is None:
+            self.top.append(f"{self.aname(v)} = np.empty({shape}, {dt})")
+        elif fill == "0":
+            self.top.append(f"{self.aname(v)} = np.zeros({shape}, {dt})")
+        else:
+            self.top.append(f"{self.aname(v)} = np.full({shape}, {fill}, {dt})")
+
+    def loop_kernel(self, kern: Kernel) -> None:
+        self.accum = {r: acc for acc in kern.accumulators for r in acc.roots}
+        self.wide = wide_buffers(kern, self.eqns, self.plan)
+        written = {acc.buffer for acc in kern.accumulators if not acc.zero}
+        done: set[Var] = set()
+        for r in kern.roots:
+            buf = self.plan.buffer(r.var)
+            if buf in done or r.kind not in ("store", "scan", "accum"):
+                continue
+            done.add(buf)
+            if r.kind in ("store", "scan") or buf in written:
+                self.alloc(buf, None)
+            elif r.kind == "accum":
+                e = self.eqns[r.eqn]
+                op = REDUCERS.get(e.prim, "sum")
+                if op in ("argmax", "argmin"):
+                    self.alloc(buf, "0")
+                    x = e.inputs[0]
+                    shape = ", ".join(str(d) for d in buf.shape)
+                    self.top.append(f"{self.aname(buf)}_best = np.full(({shape},), "
+                                    f"{identity_literal(op, x.dtype)}, {NP_DTYPE[x.dtype]})")
+                elif buf in self.wide:
+                    shape = ", ".join(str(d) for d in buf.shape)
+                    self.top.append(f"{self.sum_name(buf)} = np.zeros(({shape},), np.float64)")
+                elif op == "sum":
+                    self.alloc(buf, "0")
+                else:
+                    self.alloc(buf, identity_literal(op, buf.dtype))
+        for i in kern.members:  # adds done by accumulating into one shared array
+            e = self.eqns[i]
+            if is_sum(e) and self.plan.info[e.out].kind == "array":
+                self.top.append(f"{self.comment(i)}   (summed in place in {self.aname(e.out)})")
+        for acc in kern.accumulators:  # the slabs no store of an outer-loop walk writes
+            if acc.walk is not None and not acc.walk.carried:
+                self.top.extend(self.fills(acc, before=None))
+        for v, sc in kern.scratch.items():
+            shape = ", ".join(str(d) for d in sc.shape)
+            self.top.append(f"s{self.num[id(v)]} = np.empty(({shape},), {NP_DTYPE[v.dtype]})")
+        self.items(kern.items, 0)
+        for buf in sorted(self.wide, key=self.aname):  # rounded once, as numpy's sum rounds
+            self.top.append(f"{self.aname(buf)} = {self.sum_name(buf)}.astype(np.float32)")
+
+    def sum_name(self, buf: Var) -> str:
+        """The array a sum accumulates into: `a3_w` (float64) for a float32 `a3` in `wide`."""
+        return self.aname(buf) + ("_w" if buf in self.wide else "")
 
     def items(self, items: list[Any], level: int) -> None:
         for it in items:

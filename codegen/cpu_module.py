@@ -29,6 +29,9 @@ class Source:
     # some loop runs on threads (codegen/parallel.py): called holding its lock where the
     # threading layer needs it
     parallel: bool = False
+    # output arrays the caller passes after the constants (shape, dtype), to be reused across
+    # calls (runtime/buffers.py); the function writes every element of each
+    reused: tuple[tuple[tuple[int, ...], str], ...] = ()
 
 
 def imports(doc: str, uses: set[str]) -> list[str]:

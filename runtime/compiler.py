@@ -17,7 +17,7 @@ from adjit.ir import Graph
 from adjit.passes.pipeline import DIFFERENTIATE, OPTIMIZE, Request, Stage, Stages, run
 from adjit.tracer import Traced
 
-from . import background, config, log
+from . import background, buffers, config, log
 
 
 @dataclass
@@ -202,26 +202,31 @@ def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n
         return Specialization(traced, stages, final, plan, device_fn.module, device_fn,
                               in_dtypes, out_dtypes, out_shapes, (), target=target,
                               program=program)  # the program holds its array constants
+    reuse = config.reuse_min_bytes()
     source = emit_cpu(final, plan, f"{final.name}_kernel", tape_limit=config.max_tape_bytes(),
-                      split_lines=config.split_lines(), guards=True)
+                      split_lines=config.split_lines(), guards=True, reuse_bytes=reuse)
     nojit = config.nojit()
     folder = config.cache_folder()
 
     def exact() -> Any:  # the same graph without guarded vector forms (`Guarded`)
-        return compile_source(emit_cpu(final, plan, f"{final.name}_kernel",
-                                       tape_limit=config.max_tape_bytes(),
-                                       split_lines=config.split_lines()),
-                              folder, jit=not nojit, worker=config.compile_worker() and not nojit)
+        plain = emit_cpu(final, plan, f"{final.name}_kernel", tape_limit=config.max_tape_bytes(),
+                         split_lines=config.split_lines(), reuse_bytes=reuse)
+        assert plain.reused == source.reused, "both forms take the same buffers"
+        return compile_source(plain, folder, jit=not nojit,
+                              worker=config.compile_worker() and not nojit)
 
     def kernel(jit: bool) -> Any:
         """The generated function, compiled by numba (`jit`) or run as Python: a guarded one
         answers out-of-range calls with `exact`; one with parallel loops takes the lock its
-        threading layer may need (codegen/parallel.py)."""
+        threading layer may need (codegen/parallel.py); one whose large outputs are
+        parameters is passed buffers reused across calls (runtime/buffers.py)."""
         fn = compile_source(source, folder, jit=jit, worker=jit and config.compile_worker())
         if source.guarded:
             fn = Guarded(fn, exact)
         if jit and source.parallel and parallel.serialize():
             fn = parallel.Serialized(fn)
+        if source.reused:
+            fn = buffers.Pooled(fn, source.reused, config.reuse_max_bytes(), poison=checks)
         return fn
 
     def compile_now() -> Any:
@@ -230,7 +235,11 @@ def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n
     def compile_for_args(args: tuple[Any, ...]) -> Any:
         from adjit.codegen.compile import compile_for
 
-        return compile_for(compile_now(), *args)
+        fn = compile_now()
+        if type(fn) is buffers.Pooled:  # compiled for its buffers' types too
+            compile_for(fn.fn, *args, *fn.specimens())
+            return fn
+        return compile_for(fn, *args)
 
     after = config.compile_after()
     # a cache miss: the interpreter answers while numba compiles (runtime/background.py)

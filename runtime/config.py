@@ -17,7 +17,10 @@ ADJIT_BACKGROUND_COMPILE=0  compile a kernel that is not in the disk cache befor
 ADJIT_SPLIT_LINES=600  a generated function longer than this many lines is compiled as
                   several numba functions called in order (codegen/split.py): numba's compile
                   time grows faster than a function's size; 0 never splits
-ADJIT_CHECKS=1    verify the IR after every pass
+ADJIT_REUSE_MIN_KB=1024  output arrays of this size or more are buffers reused across calls
+                  once the caller drops them (runtime/buffers.py); 0 all, -1 none
+ADJIT_REUSE_MAX_MB  what those buffers may hold in all (default: a quarter of the memory)
+ADJIT_CHECKS=1    verify the IR after every pass (and fill reused buffers with NaN first)
 ADJIT_DUMP=after:prune[,after:simplify]  print the IR after the named passes (DUMP_POINTS);
                   an entry naming no pass is reported once, with the valid ones
 """
@@ -142,6 +145,29 @@ def _int(name: str, default: int) -> int:
 def max_tape_bytes() -> int:
     """ADJIT_MAX_TAPE_MB: how much a `while` under differentiation may record (default 4096)."""
     return _int("ADJIT_MAX_TAPE_MB", 4096) << 20
+
+
+def reuse_min_bytes() -> int:
+    """ADJIT_REUSE_MIN_KB: output arrays of at least this many KiB are reused across calls
+    (runtime/buffers.py; default 1024, 0: all of them, -1: none). Returns -1 for none."""
+    raw = os.environ.get("ADJIT_REUSE_MIN_KB", "").strip()
+    try:
+        kb = int(raw) if raw else 1024
+    except ValueError:
+        kb = 1024
+    return -1 if kb < 0 else kb << 10
+
+
+def reuse_max_bytes() -> int:
+    """ADJIT_REUSE_MAX_MB: what all pools of reused outputs keep together (default: a quarter
+    of the machine's memory)."""
+    raw = os.environ.get("ADJIT_REUSE_MAX_MB", "").strip()
+    if raw.isdigit():
+        return int(raw) << 20
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 4
+    except (ValueError, OSError, AttributeError):
+        return 1 << 30
 
 
 def split_lines() -> int:

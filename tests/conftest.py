@@ -15,6 +15,11 @@ os.environ.setdefault("ADJIT_COMPILE_AFTER", "1")
 # thread (runtime/background.py): tests/runtime/test_background.py turns it on.
 os.environ.setdefault("ADJIT_BACKGROUND_COMPILE", "0")
 
+# Every output array is a buffer reused across calls (users: those of 1 MiB or more;
+# runtime/buffers.py), so every compiled test also checks that a reused buffer gives the
+# results of a fresh one; with ADJIT_CHECKS=1 (CI's last step) each is first filled with NaN.
+os.environ.setdefault("ADJIT_REUSE_MIN_KB", "0")
+
 # target="cuda" tests (tests/cuda) run on numba's CUDA simulator unless told otherwise
 # (NUMBA_ENABLE_CUDASIM=0 on a machine with a GPU); numba reads it when first imported.
 os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")

@@ -84,7 +84,8 @@ def test_plain_python_runs_the_split_text(monkeypatch, tmp_path):
     spec = _grad(monkeypatch, 40, tmp_path, args)
     py = compile_source(spec.source, tmp_path / "cache", jit=False)
     want = spec.run(args)
-    got = py(*args, *spec.source.consts)
+    buffers = [np.empty(shape, dtype) for shape, dtype in spec.source.reused]  # its outputs
+    got = py(*args, *spec.source.consts, *buffers)
     for a, b in zip(got, want, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12)
 

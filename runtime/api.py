@@ -291,10 +291,16 @@ class Transformed:
 
             return device_call
         fn = spec.fn
+        if spec.consts:  # the array constants follow the arguments (and the captured values)
+            kernel, consts = fn, spec.consts
+
+            def fn(*a: Any) -> Any:
+                return kernel(*a, *consts)
+
         boxes = _boxes(spec)
         # Direct: every argument is a native-endian ndarray of the traced dtype (the key
         # says so), as are the captured arrays (their tokens do), so numba gets them as is.
-        direct = not spec.consts and not self._n_ct and all(
+        direct = not self._n_ct and all(
             isinstance(k, tuple) and len(k) == 2 and isinstance(k[0], tuple)
             for k in (key if not self._probe else key[0])) and not (
             self._probe and any(type(t) is tuple and t[:1] == ("device",) for t in key[1]))

@@ -60,3 +60,19 @@ def test_tuple_argnums_give_the_general_paths_structure_and_types() -> None:
         assert np.array_equal(grads[1], [4.0, 8.0]) and np.array_equal(grads[1], ref[1])
         if mk is adjit.value_and_grad:
             assert type(again[0]) is np.float64 and again[0] == first[0] == 10.0
+
+
+def test_a_kernel_with_array_constants_takes_the_direct_path() -> None:
+    # the constant [1, 2, 3] is a parameter of the kernel after x: the direct caller passes it
+    # (it used to send such kernels through the general path: 12 us instead of 2 a call)
+    def f(x):
+        return np.sum(np.sin(x) * np.array([1.0, 2.0, 3.0]))
+
+    g = adjit.grad(f)
+    x = np.array([0.1, 0.2, 0.3])
+    np.testing.assert_allclose(g(x), np.cos(x) * [1.0, 2.0, 3.0], rtol=1e-15)
+    spec = next(iter(g.specializations.values()))
+    assert len(spec.consts) == 1
+    caller = g._callers[g._fast_key]
+    assert "_assemble" not in caller.__code__.co_names  # no general assembly on each call
+    np.testing.assert_allclose(g(x * 2), np.cos(x * 2) * [1.0, 2.0, 3.0], rtol=1e-15)

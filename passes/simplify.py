@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 from adjit.ir import Eqn, Graph, Lit, Value, Var
+from adjit.ir.core import make_params
 from adjit.ir.primitive import PRIMS
 
 from .dce import dce
@@ -52,18 +53,41 @@ def _same_type(eqn: Eqn, v: Value) -> Value | None:
     return v if v.type == eqn.out.type else None
 
 
-def _fold(eqn: Eqn) -> Value | None:
+def _fold(eqn: Eqn, producers: dict[int, Eqn]) -> Value | Eqn | None:
+    """An equation of constants computed now. A uniform result with axes is a broadcast of its
+    scalar, as an explicit broadcast of a constant stays: codegen needs no array for it (a
+    size-1 array constant would also keep the call off its fastest path). An elementwise
+    equation of scalars broadcast by `broadcast_to` is computed on the scalars."""
     prim = PRIMS[eqn.prim]
     if prim.kind == "control" or len(eqn.outputs) != 1 or eqn.prim == "stop_gradient":
         return None
     if eqn.prim == "broadcast_to" and eqn.out.type.ndim > 0:
         return None  # a broadcast constant stays a scalar: codegen needs no array for it
-    if not all(isinstance(v, Lit) for v in eqn.inputs) or eqn.out.type.size > FOLD_MAX_SIZE:
+    inputs = list(eqn.inputs)
+    if prim.kind == "elementwise" and eqn.out.type.ndim > 0:
+        for i, v in enumerate(inputs):
+            src = producers.get(id(v)) if isinstance(v, Var) else None
+            if src is not None and src.prim == "broadcast_to" \
+                    and isinstance(src.inputs[0], Lit) and src.inputs[0].is_scalar:
+                inputs[i] = src.inputs[0]
+    if not all(isinstance(v, Lit) for v in inputs):
+        return None
+    scalars = prim.kind == "elementwise" and all(v.is_scalar for v in inputs)
+    if eqn.out.type.size > FOLD_MAX_SIZE and not scalars:
         return None
     with np.errstate(all="ignore"):
-        value = prim.impl(*[v.value for v in eqn.inputs], **dict(eqn.params))
-    return Lit.make(np.asarray(value).astype(eqn.out.type.np_dtype).reshape(eqn.out.shape),
-                    eqn.out.dtype)
+        value = prim.impl(*[v.value for v in inputs], **dict(eqn.params))
+    value = np.asarray(value).astype(eqn.out.type.np_dtype)
+    if scalars:
+        value = np.broadcast_to(value, eqn.out.shape)
+    value = value.reshape(eqn.out.shape)
+    if eqn.out.type.ndim and value.size and \
+            value.tobytes() == np.full_like(value, value.flat[0]).tobytes():  # (bits: -0.0, NaN)
+        return Eqn("broadcast_to", (Lit.make(value.flat[0], eqn.out.dtype),), eqn.outputs,
+                   make_params({"shape": eqn.out.shape}), eqn.loc, eqn.role)
+    if eqn.out.type.size > FOLD_MAX_SIZE:
+        return None
+    return Lit.make(value, eqn.out.dtype)
 
 
 def _add(eqn: Eqn, producers: dict[int, Eqn]) -> Value | Eqn | None:
@@ -369,7 +393,7 @@ def _sweep(g: Graph, stats: Counter) -> tuple[Graph, bool]:
             eqn = eqn.replace(inputs=inputs)
         result: Value | Eqn | None = None
         if len(eqn.outputs) == 1:
-            result = _fold(eqn)
+            result = _fold(eqn, producers)
             name = "fold"
             if result is None and PRIMS[eqn.prim].kind == "elementwise":
                 result = _absorb_broadcast(eqn, producers)

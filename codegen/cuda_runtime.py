@@ -8,7 +8,8 @@
 - Device arrays (anything with `__cuda_array_interface__`, or the simulator's arrays) are
   read where they are, without a copy, and the results stay on the device: the caller gets
   device arrays (0-d results as 0-d device arrays). An input returned unchanged as a result
-  is copied (on the device), so a result never aliases an argument.
+  is copied (on the device), so a result never aliases an argument. A strided one is copied
+  to a C-contiguous one on the device first (`ProgramFunction.device`).
 - Array constants of the function are copied to the device once, at the first call.
 - Float matrix products run on the device (a tiled shared-memory kernel,
   codegen/cuda_kernels.py). Other `CallStep`s (library calls, integer products) copy their
@@ -90,11 +91,24 @@ class ProgramFunction:
     def put(self, a: Any, shape: tuple[int, ...], dtype: str) -> Any:
         """An argument where the kernels read it (0-d values as one-element buffers)."""
         if is_device_array(a):
+            a = self.device(a)
             return a.reshape(shape) if tuple(a.shape) != shape else a
         host = np.ascontiguousarray(a, DTYPES[dtype]).reshape(shape)
         if self.cuda is None:
             return host
         return self.cuda.to_device(host)
+
+    def device(self, a: Any) -> Any:
+        """A device argument as a C-contiguous numba device array: another library's array
+        (`__cuda_array_interface__`: CuPy, PyTorch) is viewed in place; a strided one
+        (a transpose, a slice with steps) is copied once on the device (numba reshapes an
+        F-contiguous device array as if it were C-contiguous, and copies neither
+        non-contiguous arrays between buffers nor negative strides to the host)."""
+        if not hasattr(a, "copy_to_host") and hasattr(a, "__cuda_array_interface__"):
+            a = self.cuda.as_cuda_array(a)
+        from adjit.codegen import cuda_kernels
+
+        return cuda_kernels.contiguous(a)
 
     def host(self, a: Any) -> np.ndarray:
         return a if self.cuda is None else a.copy_to_host()

@@ -57,3 +57,18 @@ def test_matrix_product_operands_reach_the_kernel_c_contiguous(monkeypatch):
     out = _matmul(dn.T, dm.T)
     assert np.allclose(_host(out), N.T @ M.T, rtol=1e-12)
     assert seen and all(a and b for a, b in seen)
+
+
+def test_float32_math_recomputed_in_a_later_launch_equals_its_stored_copy():
+    """The gradient of a min compares the (recomputed) argument with the stored min. Run as
+    Python (the simulator), math.tanh of a float32 is a float64 unless rounded as numba
+    rounds it on a GPU: nothing compared equal and the gradient was nan."""
+    x = np.array([-0.9, 0.7, 0.3], np.float32)
+    got = adjit.grad(lambda x: np.min(np.tanh(x * 1.3)) + np.sum(x), target="cuda")(x)
+    t = np.tanh(np.float32(1.3) * x)
+    ref = np.ones(3) + 1.3 * (1 - t ** 2) * (np.arange(3) == np.argmin(t))
+    assert got.dtype == np.float32 and np.allclose(got, ref, rtol=1e-5)
+    f = adjit.grad(lambda x: np.sum(np.tanh(x) / np.max(np.tanh(x), axis=0, keepdims=True)),
+                   target="cuda")
+    assert np.allclose(f(x), adjit.grad(lambda x: np.sum(np.tanh(x) / np.max(np.tanh(x))))(x),
+                       rtol=1e-5)

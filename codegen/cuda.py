@@ -102,9 +102,10 @@ def code(e: Expr, uses: set[str]) -> str:
 
 class _Printer:
     def __init__(self, program: Program, target: str, dtypes: dict[str, str],
-                 threads: int) -> None:
+                 threads: int, quiet: bool = False) -> None:
         self.program = program
         self.target = target
+        self.quiet = quiet  # run as Python: numpy's float warnings off, as numba has none
         self.threads = threads  # per block: the size of the shared arrays of block sums
         self.dtypes = dtypes  # buffer -> dtype
         self.uses: set[str] = set()
@@ -164,6 +165,11 @@ class _Printer:
             self.lines.append("@cuda.jit")
         self.lines.append(f"def {name}({', '.join(params)}):")
         ind = "    "
+        if self.quiet:
+            # run as Python, each thread of the simulator its own: numpy's scalars would warn
+            # (divide by zero, invalid value) where numba computes inf and nan silently
+            self.lines.append(f"{ind}with np.errstate(all='ignore'):")
+            ind += "    "
         for s in prefix:
             self.stmt(s, ind, None)
         partials: list[Accumulate] = []
@@ -290,7 +296,11 @@ class _Printer:
 NUMBA_TYPES = {"f32": "float32", "f64": "float64", "i32": "int32", "i64": "int64"}
 
 
-def emit(program: Program, target: str = "cuda", threads: int = 128) -> Module:
+def emit(program: Program, target: str = "cuda", threads: int = 128,
+         quiet: bool | None = None) -> Module:
+    """The module of `program` for `target`; `quiet` (the default for target="python"):
+    the kernels will run as Python (numba's simulator), in numpy's `errstate(all="ignore")`
+    as numba computes inf and nan without warnings."""
     dtypes = {b.name: b.dtype for b in program.inputs}
     dtypes.update({b.name: b.dtype for b, _ in program.consts})
     for s in program.steps:
@@ -298,7 +308,8 @@ def emit(program: Program, target: str = "cuda", threads: int = 128) -> Module:
             dtypes[s.buf] = s.dtype
     if threads & (threads - 1):
         raise ValueError(f"threads per block must be a power of two, not {threads}")
-    return _Printer(program, target, dtypes, threads).emit()
+    quiet = target != "cuda" if quiet is None else quiet
+    return _Printer(program, target, dtypes, threads, quiet).emit()
 
 
 def grid(extent: int, threads: int, max_blocks: int) -> tuple[int, int]:

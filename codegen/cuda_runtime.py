@@ -306,7 +306,8 @@ def compile_program(program: Program, target: str = "cuda",
         cuda = cuda_module()
     if target == "cuda":
         schedule_cuda(program)  # grid-stride loops and atomics (passes/schedule_cuda.py)
-    module = emit(program, target, SIM_THREADS if simulated() else THREADS)
+    module = emit(program, target, SIM_THREADS if simulated() else THREADS,
+                  quiet=target != "cuda" or simulated())
     filename = f"<adjit-{target} {program.name} {abs(hash(module.text)):x}>"
     linecache.cache[filename] = (len(module.text), None, module.text.splitlines(True),
                                  filename)

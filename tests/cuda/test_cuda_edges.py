@@ -72,3 +72,18 @@ def test_float32_math_recomputed_in_a_later_launch_equals_its_stored_copy():
                    target="cuda")
     assert np.allclose(f(x), adjit.grad(lambda x: np.sum(np.tanh(x) / np.max(np.tanh(x))))(x),
                        rtol=1e-5)
+
+
+def test_kernels_run_as_python_do_not_warn_where_numba_computes_inf_and_nan():
+    """Under the simulator the kernels run as Python with numpy scalars, which warned (each
+    simulated thread its own warning) and raised under `-W error`: a GPU, and the CPU back
+    end, compute inf and nan silently."""
+    import warnings
+
+    x = np.array([0.0, 1.0, -1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = adjit.jit(lambda a: (1 / a, np.log(a), a // 0), target="cuda")(x)
+    with np.errstate(all="ignore"):
+        ref = (1 / x, np.log(x), x // 0)
+    assert all(np.array_equal(g, r, equal_nan=True) for g, r in zip(got, ref, strict=True))

@@ -74,7 +74,9 @@ class ProgramFunction:
         self.calls = calls  # the programs control steps call, by id of their Program
         self.target = module.target
         self.cuda = cuda_module() if self.target == "cuda" else None
-        self.tape_limit = 4 << 30
+        from adjit.runtime import config
+
+        self.tape_limit = config.max_tape_bytes()  # ADJIT_MAX_TAPE_MB, as the CPU's
         self._consts: list[Any] | None = None
         if self.target == "cuda":
             threads, blocks = (SIM_THREADS, SIM_BLOCKS) if simulated() else (THREADS,

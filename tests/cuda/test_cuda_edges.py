@@ -87,3 +87,21 @@ def test_kernels_run_as_python_do_not_warn_where_numba_computes_inf_and_nan():
     with np.errstate(all="ignore"):
         ref = (1 / x, np.log(x), x // 0)
     assert all(np.array_equal(g, r, equal_nan=True) for g, r in zip(got, ref, strict=True))
+
+
+def test_a_while_that_never_ends_under_grad_stops_at_the_tape_limit(monkeypatch):
+    """ADJIT_MAX_TAPE_MB bounds the device tape as it bounds the CPU's (it was fixed at 4 GB:
+    a runaway loop filled the GPU's memory first). 4 kB here, where ADJIT_MAX_TAPE_MB counts
+    whole megabytes: a megabyte of tape takes the simulator seconds to record."""
+    from adjit.runtime import config
+
+    monkeypatch.setattr(config, "max_tape_bytes", lambda: 4096)
+
+    def runaway(x):
+        y = x
+        while y.sum() > -1.0:
+            y = y * 1.0001 + 1.0
+        return y.sum()
+
+    with pytest.raises(RuntimeError, match="ADJIT_MAX_TAPE_MB"):
+        adjit.grad(runaway, target="cuda")(np.ones(64))

@@ -105,3 +105,16 @@ def test_a_while_that_never_ends_under_grad_stops_at_the_tape_limit(monkeypatch)
 
     with pytest.raises(RuntimeError, match="ADJIT_MAX_TAPE_MB"):
         adjit.grad(runaway, target="cuda")(np.ones(64))
+
+
+def test_arguments_named_like_loop_indices_and_buffers_are_renamed():
+    """A parameter called i0 was the kernel's loop index itself ('int' object is not
+    subscriptable); r2_best, an argmax's best-value buffer."""
+    def f(i0, i1, r2_best):
+        return np.sum(np.sin(i0) * i1 * r2_best) + np.max(i0 * i1) + np.argmax(i0 * r2_best)
+
+    args = (np.arange(1.0, 6.0), np.arange(5.0, 0.0, -1.0), np.linspace(0, 1, 5))
+    got = adjit.value_and_grad(f, argnums=(0, 1, 2), target="cuda")(*args)
+    ref = adjit.value_and_grad(f, argnums=(0, 1, 2))(*args)
+    assert np.allclose(got[0], ref[0], rtol=1e-12)
+    assert all(np.allclose(g, r, rtol=1e-12) for g, r in zip(got[1], ref[1], strict=True))

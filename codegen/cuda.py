@@ -174,8 +174,11 @@ class _Printer:
             self.stmt(s, ind, None)
         partials: list[Accumulate] = []
         if loop is not None and not serial:
-            partials = [s for s in statements(loop.body)
-                        if isinstance(s, Accumulate) and s.atomic == "block"]
+            # one register per element summed into: two sums into the same element share it
+            # (a register each, both named by the element, would be summed into the shared
+            # array and added atomically twice over)
+            partials = list({self.partial(s): s for s in statements(loop.body)
+                             if isinstance(s, Accumulate) and s.atomic == "block"}.values())
             for p in partials:
                 self.lines.append(f"{ind}{self.partial(p)} = "
                                   f"{identity_literal('sum', self.dtypes[p.buf])}")

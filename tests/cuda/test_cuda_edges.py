@@ -118,3 +118,23 @@ def test_arguments_named_like_loop_indices_and_buffers_are_renamed():
     ref = adjit.value_and_grad(f, argnums=(0, 1, 2))(*args)
     assert np.allclose(got[0], ref[0], rtol=1e-12)
     assert all(np.allclose(g, r, rtol=1e-12) for g, r in zip(got[1], ref[1], strict=True))
+
+
+def test_two_block_sums_into_one_element_are_added_once_each():
+    """Two sums over a parallel loop into the same element share one register and one atomic
+    add per block (each got its own shared array under one name: 11160 for 1560)."""
+    from adjit.codegen.cuda_runtime import compile_program
+    from adjit.ir.loops import (Accumulate, Alloc, Buffer, Const, For, Idx, Load, LoopKernel,
+                                Program)
+
+    zero = (Const(0, "i64"),)
+    body = [For(0, 40, [Accumulate("sum", "r", zero, Load("x", (Idx(0),))),
+                        Accumulate("sum", "r", zero, Load("x", (Idx(0),))),
+                        Accumulate("sum", "q", zero, Const(1.0, "f64"))])]
+    program = Program("p", [Buffer("x", (40,), "f64")], [],
+                      [Alloc("r", (1,), "f64", 0.0), Alloc("q", (1,), "f64", 0.0),
+                       LoopKernel("k0", body)], ["r", "q"], [(), ()])
+    x = np.arange(40.0)
+    r, q = compile_program(program, "cuda")(x)
+    assert "(atomic, block)" in str(program)
+    assert r == 2 * x.sum() and q == 40.0

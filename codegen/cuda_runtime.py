@@ -50,13 +50,15 @@ SIM_MATMUL_MAX = 64
 
 def cuda_module() -> Any:
     """numba.cuda, when a GPU (or the simulator) is there; else a clear error."""
+    from adjit.tracer.loc import user_loc  # the user's call, named in the error
+
     try:
         from numba import cuda
     except ImportError as e:  # pragma: no cover - numba ships numba.cuda
         raise CodegenError(f"target='cuda' needs numba's CUDA support ({e})",
-                           hint="pip install numba-cuda") from None
+                           loc=user_loc(2), hint="pip install numba-cuda") from None
     if not cuda.is_available():
-        raise CodegenError("target='cuda': no CUDA GPU is available here",
+        raise CodegenError("target='cuda': no CUDA GPU is available here", loc=user_loc(2),
                            hint="run on a machine with an NVIDIA GPU and its driver, or set "
                                 "NUMBA_ENABLE_CUDASIM=1 (before numba is imported) to run "
                                 "on numba's CUDA simulator; target='cpu' runs anywhere")

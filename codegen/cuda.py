@@ -130,19 +130,26 @@ class _Printer:
     def kernel(self, k: LoopKernel) -> list[Launch]:
         prefix: list[Stmt] = []
         pending: list[Stmt] = []
+        before = 0  # the Lets before the first pending statement: the rest run in order
         out: list[Launch] = []
         for s in k.body:
             if isinstance(s, Let):
+                if pending:  # it may read what a pending statement stores: after it
+                    pending.append(s)
                 prefix.append(s)
             elif isinstance(s, For):
                 if pending:
-                    out.append(self.launch(f"{k.name}_{len(out)}", prefix, pending, None))
+                    out.append(self.launch(f"{k.name}_{len(out)}", prefix[:before], pending,
+                                           None))
                     pending = []
                 out.append(self.launch(f"{k.name}_{len(out)}", prefix, [s], s))
             else:
+                if not pending:
+                    before = len(prefix)
                 pending.append(s)
         if pending or not out:
-            out.append(self.launch(f"{k.name}_{len(out)}", prefix, pending, None))
+            out.append(self.launch(f"{k.name}_{len(out)}", prefix[:before] if pending
+                                   else prefix, pending, None))
         return out
 
     def launch(self, name: str, prefix: list[Stmt], body: list[Stmt], loop: For | None

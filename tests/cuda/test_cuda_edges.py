@@ -138,3 +138,22 @@ def test_two_block_sums_into_one_element_are_added_once_each():
     r, q = compile_program(program, "cuda")(x)
     assert "(atomic, block)" in str(program)
     assert r == 2 * x.sum() and q == 40.0
+
+
+@pytest.mark.parametrize("target", ["python", "cuda"])
+def test_a_let_after_a_level_0_store_runs_after_it(target):
+    """A kernel's level-0 Lets were all computed at the top of the one-thread launch of its
+    level-0 stores, before the stores: one reading a stored index read the allocation's
+    value (99 here: IndexError under the simulator, an out-of-bounds read on a GPU)."""
+    from adjit.codegen.cuda_runtime import compile_program
+    from adjit.ir.loops import (Alloc, Buffer, Const, For, Idx, Let, Load, Local, LoopKernel,
+                                Program, Store)
+
+    zero = (Const(0, "i64"),)
+    body = [Store("o", zero, Const(2, "i64")), Let("t", Load("o", zero)),
+            Let("u", Load("x", (Local("t"),))), For(0, 4, [Store("y", (Idx(0),), Local("u"))])]
+    program = Program("p", [Buffer("x", (4,), "f64")], [],
+                      [Alloc("o", (1,), "i64", 99), Alloc("y", (4,), "f64"),
+                       LoopKernel("k0", body)], ["y"], [(4,)])
+    (y,) = compile_program(program, target)(np.arange(4.0) * 10)
+    assert np.array_equal(y, [20.0] * 4)

@@ -90,14 +90,22 @@ def code(e: Expr, uses: set[str]) -> str:
         uses.add("cmath")
     if "sf." in text:  # scipy.special's scalar kernels (numba functions, codegen/special.py)
         uses.add("sf")
+    out = e.eqn.out.dtype
+    if out in ("f32", "c64") and ("math." in text or "sf." in text):
+        # numba types math.tanh(float32) as float32; run as Python (the simulator, the
+        # "python" target) it is a float64, and a value recomputed in a later launch (a max's
+        # argument compared with the stored max, for its gradient) would not equal its
+        # float32 copy in memory: rounded here as on a GPU (a no-op there)
+        return f"{NP_DTYPE[out]}({text})"
     return f"({text})"
 
 
 class _Printer:
     def __init__(self, program: Program, target: str, dtypes: dict[str, str],
-                 threads: int) -> None:
+                 threads: int, quiet: bool = False) -> None:
         self.program = program
         self.target = target
+        self.quiet = quiet  # run as Python: numpy's float warnings off, as numba has none
         self.threads = threads  # per block: the size of the shared arrays of block sums
         self.dtypes = dtypes  # buffer -> dtype
         self.uses: set[str] = set()
@@ -122,19 +130,26 @@ class _Printer:
     def kernel(self, k: LoopKernel) -> list[Launch]:
         prefix: list[Stmt] = []
         pending: list[Stmt] = []
+        before = 0  # the Lets before the first pending statement: the rest run in order
         out: list[Launch] = []
         for s in k.body:
             if isinstance(s, Let):
+                if pending:  # it may read what a pending statement stores: after it
+                    pending.append(s)
                 prefix.append(s)
             elif isinstance(s, For):
                 if pending:
-                    out.append(self.launch(f"{k.name}_{len(out)}", prefix, pending, None))
+                    out.append(self.launch(f"{k.name}_{len(out)}", prefix[:before], pending,
+                                           None))
                     pending = []
                 out.append(self.launch(f"{k.name}_{len(out)}", prefix, [s], s))
             else:
+                if not pending:
+                    before = len(prefix)
                 pending.append(s)
         if pending or not out:
-            out.append(self.launch(f"{k.name}_{len(out)}", prefix, pending, None))
+            out.append(self.launch(f"{k.name}_{len(out)}", prefix[:before] if pending
+                                   else prefix, pending, None))
         return out
 
     def launch(self, name: str, prefix: list[Stmt], body: list[Stmt], loop: For | None
@@ -157,12 +172,20 @@ class _Printer:
             self.lines.append("@cuda.jit")
         self.lines.append(f"def {name}({', '.join(params)}):")
         ind = "    "
+        if self.quiet:
+            # run as Python, each thread of the simulator its own: numpy's scalars would warn
+            # (divide by zero, invalid value) where numba computes inf and nan silently
+            self.lines.append(f"{ind}with np.errstate(all='ignore'):")
+            ind += "    "
         for s in prefix:
             self.stmt(s, ind, None)
         partials: list[Accumulate] = []
         if loop is not None and not serial:
-            partials = [s for s in statements(loop.body)
-                        if isinstance(s, Accumulate) and s.atomic == "block"]
+            # one register per element summed into: two sums into the same element share it
+            # (a register each, both named by the element, would be summed into the shared
+            # array and added atomically twice over)
+            partials = list({self.partial(s): s for s in statements(loop.body)
+                             if isinstance(s, Accumulate) and s.atomic == "block"}.values())
             for p in partials:
                 self.lines.append(f"{ind}{self.partial(p)} = "
                                   f"{identity_literal('sum', self.dtypes[p.buf])}")
@@ -283,7 +306,11 @@ class _Printer:
 NUMBA_TYPES = {"f32": "float32", "f64": "float64", "i32": "int32", "i64": "int64"}
 
 
-def emit(program: Program, target: str = "cuda", threads: int = 128) -> Module:
+def emit(program: Program, target: str = "cuda", threads: int = 128,
+         quiet: bool | None = None) -> Module:
+    """The module of `program` for `target`; `quiet` (the default for target="python"):
+    the kernels will run as Python (numba's simulator), in numpy's `errstate(all="ignore")`
+    as numba computes inf and nan without warnings."""
     dtypes = {b.name: b.dtype for b in program.inputs}
     dtypes.update({b.name: b.dtype for b, _ in program.consts})
     for s in program.steps:
@@ -291,7 +318,8 @@ def emit(program: Program, target: str = "cuda", threads: int = 128) -> Module:
             dtypes[s.buf] = s.dtype
     if threads & (threads - 1):
         raise ValueError(f"threads per block must be a power of two, not {threads}")
-    return _Printer(program, target, dtypes, threads).emit()
+    quiet = target != "cuda" if quiet is None else quiet
+    return _Printer(program, target, dtypes, threads, quiet).emit()
 
 
 def grid(extent: int, threads: int, max_blocks: int) -> tuple[int, int]:

@@ -2,10 +2,11 @@
 
 Imported only for target="cuda" (it imports numba.cuda, the simulator under
 NUMBA_ENABLE_CUDASIM=1): a `while_grad`'s sum of the consts' cotangents over iterations,
-and matrix products.
+matrix products, and the C-contiguous copy of a strided device array (`contiguous`).
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from numba import cuda
@@ -69,3 +70,41 @@ def launch_matmul(a: Any, b: Any, out: Any, transpose_a: bool, transpose_b: bool
     m, n = o3.shape[1], o3.shape[2]
     blocks = ((n + TILE - 1) // TILE, (m + TILE - 1) // TILE, z)
     matmul[blocks, (TILE, TILE)](a3, b3, o3, transpose_a, transpose_b)
+
+
+# A device argument the kernels read must be C-contiguous: numba's device arrays reshape an
+# F-contiguous array as if it were C-contiguous (reinterpreting its memory: a transposed
+# operand of a matrix product would be read wrong), refuse to copy non-contiguous ones
+# (`copy_to_device`) and negative strides (`copy_to_host`). A strided argument is copied
+# once, on the device, by a grid-stride kernel of its rank (unravelling the flat index).
+_COPIES: dict[int, Any] = {}
+
+
+def _copy_kernel(ndim: int) -> Any:
+    if ndim not in _COPIES:
+        idx = ", ".join(f"i{d}" for d in range(ndim))
+        lines = ["def copy(src, dst, n):",
+                 "    for j in range(cuda.grid(1), n, cuda.gridsize(1)):",
+                 "        r = j"]
+        for d in reversed(range(ndim)):
+            lines.append(f"        i{d} = r % dst.shape[{d}]")
+            lines.append(f"        r //= dst.shape[{d}]")
+        lines.append(f"        dst[{idx}] = src[{idx}]")
+        ns: dict[str, Any] = {"cuda": cuda}
+        exec("\n".join(lines) + "\n", ns)  # noqa: S102 - our own text
+        _COPIES[ndim] = cuda.jit(ns["copy"])
+    return _COPIES[ndim]
+
+
+def contiguous(a: Any) -> Any:
+    """`a` (a numba device array) if it is C-contiguous, else a C-contiguous copy of it made
+    on the device."""
+    if a.ndim == 0 or a.is_c_contiguous():
+        return a
+    out = cuda.device_array(tuple(a.shape), a.dtype)
+    n = math.prod(a.shape)
+    if n:
+        threads = 8 if config.ENABLE_CUDASIM else 128
+        blocks = max(1, min(2 if config.ENABLE_CUDASIM else 4096, -(-n // threads)))
+        _copy_kernel(a.ndim)[blocks, threads](a, out, n)
+    return out

@@ -8,7 +8,8 @@
 - Device arrays (anything with `__cuda_array_interface__`, or the simulator's arrays) are
   read where they are, without a copy, and the results stay on the device: the caller gets
   device arrays (0-d results as 0-d device arrays). An input returned unchanged as a result
-  is copied (on the device), so a result never aliases an argument.
+  is copied (on the device), so a result never aliases an argument. A strided one is copied
+  to a C-contiguous one on the device first (`ProgramFunction.device`).
 - Array constants of the function are copied to the device once, at the first call.
 - Float matrix products run on the device (a tiled shared-memory kernel,
   codegen/cuda_kernels.py). Other `CallStep`s (library calls, integer products) copy their
@@ -49,13 +50,15 @@ SIM_MATMUL_MAX = 64
 
 def cuda_module() -> Any:
     """numba.cuda, when a GPU (or the simulator) is there; else a clear error."""
+    from adjit.tracer.loc import user_loc  # the user's call, named in the error
+
     try:
         from numba import cuda
     except ImportError as e:  # pragma: no cover - numba ships numba.cuda
         raise CodegenError(f"target='cuda' needs numba's CUDA support ({e})",
-                           hint="pip install numba-cuda") from None
+                           loc=user_loc(2), hint="pip install numba-cuda") from None
     if not cuda.is_available():
-        raise CodegenError("target='cuda': no CUDA GPU is available here",
+        raise CodegenError("target='cuda': no CUDA GPU is available here", loc=user_loc(2),
                            hint="run on a machine with an NVIDIA GPU and its driver, or set "
                                 "NUMBA_ENABLE_CUDASIM=1 (before numba is imported) to run "
                                 "on numba's CUDA simulator; target='cpu' runs anywhere")
@@ -73,7 +76,9 @@ class ProgramFunction:
         self.calls = calls  # the programs control steps call, by id of their Program
         self.target = module.target
         self.cuda = cuda_module() if self.target == "cuda" else None
-        self.tape_limit = 4 << 30
+        from adjit.runtime import config
+
+        self.tape_limit = config.max_tape_bytes()  # ADJIT_MAX_TAPE_MB, as the CPU's
         self._consts: list[Any] | None = None
         if self.target == "cuda":
             threads, blocks = (SIM_THREADS, SIM_BLOCKS) if simulated() else (THREADS,
@@ -90,11 +95,24 @@ class ProgramFunction:
     def put(self, a: Any, shape: tuple[int, ...], dtype: str) -> Any:
         """An argument where the kernels read it (0-d values as one-element buffers)."""
         if is_device_array(a):
+            a = self.device(a)
             return a.reshape(shape) if tuple(a.shape) != shape else a
         host = np.ascontiguousarray(a, DTYPES[dtype]).reshape(shape)
         if self.cuda is None:
             return host
         return self.cuda.to_device(host)
+
+    def device(self, a: Any) -> Any:
+        """A device argument as a C-contiguous numba device array: another library's array
+        (`__cuda_array_interface__`: CuPy, PyTorch) is viewed in place; a strided one
+        (a transpose, a slice with steps) is copied once on the device (numba reshapes an
+        F-contiguous device array as if it were C-contiguous, and copies neither
+        non-contiguous arrays between buffers nor negative strides to the host)."""
+        if not hasattr(a, "copy_to_host") and hasattr(a, "__cuda_array_interface__"):
+            a = self.cuda.as_cuda_array(a)
+        from adjit.codegen import cuda_kernels
+
+        return cuda_kernels.contiguous(a)
 
     def host(self, a: Any) -> np.ndarray:
         return a if self.cuda is None else a.copy_to_host()
@@ -292,7 +310,8 @@ def compile_program(program: Program, target: str = "cuda",
         cuda = cuda_module()
     if target == "cuda":
         schedule_cuda(program)  # grid-stride loops and atomics (passes/schedule_cuda.py)
-    module = emit(program, target, SIM_THREADS if simulated() else THREADS)
+    module = emit(program, target, SIM_THREADS if simulated() else THREADS,
+                  quiet=target != "cuda" or simulated())
     filename = f"<adjit-{target} {program.name} {abs(hash(module.text)):x}>"
     linecache.cache[filename] = (len(module.text), None, module.text.splitlines(True),
                                  filename)

@@ -28,6 +28,7 @@ How the plan's objects lower:
 from __future__ import annotations
 
 import keyword
+import re
 from typing import Any
 
 import numpy as np
@@ -76,6 +77,10 @@ ZERO = (Const(0, "i64"),)  # the index of a one-element buffer
 # Names the printed code uses itself (modules, builtins, the CUDA printer's locals): a graph
 # input so named is renamed.
 RESERVED = set("np math cmath cuda nt sf fm tid half range abs min max int float bool len".split())
+# The names the lowering and the printer make up: buffers (a3, r2, o5, c0, a3_best), locals
+# (v4, v4_2, t1), loop indices (i0), a block's partial sums (p_r2_0, p_r2_0_s). An input so
+# named is renamed (an argument named i0 was the loop index inside the kernel).
+GENERATED = re.compile(r"[avrocspti]\d+(_\w*)?|p_\w*")
 
 
 def reduce_op(prim: str, dtype: str) -> str:
@@ -108,7 +113,7 @@ class _Lowerer:
         for v in graph.inputs:
             base = plan.names[id(v)]
             if keyword.iskeyword(base) or not base.isidentifier() or base in RESERVED \
-                    or base[:1] in "avrocspt" and base[1:].replace("_", "").isdigit():
+                    or GENERATED.fullmatch(base):
                 base = f"in_{base}"
             n, k = base, 1
             while n in used:

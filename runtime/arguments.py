@@ -81,8 +81,21 @@ def check_argument(i: int | str, a: Any, what: str) -> None:
 
 
 def host_copy(a: Any) -> Any:
-    """A device array's values on the host (what tracing reads); anything else as it is."""
-    return a.copy_to_host() if is_device_array(a) else a
+    """A device array's values on the host (what tracing reads); anything else as it is.
+    Another library's device array (CuPy, PyTorch) is read through numba's view of it; a
+    strided one is made contiguous on the device first (numba copies no negative strides to
+    the host)."""
+    if not is_device_array(a):
+        return a
+    if not hasattr(a, "copy_to_host"):
+        from numba import cuda
+
+        a = cuda.as_cuda_array(a)
+    if a.ndim and not a.is_c_contiguous():
+        from adjit.codegen.cuda_kernels import contiguous
+
+        a = contiguous(a)
+    return a.copy_to_host()
 
 
 def _dtype_of(a: Any) -> np.dtype | None:

@@ -234,6 +234,7 @@ def test_without_a_gpu_or_the_simulator_the_error_says_what_to_do():
     if "HAS-GPU" in out:
         pytest.skip("this machine has a GPU")
     assert "no CUDA GPU" in out and "NUMBA_ENABLE_CUDASIM=1" in out
+    assert "<string>:8 in <module>" in out  # the user's call (line 8 of the script)
 
 
 def test_guards_aux_pytrees_and_captured_arrays_with_device_arrays():

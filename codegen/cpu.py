@@ -372,6 +372,8 @@ class _Emitter(AccumulateEmitter, CallEmitter, ControlEmitter, LoopEmitter):
                 text = [FLOAT_LITERAL.sub(r"np.float32(\1)", ln) for ln in text]
                 fast = [FLOAT_LITERAL.sub(r"np.float32(\1)", ln) for ln in fast]
             lines += [Line(t, f) for t, f in zip(text, fast, strict=True)]
+            if e.out.dtype == "f32":  # (as scalar_expr rounds a float32 math call: run as
+                lines.append(f"{name} = np.float32({name})")  # Python, math.exp gives float64)
         else:
             codes = [c for c, _ in args]
             text = f"{name} = {strip_parens(self.scalar_code(e, codes))}"

@@ -90,14 +90,7 @@ def code(e: Expr, uses: set[str]) -> str:
         uses.add("cmath")
     if "sf." in text:  # scipy.special's scalar kernels (numba functions, codegen/special.py)
         uses.add("sf")
-    out = e.eqn.out.dtype
-    if out in ("f32", "c64") and ("math." in text or "sf." in text):
-        # numba types math.tanh(float32) as float32; run as Python (the simulator, the
-        # "python" target) it is a float64, and a value recomputed in a later launch (a max's
-        # argument compared with the stored max, for its gradient) would not equal its
-        # float32 copy in memory: rounded here as on a GPU (a no-op there)
-        return f"{NP_DTYPE[out]}({text})"
-    return f"({text})"
+    return f"({text})"  # (a float32 math call is rounded to float32 by scalar_expr)
 
 
 class _Printer:

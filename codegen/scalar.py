@@ -13,6 +13,7 @@ from adjit.ir.primitive import PRIMS
 NP_DTYPE = {"f32": "np.float32", "f64": "np.float64", "i32": "np.int32", "i64": "np.int64",
             "bool": "np.bool_", "c64": "np.complex64", "c128": "np.complex128"}
 _MATH = re.compile(r"(?<![\w.])math\.")
+_LIBRARY_CALL = re.compile(r"(?<![\w.])(c?math|sf|fm)\.")
 FLOAT_LITERAL = re.compile(r"(?<![\w.])(\d+\.\d*(?:[eE][-+]?\d+)?)")
 
 
@@ -67,6 +68,12 @@ def scalar_expr(e: Any, args: list[str], *, vector: bool = False) -> tuple[str, 
     expr = template.format(**dict(zip(prim.args, args, strict=True)))
     if sc.passes_through:
         return expr, uses_cmath
+    if out in ("f32", "c64") and _LIBRARY_CALL.search(expr):
+        # numba types math.tanh(float32) as float32; run as Python (ADJIT_NOJIT, the CUDA
+        # simulator) it is a float64, and a value recomputed at another place (a max's
+        # argument, compared with the max stored in float32 for its gradient) would not
+        # equal its float32 copy: rounded here as numba does (a no-op under numba)
+        return f"{NP_DTYPE[out]}({expr})", uses_cmath
     if out == "i32" or (out == "i64" and not sc.int_closed):
         expr = f"{NP_DTYPE[out]}({expr})"
     elif out == "bool" and not sc.bool_result:

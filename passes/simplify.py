@@ -78,7 +78,7 @@ def _fold(eqn: Eqn, producers: dict[int, Eqn]) -> Value | Eqn | None:
     with np.errstate(all="ignore"):
         value = prim.impl(*[v.value for v in inputs], **dict(eqn.params))
     value = np.asarray(value).astype(eqn.out.type.np_dtype)
-    if scalars:
+    if prim.kind == "elementwise":  # (an operand may be a broadcast's scalar: see above)
         value = np.broadcast_to(value, eqn.out.shape)
     value = value.reshape(eqn.out.shape)
     if eqn.out.type.ndim and value.size and \

@@ -61,3 +61,12 @@ def test_rosenbrock_of_two_has_no_array_constant() -> None:
     a = x[1] - x[0] ** 2
     want = [-400 * x[0] * a - 2 * (1 - x[0]), 200 * a]
     np.testing.assert_allclose(adjit.grad(rosen)(x), want, rtol=1e-14)
+
+
+def test_a_broadcast_scalar_beside_a_constant_array_folds_to_the_full_shape() -> None:
+    out = _run("""graph f(x: f64[3,2]) -> f64[3,2]:
+  %0 = broadcast_to[shape=(3, 2)] 2.0 : f64[3,2]
+  %1 = mul %0, array<f64[2]>[0.2, 0.7] : f64[3,2]
+  %2 = add x, %1 : f64[3,2]
+  return %2""", (3, 2))
+    assert "array<f64[3,2]>" in out, out

@@ -39,6 +39,10 @@ class Request:
     given: Sequence[Any] = ()
     fed: list[int] = field(default_factory=list)
     forward: Graph | None = None  # the traced graph, set by `run` (prune compares with it)
+    # the result is inlined into an outer trace, whose transformation differentiates it
+    # again: custom_vjp/custom_jvp equations stay (their rules serve that derivative too),
+    # the outer pipeline inlines them
+    keep_custom: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,7 +138,7 @@ def _prune(g: Graph, req: Request) -> tuple[Graph, Any]:
 
 def _simplify(g: Graph, req: Request) -> tuple[Graph, Any]:
     stats = SimplifyStats()
-    return simplify(inline_custom(g), stats=stats), stats
+    return simplify(g if req.keep_custom else inline_custom(g), stats=stats), stats
 
 
 def _dead_code(g: Graph, req: Request) -> tuple[Graph, Any]:
@@ -191,11 +195,12 @@ def _after(name: str, g: Graph, checks: bool, dump: frozenset[str] | set[str]) -
 
 def differentiate(g: Graph, wrt: Sequence[int], *, seed: str = "auto", checks: bool = False,
                   dump: frozenset[str] | set[str] = frozenset(), also: Sequence[Any] = (),
-                  given: Sequence[Any] = ()) -> Stages:
+                  given: Sequence[Any] = (), keep_custom: bool = False) -> Stages:
     """adjoint -> prune -> (feed, when values of `given` are already computed) ->
     simplify; the fed graph's inputs are g's, the cotangent seeds, then `given[i]` for each
     i in `Stages.fed`."""
-    return run(DIFFERENTIATE, g, Request(wrt, seed, also, given), checks=checks, dump=dump)
+    return run(DIFFERENTIATE, g, Request(wrt, seed, also, given, keep_custom=keep_custom),
+               checks=checks, dump=dump)
 
 
 def optimize(g: Graph, *, checks: bool = False,

@@ -419,9 +419,9 @@ class Transformed:
         wrt, grad_trees = (self._layout(primals, static) if self.transform.differentiates
                            else (None, []))
         traced = trace(self.fun, primals, static, concrete=False, free=True)
-        request = Request()
+        request = Request(keep_custom=True)  # (differentiated again by the outer trace)
         if wrt is not None:
-            request = Request(wrt, seed=self._check_output(traced))
+            request = Request(wrt, seed=self._check_output(traced), keep_custom=True)
         g = run(self.transform.pipeline, traced.graph, request).final
         flat, flat_static, _ = pytree.flatten_arguments(tracers[:len(primals)], static)
         values = [t.val for t, st in zip(flat, flat_static, strict=True) if not st]

@@ -486,7 +486,7 @@ def _recorded_backward(graph: Graph, wrt: Sequence[int], also: Sequence[Any],
     """The joint graph applied as a recorded operation: gradients with a graph of their own."""
     from adjit.passes.pipeline import differentiate
 
-    joint = differentiate(graph, wrt, seed="inputs", also=also).simplified
+    joint = differentiate(graph, wrt, seed="inputs", also=also, keep_custom=True).simplified
     n_out = len(graph.outputs)
 
     def run(*xs: Any) -> Any:

@@ -44,7 +44,7 @@ def traced_jvp(fun: Callable[..., Any], primals: Sequence[Any],
     g = traced.graph
     n_in = len(p_vals)
     wrt = [i for i in range(n_in) if g.inputs[i].type.is_float]
-    jg = run(FORWARD, g, Request(wrt)).final
+    jg = run(FORWARD, g, Request(wrt, keep_custom=True)).final  # (inlined: see Request)
     tangent_in = [t.val if t.val.dtype == g.inputs[i].dtype else _t(t.astype(
         g.inputs[i].type.np_dtype)).val for i, t in zip(range(n_in), t_vals, strict=True)
         if i in wrt]

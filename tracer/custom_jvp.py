@@ -28,7 +28,7 @@ from adjit.ir.errors import TraceError
 
 from . import pytree
 from .convert import user_converted
-from .custom_rules import split_nondiff
+from .custom_rules import RULE_DEPTH, split_nondiff
 from .loc import user_loc
 from .subgraph import as_value, free_vars, make_graph
 from .values import Tracer
@@ -41,7 +41,7 @@ class custom_jvp:  # noqa: N801  (JAX's name)
         self.fun = fun
         self.nondiff_argnums = tuple(nondiff_argnums)
         self.rule: Callable[..., Any] | None = None
-        self._inside = False
+        self._depth = 0  # rules being traced (see RULE_DEPTH)
         functools.update_wrapper(self, fun, updated=())
 
     def defjvp(self, rule: Callable[..., Any]) -> Callable[..., Any]:
@@ -55,7 +55,7 @@ class custom_jvp:  # noqa: N801  (JAX's name)
             return self.fun(*args)
         # traced: the user's `if`/`while` on traced values compile, as in any function the
         # traced code calls (tracer/convert.py)
-        if self._inside:
+        if self._depth >= RULE_DEPTH:
             return user_converted(self.fun)(*args)
         if self.rule is None:
             raise TraceError(f"custom_jvp function {getattr(self.fun, '__name__', '')} has no "
@@ -67,11 +67,11 @@ class custom_jvp:  # noqa: N801  (JAX's name)
             fun0, rule0 = fun, rule
             fun = lambda *d: fun0(*merged(d))  # noqa: E731
             rule = lambda primals, tangents: rule0(*nondiff, primals, tangents)  # noqa: E731
-        self._inside = True
+        self._depth += 1
         try:
             return _emit(fun, rule, diff)
         finally:
-            self._inside = False
+            self._depth -= 1
 
 
 def _emit(fun: Callable[..., Any], rule: Callable[..., Any], args: tuple[Any, ...]) -> Any:

@@ -35,6 +35,13 @@ from .loc import user_loc
 from .subgraph import as_value, free_vars, make_graph
 from .values import Tracer
 
+# A rule that calls its own function (fwd's `y = f(x)`, a custom_jvp rule returning `f(x)`)
+# emits that call as a custom equation too, with its rules traced in turn, so that
+# differentiating the rule (a second derivative: grad of grad, a Hessian) uses the rule again,
+# as in JAX. Rules are traced eagerly, so the nesting stops at RULE_DEPTH levels, where the
+# call is the plain function: derivatives up to that order use the rules.
+RULE_DEPTH = 4
+
 
 class custom_vjp:  # noqa: N801  (JAX's name)
     """A function with a reverse-mode rule of its own (see the module docstring)."""
@@ -44,7 +51,7 @@ class custom_vjp:  # noqa: N801  (JAX's name)
         self.nondiff_argnums = tuple(nondiff_argnums)
         self.fwd: Callable[..., Any] | None = None
         self.bwd: Callable[..., Any] | None = None
-        self._inside = False
+        self._depth = 0  # rules being traced (see RULE_DEPTH)
         functools.update_wrapper(self, fun, updated=())
 
     def defvjp(self, fwd: Callable[..., Any], bwd: Callable[..., Any]) -> None:
@@ -53,12 +60,12 @@ class custom_vjp:  # noqa: N801  (JAX's name)
         self.fwd, self.bwd = fwd, bwd
 
     def __call__(self, *args: Any) -> Any:
-        # Inside its own fwd (which usually calls the function), the function is itself.
         if not any(isinstance(x, Tracer) for x in pytree.flatten(args)[0]):
             return self.fun(*args)
         # traced: the user's `if`/`while` on traced values compile, as in any function the
-        # traced code calls (tracer/convert.py)
-        if self._inside:
+        # traced code calls (tracer/convert.py). Inside its own fwd (which usually calls the
+        # function), the call is a custom_vjp equation again, down to RULE_DEPTH levels
+        if self._depth >= RULE_DEPTH:
             return user_converted(self.fun)(*args)
         if self.fwd is None or self.bwd is None:
             raise TraceError(f"custom_vjp function {getattr(self.fun, '__name__', '')} has no "
@@ -69,11 +76,11 @@ class custom_vjp:  # noqa: N801  (JAX's name)
             fwd0, bwd0 = fwd, bwd
             fwd = lambda *d: fwd0(*merged(d))  # noqa: E731
             bwd = lambda res, ct: bwd0(*nondiff, res, ct)  # noqa: E731
-        self._inside = True
+        self._depth += 1
         try:
             return emit(fwd, bwd, diff)
         finally:
-            self._inside = False
+            self._depth -= 1
 
 
 def split_nondiff(nums: tuple[int, ...], args: tuple[Any, ...], what: str

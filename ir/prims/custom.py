@@ -38,14 +38,22 @@ def _impl(*operands: np.ndarray, fwd: Graph, bwd: Graph, n_out: int, n_primal: i
 
 
 def _vjp(ct: Any, *operands: Value, out: Any, fwd: Graph, bwd: Graph, n_out: int,
-         n_primal: int, n_fwd_free: int) -> tuple[Value | None, ...]:
+         n_primal: int, n_fwd_free: int, residuals_are_primals: bool = False
+         ) -> tuple[Value | None, ...]:
     outs = out if isinstance(out, tuple) else (out,)
     cts = ct if isinstance(ct, tuple) else (ct,)
     residuals = list(outs[n_out:])
     out_cts = [c if c is not None else ops.zeros(o.type)
                for c, o in zip(cts[:n_out], outs[:n_out], strict=True) if o.type.is_float]
     bwd_free = list(operands[n_primal + n_fwd_free:])
-    grads = inline(bwd, [*residuals, *out_cts, *bwd_free])
+    grads: list[Value | None] = list(inline(bwd, [*residuals, *out_cts, *bwd_free]))
+    if any(c is not None for c in cts[n_out:]):
+        # A derivative of a derivative (grad of grad) reaches the residuals, which the
+        # inlined `bwd` of the first one reads: that part goes back through what computed
+        # them, `fwd` (custom_jvp: the residuals are the primals themselves), as in JAX.
+        back = (list(cts[n_out:]) if residuals_are_primals
+                else _through_fwd(fwd, operands, outs, cts, n_out, n_primal, n_fwd_free))
+        grads = [g if b is None else ops.add(g, b) for g, b in zip(grads, back, strict=False)]
     result: list[Value | None] = []
     for i, v in enumerate(operands):
         if i < n_primal and isinstance(v, Var) and v.type.is_float:
@@ -54,6 +62,26 @@ def _vjp(ct: Any, *operands: Value, out: Any, fwd: Graph, bwd: Graph, n_out: int
         else:
             result.append(None)
     return tuple(result)
+
+
+def _through_fwd(fwd: Graph, operands: tuple[Value, ...], outs: tuple[Value, ...],
+                 cts: tuple[Any, ...], n_out: int, n_primal: int, n_fwd_free: int
+                 ) -> list[Value | None]:
+    """The residuals' cotangents pulled back to the primals through `fwd`'s own equations
+    (None for a primal that is not float)."""
+    from adjit.passes.adjoint import adjoint  # (the pass builds on the IR: imported late)
+
+    floats = [i for i in range(n_primal) if fwd.inputs[i].type.is_float]
+    if not floats:
+        return [None] * n_primal
+    joint = adjoint(fwd, floats, seed="inputs")
+    seeds = [ops.zeros(o.type) if k < n_out or c is None else c
+             for k, (o, c) in enumerate(zip(outs, cts, strict=True)) if o.type.is_float]
+    got = inline(joint, [*operands[:n_primal + n_fwd_free], *seeds])[len(fwd.outputs):]
+    back: list[Value | None] = [None] * n_primal
+    for i, g in zip(floats, got, strict=True):
+        back[i] = g
+    return back
 
 
 def _jvp(tangents: list[Value | None], *operands: Value, out: Any, **params: Any) -> Any:
@@ -80,7 +108,7 @@ def _jvp_impl(*operands: np.ndarray, jvp: Graph, **params: Any) -> tuple[np.ndar
 
 
 def _jvp_vjp(ct: Any, *operands: Value, out: Any, jvp: Graph, **params: Any) -> Any:
-    return _vjp(ct, *operands, out=out, **params)
+    return _vjp(ct, *operands, out=out, residuals_are_primals=True, **params)
 
 
 def _custom_jvp_jvp(tangents: list[Value | None], *operands: Value, out: Any, jvp: Graph,

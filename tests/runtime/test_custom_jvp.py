@@ -182,3 +182,36 @@ def test_arrays_the_rule_captures_are_read_at_every_call() -> None:
         np.testing.assert_allclose(adjit.jvp(rule_scaled, (X,), (Y,))[1],
                                    Y * np.cos(X) * RULE_SCALE, rtol=1e-15)
         RULE_SCALE[1] = 4.0 + k
+
+
+@adjit.custom_jvp
+def _exp_x(x):
+    return np.exp(x) * x
+
+
+@_exp_x.defjvp
+def _exp_x_jvp(primals, tangents):
+    # not the true derivative, and it calls the function itself for its value: a second
+    # derivative differentiates the rule, whose f(x) again has this rule (JAX's semantics)
+    (x,), (t,) = primals, tangents
+    y = _exp_x(x)
+    return y, 3.0 * t * (y + np.exp(x))
+
+
+def test_a_rule_calling_its_function_uses_the_rule_at_every_order() -> None:
+    x = 0.7
+    e, f = np.exp(x), np.exp(x) * x
+    d1 = 3 * (f + e)  # f' as the rule says; f'' = 3 (f' + e), f''' = 3 (f'' + e)
+    d2 = 3 * (d1 + e)
+    d3 = 3 * (d2 + e)
+    fn = lambda x: _exp_x(x) * 1.0  # noqa: E731
+    np.testing.assert_allclose(adjit.grad(fn)(x), d1, rtol=1e-14)
+    np.testing.assert_allclose(adjit.grad(adjit.grad(fn))(x), d2, rtol=1e-14)
+    np.testing.assert_allclose(adjit.hessian(fn)(x), d2, rtol=1e-14)
+    np.testing.assert_allclose(adjit.jacfwd(adjit.jacfwd(fn))(x), d2, rtol=1e-14)
+    np.testing.assert_allclose(adjit.jacfwd(adjit.grad(fn))(x), d2, rtol=1e-14)
+    np.testing.assert_allclose(adjit.grad(adjit.grad(adjit.grad(fn)))(x), d3, rtol=1e-13)
+    xs = np.array([0.1, 0.7])
+    h = adjit.hessian(lambda v: np.sum(_exp_x(v)))(xs)
+    es, fs = np.exp(xs), np.exp(xs) * xs
+    np.testing.assert_allclose(h, np.diag(3 * (3 * (fs + es) + es)), rtol=1e-14)

@@ -161,3 +161,41 @@ def test_control_flow_in_the_rules_compiles():
     np.testing.assert_allclose(g(-x), np.ones(3))
     h = adjit.grad(lambda x: adjit.checkpoint(lambda y: np.sin(y) if y[0] > 0 else y)(x).sum())
     np.testing.assert_allclose(h(x), np.cos(x), rtol=1e-15)
+
+
+@adjit.custom_vjp
+def _sin_x(x):
+    return np.sin(x) * x
+
+
+def _sin_x_fwd(x):
+    y = _sin_x(x)  # the function itself: a custom_vjp equation again (JAX's semantics)
+    return y, (x, y)
+
+
+def _sin_x_bwd(res, g):
+    x, y = res  # not the true derivative, so that a test can tell the rule was used
+    return (g * 3.0 * (np.cos(x) * x + y * x),)
+
+
+_sin_x.defvjp(_sin_x_fwd, _sin_x_bwd)
+
+
+def test_grad_of_grad_goes_through_the_residuals_and_the_rule_again() -> None:
+    # d/dx of bwd's 3 (x cos x + x y) reaches y, a residual fwd computed with the function,
+    # whose derivative is the rule's again; the second derivative was computed as if the
+    # residuals were constants (and fwd's own call as the plain function)
+    x = 0.7
+    s, c = np.sin(x), np.cos(x)
+    y = s * x
+    d1 = 3 * (c * x + y * x)
+    d2 = 3 * (c - x * s + y + x * d1)
+    fn = lambda x: _sin_x(x) + x  # noqa: E731
+    np.testing.assert_allclose(adjit.grad(fn)(x), d1 + 1, rtol=1e-14)
+    np.testing.assert_allclose(adjit.grad(adjit.grad(fn))(x), d2, rtol=1e-14)
+    xs = np.array([0.3, 1.1])
+    h = adjit.jacrev(adjit.grad(lambda v: np.sum(_sin_x(v))))(xs)
+    ss, cs = np.sin(xs), np.cos(xs)
+    ys = ss * xs
+    d1s = 3 * (cs * xs + ys * xs)
+    np.testing.assert_allclose(h, np.diag(3 * (cs - xs * ss + ys + xs * d1s)), rtol=1e-14)

@@ -71,6 +71,7 @@ class Transformed:
         self.specializations: OrderedDict[Any, Specialization] = OrderedDict()
         self._callers: OrderedDict[Any, Callable[..., Any]] = OrderedDict()
         self._probe: Probe | None = None  # what `fun` captures; found at the first call
+        self._frozen: tuple[Probe, list[Any], Any] | None = None  # see `freeze_captures`
         self._bound: weakref.WeakKeyDictionary[Any, Transformed] | None = None
         self._watch = RecompileWatch(self)
         # The hot path of the commonest call, one native ndarray argument and nothing
@@ -151,7 +152,7 @@ class Transformed:
         if probe is None or _BUILDER.get() is not None:  # (tracing(), inlined: the hot path)
             return self._first_call(args)
         if probe.nodes:
-            state = probe.resolve()
+            state = probe.resolve() if self._frozen is None else self._frozen[1:]
             if state is None:
                 return self._first_call(args)
             vals, tokens = state
@@ -198,7 +199,10 @@ class Transformed:
 
     def _state(self) -> tuple[Probe, list[Any], Any]:
         """What the function captures now: the probe (found again, since the objects it
-        reaches may have changed), the current values and their tokens."""
+        reaches may have changed), the current values and their tokens (those of
+        `freeze_captures`, once called)."""
+        if self._frozen is not None:
+            return self._frozen
         probe = discover(self.fun)
         state = probe.resolve() if probe.nodes else ([], ())
         if state is None:  # the state changed while it was walked; walk it once more
@@ -206,6 +210,15 @@ class Transformed:
             state = probe.resolve() or ([], ())
         self._probe = probe if probe.nodes else _NO_PROBE
         return probe, state[0], state[1]
+
+    def freeze_captures(self) -> None:
+        """From now on the function sees the values it captures now, copies of the arrays
+        among them, whatever happens to the originals: JAX's `vjp` and `linearize` return
+        functions of the state at their call, not at the returned function's."""
+        probe, vals, tokens = self._state()
+        if probe.nodes:
+            self._frozen = (probe, [np.array(v, copy=True) if type(v) is np.ndarray else v
+                                    for v in vals], tokens)
 
     def _full_key(self, args: tuple[Any, ...], tokens: Any) -> Any:
         key = self._key(args)

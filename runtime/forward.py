@@ -241,12 +241,23 @@ def checkpoint(fun: Callable[..., Any]) -> Callable[..., Any]:
 
 def linearize(fun: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
     """`(fun(*primals), f_jvp)` with `f_jvp(*tangents)` the JVP at those primals (JAX's
-    `linearize`). The primals are copied now; each `f_jvp` call runs the compiled JVP
-    (cached, so calls after the first cost one kernel)."""
+    `linearize`). The primals are copied now, and so are the arrays `fun` captures; each
+    `f_jvp` call runs the compiled JVP (calls after the first cost one kernel)."""
     primals = tuple(np.array(p, copy=True) if isinstance(p, np.ndarray) else p for p in primals)
-    out = jit(fun)(*primals) if not _any_traced(primals) else fun(*primals)
+    if _any_traced(primals):
+        out = fun(*primals)
+
+        def f_jvp(*tangents: Any) -> Any:
+            return jvp(fun, primals, tangents)[1]
+
+        return out, f_jvp
+    out = jit(fun)(*primals)
+    # its own compiled JVP, reading the arrays `fun` captures as they are now (JAX's)
+    body = functools.update_wrapper(lambda p, t: traced_jvp(fun, p, t)[1], fun, updated=())
+    at = jit(body)
+    at.freeze_captures()
 
     def f_jvp(*tangents: Any) -> Any:
-        return jvp(fun, primals, tangents)[1]
+        return at(primals, tuple(tangents))
 
     return out, f_jvp

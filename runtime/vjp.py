@@ -4,8 +4,8 @@
 structure of `out` (an array, or a pytree of arrays: tuples, lists, dicts), and returns a
 tuple of one gradient per primal, each in its primal's structure (JAX's convention: a
 primal that is a tuple gets a tuple inside the returned 1-tuple). The primals are copied
-when `vjp` is called, so changing the caller's arrays afterwards does not change what
-`vjp_fn` computes.
+when `vjp` is called, and so are the arrays `fun` captures (globals, closures, attributes),
+so changing the caller's arrays afterwards does not change what `vjp_fn` computes.
 """
 from __future__ import annotations
 
@@ -63,6 +63,8 @@ def vjp(fun: Callable[..., Any], *primals: Any, argnums: Argnums | None = None,
     outs = [o if isinstance(o, Tracer) or is_device_array(o) else np.asarray(o) for o in leaves]
     diff = [i for i, o in enumerate(outs) if o.dtype.kind in "fc"]
     back = _on(VJP(fun, nums, len(diff)), target)
+    if not any(isinstance(x, Tracer) for x in leaves):
+        back.freeze_captures()  # the arrays `fun` reads, as they are now (as JAX's residuals)
     structure = ("an array" if not pytree.is_container(out)
                  else f"a {type(out).__name__} of {len(outs)} arrays")
 

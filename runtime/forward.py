@@ -18,7 +18,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from adjit.ir.builder import emit, inline
+from adjit.ir.errors import TraceError
 from adjit.tracer import Tracer, pytree, trace
+from adjit.tracer.loc import user_loc
 from adjit.tracer.numpy_api import _t
 
 from .api import Transformed, jit
@@ -80,11 +82,34 @@ def _any_traced(*trees: Any) -> bool:
     return any(isinstance(x, Tracer) for t in trees for x in pytree.flatten(t)[0])
 
 
+def _split_aux(fun: Callable[..., Any], what: str) -> tuple[Callable[..., Any],
+                                                             Callable[..., Any]]:
+    """`has_aux=True`: `fun` returns `(out, aux)`; the function giving `out` (which is
+    differentiated) and the one giving `aux` (which is not), as JAX's."""
+    def pair(*args: Any) -> Any:
+        res = fun(*args)
+        if not (isinstance(res, (tuple, list)) and len(res) == 2):
+            raise TraceError(f"adjit.{what}(..., has_aux=True) needs "
+                             f"{getattr(fun, '__name__', 'the function')} to return a pair "
+                             "(output, aux)", loc=user_loc(4))
+        return res
+
+    main = functools.update_wrapper(lambda *a: pair(*a)[0], fun, updated=())
+    aux = functools.update_wrapper(lambda *a: pair(*a)[1], fun, updated=())
+    return main, aux
+
+
 def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any], *,
-        target: str = "cpu") -> Any:
-    """`(fun(*primals), J @ tangents)` in one forward pass (JAX's `jvp`); `target` as for
+        has_aux: bool = False, target: str = "cpu") -> Any:
+    """`(fun(*primals), J @ tangents)` in one forward pass (JAX's `jvp`); with `has_aux=True`
+    `fun` returns `(out, aux)` and the result is `(out, J @ tangents, aux)`; `target` as for
     `adjit.grad`."""
     primals, tangents = tuple(primals), tuple(tangents)
+    if has_aux:
+        main, aux = _split_aux(fun, "jvp")
+        out, tan = jvp(main, primals, tangents, target=target)
+        return out, tan, (aux(*primals) if _any_traced(primals)
+                          else _Compiled.of(fun, "aux", lambda f, *a: aux(*a), target)(*primals))
     if _any_traced(primals, tangents):
         return traced_jvp(fun, primals, tangents)
     return _Compiled.of(fun, "jvp", lambda f, p, t: traced_jvp(f, p, t), target)(primals,
@@ -136,39 +161,59 @@ def _jacrev_body(fun: Callable[..., Any], x: Any) -> Any:
 
 
 def jacfwd(fun: Callable[..., Any], argnums: int | Sequence[int] = 0, *,
-           target: str = "cpu") -> Callable[..., Any]:
-    """The Jacobian by forward mode: one JVP per input element, in one compiled function."""
-    return _jacobian(fun, argnums, _jacfwd_body, "jacfwd", target)
+           has_aux: bool = False, target: str = "cpu") -> Callable[..., Any]:
+    """The Jacobian by forward mode: one JVP per input element, in one compiled function.
+    With `has_aux=True`, `fun` returns `(out, aux)` and the result is `(jacobian, aux)`."""
+    return _jacobian(fun, argnums, _jacfwd_body, "jacfwd", target, has_aux)
 
 
 def jacrev(fun: Callable[..., Any], argnums: int | Sequence[int] = 0, *,
-           target: str = "cpu") -> Callable[..., Any]:
-    """The Jacobian by reverse mode: one VJP per output element, in one compiled function."""
-    return _jacobian(fun, argnums, _jacrev_body, "jacrev", target)
+           has_aux: bool = False, target: str = "cpu") -> Callable[..., Any]:
+    """The Jacobian by reverse mode: one VJP per output element, in one compiled function.
+    With `has_aux=True`, `fun` returns `(out, aux)` and the result is `(jacobian, aux)`."""
+    return _jacobian(fun, argnums, _jacrev_body, "jacrev", target, has_aux)
 
 
 def jacobian(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
-             mode: str = "rev", *, target: str = "cpu") -> Callable[..., Any]:
+             mode: str = "rev", *, has_aux: bool = False,
+             target: str = "cpu") -> Callable[..., Any]:
     if mode not in ("rev", "fwd"):
         raise ValueError(f"jacobian: mode must be 'rev' or 'fwd', not {mode!r}")
-    return (jacrev if mode == "rev" else jacfwd)(fun, argnums, target=target)
+    return (jacrev if mode == "rev" else jacfwd)(fun, argnums, has_aux=has_aux, target=target)
 
 
 def hessian(fun: Callable[..., Any], argnums: int | Sequence[int] = 0, *,
-            target: str = "cpu") -> Callable[..., Any]:
+            has_aux: bool = False, target: str = "cpu") -> Callable[..., Any]:
     """The Hessian: forward over reverse (jacfwd of jacrev), as JAX defines it, so a function
     with an array (or pytree) output has one Hessian block per output element (shape
-    out.shape + x.shape + x.shape); for a scalar output jacrev is grad."""
-    return jacfwd(jacrev(fun, argnums, target=target), argnums, target=target)
+    out.shape + x.shape + x.shape); for a scalar output jacrev is grad. With `has_aux=True`,
+    `fun` returns `(out, aux)` and the result is `(hessian, aux)`."""
+    return jacfwd(jacrev(fun, argnums, has_aux=has_aux, target=target), argnums,
+                  has_aux=has_aux, target=target)
 
 
 def _jacobian(fun: Callable[..., Any], argnums: int | Sequence[int], body: Callable[..., Any],
-              kind: str, target: str = "cpu") -> Callable[..., Any]:
+              kind: str, target: str = "cpu", has_aux: bool = False) -> Callable[..., Any]:
     """Jacobians with JAX's structure: differentiated arguments (an int or a tuple of
     argnums, each an array or a pytree of arrays) and outputs (likewise) are raveled into
     one vector each, `body` forms the one matrix between them, and its blocks come back as
     the output's structure holding, at each leaf, the input's structure (block shapes
-    `out_leaf.shape + in_leaf.shape`)."""
+    `out_leaf.shape + in_leaf.shape`). With `has_aux`, `(that, aux)`: aux is `fun`'s second
+    result, not differentiated."""
+    if has_aux:
+        main, aux = _split_aux(fun, kind)
+        of_main = _jacobian(main, argnums, body, kind, target)
+
+        def run_aux(f: Callable[..., Any], *args: Any) -> Any:
+            return of_main(*args), aux(*args)
+
+        @functools.wraps(fun)
+        def jac_aux(*args: Any) -> Any:
+            if _any_traced(args):
+                return run_aux(fun, *args)
+            return _Compiled.of(fun, f"{kind}{argnums}aux", run_aux, target)(*args)
+
+        return jac_aux
     many = isinstance(argnums, (tuple, list))
     nums = tuple(argnums) if many else (argnums,)
     if not all(isinstance(n, int) and not isinstance(n, bool) for n in nums):
@@ -239,10 +284,15 @@ def checkpoint(fun: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
-def linearize(fun: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
+def linearize(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
     """`(fun(*primals), f_jvp)` with `f_jvp(*tangents)` the JVP at those primals (JAX's
-    `linearize`). The primals are copied now, and so are the arrays `fun` captures; each
-    `f_jvp` call runs the compiled JVP (calls after the first cost one kernel)."""
+    `linearize`; with `has_aux=True`, `fun` returns `(out, aux)` and the result is
+    `(out, f_jvp, aux)`). The primals are copied now, and so are the arrays `fun` captures;
+    each `f_jvp` call runs the compiled JVP (calls after the first cost one kernel)."""
+    if has_aux:
+        main, aux = _split_aux(fun, "linearize")
+        out, f_jvp = linearize(main, *primals)
+        return out, f_jvp, (aux(*primals) if _any_traced(primals) else jit(aux)(*primals))
     primals = tuple(np.array(p, copy=True) if isinstance(p, np.ndarray) else p for p in primals)
     if _any_traced(primals):
         out = fun(*primals)

@@ -166,3 +166,38 @@ def test_hessian_of_an_array_valued_function_has_one_block_per_output() -> None:
     np.testing.assert_allclose(hs[1], np.diag(12 * x ** 2))
     np.testing.assert_allclose(hs[0][1, 0, 1], np.cos(x[0]))
     np.testing.assert_allclose(hs[0][0, 0, 0], 2 * np.cos(x[0]) - x[0] * np.sin(x[0]))
+
+
+def _with_aux(x, y):
+    return np.sin(x) * y, {"norm": np.sum(x * x), "twice": y * 2}
+
+
+def test_has_aux_on_the_jacobians_hessian_jvp_and_linearize() -> None:
+    # JAX's has_aux: the function returns (out, aux); out is differentiated, aux comes back
+    x, y = np.array([0.1, 0.5, 0.9]), np.array([1.0, 2.0, 3.0])
+    aux = {"norm": np.sum(x * x), "twice": y * 2}
+
+    def same_aux(got):
+        assert set(got) == set(aux)
+        for k in aux:
+            np.testing.assert_allclose(got[k], aux[k], rtol=1e-15)
+
+    for jac in (adjit.jacfwd(_with_aux, has_aux=True), adjit.jacrev(_with_aux, has_aux=True),
+                adjit.jacobian(_with_aux, mode="fwd", has_aux=True)):
+        j, a = jac(x, y)
+        np.testing.assert_allclose(j, np.diag(np.cos(x) * y), rtol=1e-15)
+        same_aux(a)
+    (jx, jy), a = adjit.jacrev(_with_aux, argnums=(0, 1), has_aux=True)(x, y)
+    np.testing.assert_allclose(jy, np.diag(np.sin(x)), rtol=1e-15)
+    same_aux(a)
+    h, a = adjit.hessian(lambda v: (np.sum(np.sin(v) ** 2), np.cos(v)), has_aux=True)(x)
+    np.testing.assert_allclose(h, np.diag(2 * np.cos(2 * x)), rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(a, np.cos(x), rtol=1e-15)
+    out, tan, a = adjit.jvp(_with_aux, (x, y), (np.ones(3), np.zeros(3)), has_aux=True)
+    np.testing.assert_allclose(tan, np.cos(x) * y, rtol=1e-15)
+    same_aux(a)
+    out, f_jvp, a = adjit.linearize(_with_aux, x, y, has_aux=True)
+    np.testing.assert_allclose(f_jvp(np.zeros(3), np.ones(3)), np.sin(x), rtol=1e-15)
+    same_aux(a)
+    with pytest.raises(adjit.TraceError, match="return a pair"):
+        adjit.jacfwd(np.sin, has_aux=True)(x)

@@ -563,6 +563,38 @@ for _n, _op, _name in (("add", operator.add, "AddBackward0"),
     _METHODS[_n] = (_run, _name)
 
 
+def _trunc_divide(a: Any, b: Any) -> Any:
+    """C's division: the quotient rounded toward zero (numpy's // rounds down)."""
+    if np.result_type(*(getattr(x, "dtype", x) for x in (a, b))).kind in "fc":
+        return np.trunc(a / b)
+    q = a // b
+    return q + ((a - q * b != 0) & ((a < 0) != (b < 0)))
+
+
+_ROUNDED = {"floor": np.floor_divide, "trunc": _trunc_divide}
+
+
+def _div(self: Tensor, other: Any, *, rounding_mode: str | None = None) -> Any:
+    """torch's div: true division, or with `rounding_mode` "floor" (Python's //) or "trunc"
+    (toward zero), which keep integer dtypes and have zero derivative."""
+    if rounding_mode is None:
+        return _METHODS_DIV(self, other)
+    if rounding_mode not in _ROUNDED:
+        raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or "
+                         f"'floor' but found {rounding_mode!r}")
+    return apply(_promoting(_ROUNDED[rounding_mode], (self, other), False), (self, other),
+                 name="DivBackward0")
+
+
+def _div_(self: Tensor, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+    return self._inplace(lambda t, o: _div(t, o, rounding_mode=rounding_mode), "div_",
+                         (other,))
+
+
+_METHODS_DIV = Tensor.div
+Tensor.div = Tensor.divide = _div
+
+
 def _pick_method(fn: Callable[..., Any], reduced: str, along: str,
                  pairwise: str) -> Callable[..., Any]:
     """max/min: the name depends on the call, as torch's does (max(), max(dim), max(other))."""
@@ -606,6 +638,7 @@ def _inplace_method(name: str) -> Callable[..., Any]:
 for _n in ("add", "sub", "mul", "div", "pow", "exp", "log", "sigmoid", "relu", "clamp",
            "tanh", "abs", "sqrt", "neg"):
     setattr(Tensor, f"{_n}_", _inplace_method(_n))
+Tensor.div_ = _div_  # (with rounding_mode)
 
 
 def _filled(a: Any, b: Any) -> Any:

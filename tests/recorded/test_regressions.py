@@ -322,3 +322,32 @@ def test_autograd_grad_runs_tensor_hooks() -> None:
     w.register_hook(lambda g: g * 10)
     (g,) = adjit.autograd.grad((w ** 2).sum(), w)
     assert g.tolist() == [20.0, 40.0] and w.grad is None
+
+
+def test_div_rounding_modes_are_torchs() -> None:
+    # torch.div(a, b, rounding_mode=...): "floor" is Python's //, "trunc" rounds toward zero;
+    # both keep integer dtypes and have zero derivative (the method did not take the keyword)
+    import numpy as np
+
+    import adjit
+
+    a, b = np.array([7.0, -7.0, 7.5, -7.5]), np.array([2.0, 2.0, -2.0, 2.0])
+    want = {None: a / b, "floor": np.array([3.0, -4.0, -4.0, -4.0]),
+            "trunc": np.array([3.0, -3.0, -3.0, -3.0])}
+    for mode, expected in want.items():
+        x = adjit.tensor(a, requires_grad=True)
+        out = x.div(adjit.tensor(b), rounding_mode=mode)
+        np.testing.assert_array_equal(out.detach().numpy(), expected)
+        out.sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), 1 / b if mode is None else 0 * b)
+    ia, ib = np.array([7, -7, 7, -7]), np.array([2, 2, -2, -2])
+    floor = adjit.tensor(ia).div(adjit.tensor(ib), rounding_mode="floor")
+    trunc = adjit.tensor(ia).divide(adjit.tensor(ib), rounding_mode="trunc")
+    assert floor.dtype == trunc.dtype == np.int64
+    np.testing.assert_array_equal(floor.numpy(), [3, -4, -4, 3])
+    np.testing.assert_array_equal(trunc.numpy(), [3, -3, -3, 3])
+    y = adjit.tensor(np.array([7.0, -7.0]))
+    y.div_(2.0, rounding_mode="floor")
+    np.testing.assert_array_equal(y.numpy(), [3.0, -4.0])
+    with pytest.raises(ValueError, match="rounding_mode"):
+        adjit.tensor(np.ones(2)).div(2.0, rounding_mode="round")

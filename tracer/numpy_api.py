@@ -902,6 +902,27 @@ def copy(a: Any, **_: Any) -> Tracer:
     return _t(a)
 
 
+# A weakly typed traced Python scalar (NEP 50: it takes the other operand's precision) stands
+# for a Python number of its kind in dtype queries.
+_WEAK_SCALARS = {"b": False, "i": 0, "u": 0, "f": 0.0, "c": 0j}
+
+
+def _dtype_of(a: Any) -> Any:
+    if isinstance(a, Tracer):
+        return _WEAK_SCALARS[a.dtype.kind] if a.weak else a.dtype
+    return a
+
+
+def result_type(*arrays_and_dtypes: Any) -> np.dtype:
+    """numpy's result_type: it reads only dtypes (and the weak Python scalars)."""
+    return np.result_type(*(_dtype_of(a) for a in arrays_and_dtypes))
+
+
+def can_cast(from_: Any, to: Any, casting: str = "safe") -> bool:
+    return bool(np.can_cast(from_.dtype if isinstance(from_, Tracer) else from_, to,
+                            casting=casting))
+
+
 def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = None) -> Tracer:
     x = _t(a)
     ax = axis % x.ndim
@@ -1010,6 +1031,7 @@ FUNCTIONS: dict[Any, Callable[..., Any]] = {
     np.roll: roll, np.take: take, np.take_along_axis: take_along_axis, np.where: where,
     np.clip: clip, np.zeros_like: _like(0), np.ones_like: _like(1), np.empty_like: _like(0),
     np.full_like: full_like, np.shape: shape, np.ndim: ndim, np.size: size, np.copy: copy,
+    np.result_type: result_type, np.can_cast: can_cast,
     np.diff: diff, np.trace: trace_, np.diag: diag, np.average: average,
 }
 FUNCTIONS.update(np_linalg.FUNCTIONS)  # numpy.linalg (and an n-d np.trace): tracer/np_linalg.py

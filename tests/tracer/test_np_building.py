@@ -190,3 +190,18 @@ def test_convolve_and_correlate_match_numpy(n: int, m: int, mode: str) -> None:
     a, v = np.arange(1.0, n + 1) ** 1.5, np.cos(np.arange(m))
     check_values(lambda a, v: [np.convolve(a, v, mode), np.correlate(a, v, mode)], a, v,
                  rtol=1e-10, atol=1e-10)
+
+
+def test_result_type_and_can_cast_read_traced_dtypes() -> None:
+    # dtype queries on traced values (they were "not supported by adjit"): a traced Python
+    # float is weak (NEP 50), so float32 arrays keep float32
+    def f(x, s):
+        dt = np.result_type(x, s)
+        assert np.can_cast(x, np.float64) and not np.can_cast(x, np.int8)
+        return np.sum(x.astype(dt) * s), np.zeros(2, dt)
+
+    for dtype in (np.float32, np.float64):
+        x = np.ones(3, dtype)
+        total, z = adjit.jit(f)(x, 2.0)
+        assert z.dtype == np.result_type(x, 2.0) == dtype
+        np.testing.assert_allclose(total, 6.0)

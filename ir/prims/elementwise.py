@@ -319,6 +319,16 @@ def _quiet(fn: Any) -> Any:
     return impl
 
 
+def _floor_divide_code(e: Any, args: list[str], np_dtype: dict[str, str]) -> str:
+    """Integers: numpy's INT_MIN // -1 is INT_MIN (two's complement wraps), where numba's
+    (and LLVM's) division is 0 or undefined: -x, which wraps the same way."""
+    x, y = args
+    if e.out.dtype not in ("i32", "i64"):
+        return f"({x} // {y})"
+    expr = f"({x} // {y} if {y} != -1 else -{x})"
+    return f"{np_dtype['i32']}({expr})" if e.out.dtype == "i32" else expr
+
+
 for _name, _code, _fn, _jvp, _vjp in (
         ("floor_divide", "({x} // {y})", np.floor_divide, lambda ts, x, y, out: None,
          _floor_divide_vjp),
@@ -328,7 +338,8 @@ for _name, _code, _fn, _jvp, _vjp in (
         ("fmod", "np.fmod({x}, {y})", np.fmod, _fmod_jvp, _fmod_vjp)):
     register(Primitive(_name, ELEMENTWISE, shape=broadcast_rule, impl=_quiet(_fn), jvp=_jvp,
                        vjp=_vjp, code=_code, args=("x", "y"),
-                       scalar=ScalarCode(int_closed=_name != "fmod"),
+                       scalar=ScalarCode(int_closed=_name != "fmod", custom=(
+                           _floor_divide_code if _name == "floor_divide" else None)),
                        extra={"float_only": _name == "fmod"}))
 
 

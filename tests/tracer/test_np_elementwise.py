@@ -126,8 +126,8 @@ def test_floor_divide_and_remainders_are_numpys() -> None:
     (compiled) calls."""
     a = np.array([1.0, -7.5, 2.0**60, 5.0, -1.0, 0.0, -0.0, 7.0])
     b = np.array([0.1, 2.0, 3.0, 0.0, 0.1, 5.0, -5.0, -2.0])
-    i = np.array([2**62 + 1, -7, 5, 0, -2**40 - 3, 7])
-    j = np.array([3, 2, 0, 0, 7, -2])
+    i = np.array([2**62 + 1, -7, 5, 0, -2**40 - 3, 7, -2**63, -2**63])
+    j = np.array([3, 2, 0, 0, 7, -2, -1, 2])  # INT_MIN // -1 wraps to INT_MIN, as in numpy
 
     def f(x, y):
         return x // y, x % y, np.floor_divide(x, y), np.remainder(x, y), *np.divmod(x, y), \
@@ -135,7 +135,9 @@ def test_floor_divide_and_remainders_are_numpys() -> None:
 
     jitted = adjit.jit(f)
     with np.errstate(all="ignore"):
-        for x, y in ((a, b), (i, j), (a[:6], np.float64(0.1)), (7, j)):
+        i32 = np.array([7, -7, 5, 0, -3, 7, -2**31, -2**31], np.int32)
+        for x, y in ((a, b), (i, j), (i32, j.astype(np.int32)),
+                     (a[:6], np.float64(0.1)), (7, j)):
             want = f(x, y)
             for _ in range(2):
                 got = jitted(x, y)

@@ -19,7 +19,7 @@ import numpy as np
 from ..builder import inline
 from ..core import ArrayType, Graph, Value, Var
 from ..errors import NotDifferentiable
-from ..primitive import CONTROL, Primitive, register
+from ..primitive import CONTROL, Primitive, SubgraphPasses, register
 from .. import ops
 
 
@@ -38,8 +38,8 @@ def _impl(*operands: np.ndarray, fwd: Graph, bwd: Graph, n_out: int, n_primal: i
 
 
 def _vjp(ct: Any, *operands: Value, out: Any, fwd: Graph, bwd: Graph, n_out: int,
-         n_primal: int, n_fwd_free: int, residuals_are_primals: bool = False
-         ) -> tuple[Value | None, ...]:
+         n_primal: int, n_fwd_free: int, passes: SubgraphPasses,
+         residuals_are_primals: bool = False) -> tuple[Value | None, ...]:
     outs = out if isinstance(out, tuple) else (out,)
     cts = ct if isinstance(ct, tuple) else (ct,)
     residuals = list(outs[n_out:])
@@ -52,7 +52,8 @@ def _vjp(ct: Any, *operands: Value, out: Any, fwd: Graph, bwd: Graph, n_out: int
         # inlined `bwd` of the first one reads: that part goes back through what computed
         # them, `fwd` (custom_jvp: the residuals are the primals themselves), as in JAX.
         back = (list(cts[n_out:]) if residuals_are_primals
-                else _through_fwd(fwd, operands, outs, cts, n_out, n_primal, n_fwd_free))
+                else _through_fwd(fwd, operands, outs, cts, n_out, n_primal, n_fwd_free,
+                                  passes))
         grads = [g if b is None else ops.add(g, b) for g, b in zip(grads, back, strict=False)]
     result: list[Value | None] = []
     for i, v in enumerate(operands):
@@ -65,16 +66,14 @@ def _vjp(ct: Any, *operands: Value, out: Any, fwd: Graph, bwd: Graph, n_out: int
 
 
 def _through_fwd(fwd: Graph, operands: tuple[Value, ...], outs: tuple[Value, ...],
-                 cts: tuple[Any, ...], n_out: int, n_primal: int, n_fwd_free: int
-                 ) -> list[Value | None]:
+                 cts: tuple[Any, ...], n_out: int, n_primal: int, n_fwd_free: int,
+                 passes: SubgraphPasses) -> list[Value | None]:
     """The residuals' cotangents pulled back to the primals through `fwd`'s own equations
     (None for a primal that is not float)."""
-    from adjit.passes.adjoint import adjoint  # (the pass builds on the IR: imported late)
-
     floats = [i for i in range(n_primal) if fwd.inputs[i].type.is_float]
     if not floats:
         return [None] * n_primal
-    joint = adjoint(fwd, floats, seed="inputs")
+    joint = passes.adjoint(fwd, floats, seed="inputs")
     seeds = [ops.zeros(o.type) if k < n_out or c is None else c
              for k, (o, c) in enumerate(zip(outs, cts, strict=True)) if o.type.is_float]
     got = inline(joint, [*operands[:n_primal + n_fwd_free], *seeds])[len(fwd.outputs):]
@@ -91,9 +90,10 @@ def _jvp(tangents: list[Value | None], *operands: Value, out: Any, **params: Any
                                  "adjit.custom_jvp")
 
 
+# (the rules are handed the passes: the VJP differentiates `fwd` for grad of grad)
 register(Primitive("custom_vjp", CONTROL, shape=_shape, impl=_impl, jvp=_jvp, vjp=_vjp,
                    params=("fwd", "bwd", "n_out", "n_primal", "n_fwd_free"),
-                   extra={"inlined_before_codegen": True}))
+                   takes_passes=True, extra={"inlined_before_codegen": True}))
 
 
 # `custom_jvp` (tracer/custom_jvp.py): the same equation with a forward-mode rule, `jvp`:
@@ -113,7 +113,7 @@ def _jvp_vjp(ct: Any, *operands: Value, out: Any, jvp: Graph, **params: Any) -> 
 
 def _custom_jvp_jvp(tangents: list[Value | None], *operands: Value, out: Any, jvp: Graph,
                     fwd: Graph, bwd: Graph, n_out: int, n_primal: int,
-                    n_fwd_free: int) -> tuple[Value, ...]:
+                    n_fwd_free: int, passes: SubgraphPasses) -> tuple[Value, ...]:
     primals = operands[:n_primal]
     floats = [ops.zeros(p.type) if t is None else t
               for p, t in zip(primals, tangents[:n_primal], strict=True) if p.type.is_float]
@@ -127,4 +127,4 @@ def _custom_jvp_jvp(tangents: list[Value | None], *operands: Value, out: Any, jv
 register(Primitive("custom_jvp", CONTROL, shape=_jvp_shape, impl=_jvp_impl, jvp=_custom_jvp_jvp,
                    vjp=_jvp_vjp, params=("fwd", "bwd", "jvp", "n_out", "n_primal",
                                          "n_fwd_free"),
-                   extra={"inlined_before_codegen": True}))
+                   takes_passes=True, extra={"inlined_before_codegen": True}))

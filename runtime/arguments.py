@@ -130,6 +130,13 @@ def boxer(shape: tuple[int, ...], dtype: np.dtype, fresh: bool) -> Callable[[Any
     equal to `x`), which must be copied so the caller never holds its own array twice."""
     if shape:
         if fresh:
+            from . import buffers, config
+
+            # large: into a buffer reused across calls (runtime/buffers.py), not fresh memory
+            copy = buffers.copier(shape, dtype, config.reuse_min_bytes(),
+                                  config.reuse_max_bytes())
+            if copy is not None:
+                return lambda r, is_grad: copy(r)
             return lambda r, is_grad: np.array(r, dtype, copy=True)
         box = lambda r, is_grad: r  # noqa: E731
         box.identity = True  # callers on the hot path skip the call

@@ -56,14 +56,12 @@ def _poison(buf: np.ndarray) -> None:
         buf.fill(np.iinfo(buf.dtype).min)
 
 
-class Pooled:
-    """`fn(*args)` calls the generated function `fn` with one buffer per entry of `specs`
-    ((shape, dtype) of its reused outputs) after `args`. Attributes other than calls are
-    `fn`'s."""
+class BufferPool:
+    """Buffers of the shapes and dtypes of `specs`, kept for reuse (see the module
+    docstring); `take()` gives one of each."""
 
-    def __init__(self, fn: Callable[..., Any], specs: Sequence[tuple[tuple[int, ...], Any]],
-                 max_bytes: int, poison: bool = False) -> None:
-        self.fn = fn
+    def __init__(self, specs: Sequence[tuple[tuple[int, ...], Any]], max_bytes: int,
+                 poison: bool = False) -> None:
         self.specs = [(tuple(shape), np.dtype(dt)) for shape, dt in specs]
         self.slots: list[list[np.ndarray]] = [[] for _ in self.specs]
         self.max_bytes = max_bytes
@@ -71,11 +69,8 @@ class Pooled:
         self._kept: list[int] = []  # bytes of each buffer kept, released with the pool
         weakref.finalize(self, _release, self._kept)
 
-    def __call__(self, *args: Any) -> Any:
-        return self.fn(*args, *self.take())
-
     def take(self) -> list[np.ndarray]:
-        """One buffer per output: a kept one nothing else refers to, else a new one (kept if
+        """One buffer per spec: a kept one nothing else refers to, else a new one (kept if
         the bounds allow)."""
         out = []
         for (shape, dtype), slot in zip(self.specs, self.slots, strict=True):
@@ -97,10 +92,39 @@ class Pooled:
         return out
 
     def specimens(self) -> list[np.ndarray]:
-        """Empty arrays of the buffers' types, to compile the function for them."""
+        """Empty arrays of the buffers' types, to compile a function for them."""
         return [np.empty((0,) * len(shape), dtype) for shape, dtype in self.specs]
+
+
+class Pooled:
+    """`fn(*args)` calls the generated function `fn` with one buffer of `pool` per output it
+    takes (`Source.reused`) after `args`. Attributes other than calls are `fn`'s."""
+
+    def __init__(self, fn: Callable[..., Any], pool: BufferPool) -> None:
+        self.fn = fn
+        self.pool = pool
+
+    def __call__(self, *args: Any) -> Any:
+        return self.fn(*args, *self.pool.take())
 
     def __getattr__(self, name: str) -> Any:
         if name == "fn":  # not set yet (unpickling, or __init__ not run)
             raise AttributeError(name)
         return getattr(self.fn, name)
+
+
+def copier(shape: tuple[int, ...], dtype: np.dtype, min_bytes: int,
+           max_bytes: int) -> Callable[[Any], np.ndarray] | None:
+    """A copy of a result that is an input's own array (a gradient equal to `x`) into a
+    reused buffer, for results of at least `min_bytes` (-1: none): None where a fresh
+    `np.array` copy is the way."""
+    if min_bytes < 0 or int(np.prod(shape)) * dtype.itemsize < max(min_bytes, 1):
+        return None
+    pool = BufferPool([(shape, dtype)], max_bytes)
+
+    def copy(r: Any) -> np.ndarray:
+        (buf,) = pool.take()
+        np.copyto(buf, r, casting="unsafe")
+        return buf
+
+    return copy

@@ -226,7 +226,8 @@ def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n
         if jit and source.parallel and parallel.serialize():
             fn = parallel.Serialized(fn)
         if source.reused:
-            fn = buffers.Pooled(fn, source.reused, config.reuse_max_bytes(), poison=checks)
+            fn = buffers.Pooled(fn, buffers.BufferPool(source.reused, config.reuse_max_bytes(),
+                                                       poison=checks))
         return fn
 
     def compile_now() -> Any:
@@ -237,7 +238,7 @@ def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n
 
         fn = compile_now()
         if type(fn) is buffers.Pooled:  # compiled for its buffers' types too
-            compile_for(fn.fn, *args, *fn.specimens())
+            compile_for(fn.fn, *args, *fn.pool.specimens())
             return fn
         return compile_for(fn, *args)
 

@@ -207,13 +207,7 @@ def _jacobian(fun: Callable[..., Any], argnums: int | Sequence[int], body: Calla
         def run_aux(f: Callable[..., Any], *args: Any) -> Any:
             return of_main(*args), aux(*args)
 
-        @functools.wraps(fun)
-        def jac_aux(*args: Any) -> Any:
-            if _any_traced(args):
-                return run_aux(fun, *args)
-            return _Compiled.of(fun, f"{kind}{argnums}aux", run_aux, target)(*args)
-
-        return jac_aux
+        return _traced_or_compiled(fun, f"{kind}{argnums}aux", run_aux, target)
     many = isinstance(argnums, (tuple, list))
     nums = tuple(argnums) if many else (argnums,)
     if not all(isinstance(n, int) and not isinstance(n, bool) for n in nums):
@@ -253,13 +247,20 @@ def _jacobian(fun: Callable[..., Any], argnums: int | Sequence[int], body: Calla
             row += m
         return pytree.unflatten(out_tree, blocks)
 
+    return _traced_or_compiled(fun, f"{kind}{nums}{many}", run, target)
+
+
+def _traced_or_compiled(fun: Callable[..., Any], kind: str, run: Callable[..., Any],
+                        target: str) -> Callable[..., Any]:
+    """`run(fun, *args)`: traced in place inside another trace, else compiled once per
+    function and `kind` (`_Compiled`)."""
     @functools.wraps(fun)
-    def jac(*args: Any) -> Any:
+    def call(*args: Any) -> Any:
         if _any_traced(args):
             return run(fun, *args)
-        return _Compiled.of(fun, f"{kind}{nums}{many}", run, target)(*args)
+        return _Compiled.of(fun, kind, run, target)(*args)
 
-    return jac
+    return call
 
 
 def checkpoint(fun: Callable[..., Any]) -> Callable[..., Any]:

@@ -403,3 +403,25 @@ def check_grads(grad_fn: Callable[..., Any], f: Callable[..., Any], args: Sequen
             terms = np.asarray(gr, np.float64) * v
             _assert_projection(lhs, float(terms.sum()), terms, rtol, atol,
                                f"gradient wrt argument {i} along a random direction")
+
+
+def simplified(text: str, *shapes: tuple[int, ...], exact: bool = False) -> str:
+    """The IR `text` after simplify, checked against it with the reference interpreter on
+    random inputs of `shapes` (`exact`: the same bits, signed zeros and dtypes included),
+    printed without locations."""
+    from adjit.ir import parse
+    from adjit.ir.evaluate import evaluate
+    from adjit.passes.simplify import SimplifyStats, simplify
+
+    g = parse(text)
+    s = simplify(g, stats=SimplifyStats())
+    rng = np.random.default_rng(0)
+    args = [rng.standard_normal(sh) for sh in shapes]
+    for a, b in zip(evaluate(g, *args), evaluate(s, *args), strict=True):
+        if exact:
+            assert a.dtype == b.dtype and a.shape == b.shape
+            np.testing.assert_array_equal(np.signbit(a), np.signbit(b))
+            np.testing.assert_array_equal(a, b)
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-12)
+    return s.format(locs=False)

@@ -31,6 +31,9 @@ class Builder:
 
 
 _BUILDER: contextvars.ContextVar[Builder | None] = contextvars.ContextVar("builder", default=None)
+# How many `building` blocks are open in the process, all threads together: while it is 0, no
+# thread traces, and a call's hot path need not ask the context variable (runtime/api.py).
+BUILDING = [0]
 _LOC: contextvars.ContextVar[Loc | None] = contextvars.ContextVar("loc", default=None)
 _ROLE: contextvars.ContextVar[str] = contextvars.ContextVar("role", default="")
 
@@ -38,9 +41,11 @@ _ROLE: contextvars.ContextVar[str] = contextvars.ContextVar("role", default="")
 @contextlib.contextmanager
 def building(builder: Builder) -> Iterator[Builder]:
     token = _BUILDER.set(builder)
+    BUILDING[0] += 1
     try:
         yield builder
     finally:
+        BUILDING[0] -= 1
         _BUILDER.reset(token)
 
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from adjit.ir.builder import _BUILDER, tracing
+from adjit.ir.builder import _BUILDER, BUILDING, tracing
 from adjit.ir.errors import AdjitError, NotDifferentiable, OutputTypeError, TraceError
 from adjit.tracer import Tracer, pytree, trace, unflatten
 from adjit.tracer.captures import Probe, discover
@@ -76,8 +76,8 @@ class Transformed:
         self._watch = RecompileWatch(self)
         # The hot path of the commonest call, one native ndarray argument and nothing
         # captured: the last such signature's caller, found without building a key.
-        self._fast_shape: Any = None
-        self._fast_dtype: Any = None
+        # the fast path of a call (`_remember_fast`): (shape, dtype, caller) and its key
+        self._fast: tuple[Any, Any, Callable[..., Any]] | None = None
         self._fast_key: Any = None
         self.compilations = 0
         # Name, docstring and module of `fun`, but never its __dict__: a Transformed of a
@@ -139,13 +139,12 @@ class Transformed:
         return tuple(map(sig, args))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if len(args) == 1 and not kwargs:
+        fast = self._fast
+        if fast is not None and len(args) == 1 and not kwargs:
             a = args[0]
-            if type(a) is np.ndarray and a.dtype is self._fast_dtype \
-                    and a.shape == self._fast_shape and _BUILDER.get() is None:
-                caller = self._callers.get(self._fast_key)
-                if caller is not None:
-                    return caller(args, ())
+            if type(a) is np.ndarray and a.dtype is fast[1] and a.shape == fast[0] \
+                    and (not BUILDING[0] or _BUILDER.get() is None):
+                return fast[2](args, ())
         if kwargs:
             args = self._positional(args, kwargs)
         probe = self._probe
@@ -245,15 +244,22 @@ class Transformed:
         self._remember_fast(args, key)
         return caller(args, vals)
 
+    def _set_caller(self, key: Any, caller: Callable[..., Any]) -> None:
+        """Replace the caller of `key` (and the fast path's, if it is that key's)."""
+        self._callers[key] = caller
+        if self._fast is not None and key == self._fast_key:
+            self._fast = (self._fast[0], self._fast[1], caller)
+
     def _remember_fast(self, args: tuple[Any, ...], key: Any) -> None:
         """Keep `key` for __call__'s fast path when this call is of its kind: one native
         ndarray argument, nothing static, nothing captured (else forget the last one)."""
         a = args[0] if len(args) == 1 else None
         if type(a) is np.ndarray and a.dtype.isnative and not self.static \
                 and self._probe is not None and not self._probe.nodes:
-            self._fast_shape, self._fast_dtype, self._fast_key = a.shape, a.dtype, key
+            self._fast_key = key
+            self._fast = (a.shape, a.dtype, self._callers[key])
         else:
-            self._fast_shape = self._fast_dtype = self._fast_key = None
+            self._fast_key = self._fast = None
 
     def specialize(self, args: tuple[Any, ...]) -> Specialization:
         """The specialization for these arguments (compiled now if it does not exist)."""
@@ -382,7 +388,7 @@ class Transformed:
         def call(a: tuple[Any, ...], v: Any) -> Any:
             out = self._assemble(spec, spec.run(self._call_args(spec, a, v)))
             if not provisional(spec.fn) and self._callers.get(key) is call:
-                self._callers[key] = self._make_caller(spec, key)
+                self._set_caller(key, self._make_caller(spec, key))
             return out
 
         return call

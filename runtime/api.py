@@ -353,6 +353,10 @@ class Transformed:
                                                boxes)
         if returns == "grad" and self.single:
             box = boxes[n_out]
+            if getattr(box, "identity", False):  # the common case in one frame
+                if spec.consts:
+                    return lambda a, v: kernel(*a, *consts)[n_out]
+                return lambda a, v: fn(*a)[n_out]
             return lambda a, v: box(fn(*a)[n_out], True)
         if returns in ("grad", "value_and_grad") and not self.single and n_out == 1 \
                 and spec.grad_trees is None:  # argnums=(0, 1): a tuple of plain gradients

@@ -153,7 +153,8 @@ def emit_cpu(graph: Graph, plan: KernelPlan, name: str, *, tape_bytes: bool = Fa
     return Source(text, name, tuple(np.asarray(c.value) for c in main.consts),
                   tuple(module.functions), parts, guarded=main.guarded,
                   parallel=module.uses_prange,
-                  reused=tuple((b.shape, b.type.np_dtype.name) for b in main.reused))
+                  reused=tuple((shape, dtype) for _, shape, dtype in main.reused),
+                  copied=tuple(sorted(main.copies)))
 
 
 class _Module:
@@ -242,7 +243,8 @@ class _Emitter(AccumulateEmitter, CallEmitter, ControlEmitter, LoopEmitter):
                          and (plan.info[v].kind == "array" or v in plan.stored)} \
             if reuse_bytes >= 0 and not scalar_args else set()
         self.reuse_bytes = reuse_bytes
-        self.reused: list[Var] = []
+        self.reused: list[tuple[str, tuple[int, ...], str]] = []  # (name, shape, dtype)
+        self.copies: dict[int, str] = {}  # output position -> the buffer it is copied into
 
     def _const(self, v: Value) -> None:
         if isinstance(v, Lit) and not v.is_scalar and v not in self.consts:
@@ -418,11 +420,15 @@ class _Emitter(AccumulateEmitter, CallEmitter, ControlEmitter, LoopEmitter):
                 self.reshape(kern)
         self.kernel = Kernel(len(self.plan.kernels), "loop", ())
         marks.append(len(self.top))
-        rets = [self.output(v) for v in self.g.outputs]
+        self.copy_inputs()
+        copy_kinds = ["loop"] if self.copies else []
+        if self.copies:  # (a section of its own: codegen/split.py compiles it as a piece)
+            marks.append(len(self.top))
+        rets = [self.copies.get(pos) or self.output(v) for pos, v in enumerate(self.g.outputs)]
         if self.tape_bytes:
             rets.append("tape_bytes")
         params = [self.arg_names[id(self.g.inputs[i])] for i in self.params] \
-            + list(self.consts.values()) + [self.aname(v) for v in self.reused]
+            + list(self.consts.values()) + [r[0] for r in self.reused]
         lines = [f"def {self.name}({', '.join(params)}):"]
         guards: list[str] = []
         if vectorize(self.top, guards):
@@ -444,7 +450,8 @@ class _Emitter(AccumulateEmitter, CallEmitter, ControlEmitter, LoopEmitter):
         self.sections = [lines[a:b] for a, b in zip(starts, [*starts[1:], len(lines)],
                                                      strict=True)]
         self.param_names = params
-        self.section_kinds = ["setup", *(k.kind for k in self.plan.kernels), "return"]
+        self.section_kinds = ["setup", *(k.kind for k in self.plan.kernels), *copy_kinds,
+                              "return"]
         return lines
 
     def render(self, items: list[Any], indent: str, lines: list[str]) -> None:

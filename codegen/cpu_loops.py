@@ -26,8 +26,8 @@ class LoopEmitter:
     def alloc(self, v: Var, fill: str | None) -> None:
         if v in self.returned and v.shape and v not in self.wide \
                 and v.type.size * v.type.np_dtype.itemsize >= self.reuse_bytes:
-            if v not in self.reused:
-                self.reused.append(v)  # the caller's buffer (`Source.reused`)
+            if all(r[0] != self.aname(v) for r in self.reused):  # the caller's buffer
+                self.reused.append((self.aname(v), v.shape, v.type.np_dtype.name))
             self.top.append(f"{self.aname(v)}.fill({fill})" if fill is not None
                             else f"# {self.aname(v)}: a buffer of the caller's")
             return
@@ -251,3 +251,39 @@ class LoopEmitter:
             lines.append(Line(f"{acc} = {code} if {code} {cmp} {acc} or {code} != {code} "
                                f"else {acc}", None))
         self.put(level, lines)
+
+    def copy_inputs(self) -> None:
+        """Outputs that are inputs' own arrays (a gradient equal to x), large enough to be
+        reused, copied into buffers of the caller's (`Source.copied`, `Source.reused`) by a
+        loop, on threads where large: the runtime then copies nothing (runtime/arguments.py
+        `boxer`), and two threads share the copy."""
+        if self.reuse_bytes < 0 or self.scalar_args:
+            return
+        for pos, v in enumerate(self.g.outputs):
+            if not isinstance(v, Var) or id(v) not in self.arg_names or not v.shape \
+                    or v.type.size * v.type.np_dtype.itemsize < max(self.reuse_bytes, 1):
+                continue
+            src, dst = self.arg_names[id(v)], f"r{len(self.copies)}"
+            self.copies[pos] = dst
+            self.reused.append((dst, v.shape, v.type.np_dtype.name))
+            idx = ", ".join(f"i{d}" for d in range(len(v.shape)))
+            body: list[Any] = [f"{dst}[{idx}] = {src}[{idx}]"]
+            for d in range(len(v.shape) - 1, 0, -1):
+                block = Block(f"for i{d} in range({v.shape[d]}):")
+                block.body = body
+                body = [block]
+            n = v.shape[0]
+            if self.module and parallel.available() and n >= 2 \
+                    and v.type.size >= parallel.MIN_WORK:
+                c = parallel.chunks(n)
+                self.module.uses_prange = self.module.uses_fm = True
+                inner = Block(f"for i0 in range(c0 * {n} // {c}, (c0 + 1) * {n} // {c}):")
+                inner.body = ["i0 = fm.nonneg(i0)", *body]
+                loop = Block(f"for c0 in prange({c}):")
+                loop.body = [inner]
+            else:
+                loop = Block(f"for i0 in range({n}):")
+                loop.body = body
+            self.top += [f"# output {pos} is input {src}: copied into a buffer of the caller's",
+                         loop]
+

@@ -32,6 +32,9 @@ class Source:
     # output arrays the caller passes after the constants (shape, dtype), to be reused across
     # calls (runtime/buffers.py); the function writes every element of each
     reused: tuple[tuple[tuple[int, ...], str], ...] = ()
+    # output positions that are inputs' own arrays, which the function copies (into buffers
+    # of `reused`): the caller need not copy them
+    copied: tuple[int, ...] = ()
 
 
 def imports(doc: str, uses: set[str]) -> list[str]:

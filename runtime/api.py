@@ -639,7 +639,8 @@ def fresh_outputs(spec: Any, outs: list[Any], boxes: Sequence[Any] | None = None
 def _boxes(spec: Specialization) -> list[Callable[[Any, bool], Any]]:
     boxes = getattr(spec, "boxes", None)
     if boxes is None:
-        fresh = aliasing_outputs(spec.final)
+        # (outputs the generated function copied itself are fresh already: Source.copied)
+        fresh = aliasing_outputs(spec.final) - set(getattr(spec.source, "copied", ()))
         boxes = spec.boxes = [boxer(shape, dt, i in fresh) for i, (shape, dt) in
                               enumerate(zip(spec.out_shapes, spec.out_dtypes, strict=True))]
     return boxes

@@ -145,3 +145,18 @@ def test_a_result_that_is_an_input_is_copied_into_a_reused_buffer(reuse_all) -> 
     assert id(again) == first
     np.testing.assert_array_equal(held, a * 2)
     np.testing.assert_array_equal(again, a * 3)
+    spec = next(iter(g.specializations.values()))
+    assert spec.source.copied == (1,)  # copied by the generated function: no second copy
+
+
+def test_inputs_returned_as_they_are_are_copied_per_output(reuse_all) -> None:
+    h = adjit.jit(lambda x: (x, x * 2, x))
+    x = np.arange(12.0).reshape(3, 4)
+    for arg in (x, x.T, x[:, ::2]):  # contiguous, transposed, strided
+        r0, r1, r2 = h(arg)
+        for r in (r0, r2):
+            np.testing.assert_array_equal(r, arg)
+            assert not np.shares_memory(r, arg)
+        assert r0 is not r2
+        r0[...] = -1.0
+        np.testing.assert_array_equal(r2, arg)

@@ -106,7 +106,8 @@ def test_pool_bounds_and_poison():
         calls.append(out)
         return (out,)
 
-    pooled = buffers.Pooled(fn, buffers.BufferPool([((3,), "float64")], 1 << 20, poison=True))
+    # (the bound is for all pools of the process together: a large one here)
+    pooled = buffers.Pooled(fn, buffers.BufferPool([((3,), "float64")], 1 << 50, poison=True))
     (r,) = pooled(np.ones(3))
     assert np.isnan(r[0])  # poisoned: a missed element shows
     (r2,) = pooled(np.ones(3))

@@ -150,6 +150,10 @@ def max_tape_bytes() -> int:
 def reuse_min_bytes() -> int:
     """ADJIT_REUSE_MIN_KB: output arrays of at least this many KiB are reused across calls
     (runtime/buffers.py; default 1024, 0: all of them, -1: none). Returns -1 for none."""
+    import sys
+
+    if not getattr(sys, "_is_gil_enabled", lambda: True)():
+        return -1  # (free-threaded Python: the reference-count check would race)
     raw = os.environ.get("ADJIT_REUSE_MIN_KB", "").strip()
     try:
         kb = int(raw) if raw else 1024

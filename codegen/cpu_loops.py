@@ -24,8 +24,7 @@ class LoopEmitter:
     `AccumulateEmitter`) `accum`, `accumulate`, `walk_start`, `walk_end`, `fills`."""
 
     def alloc(self, v: Var, fill: str | None) -> None:
-        if v in self.returned and v.shape and v not in self.wide \
-                and v.type.size * v.type.np_dtype.itemsize >= self.reuse_bytes:
+        if v in self.returned and v not in self.wide and self.reusable(v):
             if all(r[0] != self.aname(v) for r in self.reused):  # the caller's buffer
                 self.reused.append((self.aname(v), v.shape, v.type.np_dtype.name))
             self.top.append(f"{self.aname(v)}.fill({fill})" if fill is not None
@@ -120,21 +119,14 @@ class LoopEmitter:
         each reducing into partials of its own, combined in chunk order after it."""
         k, n = it.axis, it.extent
         c = parallel.chunks(n)
-        self.module.uses_prange = True
         regs = [(r, self.vname(r.var) + ("_w" if wide_register(self.eqns[r.eqn]) else ""))
                 for r in it.inits]
         for r, acc in regs:
             x = self.eqns[r.eqn].inputs[0]
             dt = "np.float64" if acc.endswith("_w") else NP_DTYPE[x.dtype]
             self.put(0, [f"{acc}_p = np.empty({c}, {dt})"])
-        outer = Block(f"for c{k} in prange({c}):")
-        outer.body += [ln for r, _ in regs for ln in self.init_lines(r)]
-        inner = Block(f"for i{k} in range(c{k} * {n} // {c}, (c{k} + 1) * {n} // {c}):")
-        # (the chunk starts at a computed index: tell LLVM it is not negative, or numba's
-        # wraparound of negative subscripts keeps the loop from vectorizing)
-        inner.body.append(f"i{k} = fm.nonneg(i{k})")
-        self.module.uses_fm = True
-        outer.body.append(inner)
+        outer, inner = self.chunked(k, n)
+        outer.body[:0] = [ln for r, _ in regs for ln in self.init_lines(r)]
         scope = self.scopes[0]
         scope.items.append(outer)
         scope.open = outer
@@ -163,6 +155,24 @@ class LoopEmitter:
         self.put(0, combine)
         self.put(0, [f"{self.vname(r.var)} = np.float32({acc})" for r, acc in regs
                      if acc.endswith("_w")])
+
+    def chunked(self, k: int, n: int) -> tuple[Block, Block]:
+        """Loop `i{k}` over 0..n on threads: `prange` over fixed chunks (codegen/parallel.py)
+        holding the loop over one chunk's indices; statements go in the inner block."""
+        c = parallel.chunks(n)
+        self.module.uses_prange = self.module.uses_fm = True
+        inner = Block(f"for i{k} in range(c{k} * {n} // {c}, (c{k} + 1) * {n} // {c}):")
+        # (the chunk starts at a computed index: tell LLVM it is not negative, or numba's
+        # wraparound of negative subscripts keeps the loop from vectorizing)
+        inner.body.append(f"i{k} = fm.nonneg(i{k})")
+        outer = Block(f"for c{k} in prange({c}):")
+        outer.body.append(inner)
+        return outer, inner
+
+    def reusable(self, v: Var) -> bool:
+        """Whether output array `v` is a buffer of the caller's (`Source.reused`)."""
+        return self.reuse_bytes >= 0 and bool(v.shape) \
+            and v.type.size * v.type.np_dtype.itemsize >= max(self.reuse_bytes, 1)
 
     def init(self, r: Root, level: int) -> None:
         self.put(level, self.init_lines(r))
@@ -257,11 +267,10 @@ class LoopEmitter:
         reused, copied into buffers of the caller's (`Source.copied`, `Source.reused`) by a
         loop, on threads where large: the runtime then copies nothing (runtime/arguments.py
         `boxer`), and two threads share the copy."""
-        if self.reuse_bytes < 0 or self.scalar_args:
+        if self.scalar_args:
             return
         for pos, v in enumerate(self.g.outputs):
-            if not isinstance(v, Var) or id(v) not in self.arg_names or not v.shape \
-                    or v.type.size * v.type.np_dtype.itemsize < max(self.reuse_bytes, 1):
+            if not isinstance(v, Var) or id(v) not in self.arg_names or not self.reusable(v):
                 continue
             src, dst = self.arg_names[id(v)], f"r{len(self.copies)}"
             self.copies[pos] = dst
@@ -273,17 +282,11 @@ class LoopEmitter:
                 block.body = body
                 body = [block]
             n = v.shape[0]
-            if self.module and parallel.available() and n >= 2 \
-                    and v.type.size >= parallel.MIN_WORK:
-                c = parallel.chunks(n)
-                self.module.uses_prange = self.module.uses_fm = True
-                inner = Block(f"for i0 in range(c0 * {n} // {c}, (c0 + 1) * {n} // {c}):")
-                inner.body = ["i0 = fm.nonneg(i0)", *body]
-                loop = Block(f"for c0 in prange({c}):")
-                loop.body = [inner]
+            if parallel.available() and n >= 2 and v.type.size >= parallel.MIN_WORK:
+                loop, inner = self.chunked(0, n)
+                inner.body += body
             else:
                 loop = Block(f"for i0 in range({n}):")
                 loop.body = body
             self.top += [f"# output {pos} is input {src}: copied into a buffer of the caller's",
                          loop]
-

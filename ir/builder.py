@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import threading
 from typing import Any, Iterator
 
 from .core import Eqn, Graph, Loc, Value, Var, make_params
@@ -34,6 +35,7 @@ _BUILDER: contextvars.ContextVar[Builder | None] = contextvars.ContextVar("build
 # How many `building` blocks are open in the process, all threads together: while it is 0, no
 # thread traces, and a call's hot path need not ask the context variable (runtime/api.py).
 BUILDING = [0]
+_BUILDING_LOCK = threading.Lock()
 _LOC: contextvars.ContextVar[Loc | None] = contextvars.ContextVar("loc", default=None)
 _ROLE: contextvars.ContextVar[str] = contextvars.ContextVar("role", default="")
 
@@ -41,11 +43,13 @@ _ROLE: contextvars.ContextVar[str] = contextvars.ContextVar("role", default="")
 @contextlib.contextmanager
 def building(builder: Builder) -> Iterator[Builder]:
     token = _BUILDER.set(builder)
-    BUILDING[0] += 1
+    with _BUILDING_LOCK:  # (`+=` on it is not atomic: a lost update could read 0 mid-trace)
+        BUILDING[0] += 1
     try:
         yield builder
     finally:
-        BUILDING[0] -= 1
+        with _BUILDING_LOCK:
+            BUILDING[0] -= 1
         _BUILDER.reset(token)
 
 

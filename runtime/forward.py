@@ -99,6 +99,12 @@ def _split_aux(fun: Callable[..., Any], what: str) -> tuple[Callable[..., Any],
     return main, aux
 
 
+def _aux_of(fun: Callable[..., Any], aux: Callable[..., Any],
+            target: str) -> Callable[..., Any]:
+    """`aux(*primals)`, traced in place or compiled once per function."""
+    return _traced_or_compiled(fun, "aux", lambda f, *a: aux(*a), target)
+
+
 def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any], *,
         has_aux: bool = False, target: str = "cpu") -> Any:
     """`(fun(*primals), J @ tangents)` in one forward pass (JAX's `jvp`); with `has_aux=True`
@@ -108,8 +114,7 @@ def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
     if has_aux:
         main, aux = _split_aux(fun, "jvp")
         out, tan = jvp(main, primals, tangents, target=target)
-        return out, tan, (aux(*primals) if _any_traced(primals)
-                          else _Compiled.of(fun, "aux", lambda f, *a: aux(*a), target)(*primals))
+        return out, tan, _aux_of(fun, aux, target)(*primals)
     if _any_traced(primals, tangents):
         return traced_jvp(fun, primals, tangents)
     return _Compiled.of(fun, "jvp", lambda f, p, t: traced_jvp(f, p, t), target)(primals,
@@ -293,7 +298,7 @@ def linearize(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> 
     if has_aux:
         main, aux = _split_aux(fun, "linearize")
         out, f_jvp = linearize(main, *primals)
-        return out, f_jvp, (aux(*primals) if _any_traced(primals) else jit(aux)(*primals))
+        return out, f_jvp, _aux_of(fun, aux, "cpu")(*primals)
     primals = tuple(np.array(p, copy=True) if isinstance(p, np.ndarray) else p for p in primals)
     if _any_traced(primals):
         out = fun(*primals)

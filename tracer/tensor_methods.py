@@ -635,7 +635,7 @@ def _inplace_method(name: str) -> Callable[..., Any]:
     return method
 
 
-for _n in ("add", "sub", "mul", "div", "pow", "exp", "log", "sigmoid", "relu", "clamp",
+for _n in ("add", "sub", "mul", "pow", "exp", "log", "sigmoid", "relu", "clamp",
            "tanh", "abs", "sqrt", "neg"):
     setattr(Tensor, f"{_n}_", _inplace_method(_n))
 Tensor.div_ = _div_  # (with rounding_mode)

@@ -12,16 +12,18 @@ from typing import Any
 
 from adjit.codegen.cpu_text import Block
 from adjit.codegen.scalar import NP_DTYPE, literal
-from adjit.ir.core import Value, Var
-from adjit.passes.plan import BODY, COND, WHILE, WHILE_GRAD, Kernel, SubFunction, control_operands
+from adjit.ir.core import Var
+from adjit.passes.plan import BODY, COND, WHILE, WHILE_GRAD, Kernel, SubFunction
 
 TAPE_LIMIT_MESSAGE = ("adjit: a while loop under differentiation ran so long that its tape "
                       "passed {mb} MB: does it end? (raise the limit with ADJIT_MAX_TAPE_MB)")
 
 
 class ControlEmitter:
-    """The control-flow kernels of `_Emitter` (codegen/cpu.py), which provides `ev`, `put`,
-    `vname`, `aname`, `array_ref`, `comment`, `top`, `eqns`, `plan`, `module`, `consts`."""
+    """The control-flow kernels of `_Emitter` (codegen/cpu.py), which provides `operands`
+    (the code of the current control step's operands: passes/lower.py computed the 0-d
+    ones into locals before it), `vname`, `aname`, `comment`, `top`, `eqns`, `plan`,
+    `module`, `consts`."""
 
     # -- control flow ------------------------------------------------------------------------
     #
@@ -33,10 +35,6 @@ class ControlEmitter:
     def control(self, kern: Kernel) -> None:
         (i,) = kern.members
         e = self.eqns[i]
-        # 0-d operands computed from earlier kernels' values go before the node's comment
-        for j in control_operands(kern, e):
-            if e.inputs[j].shape == ():
-                self.ev(e.inputs[j], ())
         self.top.append(self.comment(i))
         if kern.kind == COND:
             self.cond(kern, e)
@@ -50,11 +48,9 @@ class ControlEmitter:
         """The local a control kernel assigns result `v` to."""
         return self.vname(v) if v.shape == () else self.aname(v)
 
-    def operand(self, v: Value) -> str:
-        if v.shape == ():
-            code, _ = self.ev(v, ())
-            return code
-        return self.array_ref(v)
+    def operand(self, j: int) -> str:
+        """The code of operand `j`: an array's name, a scalar's expression."""
+        return self.operands[j]
 
     def call(self, f: SubFunction, args: dict[int, str]) -> str:
         name, consts = self.module.function(f)
@@ -67,10 +63,10 @@ class ControlEmitter:
         return f"({', '.join(names)}{',' if len(names) == 1 else ''})"
 
     def cond(self, kern: Kernel, e: Any) -> None:
-        pred, _ = self.ev(e.inputs[0], ())
+        pred = self.operand(0)
         then, other = kern.calls["then"], kern.calls["else"]
         used = set(then.params) | set(other.params)
-        args = {j: self.operand(v) for j, v in enumerate(e.inputs[1:]) if j in used}
+        args = {j: self.operand(j + 1) for j in range(len(e.inputs) - 1) if j in used}
         outs = self.targets([self.local(o) for o in e.outputs])
         yes, no = Block(f"if {pred}:"), Block("else:")
         yes.body.append(f"{outs} = {self.call(then, args)}")
@@ -81,7 +77,7 @@ class ControlEmitter:
         """Code for the consts the loop's functions read."""
         n_consts = e.p["n_consts"]
         used = {j for f in kern.calls.values() for j in f.params if j < n_consts}
-        return {j: self.operand(e.inputs[j]) for j in sorted(used)}
+        return {j: self.operand(j) for j in sorted(used)}
 
     def forward(self, kern: Kernel, e: Any, carried: list[str]) -> None:
         """`carried = init; while cond(...): carried = body(...)`, recording the tape when a
@@ -90,7 +86,7 @@ class ControlEmitter:
         n_consts = e.p["n_consts"]
         args = self.loop_operands(kern, e)
         for j, name in enumerate(carried):
-            self.top.append(f"{name} = {self.operand(e.inputs[n_consts + j])}")
+            self.top.append(f"{name} = {self.operand(n_consts + j)}")
         args.update({n_consts + j: name for j, name in enumerate(carried)})
         record = kern.kind == WHILE_GRAD or kern.partner is not None
         k = kern.index
@@ -135,7 +131,7 @@ class ControlEmitter:
                                 f"{grads[i]} = np.zeros({self.shape_code(t.shape)}, "
                                 f"{NP_DTYPE[t.dtype]})")
         for c, j in enumerate(f_carried):
-            self.top.append(f"{grads[n_consts + j]} = {self.operand(e.inputs[n + c])}")
+            self.top.append(f"{grads[n_consts + j]} = {self.operand(n + c)}")
         if f_in:
             kk = kern.index
             args = self.loop_operands(kern, e)

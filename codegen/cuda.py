@@ -22,28 +22,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from adjit.codegen.scalar import (
-    NP_DTYPE,
-    identity_literal,
-    literal,
-    scalar_expr,
-    strip_parens,
-)
+from adjit.codegen.loop_expr import ExprPrinter
+from adjit.codegen.scalar import identity_literal, strip_parens
 from adjit.passes.schedule_cuda import statements
 from adjit.ir.loops import (
     Accumulate,
-    Affine,
-    Apply,
     ArgAccumulate,
-    Cast,
     Const,
     Expr,
     For,
-    Idx,
     Init,
     Let,
     Load,
-    Local,
     LoopKernel,
     Program,
     Scan,
@@ -68,40 +58,15 @@ class Module:
     launches: dict[int, list[Launch]] = field(default_factory=dict)  # by step index
 
 
-def code(e: Expr, uses: set[str]) -> str:
-    if isinstance(e, Const):
-        return literal(e.value, e.dtype)
-    if isinstance(e, Idx):
-        return f"i{e.axis}"
-    if isinstance(e, Local):
-        return e.name
-    if isinstance(e, Load):
-        return f"{e.buf}[{', '.join(code(i, uses) for i in e.index)}]"
-    if isinstance(e, Affine):
-        base = code(e.base, uses)
-        scaled = base if e.step == 1 else f"{e.step} * {base}" if e.step > 0 \
-            else f"({e.step}) * {base}"
-        return scaled if e.start == 0 else f"({e.start} + {scaled})"
-    if isinstance(e, Cast):
-        return f"{NP_DTYPE[e.dtype]}({code(e.x, uses)})"
-    assert isinstance(e, Apply)
-    text, uses_cmath = scalar_expr(e.eqn, [code(a, uses) for a in e.args])
-    if uses_cmath:
-        uses.add("cmath")
-    if "sf." in text:  # scipy.special's scalar kernels (numba functions, codegen/special.py)
-        uses.add("sf")
-    return f"({text})"  # (a float32 math call is rounded to float32 by scalar_expr)
-
-
-class _Printer:
+class _Printer(ExprPrinter):
     def __init__(self, program: Program, target: str, dtypes: dict[str, str],
                  threads: int, quiet: bool = False) -> None:
+        super().__init__()
         self.program = program
         self.target = target
         self.quiet = quiet  # run as Python: numpy's float warnings off, as numba has none
         self.threads = threads  # per block: the size of the shared arrays of block sums
         self.dtypes = dtypes  # buffer -> dtype
-        self.uses: set[str] = set()
         self.lines: list[str] = []
         self.tmp = 0
 
@@ -210,7 +175,7 @@ class _Printer:
         add(f"{ind}    half //= 2")
         add(f"{ind}if tid == 0:")
         for p in partials:
-            idx = ", ".join(code(i, self.uses) for i in p.index or ())
+            idx = ", ".join(self.code(i) for i in p.index or ())
             add(f"{ind}    cuda.atomic.add({p.buf}, ({idx},), {self.partial(p)}_s[0])")
 
     def partial(self, s: Accumulate) -> str:
@@ -222,7 +187,7 @@ class _Printer:
     def target_of(self, buf: str, index: tuple[Expr, ...] | None) -> str:
         if index is None:
             return buf
-        return f"{buf}[{', '.join(code(i, self.uses) for i in index)}]"
+        return f"{buf}[{', '.join(self.code(i) for i in index)}]"
 
     def fresh(self) -> str:
         self.tmp += 1
@@ -244,41 +209,41 @@ class _Printer:
             if not s.body:
                 add(f"{ind}    pass")
         elif isinstance(s, Let):
-            add(f"{ind}{s.name} = {strip_parens(code(s.expr, self.uses))}")
+            add(f"{ind}{s.name} = {strip_parens(self.code(s.expr))}")
         elif isinstance(s, Init):
             add(f"{ind}{s.name} = {identity_literal(s.op, s.dtype)}")
             if s.op in ("argmax", "argmin"):
                 add(f"{ind}{s.name}_best = {identity_literal(s.op, s.in_dtype)}")
         elif isinstance(s, Store):
             add(f"{ind}{self.target_of(s.buf, s.index)} = "
-                f"{strip_parens(code(s.expr, self.uses))}")
+                f"{strip_parens(self.code(s.expr))}")
         elif isinstance(s, Scan):
             x = self.fresh()
-            add(f"{ind}{x} = {code(s.expr, self.uses)}")
+            add(f"{ind}{x} = {self.code(s.expr)}")
             before = self.target_of(s.buf, s.prev)
-            step = (f"{code(s.coef, self.uses)} * {before} + {x}" if s.coef is not None
+            step = (f"{self.code(s.coef)} * {before} + {x}" if s.coef is not None
                     else f"{before} {'*' if s.op == 'prod' else '+'} {x}")
             add(f"{ind}{self.target_of(s.buf, s.index)} = {x} if i{s.axis} == 0 else {step}")
         elif isinstance(s, ArgAccumulate):
             x = self.fresh()
             best, where = self.target_of(s.best, s.index), self.target_of(s.buf, s.index)
             cmp = ">" if s.op == "argmax" else "<"
-            add(f"{ind}{x} = {code(s.expr, self.uses)}")
+            add(f"{ind}{x} = {self.code(s.expr)}")
             add(f"{ind}if {x} {cmp} {best} or ({x} != {x} and {best} == {best}):")
             add(f"{ind}    {best} = {x}")
-            add(f"{ind}    {where} = {code(s.position, self.uses)}")
+            add(f"{ind}    {where} = {self.code(s.position)}")
         else:
             assert isinstance(s, Accumulate)
             self.accumulate(s, ind, par)
 
     def accumulate(self, s: Accumulate, ind: str, par: For | None) -> None:
         add = self.lines.append
-        value = code(s.expr, self.uses)
+        value = self.code(s.expr)
         if par is not None and s.atomic == "block":
             add(f"{ind}{self.partial(s)} += {value}")
             return
         if par is not None and s.atomic == "element":
-            idx = ", ".join(code(i, self.uses) for i in s.index or ())
+            idx = ", ".join(self.code(i) for i in s.index or ())
             add(f"{ind}cuda.atomic.add({s.buf}, ({idx},), {value})")
             return
         t = self.target_of(s.buf, s.index)

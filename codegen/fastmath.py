@@ -59,7 +59,7 @@ tests assert the bound in brackets. Special values are numpy's (NaN: some NaN).
   (sin_small is sin bit for bit below 2^20; tan_small = sin_small / cos_small, 2.53 ulp),
   left to LLVM's inliner: a loop of them compiles in seconds and runs ~8x faster than libm.
   Wrong from 2^20 on, which `trig_big` marks: generated loops sum it, and the function is run
-  again without them where the sum is not 0 (codegen/cpu_vector.py, runtime/compiler.py).
+  again without them where the sum is not 0 (codegen/cpu_print.py, runtime/compiler.py).
 - expm1 [2 ulp]: 1.63 ulp. exp's reduction, e**r - 1 kept apart from the 2^n scale.
 - tanh [3 ulp]: 2.49 ulp (glibc: 1.19). -e / (e + 2) with e = expm1(-2|x|), sign copied.
 - log1p [2 ulp]: 1.44 ulp. log(u) - ((u - 1) - x) / u with u = 1 + x; log1p(-1) = -inf,

@@ -10,15 +10,22 @@ the lowering). The IR is small and printable (`str(program)`):
   nest of the plan: statements, `For` loops), `CallStep` (an equation that is not loops:
   a library kernel of the target where it has one, else its primitive's reference
   implementation on the host), `ControlStep` (cond/while/while_grad calling programs).
-- Statements: `Let` (a scalar local), `Init` (a local register set to its reduction's
-  identity), `Store`, `Accumulate` (`buf[index] op= value` for op in sum, max, min, prod,
-  or, and; into a local register when `index` is None), `ArgAccumulate` (argmax/argmin:
-  keeps the best value and its position), `Scan` (a cumulative sum along one loop), `For`.
+- Statements: `Let` (a scalar local), `Set` (a local assigned again: a register carried
+  across iterations), `Init` (a local register set to its reduction's identity), `Store`,
+  `Accumulate` (`buf[index] op= value` for op in sum, max, min, prod, or, and; into a local
+  register when `index` is None), `ArgAccumulate` (argmax/argmin: keeps the best value and
+  its position), `Scan` (a cumulative sum along one loop), `Fill` (a constant into slices
+  of a buffer), `Comment`, `For`.
 - Expressions: `Const`, `Idx` (a loop index), `Local`, `Load`, `Affine` (integer index
   arithmetic `start + step * base`), `Apply` (an elementwise equation applied to argument
-  expressions: its primitive's scalar template, codegen/scalar.py), `Cast`.
+  expressions: its primitive's scalar template, codegen/scalar.py), `Add` (contributions to
+  one element summed before one accumulation), `Cast`.
+- A kernel's `temps` are buffers of its own (a CPU scratch row, per-chunk partials);
+  `Convert` is a step writing a buffer as another's values in a dtype (a float32 sum kept
+  in float64, rounded once).
 
-`For.parallel` is a target's decision (a scheduling pass marks it), not the lowering's.
+`For.parallel`, `For.parts` and `For.vector` are a target's decisions (scheduling passes
+mark them: passes/schedule_cuda.py, codegen/cpu_passes.py), not the lowering's.
 
 >>> body = [For(0, 4, [Store("y", (Idx(0),), Const(1.0, "f64"))])]
 >>> print(LoopKernel("k0", body))
@@ -34,7 +41,6 @@ from typing import Any, Union
 
 import numpy as np
 
-from .errors import CodegenError
 
 # ---- expressions ----------------------------------------------------------------------------
 
@@ -48,6 +54,7 @@ class Const:
 @dataclass(frozen=True)
 class Idx:
     axis: int
+    var: str = "i"  # "c": the chunk a parallel loop over axis `axis` runs (For.var)
 
 
 @dataclass(frozen=True)
@@ -84,7 +91,22 @@ class Cast:
     dtype: str
 
 
-Expr = Union[Const, Idx, Local, Load, Affine, Apply, Cast]
+@dataclass(frozen=True)
+class Add:
+    """The sum of `args`, in order."""
+
+    args: tuple[Expr, ...]
+
+
+Expr = Union[Const, Idx, Local, Load, Affine, Apply, Cast, Add]
+
+
+@dataclass(frozen=True)
+class Span:
+    """A slice lo:hi of one dimension (None: from the start, to the end), in a `Fill`."""
+
+    lo: int | None
+    hi: int | None
 
 def identity(op: str, dtype: str) -> Any:
     """The identity of reduction operator `op` (sum, prod, max, min, argmax, argmin, or,
@@ -110,6 +132,29 @@ class Let:
     name: str
     expr: Expr
     note: str = ""
+
+
+@dataclass(eq=False)
+class Set:
+    """A local assigned (again): registers carried from one iteration to the next."""
+
+    name: str
+    expr: Expr
+    note: str = ""
+
+
+@dataclass(eq=False)
+class Fill:
+    """`buf[index] = value`, the index's `Span`s slices."""
+
+    buf: str
+    index: tuple[Expr | Span, ...]
+    value: Const
+
+
+@dataclass(eq=False)
+class Comment:
+    text: str
 
 
 @dataclass(eq=False)
@@ -174,13 +219,19 @@ class Scan:
 
 @dataclass(eq=False)
 class For:
+    """`for <var><axis> in 0..extent`; with `parts`, over one of `parts` equal consecutive
+    pieces of 0..extent: the one chunk loop `c<axis>` around it runs (its `var` is "c")."""
+
     axis: int
     extent: int
     body: list[Stmt] = field(default_factory=list)
     parallel: bool = False
+    parts: int = 0
+    vector: bool = False  # innermost, and every statement in a form a vectorizer takes
+    var: str = "i"
 
 
-Stmt = Union[Let, Init, Store, Accumulate, ArgAccumulate, Scan, For]
+Stmt = Union[Let, Set, Init, Store, Accumulate, ArgAccumulate, Scan, Fill, Comment, For]
 
 # ---- steps ----------------------------------------------------------------------------------
 
@@ -191,6 +242,7 @@ class Alloc:
     shape: tuple[int, ...]
     dtype: str
     fill: Any = None  # None: uninitialised
+    reused: bool = False  # a buffer the caller passes in (a CPU target's choice)
 
 
 @dataclass(eq=False)
@@ -198,6 +250,17 @@ class LoopKernel:
     name: str
     body: list[Stmt]
     note: str = ""
+    temps: list[Alloc] = field(default_factory=list)  # buffers of its own, made first
+    work: int = 0  # iterations of its domain (the plan's), for a target's thread decision
+
+
+@dataclass(eq=False)
+class Convert:
+    """`buf` = the values of `src` as `dtype` (a new buffer)."""
+
+    buf: str
+    src: str
+    dtype: str
 
     def __str__(self) -> str:
         return "\n".join(format_kernel(self))
@@ -210,7 +273,7 @@ class CallStep:
     where the entry is a `Const`) and writes `writes`."""
 
     eqn: Any
-    reads: tuple[str | Const, ...]
+    reads: tuple[str | Expr, ...]
     writes: tuple[str, ...]
     note: str = ""
 
@@ -225,14 +288,14 @@ class ControlStep:
 
     eqn: Any
     index: int
-    reads: tuple[str | Const, ...]
+    reads: tuple[str | Expr, ...]
     writes: tuple[str, ...]
     calls: dict[str, Program]
     partner: int | None = None
     note: str = ""
 
 
-Step = Union[Alloc, LoopKernel, CallStep, ControlStep]
+Step = Union[Alloc, LoopKernel, CallStep, ControlStep, Convert]
 
 
 @dataclass(eq=False)
@@ -248,8 +311,15 @@ class Program:
     inputs: list[Buffer]
     consts: list[tuple[Buffer, Any]]  # with their values
     steps: list[Step]
-    outputs: list[str | Const]  # a buffer, or a scalar literal
+    outputs: list[str | Expr]  # a buffer, a scalar literal (a local: `locals_live`)
     out_shapes: list[tuple[int, ...]]  # the graph's (0-d outputs are read from (1,) buffers)
+    # Where the steps of each kernel of the plan start (a target may print them apart).
+    starts: list[int] = field(default_factory=list)
+    # Targets that run a program as one function (the CPU's) keep 0-d values in locals
+    # that later steps read (and 0-d inputs in `scalars` are passed as scalars); others
+    # (CUDA's launches) pass them in one-element buffers.
+    locals_live: bool = False
+    scalars: tuple[str, ...] = ()
 
     def kernels(self) -> Iterator[LoopKernel]:
         return (s for s in self.steps if isinstance(s, LoopKernel))
@@ -266,8 +336,9 @@ class Program:
             lines.append(f"  const {b.name}: {b.dtype}{list(b.shape)}")
         for s in self.steps:
             if isinstance(s, Alloc):
-                fill = "" if s.fill is None else f" = {_const_text(s.fill, s.dtype)}"
-                lines.append(f"  alloc {s.buf}: {s.dtype}{list(s.shape)}{fill}")
+                lines.append("  " + _alloc_text(s))
+            elif isinstance(s, Convert):
+                lines.append(f"  {s.buf} = convert {s.src} to {s.dtype}")
             elif isinstance(s, (CallStep, ControlStep)):
                 ins = ", ".join(r if isinstance(r, str) else fmt(r) for r in s.reads)
                 word = "call" if isinstance(s, CallStep) else "control"
@@ -290,6 +361,11 @@ class Program:
 # ---- printing -------------------------------------------------------------------------------
 
 
+def _alloc_text(s: Alloc) -> str:
+    fill = "" if s.fill is None else f" = {_const_text(s.fill, s.dtype)}"
+    return f"alloc {s.buf}: {s.dtype}{list(s.shape)}{fill}" + (" (reused)" if s.reused else "")
+
+
 def _const_text(value: Any, dtype: str) -> str:
     if dtype == "bool":
         return str(bool(value))
@@ -304,11 +380,13 @@ def fmt(e: Expr) -> str:
     if isinstance(e, Const):
         return _const_text(e.value, e.dtype)
     if isinstance(e, Idx):
-        return f"i{e.axis}"
+        return f"{e.var}{e.axis}"
     if isinstance(e, Local):
         return e.name
     if isinstance(e, Load):
         return f"{e.buf}[{', '.join(fmt(i) for i in e.index)}]"
+    if isinstance(e, Add):
+        return " + ".join(fmt(a) for a in e.args)
     if isinstance(e, Affine):
         base = fmt(e.base)
         scaled = base if e.step == 1 else f"{e.step}*{base}"
@@ -319,20 +397,31 @@ def fmt(e: Expr) -> str:
     return f"{e.eqn.prim}({', '.join(fmt(a) for a in e.args)})"
 
 
-def _target(buf: str, index: tuple[Expr, ...] | None) -> str:
-    return buf if index is None else f"{buf}[{', '.join(fmt(i) for i in index)}]"
+def _index_text(i: Expr | Span) -> str:
+    if isinstance(i, Span):
+        return f"{'' if i.lo is None else i.lo}:{'' if i.hi is None else i.hi}"
+    return fmt(i)
+
+
+def _target(buf: str, index: tuple[Expr | Span, ...] | None) -> str:
+    return buf if index is None else f"{buf}[{', '.join(_index_text(i) for i in index)}]"
 
 
 def format_stmt(s: Stmt, indent: str = "") -> list[str]:
     note = f"   # {s.note}" if getattr(s, "note", "") else ""
     if isinstance(s, For):
-        par = " parallel" if s.parallel else ""
-        out = [f"{indent}for{par} i{s.axis} in 0..{s.extent}:"]
+        how = "".join(w for w, on in ((" parallel", s.parallel), (" vector", s.vector)) if on)
+        span = f"part c{s.axis} of {s.parts} of 0..{s.extent}" if s.parts else f"0..{s.extent}"
+        out = [f"{indent}for{how} {s.var}{s.axis} in {span}:"]
         for b in s.body:
             out.extend(format_stmt(b, indent + "  "))
         return out
-    if isinstance(s, Let):
-        return [f"{indent}{s.name} = {fmt(s.expr)}{note}"]
+    if isinstance(s, (Let, Set)):
+        return [f"{indent}{s.name} {'=' if isinstance(s, Let) else ':='} {fmt(s.expr)}{note}"]
+    if isinstance(s, Fill):
+        return [f"{indent}{_target(s.buf, s.index)} = {fmt(s.value)}"]
+    if isinstance(s, Comment):
+        return [f"{indent}# {s.text}"]
     if isinstance(s, Init):
         return [f"{indent}{s.name} = identity({s.op}, {s.dtype})"]
     if isinstance(s, Store):
@@ -353,84 +442,10 @@ def format_stmt(s: Stmt, indent: str = "") -> list[str]:
 
 def format_kernel(k: LoopKernel) -> list[str]:
     head = f"kernel {k.name}:" + (f"   # {k.note}" if k.note else "")
-    return [head] + [ln for s in k.body for ln in format_stmt(s, "  ")]
+    return [head] + ["  " + _alloc_text(t) for t in k.temps] \
+        + [ln for s in k.body for ln in format_stmt(s, "  ")]
 
 
-# ---- verifying ------------------------------------------------------------------------------
-
-
-def exprs(e: Expr) -> Iterator[Expr]:
-    """`e` and its sub-expressions."""
-    yield e
-    if isinstance(e, Load):
-        for i in e.index:
-            yield from exprs(i)
-    elif isinstance(e, Affine):
-        yield from exprs(e.base)
-    elif isinstance(e, Cast):
-        yield from exprs(e.x)
-    elif isinstance(e, Apply):
-        for a in e.args:
-            yield from exprs(a)
-
-
-def stmt_exprs(s: Stmt) -> Iterator[Expr]:
-    """The expressions statement `s` reads (not those of a loop's body)."""
-    if isinstance(s, (Let, Store, Accumulate, ArgAccumulate, Scan)):
-        yield s.expr
-    if isinstance(s, Scan) and s.coef is not None:
-        yield s.coef
-    for index in (getattr(s, "index", None), getattr(s, "prev", None)):
-        if index:
-            yield from index
-    if isinstance(s, ArgAccumulate):
-        yield s.position
-
-
-def verify(program: Program) -> None:
-    """Every buffer read or written exists when the step runs, every local is defined in an
-    enclosing scope before it is read, and every loop index read is of an enclosing loop."""
-    known = {b.name for b in program.inputs} | {b.name for b, _ in program.consts}
-
-    def check(body: list[Stmt], locals_: set[str], axes: set[int], where: str) -> None:
-        defined = set(locals_)
-        for s in body:
-            for top in stmt_exprs(s):
-                for e in exprs(top):
-                    if isinstance(e, Load) and e.buf not in known:
-                        raise CodegenError(f"{where}: reads buffer {e.buf} before it exists")
-                    if isinstance(e, Local) and e.name not in defined:
-                        raise CodegenError(f"{where}: reads local {e.name} before it is set")
-                    if isinstance(e, Idx) and e.axis not in axes:
-                        raise CodegenError(f"{where}: reads i{e.axis} outside its loop")
-            if isinstance(s, For):
-                if s.axis in axes:
-                    raise CodegenError(f"{where}: loop i{s.axis} nested in itself")
-                check(s.body, defined, axes | {s.axis}, where)
-            elif isinstance(s, (Let, Init)):
-                defined.add(s.name)
-                if isinstance(s, Init) and s.op in ("argmax", "argmin"):
-                    defined.add(s.name + "_best")
-            elif isinstance(s, (Store, Scan)) or (isinstance(s, (Accumulate, ArgAccumulate))
-                                                   and s.index is not None):
-                if s.buf not in known:
-                    raise CodegenError(f"{where}: writes buffer {s.buf}, never allocated")
-            elif s.buf not in defined:
-                raise CodegenError(f"{where}: accumulates into {s.buf} before its Init")
-
-    for step in program.steps:
-        if isinstance(step, Alloc):
-            known.add(step.buf)
-        elif isinstance(step, (CallStep, ControlStep)):
-            if isinstance(step, ControlStep):
-                for sub in step.calls.values():
-                    verify(sub)
-            for r in step.reads:
-                if isinstance(r, str) and r not in known:
-                    raise CodegenError(f"{step.eqn.prim}: reads {r} before it exists")
-            known.update(step.writes)
-        else:
-            check(step.body, set(), set(), f"kernel {step.name}")
-    for o in program.outputs:
-        if isinstance(o, str) and o not in known:
-            raise CodegenError(f"program {program.name} returns {o}, which no step writes")
+# The walks over expressions and the verifier are a module of their own (ir/loops_verify.py),
+# which needs the classes above; re-exported here, where users of the IR look for them.
+from .loops_verify import exprs, stmt_exprs, verify  # noqa: E402,F401

@@ -16,9 +16,10 @@ How the plan's objects lower:
   target may split the kernel around it. A float32 sum accumulates in float64 and is read
   back rounded to float32 (as on the CPU).
 - Stores, scans and array accumulations write buffers allocated before their kernel
-  (accumulations filled with their identity). The plan's CPU schedule is not kept: a
-  `Scratch` (a row cached for sibling loops) is recomputed, a `Walk` (carried partial sums
-  of shifted slices) is a plain accumulation into a zeroed array.
+  (accumulations filled with their identity). By default the plan's CPU schedule is not
+  kept: a `Scratch` (a row cached for sibling loops) is recomputed, a `Walk` (carried partial
+  sums of shifted slices) is a plain accumulation into a zeroed array. `Layout(cpu=True)`
+  lowers it (passes/lower_cpu.py) and keeps 0-d values in locals (one function).
 - A kernel that is not a loop nest (matmul, a library call, concatenate, a reshape) is a
   `CallStep`: the target runs it with a library kernel of its own where it has one, else
   with the primitive's reference implementation on the host. Control flow is a
@@ -28,7 +29,10 @@ How the plan's objects lower:
 from __future__ import annotations
 
 import keyword
+import math
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,14 +43,13 @@ from adjit.ir.loops import (
     Alloc,
     ArgAccumulate,
     Apply,
+    Comment,
     Buffer,
     Cast,
     Const,
-    ControlStep,
     Expr,
     For,
     identity,
-    CallStep,
     Idx,
     Init,
     Let,
@@ -60,7 +63,6 @@ from adjit.ir.loops import (
 )
 from adjit.ir.primitive import ELEMENTWISE, PRIMS
 from adjit.passes.plan import (
-    CONTROL_PRIMS,
     REDUCERS,
     Kernel,
     KernelPlan,
@@ -68,19 +70,39 @@ from adjit.passes.plan import (
     Root,
     SubFunction,
     Term,
-    control_operands,
     input_terms,
     is_position,
 )
+from adjit.passes.lower_calls import ZERO, CallLowering
+from adjit.passes.lower_cpu import CpuScheduleLowering
 
-ZERO = (Const(0, "i64"),)  # the index of a one-element buffer
-# Names the printed code uses itself (modules, builtins, the CUDA printer's locals): a graph
-# input so named is renamed.
-RESERVED = set("np math cmath cuda nt sf fm tid half range abs min max int float bool len".split())
-# The names the lowering and the printer make up: buffers (a3, r2, o5, c0, a3_best), locals
-# (v4, v4_2, t1), loop indices (i0), a block's partial sums (p_r2_0, p_r2_0_s). An input so
-# named is renamed (an argument named i0 was the loop index inside the kernel).
-GENERATED = re.compile(r"[avrocspti]\d+(_\w*)?|p_\w*")
+# Names the printed code uses itself (modules, builtins, the printers' locals): a graph input
+# so named is renamed.
+RESERVED = set("np math cmath cuda nt sf fm ck lk fk tid half range prange abs min max int "
+               "float bool len True False None tape_bytes guard".split())
+# The names the lowering and the printers make up: buffers (a3, r2, o5, c0, s4, a3_best),
+# locals (v4, v4_2, t1, g0), loop indices (i0, c0, j1, it3), tapes (n2, t2_0), a block's
+# partial sums (p_r2_0). An input so named is renamed (an argument named i0 was the loop
+# index inside the kernel).
+GENERATED = re.compile(r"(it|ch|[vacijstnrgop])\d|p_")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a target holds a program's values (the default: CUDA's launches).
+
+    `cpu`: the program runs as one function: the plan's CPU schedule is lowered (scratch
+    rows, walked sums, float32 sums in float64 arrays), 0-d values stay in locals that later
+    steps read (`Program.locals_live`: level-0 registers, control results, the 0-d operands
+    of calls), 0-d buffers are 0-d (read at `()`), and control steps do not lower their
+    sub-graphs (the target emits each as a function of its own). `scalar_inputs`: 0-d inputs
+    are passed as scalars (a CPU sub-graph function). `const_name`: names array constants
+    (a module shares them among its functions). `params`: the inputs that are parameters."""
+
+    cpu: bool = False
+    scalar_inputs: bool = False
+    const_name: Callable[[Lit], str] | None = None
+    taken: frozenset[str] = frozenset()  # names an input may not take (the function's own)
 
 
 def reduce_op(prim: str, dtype: str) -> str:
@@ -96,24 +118,28 @@ def wide(prim: str, dtype: str) -> bool:
     return REDUCERS.get(prim, "sum") == "sum" and dtype == "f32"
 
 
-def lower(graph: Graph, plan: KernelPlan, name: str = "") -> Program:
-    return _Lowerer(graph, plan, {}).program(name or graph.name)
+def lower(graph: Graph, plan: KernelPlan, name: str = "", layout: Layout = Layout()
+          ) -> Program:
+    return _Lowerer(graph, plan, {}, layout).program(name or graph.name)
 
 
-class _Lowerer:
+class _Lowerer(CpuScheduleLowering, CallLowering):
     def __init__(self, graph: Graph, plan: KernelPlan,
-                 functions: dict[int, Program]) -> None:
+                 functions: dict[int, Program], layout: Layout) -> None:
         self.functions = functions  # programs of the sub-graphs lowered so far, by function
+        self.layout = layout
         self.g = graph
         self.plan = plan
         self.eqns = graph.eqns
         self.num = {id(o): plan.names[id(o)].lstrip("%") for e in graph.eqns for o in e.outputs}
+        # a 0-d buffer's index and shape: 0-d where locals live, else one element
+        self.zero: tuple[Expr, ...] = () if layout.cpu else ZERO
         self.inputs: dict[int, str] = {}
-        used: set[str] = set()
+        used: set[str] = set(layout.taken)
         for v in graph.inputs:
             base = plan.names[id(v)]
             if keyword.iskeyword(base) or not base.isidentifier() or base in RESERVED \
-                    or GENERATED.fullmatch(base):
+                    or GENERATED.match(base):
                 base = f"in_{base}"
             n, k = base, 1
             while n in used:
@@ -127,6 +153,10 @@ class _Lowerer:
         self.open: list[For | None] = []
         self.memo: list[dict[Any, tuple[Expr, int]]] = []
         self.alt: dict[Var, int] = {}
+        self.loops: list[Loop] = []  # the plan's loops open, outermost first
+        self.top_memo: dict[Any, tuple[Expr, int]] = {}
+        self.starts: list[int] = []
+        self.cpu_init()
 
     # -- names -------------------------------------------------------------------------------
 
@@ -140,10 +170,15 @@ class _Lowerer:
         """The one-element buffer of a level-0 register."""
         return f"r{self.num[id(v)]}"
 
+    def shape(self, v: Value) -> tuple[int, ...]:
+        """The shape of `v`'s buffer."""
+        return v.shape if self.layout.cpu else (v.shape or (1,))
+
     def array(self, v: Value) -> str:
         if isinstance(v, Lit):
             if v not in self.consts:
-                self.consts[v] = f"c{len(self.consts)}"
+                namer = self.layout.const_name
+                self.consts[v] = namer(v) if namer else f"c{len(self.consts)}"
             return self.consts[v]
         if id(v) in self.inputs:
             return self.inputs[id(v)]
@@ -151,7 +186,7 @@ class _Lowerer:
 
     def note(self, i: int) -> str:
         e = self.eqns[i]
-        where = e.loc.short() if e.loc else ""
+        where = " ".join(s for s in ((e.loc.short() if e.loc else ""), e.role) if s)
         return f"{self.plan.eqn_text[i]}" + (f"   {where}" if where else "")
 
     # -- the program -------------------------------------------------------------------------
@@ -159,12 +194,14 @@ class _Lowerer:
     def program(self, name: str) -> Program:
         for kern in self.plan.kernels:
             self.kernel = kern
+            self.starts.append(len(self.steps))
             if kern.kind == "loop":
                 self.loop_kernel(kern)
             else:
                 self.call(kern)
-        outputs: list[str | Const] = []
+        outputs: list[str | Expr] = []
         tail: list[Stmt] = []
+        self.starts.append(len(self.steps))
         self.kernel = Kernel(len(self.plan.kernels), "loop", ())
         self.begin(tail)
         for v in self.g.outputs:
@@ -172,20 +209,30 @@ class _Lowerer:
         self.end()
         if tail:
             self.steps.append(LoopKernel(f"k{len(self.plan.kernels)}", tail, "0-d outputs"))
-        ins = [Buffer(self.inputs[id(v)], v.shape or (1,), v.dtype) for v in self.g.inputs]
-        consts = [(Buffer(n, v.shape or (1,), v.dtype), np.asarray(v.value))
+        ins = [Buffer(self.inputs[id(v)], self.shape(v), v.dtype) for v in self.g.inputs]
+        consts = [(Buffer(n, self.shape(v), v.dtype), np.asarray(v.value))
                   for v, n in self.consts.items()]
+        scalars = tuple(self.inputs[id(v)] for v in self.g.inputs
+                        if self.layout.scalar_inputs and v.shape == ())
         return Program(name, ins, consts, self.steps, outputs,
-                       [v.shape for v in self.g.outputs])
+                       [v.shape for v in self.g.outputs], self.starts, self.layout.cpu,
+                       scalars)
 
-    def output(self, v: Value, tail: list[Stmt]) -> str | Const:
+    def output(self, v: Value, tail: list[Stmt]) -> str | Expr:
         if isinstance(v, Lit):
             return Const(v.scalar(), v.dtype) if v.is_scalar else self.array(v)
         if id(v) in self.inputs:
+            if self.layout.scalar_inputs and v.shape == ():
+                return Local(self.inputs[id(v)])
             return self.inputs[id(v)]
         info = self.plan.info[v]
+        if self.layout.cpu and (info.kind == "local" or (info.kind == "register"
+                                                          and v not in self.plan.stored)):
+            return self.ev(v, info.terms)[0]
         if info.kind in ("array", "local") or v in self.plan.stored:
             return self.buf(v)
+        if self.layout.cpu:  # computed inline: a local
+            return self.ev(v, info.terms)[0]
         if info.kind == "register":
             if not wide(self.eqns[info.eqn].prim, self.eqns[info.eqn].inputs[0].dtype):
                 return self.rbuf(v)
@@ -198,7 +245,9 @@ class _Lowerer:
     # -- scopes ------------------------------------------------------------------------------
 
     def begin(self, body: list[Stmt]) -> None:
-        self.scopes, self.open, self.memo = [body], [None], [{}]
+        # (where locals live on, a value at level 0 is computed once for all later kernels)
+        self.scopes, self.open = [body], [None]
+        self.memo = [self.top_memo if self.layout.cpu else {}]
 
     def end(self) -> None:
         self.scopes, self.open, self.memo = [], [], []
@@ -217,7 +266,7 @@ class _Lowerer:
 
     def index(self, terms: tuple[Term, ...]) -> tuple[tuple[Expr, ...], int]:
         if not terms:
-            return ZERO, 0
+            return self.zero, 0
         out, level = [], 0
         for t in terms:
             e, lv = self.term(t)
@@ -243,9 +292,11 @@ class _Lowerer:
         info = self.plan.info[v]
         if info.kind == "register":
             e = self.eqns[info.eqn]
+            if self.layout.cpu:  # (a float32 sum is rounded once, after its loop)
+                return Local(self.reg(v))
             load: Expr = Load(self.rbuf(v), ZERO)
             return Cast(load, "f32") if wide(e.prim, e.inputs[0].dtype) else load
-        return Load(self.buf(v), ZERO)
+        return Local(self.reg(v)) if self.layout.cpu else Load(self.buf(v), ZERO)
 
     def ev(self, v: Value, terms: tuple[Term, ...]) -> tuple[Expr, int]:
         assert self.kernel is not None
@@ -253,9 +304,11 @@ class _Lowerer:
         if how == "lit":
             assert isinstance(v, Lit)
             return Const(v.scalar(), v.dtype), 0
+        if how == "input" and self.layout.scalar_inputs and v.shape == ():
+            return Local(self.inputs[id(v)]), 0
         if how in ("const", "input", "array"):
             idx, level = self.index(terms)
-            return Load(self.array(v), idx if v.shape else ZERO), level
+            return Load(self.array(v), idx if v.shape else self.zero), level
         assert isinstance(v, Var)
         if how == "scalar":
             return self.scalar(v), 0
@@ -265,13 +318,16 @@ class _Lowerer:
                 return self.scalar(v), 0
             e = self.eqns[info.eqn]
             local: Expr = Local(self.reg(v))
-            if wide(e.prim, e.inputs[0].dtype):
+            if wide(e.prim, e.inputs[0].dtype) and not self.layout.cpu:
                 local = Cast(local, "f32")
             return local, info.level
         key = (v, terms)
         for memo in reversed(self.memo):
             if key in memo:
                 return memo[key]
+        scratch = self.scratch_read(v, terms)
+        if scratch is not None:
+            return scratch
         return self.inline(v, terms)
 
     def inline(self, v: Var, terms: tuple[Term, ...]) -> tuple[Expr, int]:
@@ -287,7 +343,9 @@ class _Lowerer:
                 expr = Apply(e, tuple(a for a, _ in args))
             else:  # an index remap, or a reduction over size-1 dims
                 expr = args[0][0]
-        if isinstance(expr, (Const, Local)):  # nothing to compute: no Let
+        # nothing to compute: no Let (on the CPU, one all the same: a statement per equation,
+        # with its comment, keeps the source readable)
+        if isinstance(expr, (Const, Local)) and not self.layout.cpu:
             self.memo[level][(v, terms)] = (expr, level)
             return expr, level
         if terms == info.terms:
@@ -302,6 +360,7 @@ class _Lowerer:
     # -- loop kernels ------------------------------------------------------------------------
 
     def loop_kernel(self, kern: Kernel) -> None:
+        self.cpu_kernel(kern)
         done: set[str] = set()
         for r in kern.roots:
             if r.kind not in ("store", "scan", "accum"):
@@ -311,23 +370,28 @@ class _Lowerer:
             if name in done:
                 continue
             done.add(name)
-            if r.kind in ("store", "scan"):
-                self.steps.append(Alloc(name, buf.shape or (1,), buf.dtype))
+            if r.kind in ("store", "scan") or buf in self.unzeroed:
+                self.steps.append(Alloc(name, self.shape(buf), buf.dtype))
                 continue
             e = self.eqns[r.eqn]
             op = reduce_op(e.prim, e.inputs[0].dtype)
             if op in ("argmax", "argmin"):
-                self.steps.append(Alloc(name, buf.shape or (1,), buf.dtype, 0))
-                self.steps.append(Alloc(name + "_best", buf.shape or (1,), e.inputs[0].dtype,
+                self.steps.append(Alloc(name, self.shape(buf), buf.dtype, 0))
+                self.steps.append(Alloc(name + "_best", self.shape(buf), e.inputs[0].dtype,
                                         identity(op, e.inputs[0].dtype)))
+            elif buf in self.wide:  # (float32 sums: in a float64 array, rounded once after)
+                self.steps.append(Alloc(self.sum_buf(buf), self.shape(buf), "f64", 0))
             else:
-                self.steps.append(Alloc(name, buf.shape or (1,), buf.dtype,
+                self.steps.append(Alloc(name, self.shape(buf), buf.dtype,
                                         identity(op, buf.dtype)))
         body: list[Stmt] = []
         self.begin(body)
+        body += self.kernel_prologue(kern)
         self.items(kern.items, 0)
         self.end()
-        self.steps.append(LoopKernel(f"k{kern.index}", body, self.plan.format_kernel(kern)))
+        self.steps.append(LoopKernel(f"k{kern.index}", body, self.plan.format_kernel(kern),
+                                     self.temps(kern), math.prod(kern.domain)))
+        self.steps += self.kernel_epilogue()
 
     def items(self, items: list[Loop | Root], level: int) -> None:
         for it in items:
@@ -339,36 +403,52 @@ class _Lowerer:
             loop = For(it.axis, it.extent)
             self.scopes[level].append(loop)
             self.open[level] = loop
+            self.walks_start(it, level)
             self.scopes.append(loop.body)
             self.open.append(None)
             self.memo.append({})
+            self.loops.append(it)
             self.items(it.items, level + 1)
+            self.loops.pop()
             self.scopes.pop()
             self.open.pop()
             self.memo.pop()
             self.open[level] = None
+            self.walks_end(it, level)
+            self.put(level, [Let(self.reg(r.var), Cast(Local(self.acc_reg(r)), "f32"))
+                             for r in it.inits if self.acc_reg(r) != self.reg(r.var)])
 
     def init(self, r: Root, level: int) -> None:
         e = self.eqns[r.eqn]
         x = e.inputs[0]
         op = reduce_op(e.prim, x.dtype)
         dtype = "f64" if wide(e.prim, x.dtype) else r.var.dtype
-        if r.out_level == 0:  # read by later kernels: a buffer
+        if r.out_level == 0 and not self.layout.cpu:  # read by later kernels: a buffer
             name = self.rbuf(r.var)
             self.steps.append(Alloc(name, (1,), dtype, 0 if op in ("argmax", "argmin")
                                     else identity(op, dtype)))
             if op in ("argmax", "argmin"):
                 self.steps.append(Alloc(name + "_best", (1,), x.dtype, identity(op, x.dtype)))
             return
-        self.put(level, [Init(self.reg(r.var), op, dtype, x.dtype)])
+        self.put(level, [Init(self.acc_reg(r), op, dtype, x.dtype)])
+
+    def acc_reg(self, r: Root) -> str:
+        """The register a reduction accumulates in: on the CPU, `v3_w` for a float32 sum
+        (float64; `v3` is it rounded once, after the loop)."""
+        e = self.eqns[r.eqn]
+        w = self.layout.cpu and wide(e.prim, e.inputs[0].dtype)
+        return self.reg(r.var) + ("_w" if w else "")
 
     def root(self, r: Root, level: int) -> None:
         if r.kind == "scratch":
-            return  # recomputed where read (see the module docstring)
+            self.scratch_store(r, level)  # (recomputed where read, unless the layout is cpu's)
+            return
         if r.kind == "store":
             expr, _ = self.ev(r.var, r.terms)
             idx, _ = self.index(r.target)
-            self.put(level, [Store(self.buf(r.var), idx if r.var.shape else ZERO, expr)])
+            self.put(level, [Store(self.buf(r.var), idx if r.var.shape else self.zero, expr)])
+            return
+        if self.accumulate(r, level):  # a root of a CPU accumulator (lower_cpu.py)
             return
         e = self.eqns[r.eqn]
         expr, _ = self.ev(e.inputs[-1] if r.kind == "scan" else e.inputs[0], r.terms)
@@ -376,7 +456,7 @@ class _Lowerer:
         if r.kind == "scan":
             idx, _ = self.index(r.target)
             if r.axis_loop is None:
-                self.put(level, [Store(self.buf(r.var), idx, expr)])
+                self.put(level, [Comment(note), Store(self.buf(r.var), idx, expr)])
                 return
             prev = list(r.target)
             prev[e.p["axis"]] = Term(-1, 1, r.axis_loop)
@@ -388,17 +468,15 @@ class _Lowerer:
             return
         op = reduce_op(e.prim, e.inputs[0].dtype)
         if r.kind == "reduce":
-            if r.out_level == 0:
+            if r.out_level == 0 and not self.layout.cpu:
                 name, index = self.rbuf(r.var), ZERO
-                best = name + "_best"
             else:
-                name, index = self.reg(r.var), None
-                best = name + "_best"
+                name, index = self.acc_reg(r), None
         else:
             name = self.buf(r.var)
             index, _ = self.index(r.target)
-            index = index if r.var.shape else ZERO
-            best = name + "_best"
+            index = index if r.var.shape else self.zero
+        best = name + "_best"
         if op in ("argmax", "argmin"):
             assert r.axis_loop is not None
             self.put(level, [ArgAccumulate(op, name, best, index, expr, Idx(r.axis_loop),
@@ -406,52 +484,8 @@ class _Lowerer:
         else:
             self.put(level, [Accumulate(op, name, index, expr, note)])
 
-    # -- other kernels -----------------------------------------------------------------------
-
     def function(self, f: SubFunction, prefix: str) -> Program:
         if id(f) not in self.functions:
-            self.functions[id(f)] = _Lowerer(f.graph, f.plan, self.functions).program(
-                f"{prefix}_{f.name}")
+            self.functions[id(f)] = _Lowerer(f.graph, f.plan, self.functions,
+                                             self.layout).program(f"{prefix}_{f.name}")
         return self.functions[id(f)]
-
-    def call(self, kern: Kernel) -> None:
-        """A kernel that is not a loop nest: one call per equation (a control kernel calls
-        the programs of its sub-graphs)."""
-        pre: list[Stmt] = []
-        self.begin(pre)
-        for i in kern.members:
-            e = self.eqns[i]
-            reads: list[str | Const] = []
-            # An operand no sub-graph reads may never have been stored (it can stay fused in
-            # a loop nest): a placeholder stands for it, which the called programs ignore.
-            used = set(control_operands(kern, e)) if kern.kind in CONTROL_PRIMS else None
-            for j, x in enumerate(e.inputs):
-                if used is not None and j not in used:
-                    reads.append(Const(0, x.dtype))
-                elif isinstance(x, Lit) and x.is_scalar:
-                    reads.append(Const(x.scalar(), x.dtype))
-                elif isinstance(x, Lit) or id(x) in self.inputs:
-                    reads.append(self.array(x))
-                elif x.shape == () and self.plan.access(x, kern.index) in ("inline",
-                                                                           "register"):
-                    name = f"o{self.num[id(x)]}_{kern.index}"
-                    self.steps.append(Alloc(name, (1,), x.dtype))
-                    expr, _ = self.ev(x, ())
-                    pre.append(Store(name, ZERO, expr))
-                    reads.append(name)
-                elif x.shape == () and self.plan.info[x].kind == "register":
-                    reads.append(self.rbuf(x))
-                else:
-                    reads.append(self.buf(x))
-            writes = tuple(self.buf(o) for o in e.outputs)
-            if pre:
-                self.steps.append(LoopKernel(f"k{kern.index}_operands", list(pre),
-                                             f"the 0-d operands of k{kern.index}"))
-                pre.clear()
-            if kern.kind in CONTROL_PRIMS:
-                calls = {role: self.function(f, self.g.name) for role, f in kern.calls.items()}
-                self.steps.append(ControlStep(e, kern.index, tuple(reads), writes, calls,
-                                              kern.partner, self.note(i)))
-            else:
-                self.steps.append(CallStep(e, tuple(reads), writes, self.note(i)))
-        self.end()

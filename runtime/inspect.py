@@ -45,12 +45,12 @@ class Inspection:
         if spec.program is not None:  # a device target: the loop IR its kernels print
             results.append(Result("loops", f"loop IR (lowered for target={spec.target!r})",
                                   spec.program))
-        else:  # the same lowering, shown: the CPU back end still prints from the plan
-            from adjit.passes.lower import lower
+        else:  # the loop IR the CPU source prints (codegen/cpu.py)
+            from adjit.codegen.cpu import cpu_program
 
-            results.append(Result("loops", "loop IR (the lowering target='cuda' prints; the "
-                                           "CPU source is printed from the plan)",
-                                  lower(spec.final, spec.plan, f"{spec.final.name}_kernel")))
+            results.append(Result("loops", "loop IR (lowered for target='cpu')",
+                                  cpu_program(spec.final, spec.plan,
+                                              f"{spec.final.name}_kernel")))
         results.append(Result("source", f"generated source (target={spec.target!r})",
                               spec.source.text))
         self.results = results

@@ -6,7 +6,8 @@ import re
 
 import numpy as np
 import pytest
-from adjit.codegen.cpu import emit_cpu, literal
+from adjit.codegen.cpu import emit_cpu
+from adjit.codegen.scalar import literal
 from adjit.passes.fuse import fuse
 from codegen_graphs import TRICKY, mlp, random_args, rosenbrock, softmax_ce, sum_x2_exp, tanh_expr
 from conftest import Compiler, check_against_evaluate

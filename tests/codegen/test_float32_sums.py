@@ -1,6 +1,7 @@
-"""float32 sums accumulate in float64 and are rounded once (codegen/cpu.py, `wide_register` and
-`wide_buffers`): the shape of the generated code, numba and plain Python against the reference
-interpreter, and accuracy against the exact sum where float32 accumulation would lose it.
+"""float32 sums accumulate in float64 and are rounded once (passes/lower.py `wide`,
+passes/lower_cpu.py `wide_buffers`): the shape of the generated code, numba and plain Python
+against the reference interpreter, and accuracy against the exact sum where float32
+accumulation would lose it.
 
 Relative error of a float32 sum of n terms added in order grows like sqrt(n) * 6e-8 (and
 linearly for terms of one sign): 2^22 terms of 0.1 in float32 order are off by about 1e-3.

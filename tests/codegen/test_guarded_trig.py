@@ -1,4 +1,5 @@
-"""sin and cos in vectorized loops (codegen/cpu_vector.py, runtime/compiler.py `Guarded`):
+"""sin and cos in vectorized loops (codegen/cpu_passes.py, codegen/cpu_print.py,
+runtime/compiler.py `Guarded`):
 fastmath's sin_small/cos_small reduce exactly only below 2^20, so a loop using them sums
 `trig_big` of their arguments, the function returns the flag, and where it is set the call is
 answered by the function emitted without them. Compared with numpy, whose sin reduces every

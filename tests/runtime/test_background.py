@@ -278,7 +278,7 @@ def test_small_functions_run_as_python_first_then_compile_in_the_background(
 
 
 def test_guarded_sin_while_compiling_and_after() -> None:
-    """A kernel with sin's guarded vector form (codegen/cpu_vector.py): the interpreter's
+    """A kernel with sin's guarded vector form (codegen/cpu_passes.py): the interpreter's
     answers carry no flag, the compiled kernel's do; both are right for a huge argument."""
     g = adjit.value_and_grad(lambda x: np.sum(np.sin(x) * x))
     x = np.linspace(-2.0, 2.0, 5000)

@@ -5,10 +5,11 @@ as np`, then `def <name>(<graph inputs>, <array constants>)`, returning a tuple 
 per graph output (0-d outputs as scalars). It runs under `numba.njit` and, unchanged, as plain
 Python with numpy.
 
-The plan is scheduled for the CPU (passes/schedule_cpu.py: scratch rows, sum accumulators),
-lowered to the loop IR with the CPU's layout (passes/lower.py, passes/lower_cpu.py: 0-d values
-in locals, walked sums, float32 sums in float64), scheduled again on the loop IR
-(codegen/cpu_passes.py: chunked loops on threads, loops in vector forms), and printed:
+The plan is scheduled for the CPU (passes/schedule_cpu.py: sum accumulators), lowered to the
+loop IR with the CPU's layout (passes/lower.py, passes/lower_cpu.py: 0-d values in locals,
+walked sums, float32 sums in float64), scheduled again on the loop IR (codegen/cpu_scratch.py:
+scratch rows; codegen/cpu_passes.py: chunked loops on threads, loops in vector forms), and
+printed:
 loop kernels by codegen/cpu_print.py, one statement per IR statement with its equation's
 comment (`# %3 = mul %2, %2 : f64[8] model.py:6`); calls (`np.dot`; for convolution and
 pooling a kernel of codegen/conv_kernels.py: `ck.conv2d(x, w, a3, ...)`) by
@@ -36,6 +37,7 @@ from adjit.codegen.cpu_module import Source, imports, split_part  # noqa: F401 (
 from adjit.codegen.cpu_outputs import OutputEmitter
 from adjit.codegen.cpu_passes import choose_vector, parallelize
 from adjit.codegen.cpu_print import CpuPrinter
+from adjit.codegen.cpu_scratch import add_scratch
 from adjit.codegen.cpu_text import Block, Group
 from adjit.ir.core import Graph, Lit, Value, Var
 from adjit.ir.errors import CodegenError
@@ -122,11 +124,13 @@ def emit_cpu(graph: Graph, plan: KernelPlan, name: str, *, tape_bytes: bool = Fa
 def cpu_program(graph: Graph, plan: KernelPlan, name: str, *, guards: bool = False,
                 sub: bool = False, const_name: Callable[[Lit], str] | None = None) -> Program:
     """The loop IR the CPU prints for `plan`: scheduled for the CPU, lowered with the CPU's
-    layout, verified, its large independent loops on threads (not in a sub-graph's function,
-    `sub`) and its innermost loops in vector forms where they vectorize."""
+    layout, expensive values sibling loops share in scratch rows, verified, its large
+    independent loops on threads (not in a sub-graph's function, `sub`) and its innermost
+    loops in vector forms where they vectorize."""
     schedule_cpu(plan)
     program = lower(graph, plan, name, Layout(cpu=True, scalar_inputs=sub,
                                               const_name=const_name, taken=frozenset({name})))
+    add_scratch(program)
     verify(program)
     if not sub:  # (a sub-graph's function runs on one thread)
         parallelize(program)

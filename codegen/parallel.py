@@ -1,14 +1,11 @@
 """Multi-core CPU kernels: which outermost loops run on several threads, and how.
 
 A loop kernel's outermost loop runs in parallel (numba's `prange`) when the kernel is large
-(`MIN_WORK` elements in its domain) and its iterations are independent: every array it
-writes is written at an index that walks the loop's axis (distinct per iteration), no scan
-runs along it, no walk carries partial sums across its iterations, and no scratch row is
-shared between them. Reductions over the loop's axis (registers completed by the loop:
-sum, prod, max, min) are allowed: the loop is cut into `CHUNKS` fixed chunks, each reduced
-into a partial of its own, and the partials are combined afterwards in chunk order. So a
-result depends on the chunking (fixed) but never on the number of threads: 1 and 16 threads
-give the same bits. argmax/argmin over the loop keep it serial.
+(`MIN_WORK` elements in its domain) and its iterations are independent (decided on the loop
+IR: codegen/cpu_passes.py `parallelize`). Reductions over the loop's axis are allowed: the
+loop is cut into `CHUNKS` fixed chunks, each reduced into a partial of its own, and the
+partials are combined afterwards in chunk order. So a result depends on the chunking (fixed)
+but never on the number of threads: 1 and 16 threads give the same bits.
 
 `ADJIT_PARALLEL=0` turns this off; numba's own setting (`NUMBA_NUM_THREADS`,
 `numba.set_num_threads`) chooses the threads.
@@ -25,16 +22,13 @@ cores anyway.
 from __future__ import annotations
 
 import functools
-import math
 import os
 import threading
 from typing import Any
 
-from adjit.passes.plan import REDUCERS, Kernel, Loop, Root, Term
 
 MIN_WORK = 1 << 18  # elements of a kernel's domain below which threads cost more than they win
 CHUNKS = 64  # fixed pieces of a parallel loop (the reduction order depends on these only)
-COMBINABLE = ("sum", "prod", "max", "min")
 
 
 @functools.cache
@@ -90,46 +84,6 @@ class Serialized:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.fn, name)
-
-
-def _roots(items: list[Any]) -> list[Root]:
-    out: list[Root] = []
-    for it in items:
-        if isinstance(it, Loop):
-            out += _roots(it.items)
-        else:
-            out.append(it)
-    return out
-
-
-def _walks(terms: tuple[Term, ...], axis: int) -> bool:
-    return any(t.axis == axis and t.data is None and t.step != 0 for t in terms)
-
-
-def parallel_loop(kern: Kernel, loop: Loop, eqns: Any) -> bool:
-    """Whether `loop`, an outermost loop of `kern`, may run its iterations on threads."""
-    if not available() or loop.extent < 2 or math.prod(kern.domain) < MIN_WORK:
-        return False
-    if kern.scratch:
-        return False
-    if any(REDUCERS[eqns[r.eqn].prim] not in COMBINABLE for r in loop.inits):
-        return False
-    for r in _roots(loop.items):
-        if r.kind == "scratch" or (r.kind == "scan" and r.axis_loop == loop.axis):
-            return False
-        if r.kind in ("store", "scan", "accum") and not _walks(r.target, loop.axis):
-            return False
-    inside = set(map(id, _loops(loop)))
-    return not any(acc.walk is not None and (acc.loop is None or id(acc.loop) in inside)
-                   for acc in kern.accumulators)
-
-
-def _loops(loop: Loop) -> list[Loop]:
-    out = [loop]
-    for it in loop.items:
-        if isinstance(it, Loop):
-            out += _loops(it)
-    return out
 
 
 def chunks(extent: int) -> int:

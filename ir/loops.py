@@ -32,6 +32,32 @@ mark them: passes/schedule_cuda.py, codegen/cpu_passes.py), not the lowering's.
 kernel k0:
   for i0 in 0..4:
     y[i0] = 1.0
+
+The CPU's constructs: a register carried across iterations (`Set`), the slices no store
+reaches (`Fill`), a kernel's own buffer (`temps`), a chunk loop on threads around one part:
+
+>>> x0 = Load("x", (Idx(0),))
+>>> walk = [Set("c1", Const(0.0, "f64")),
+...         For(0, 4, [Store("g", (Idx(0),), Add((Local("c1"), x0))), Set("c1", x0)]),
+...         Store("g", (Const(4, "i64"),), Local("c1")), Fill("g", (Span(5, None),),
+...                                                         Const(0.0, "f64"))]
+>>> print(LoopKernel("k1", walk, temps=[Alloc("s2", (4,), "f64")]))
+kernel k1:
+  alloc s2: f64[4]
+  c1 := 0.0
+  for i0 in 0..4:
+    g[i0] = c1 + x[i0]
+    c1 := x[i0]
+  g[4] = c1
+  g[5:] = 0.0
+>>> part = For(0, 1000, [Accumulate("sum", "v", None, x0)], parts=8, vector=True)
+>>> print(LoopKernel("k2", [For(0, 8, [Init("v", "sum", "f64", "f64"), part],
+...                                 parallel=True, var="ch")]))
+kernel k2:
+  for parallel ch0 in 0..8:
+    v = identity(sum, f64)
+    for vector i0 in part ch0 of 8 of 0..1000:
+      v sum= x[i0]
 """
 from __future__ import annotations
 
@@ -253,6 +279,9 @@ class LoopKernel:
     temps: list[Alloc] = field(default_factory=list)  # buffers of its own, made first
     work: int = 0  # iterations of its domain (the plan's), for a target's thread decision
 
+    def __str__(self) -> str:
+        return "\n".join(format_kernel(self))
+
 
 @dataclass(eq=False)
 class Convert:
@@ -261,9 +290,6 @@ class Convert:
     buf: str
     src: str
     dtype: str
-
-    def __str__(self) -> str:
-        return "\n".join(format_kernel(self))
 
 
 @dataclass(eq=False)
@@ -411,7 +437,7 @@ def format_stmt(s: Stmt, indent: str = "") -> list[str]:
     note = f"   # {s.note}" if getattr(s, "note", "") else ""
     if isinstance(s, For):
         how = "".join(w for w, on in ((" parallel", s.parallel), (" vector", s.vector)) if on)
-        span = f"part c{s.axis} of {s.parts} of 0..{s.extent}" if s.parts else f"0..{s.extent}"
+        span = f"part ch{s.axis} of {s.parts} of 0..{s.extent}" if s.parts else f"0..{s.extent}"
         out = [f"{indent}for{how} {s.var}{s.axis} in {span}:"]
         for b in s.body:
             out.extend(format_stmt(b, indent + "  "))

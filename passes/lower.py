@@ -17,9 +17,9 @@ How the plan's objects lower:
   back rounded to float32 (as on the CPU).
 - Stores, scans and array accumulations write buffers allocated before their kernel
   (accumulations filled with their identity). By default the plan's CPU schedule is not
-  kept: a `Scratch` (a row cached for sibling loops) is recomputed, a `Walk` (carried partial
-  sums of shifted slices) is a plain accumulation into a zeroed array. `Layout(cpu=True)`
-  lowers it (passes/lower_cpu.py) and keeps 0-d values in locals (one function).
+  kept: a `Walk` (carried partial sums of shifted slices) is a plain accumulation into a
+  zeroed array. `Layout(cpu=True)` lowers it (passes/lower_cpu.py) and keeps 0-d values in
+  locals (one function).
 - A kernel that is not a loop nest (matmul, a library call, concatenate, a reshape) is a
   `CallStep`: the target runs it with a library kernel of its own where it has one, else
   with the primitive's reference implementation on the host. Control flow is a
@@ -91,8 +91,8 @@ GENERATED = re.compile(r"(it|ch|[vacijstnrgop])\d|p_")
 class Layout:
     """How a target holds a program's values (the default: CUDA's launches).
 
-    `cpu`: the program runs as one function: the plan's CPU schedule is lowered (scratch
-    rows, walked sums, float32 sums in float64 arrays), 0-d values stay in locals that later
+    `cpu`: the program runs as one function: the plan's CPU schedule is lowered (walked sums,
+    float32 sums in float64 arrays), 0-d values stay in locals that later
     steps read (`Program.locals_live`: level-0 registers, control results, the 0-d operands
     of calls), 0-d buffers are 0-d (read at `()`), and control steps do not lower their
     sub-graphs (the target emits each as a function of its own). `scalar_inputs`: 0-d inputs
@@ -325,9 +325,6 @@ class _Lowerer(CpuScheduleLowering, CallLowering):
         for memo in reversed(self.memo):
             if key in memo:
                 return memo[key]
-        scratch = self.scratch_read(v, terms)
-        if scratch is not None:
-            return scratch
         return self.inline(v, terms)
 
     def inline(self, v: Var, terms: tuple[Term, ...]) -> tuple[Expr, int]:
@@ -390,7 +387,7 @@ class _Lowerer(CpuScheduleLowering, CallLowering):
         self.items(kern.items, 0)
         self.end()
         self.steps.append(LoopKernel(f"k{kern.index}", body, self.plan.format_kernel(kern),
-                                     self.temps(kern), math.prod(kern.domain)))
+                                     work=math.prod(kern.domain)))
         self.steps += self.kernel_epilogue()
 
     def items(self, items: list[Loop | Root], level: int) -> None:
@@ -440,9 +437,6 @@ class _Lowerer(CpuScheduleLowering, CallLowering):
         return self.reg(r.var) + ("_w" if w else "")
 
     def root(self, r: Root, level: int) -> None:
-        if r.kind == "scratch":
-            self.scratch_store(r, level)  # (recomputed where read, unless the layout is cpu's)
-            return
         if r.kind == "store":
             expr, _ = self.ev(r.var, r.terms)
             idx, _ = self.index(r.target)

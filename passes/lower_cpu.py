@@ -1,8 +1,6 @@
 """Lowering the CPU schedule of a plan (passes/schedule_cpu.py) to the loop IR: a mixin of
 passes/lower.py's lowerer, active with `Layout(cpu=True)`.
 
-- A `Scratch` row is a temp of its kernel (`s4`): the loop that writes it stores the value,
-  the sibling loops after it load it.
 - An `Accumulator` adds the contributions of its roots to one index together (`Add`) and
   accumulates them once; with a `Walk`, no element is read back: the first contribution to
   an element is a `Store`; carried along the innermost loop, the partial sums of the
@@ -21,14 +19,11 @@ from adjit.ir.index import Term
 from adjit.ir.loops import (
     Accumulate,
     Add,
-    Alloc,
     Comment,
     Const,
     Convert,
     Expr,
     Fill,
-    Idx,
-    Load,
     Local,
     Set,
     Span,
@@ -106,36 +101,10 @@ class CpuScheduleLowering:
                 out += self.fills(acc, before=None)
         return out
 
-    def temps(self, kern: Kernel) -> list[Alloc]:
-        if not self.layout.cpu:
-            return []
-        return [Alloc(f"s{self.num[id(v)]}", sc.shape, v.dtype)
-                for v, sc in kern.scratch.items()]
-
     def kernel_epilogue(self) -> list[Convert]:
         """float32 sums kept in float64 arrays, rounded once (as numpy's sum rounds)."""
         return [Convert(self.buf(b), self.sum_buf(b), "f32")
                 for b in sorted(self.wide, key=self.buf)]
-
-    # -- scratch rows ------------------------------------------------------------------------
-
-    def scratch_read(self, v: Var, terms: tuple[Term, ...]) -> tuple[Expr, int] | None:
-        """`v` read from its scratch row, in a loop after the one that writes it."""
-        assert self.kernel is not None
-        sc = self.kernel.scratch.get(v) if self.layout.cpu else None
-        if sc is None or terms != self.plan.info[v].terms or sc.writer in self.loops:
-            return None
-        return Load(f"s{self.num[id(v)]}", tuple(Idx(a) for a in range(sc.start, sc.stop))), \
-            sc.stop
-
-    def scratch_store(self, r: Root, level: int) -> None:
-        if not self.layout.cpu:
-            return  # recomputed where read
-        assert self.kernel is not None
-        sc = self.kernel.scratch[r.var]
-        expr, _ = self.ev(r.var, r.terms)
-        self.put(level, [Store(f"s{self.num[id(r.var)]}",
-                               tuple(Idx(a) for a in range(sc.start, sc.stop)), expr)])
 
     # -- sum accumulations -------------------------------------------------------------------
 

@@ -137,9 +137,8 @@ class Kernel:
     reads: list[Value] = field(default_factory=list)
     writes: list[Var] = field(default_factory=list)
     recomputed: list[int] = field(default_factory=list)  # eqns of earlier kernels redone here
-    # The CPU schedule (passes/schedule_cpu.py) fills these; the plan fusion makes leaves them
+    # The CPU schedule (passes/schedule_cpu.py) fills this; the plan fusion makes leaves it
     # empty.
-    scratch: dict[Var, Any] = field(default_factory=dict)  # schedule_cpu.Scratch
     accumulators: list[Any] = field(default_factory=list)  # schedule_cpu.Accumulator
     # Control kernels (kind 'cond', 'while', 'while_grad'): the functions called, by role
     # ('then'/'else'; 'cond', 'body', 'body_vjp'); for a `while` and a `while_grad` that run
@@ -296,7 +295,7 @@ class KernelPlan:
             if isinstance(it, Loop):
                 out.append(f"i{it.axis}<{it.extent}[{self._tree(it.items)}]")
             else:
-                word = {"store": "store", "accum": "acc", "scratch": "scratch"}.get(it.kind)
+                word = {"store": "store", "accum": "acc"}.get(it.kind)
                 if it.kind == "scan":
                     op = PRIMS[self.graph.eqns[it.eqn].prim].lowers.op
                     word = "recurrence" if op == "linear" else f"cum{op}"
@@ -314,10 +313,6 @@ class KernelPlan:
             parts.append(f"recomputes {self._members(k.recomputed)}")
         parts.append("reads " + (", ".join(self.name(v) for v in k.reads) or "-"))
         parts.append("writes " + (", ".join(self.name(v) for v in k.writes) or "-"))
-        if k.scratch:
-            parts.append("scratch " + ", ".join(
-                f"{self.name(v)}[{','.join(str(d) for d in sc.shape)}]"
-                for v, sc in k.scratch.items()))
         text = " ".join(parts)
         if k.kind == "loop":
             text += f" | {self._tree(k.items) or 'scalars'}"

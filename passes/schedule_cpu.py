@@ -1,13 +1,10 @@
-"""The CPU schedule of a kernel plan: scratch rows and sum accumulators.
+"""The CPU schedule of a kernel plan: sum accumulators.
 
-`schedule_cpu(plan)` adds to the loop kernels of a plan made by passes/fuse.py the decisions
-that serve a CPU's caches and vectorizer, and that another target does not want (CUDA
-recomputes instead, and adds with atomics):
+`schedule_cpu(plan)` adds to the loop kernels of a plan made by passes/fuse.py a decision that
+serves a CPU's caches and vectorizer, and that another target does not want (CUDA adds with
+atomics). It is made on the plan, where the index algebra of the roots (`Term`s) is; the
+CPU's other decisions are passes over the loop IR (codegen/cpu_scratch.py, cpu_passes.py).
 
-- Within a kernel, an expensive value (a transcendental) that several sibling loops need is
-  written by the first to a *scratch* buffer over the loops' axes (a row: at most
-  MAX_SCRATCH elements, so it stays in cache) and read back by the others: softmax computes
-  exp once per element, not once per inner loop.
 - Sum accumulations into one array from one loop body (an `Accumulator`) add the
   contributions to one index together before one `+=`. Where their indices walk a dimension
   of the array with one loop, at constant offsets (a `Walk`: the unslices of shifted slices),
@@ -19,57 +16,32 @@ recomputes instead, and adds with atomics):
   reaches are zeroed explicitly, or the array is allocated zeroed.
 
 The CPU code generator (codegen/cpu.py) schedules the plans it prints (idempotent, the plans
-of control flow's sub-graphs too), so a plan printed after code generation shows both.
+of control flow's sub-graphs too), so a plan printed after code generation shows it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adjit.ir.core import Value, Var
-from adjit.ir.index import Term, term_values
-from adjit.passes.plan import (
-    CHEAP,
-    SUMS,
-    Kernel,
-    KernelPlan,
-    Loop,
-    Root,
-    is_position,
-    input_terms,
-    root_inputs,
-)
+from adjit.ir.core import Var
+from adjit.ir.index import Term
+from adjit.passes.plan import SUMS, Kernel, KernelPlan, Loop, Root
 
-MAX_SCRATCH = 1 << 15  # elements of a scratch buffer (256 KiB of float64), at most
 MAX_CARRY = 8  # partial sums an accumulator carries in registers across iterations, at most
 
 
 def schedule_cpu(plan: KernelPlan) -> KernelPlan:
-    """Add scratch rows and sum accumulators to `plan`'s loop kernels (in place, once), and
-    to the plans of the functions its control kernels call."""
+    """Add sum accumulators to `plan`'s loop kernels (in place, once), and to the plans of
+    the functions its control kernels call."""
     if getattr(plan, "scheduled", None) == "cpu":
         return plan
     plan.scheduled = "cpu"
     sched = _CpuSchedule(plan)
     for kern in plan.kernels:
         if kern.kind == "loop":
-            sched.add_scratch(kern)
             sched.plan_accumulators(kern)
         for f in kern.calls.values():
             schedule_cpu(f.plan)
     return plan
-
-
-@dataclass(eq=False)
-class Scratch:
-    """A small buffer for an expensive inline value that several sibling loops need: the
-    first loop (`writer`, over axis `start`) writes it, later ones read it instead of
-    recomputing. Its shape is the domain's axes start..stop-1 (a row, for softmax)."""
-
-    var: Var
-    start: int
-    stop: int
-    shape: tuple[int, ...]
-    writer: Loop
 
 
 @dataclass(eq=False)
@@ -129,78 +101,6 @@ class _CpuSchedule:
         self.eqns = plan.graph.eqns
         self.stored = plan.stored
         self.buffer = plan.buffer
-
-    def closure(self, r: Root, kern: Kernel) -> set[Var]:
-        """The inline values that root `r` computes at their own index."""
-        out: set[Var] = set()
-        seen: set = set()
-
-        def visit(v: Value, terms: tuple[Term, ...]) -> None:
-            if (v, terms) in seen:
-                return
-            seen.add((v, terms))
-            for dv, dt in term_values(terms):
-                visit(dv, dt)
-            info = self.info.get(v) if isinstance(v, Var) else None
-            if info is None or info.kind != "inline" or info.level == 0:
-                return
-            if info.kernel != kern.index and v in self.stored:
-                return
-            if terms == info.terms:
-                sc = kern.scratch.get(v)
-                if sc is not None and sc.writer not in r.chain:
-                    return
-                out.add(v)
-            e = self.eqns[info.eqn]
-            if not is_position(e):
-                for j, x in enumerate(e.inputs):
-                    visit(x, input_terms(e, j, terms))
-
-        if r.kind in ("store", "scratch"):
-            visit(r.var, r.terms)
-        else:
-            e = self.eqns[r.eqn]
-            for x in root_inputs(e):
-                visit(x, r.terms)
-            for v, at in term_values(r.target):  # a scatter's indices
-                visit(v, at)
-        return out
-
-    def add_scratch(self, kern: Kernel) -> None:
-        """Give expensive values that sibling loops all recompute a scratch buffer."""
-        while True:
-            sites: dict[Var, list[Root]] = {}
-            for r in kern.roots:
-                for v in self.closure(r, kern):
-                    sites.setdefault(v, []).append(r)
-            for v in sorted(sites, key=lambda v: self.info[v].eqn):
-                info = self.info[v]
-                if v in kern.scratch or self.eqns[info.eqn].prim in CHEAP:
-                    continue
-                chains = [r.chain for r in sites[v]]
-                stop = sum(1 for t in info.terms if t.axis is not None)
-                start = 0
-                while start < stop and all(len(c) > start and c[start] is chains[0][start]
-                                           for c in chains):
-                    start += 1
-                if start >= stop:
-                    continue
-                shape = kern.domain[start:stop]
-                size = 1
-                for d in shape:
-                    size *= d
-                if size > MAX_SCRATCH:
-                    continue
-                siblings = chains[0][start - 1].items if start else kern.items
-                writer = min((c[start] for c in chains), key=siblings.index)
-                first = next(c for c in chains if c[start] is writer)
-                kern.scratch[v] = Scratch(v, start, stop, shape, writer)
-                root = Root("scratch", v, info.eqn, stop, info.terms, chain=first[:stop])
-                first[stop - 1].items.append(root)
-                kern.roots.append(root)
-                break
-            else:
-                return
 
     def plan_accumulators(self, kern: Kernel) -> None:
         """Group the sum-accumulation roots of `kern` by array and loop body (see

@@ -15,6 +15,13 @@ def test_pass_docstring_examples(name: str) -> None:
     assert result.attempted > 0
 
 
+def test_loop_ir_docstring_examples() -> None:
+    """ir/loops.py shows each construct as it prints."""
+    module = importlib.import_module("adjit.ir.loops")
+    result = doctest.testmod(module)
+    assert result.failed == 0 and result.attempted >= 6
+
+
 def test_strength_reduction_of_small_integer_powers() -> None:
     """x**n (|n| <= 8), x**0.5 and x**-0.5 become multiplications, divides and sqrt, for
     values and derivatives alike, and agree with numpy's power to an ulp or two."""

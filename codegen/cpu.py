@@ -5,11 +5,10 @@ as np`, then `def <name>(<graph inputs>, <array constants>)`, returning a tuple 
 per graph output (0-d outputs as scalars). It runs under `numba.njit` and, unchanged, as plain
 Python with numpy.
 
-The plan is scheduled for the CPU (passes/schedule_cpu.py: sum accumulators), lowered to the
-loop IR with the CPU's layout (passes/lower.py, passes/lower_cpu.py: 0-d values in locals,
-walked sums, float32 sums in float64), scheduled again on the loop IR (codegen/cpu_scratch.py:
-scratch rows; codegen/cpu_passes.py: chunked loops on threads, loops in vector forms), and
-printed:
+The plan is lowered to the loop IR with the CPU's layout (passes/lower.py: 0-d values in
+locals, float32 sums in float64 registers), scheduled for the CPU by passes over the loop IR
+(codegen/cpu_sums.py: sums into arrays, walked and carried; codegen/cpu_scratch.py: scratch
+rows; codegen/cpu_passes.py: chunked loops on threads, loops in vector forms), and printed:
 loop kernels by codegen/cpu_print.py, one statement per IR statement with its equation's
 comment (`# %3 = mul %2, %2 : f64[8] model.py:6`); calls (`np.dot`; for convolution and
 pooling a kernel of codegen/conv_kernels.py: `ck.conv2d(x, w, a3, ...)`) by
@@ -38,6 +37,7 @@ from adjit.codegen.cpu_outputs import OutputEmitter
 from adjit.codegen.cpu_passes import choose_vector, parallelize
 from adjit.codegen.cpu_print import CpuPrinter
 from adjit.codegen.cpu_scratch import add_scratch
+from adjit.codegen.cpu_sums import accumulate_sums
 from adjit.codegen.cpu_text import Block, Group
 from adjit.ir.core import Graph, Lit, Value, Var
 from adjit.ir.errors import CodegenError
@@ -45,7 +45,6 @@ from adjit.ir.loops import CallStep, ControlStep, Program, verify
 from adjit.ir.primitive import CONCAT, MATMUL
 from adjit.passes.lower import Layout, lower
 from adjit.passes.plan import Kernel, KernelPlan, SubFunction
-from adjit.passes.schedule_cpu import schedule_cpu
 
 _USES_SF = re.compile(r"^[^#]*\bsf\.", re.M)
 
@@ -71,7 +70,6 @@ def emit_cpu(graph: Graph, plan: KernelPlan, name: str, *, tape_bytes: bool = Fa
     passes a buffer it reuses across calls (runtime/buffers.py)."""
     if not name.isidentifier() or keyword.iskeyword(name):
         raise CodegenError(f"{name!r} is not a valid function name")
-    schedule_cpu(plan)  # scratch rows and accumulators (and the sub-graphs' plans')
     module = _Module(name)
     module.tape_limit = tape_limit
     main = _Emitter(graph, plan, name, module, tape_bytes=tape_bytes, guards=guards,
@@ -123,13 +121,13 @@ def emit_cpu(graph: Graph, plan: KernelPlan, name: str, *, tape_bytes: bool = Fa
 
 def cpu_program(graph: Graph, plan: KernelPlan, name: str, *, guards: bool = False,
                 sub: bool = False, const_name: Callable[[Lit], str] | None = None) -> Program:
-    """The loop IR the CPU prints for `plan`: scheduled for the CPU, lowered with the CPU's
-    layout, expensive values sibling loops share in scratch rows, verified, its large
+    """The loop IR the CPU prints for `plan`: lowered with the CPU's layout, its sums into
+    arrays rewritten, expensive values sibling loops share in scratch rows, verified, its large
     independent loops on threads (not in a sub-graph's function, `sub`) and its innermost
     loops in vector forms where they vectorize."""
-    schedule_cpu(plan)
     program = lower(graph, plan, name, Layout(cpu=True, scalar_inputs=sub,
                                               const_name=const_name, taken=frozenset({name})))
+    accumulate_sums(program)
     add_scratch(program)
     verify(program)
     if not sub:  # (a sub-graph's function runs on one thread)

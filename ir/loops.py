@@ -212,6 +212,7 @@ class Accumulate:
     # how threads that share the element combine (a target's schedule): None, "block" (a
     # register per thread, summed over the block, one atomic per block), "element"
     atomic: str | None = None
+    eqn: Any = None  # the equation accumulated (its primitive: what kind of sum it is)
 
 
 @dataclass(eq=False)

@@ -30,8 +30,8 @@ renders it. The model:
   Inline values all of whose users landed in one later kernel are then moved there. `add` of
   two accumulation arrays of one kernel becomes a shared accumulator.
 - What serves a CPU's caches and vectorizer (scratch rows for values sibling loops share,
-  sum accumulators and their walks) is not decided here but by passes/schedule_cpu.py, which
-  the CPU code generator applies: the plan itself is target-neutral.
+  sum accumulators and their walks) is not decided here but by the CPU's passes over the
+  loop IR (codegen/cpu_sums.py, cpu_scratch.py, cpu_passes.py): the plan is target-neutral.
 - A value used by a later kernel is recomputed there when it is cheap arithmetic over
   arrays, otherwise stored by its kernel. Scalars (0-d values) are plain locals of the
   generated function, visible to every later kernel.

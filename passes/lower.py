@@ -16,10 +16,8 @@ How the plan's objects lower:
   target may split the kernel around it. A float32 sum accumulates in float64 and is read
   back rounded to float32 (as on the CPU).
 - Stores, scans and array accumulations write buffers allocated before their kernel
-  (accumulations filled with their identity). By default the plan's CPU schedule is not
-  kept: a `Walk` (carried partial sums of shifted slices) is a plain accumulation into a
-  zeroed array. `Layout(cpu=True)` lowers it (passes/lower_cpu.py) and keeps 0-d values in
-  locals (one function).
+  (accumulations filled with their identity: a target may rewrite them, as the CPU's
+  codegen/cpu_sums.py does). `Layout(cpu=True)` keeps 0-d values in locals (one function).
 - A kernel that is not a loop nest (matmul, a library call, concatenate, a reshape) is a
   `CallStep`: the target runs it with a library kernel of its own where it has one, else
   with the primitive's reference implementation on the host. Control flow is a
@@ -72,9 +70,9 @@ from adjit.passes.plan import (
     Term,
     input_terms,
     is_position,
+    is_sum,
 )
 from adjit.passes.lower_calls import ZERO, CallLowering
-from adjit.passes.lower_cpu import CpuScheduleLowering
 
 # Names the printed code uses itself (modules, builtins, the printers' locals): a graph input
 # so named is renamed.
@@ -91,8 +89,7 @@ GENERATED = re.compile(r"(it|ch|[vacijstnrgop])\d|p_")
 class Layout:
     """How a target holds a program's values (the default: CUDA's launches).
 
-    `cpu`: the program runs as one function: the plan's CPU schedule is lowered (walked sums,
-    float32 sums in float64 arrays), 0-d values stay in locals that later
+    `cpu`: the program runs as one function: 0-d values stay in locals that later
     steps read (`Program.locals_live`: level-0 registers, control results, the 0-d operands
     of calls), 0-d buffers are 0-d (read at `()`), and control steps do not lower their
     sub-graphs (the target emits each as a function of its own). `scalar_inputs`: 0-d inputs
@@ -123,7 +120,7 @@ def lower(graph: Graph, plan: KernelPlan, name: str = "", layout: Layout = Layou
     return _Lowerer(graph, plan, {}, layout).program(name or graph.name)
 
 
-class _Lowerer(CpuScheduleLowering, CallLowering):
+class _Lowerer(CallLowering):
     def __init__(self, graph: Graph, plan: KernelPlan,
                  functions: dict[int, Program], layout: Layout) -> None:
         self.functions = functions  # programs of the sub-graphs lowered so far, by function
@@ -156,7 +153,6 @@ class _Lowerer(CpuScheduleLowering, CallLowering):
         self.loops: list[Loop] = []  # the plan's loops open, outermost first
         self.top_memo: dict[Any, tuple[Expr, int]] = {}
         self.starts: list[int] = []
-        self.cpu_init()
 
     # -- names -------------------------------------------------------------------------------
 
@@ -357,7 +353,6 @@ class _Lowerer(CpuScheduleLowering, CallLowering):
     # -- loop kernels ------------------------------------------------------------------------
 
     def loop_kernel(self, kern: Kernel) -> None:
-        self.cpu_kernel(kern)
         done: set[str] = set()
         for r in kern.roots:
             if r.kind not in ("store", "scan", "accum"):
@@ -367,7 +362,7 @@ class _Lowerer(CpuScheduleLowering, CallLowering):
             if name in done:
                 continue
             done.add(name)
-            if r.kind in ("store", "scan") or buf in self.unzeroed:
+            if r.kind in ("store", "scan"):
                 self.steps.append(Alloc(name, self.shape(buf), buf.dtype))
                 continue
             e = self.eqns[r.eqn]
@@ -376,19 +371,19 @@ class _Lowerer(CpuScheduleLowering, CallLowering):
                 self.steps.append(Alloc(name, self.shape(buf), buf.dtype, 0))
                 self.steps.append(Alloc(name + "_best", self.shape(buf), e.inputs[0].dtype,
                                         identity(op, e.inputs[0].dtype)))
-            elif buf in self.wide:  # (float32 sums: in a float64 array, rounded once after)
-                self.steps.append(Alloc(self.sum_buf(buf), self.shape(buf), "f64", 0))
             else:
                 self.steps.append(Alloc(name, self.shape(buf), buf.dtype,
                                         identity(op, buf.dtype)))
         body: list[Stmt] = []
         self.begin(body)
-        body += self.kernel_prologue(kern)
+        if self.layout.cpu:  # (the adds done by accumulating into one shared array)
+            body += [Comment(f"{self.note(i)}   (summed in place in {self.buf(e.out)})")
+                     for i in kern.members for e in [self.eqns[i]]
+                     if is_sum(e) and self.plan.info[e.out].kind == "array"]
         self.items(kern.items, 0)
         self.end()
         self.steps.append(LoopKernel(f"k{kern.index}", body, self.plan.format_kernel(kern),
                                      work=math.prod(kern.domain)))
-        self.steps += self.kernel_epilogue()
 
     def items(self, items: list[Loop | Root], level: int) -> None:
         for it in items:
@@ -400,7 +395,6 @@ class _Lowerer(CpuScheduleLowering, CallLowering):
             loop = For(it.axis, it.extent)
             self.scopes[level].append(loop)
             self.open[level] = loop
-            self.walks_start(it, level)
             self.scopes.append(loop.body)
             self.open.append(None)
             self.memo.append({})
@@ -411,7 +405,6 @@ class _Lowerer(CpuScheduleLowering, CallLowering):
             self.open.pop()
             self.memo.pop()
             self.open[level] = None
-            self.walks_end(it, level)
             self.put(level, [Let(self.reg(r.var), Cast(Local(self.acc_reg(r)), "f32"))
                              for r in it.inits if self.acc_reg(r) != self.reg(r.var)])
 
@@ -441,8 +434,6 @@ class _Lowerer(CpuScheduleLowering, CallLowering):
             expr, _ = self.ev(r.var, r.terms)
             idx, _ = self.index(r.target)
             self.put(level, [Store(self.buf(r.var), idx if r.var.shape else self.zero, expr)])
-            return
-        if self.accumulate(r, level):  # a root of a CPU accumulator (lower_cpu.py)
             return
         e = self.eqns[r.eqn]
         expr, _ = self.ev(e.inputs[-1] if r.kind == "scan" else e.inputs[0], r.terms)
@@ -476,7 +467,7 @@ class _Lowerer(CpuScheduleLowering, CallLowering):
             self.put(level, [ArgAccumulate(op, name, best, index, expr, Idx(r.axis_loop),
                                            note)])
         else:
-            self.put(level, [Accumulate(op, name, index, expr, note)])
+            self.put(level, [Accumulate(op, name, index, expr, note, eqn=e)])
 
     def function(self, f: SubFunction, prefix: str) -> Program:
         if id(f) not in self.functions:

@@ -8,7 +8,6 @@ and `Root`s, or one call, or control flow calling `SubFunction`s) and how every 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from adjit.ir.core import Eqn, Graph, Lit, Value, Var
 from adjit.ir.index import Term
@@ -137,9 +136,6 @@ class Kernel:
     reads: list[Value] = field(default_factory=list)
     writes: list[Var] = field(default_factory=list)
     recomputed: list[int] = field(default_factory=list)  # eqns of earlier kernels redone here
-    # The CPU schedule (passes/schedule_cpu.py) fills this; the plan fusion makes leaves it
-    # empty.
-    accumulators: list[Any] = field(default_factory=list)  # schedule_cpu.Accumulator
     # Control kernels (kind 'cond', 'while', 'while_grad'): the functions called, by role
     # ('then'/'else'; 'cond', 'body', 'body_vjp'); for a `while` and a `while_grad` that run
     # the same loop on the same operands, `partner` links the two (the `while` records the

@@ -1,5 +1,5 @@
 """float32 sums accumulate in float64 and are rounded once (passes/lower.py `wide`,
-passes/lower_cpu.py `wide_buffers`): the shape of the generated code, numba and plain Python
+codegen/cpu_sums.py): the shape of the generated code, numba and plain Python
 against the reference interpreter, and accuracy against the exact sum where float32
 accumulation would lose it.
 

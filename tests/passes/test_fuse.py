@@ -13,7 +13,6 @@ sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "codegen"))
 import adjit.passes.fuse as fuse_module
 from adjit.ir import Graph, Lit, Var
 from adjit.passes.fuse import KernelPlan, fuse
-from adjit.passes.schedule_cpu import schedule_cpu
 from codegen_graphs import (
     PRIM_CASES,
     TRICKY,
@@ -64,7 +63,7 @@ memory passes: 1 (1 kernel)"""),
 @pytest.mark.parametrize("name", list(GOLDEN))
 def test_golden_plan(name: str) -> None:
     make, text = GOLDEN[name]
-    plan = schedule_cpu(fuse(make()))  # the plan the CPU back end prints
+    plan = fuse(make())  # the plan the back ends lower
     assert str(plan) == text
     assert plan.memory_passes == sum(k.passes for k in plan.kernels)
 
@@ -119,10 +118,10 @@ def test_scratch_only_for_small_rows() -> None:
 def test_fusion_is_target_neutral_and_the_cpu_adds_scratch_rows_on_the_loop_ir() -> None:
     plan = fuse(softmax_ce(8, 10))
     (k,) = plan.kernels
-    assert not k.accumulators
+    before = str(plan)
     (row,) = _scratch_rows(plan)  # exp(z - max), computed by the second sibling loop
     assert row.buf == "s3" and row.shape == (10,)
-    assert schedule_cpu(plan) is plan and len(k.roots) == len(set(map(id, k.roots)))
+    assert str(plan) == before and len(k.roots) == len(set(map(id, k.roots)))
 
 
 def test_registers_needing_two_loops_split_the_kernel() -> None:

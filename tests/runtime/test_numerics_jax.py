@@ -28,9 +28,10 @@ jax.config.update("jax_enable_x64", True)
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # IEEE results at 0, inf
 N = 6
 SPECIAL = [0.0, -0.0, 1.0, -1.0, 2.0, -2.5, 0.5, 3.0, np.inf, -np.inf, np.nan, 1e300, -1e-300]
-# (no subnormals: XLA on the CPU flushes them to zero)
-values = st.lists(st.sampled_from(SPECIAL) | st.floats(-4, 4, allow_subnormal=False),
-                  min_size=N, max_size=N).map(
+# (no subnormals, nor values whose square or cube is one: XLA on the CPU flushes them to
+# zero, so JAX's x**-1 has -inf where numpy's, and adjit's, -1/(x*x) is -1.6e308)
+values = st.lists(st.sampled_from(SPECIAL) | st.floats(-4, 4, allow_subnormal=False).filter(
+    lambda v: v == 0 or abs(v) > 1e-90), min_size=N, max_size=N).map(
     lambda v: np.array(v, np.float64))
 exponents = st.lists(st.sampled_from([0.0, 1.0, 2.0, 3.0, -1.0, -2.0, 0.5, 1.5]), min_size=N,
                      max_size=N).map(lambda v: np.array(v, np.float64))

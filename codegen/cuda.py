@@ -62,6 +62,7 @@ class _Printer(ExprPrinter):
     def __init__(self, program: Program, target: str, dtypes: dict[str, str],
                  threads: int, quiet: bool = False) -> None:
         super().__init__()
+        self.device = target == "cuda"  # (numba.cuda's templates, or numpy's)
         self.program = program
         self.target = target
         self.quiet = quiet  # run as Python: numpy's float warnings off, as numba has none
@@ -79,6 +80,8 @@ class _Printer(ExprPrinter):
                 *(["import cmath"] if "cmath" in self.uses else []), "", "import numpy as np"]
         if "sf" in self.uses:
             head.append("from adjit.codegen import special as sf")
+        if "cm" in self.uses:
+            head.append("from adjit.codegen import cuda_math as cm")
         if self.target == "cuda":
             head += ["from numba import cuda", "from numba import types as nt"]
         return Module("\n".join(head + self.lines) + "\n", self.target, launches)

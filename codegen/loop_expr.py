@@ -56,14 +56,17 @@ class ExprPrinter:
         text = self.apply(e, [self.code(a) for a in e.args])
         return text if strip_parens(text) != text else f"({text})"
 
+    device = False  # printing for numba.cuda (`ScalarCode.device` templates)
+
     def apply(self, e: Apply, args: list[str], vector: bool = False) -> str:
         """Elementwise equation `e.eqn` on the code of its arguments (a float32 math call is
         rounded to float32 by scalar_expr); `vector`: its vector form."""
-        text, uses_cmath = scalar_expr(e.eqn, args, vector=vector)
+        text, uses_cmath = scalar_expr(e.eqn, args, vector=vector, device=self.device)
         if uses_cmath:
             self.uses.add("cmath")
         if "sf." in text:  # scipy.special's scalar kernels (numba functions, codegen/special.py)
             self.uses.add("sf")
-        if "fm." in text:
-            self.uses.add("fm")
+        for module in ("fm", "cm"):
+            if f"{module}." in text:
+                self.uses.add(module)
         return text

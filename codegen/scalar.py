@@ -13,7 +13,7 @@ from adjit.ir.primitive import PRIMS
 NP_DTYPE = {"f32": "np.float32", "f64": "np.float64", "i32": "np.int32", "i64": "np.int64",
             "bool": "np.bool_", "c64": "np.complex64", "c128": "np.complex128"}
 _MATH = re.compile(r"(?<![\w.])math\.")
-_LIBRARY_CALL = re.compile(r"(?<![\w.])(c?math|sf|fm)\.")
+_LIBRARY_CALL = re.compile(r"(?<![\w.])(c?math|sf|fm|cm)\.")
 FLOAT_LITERAL = re.compile(r"(?<![\w.])(\d+\.\d*(?:[eE][-+]?\d+)?)")
 
 
@@ -46,9 +46,11 @@ def identity_literal(op: str, dtype: str) -> str:
     return literal(identity(op, dtype), dtype)
 
 
-def scalar_expr(e: Any, args: list[str], *, vector: bool = False) -> tuple[str, bool]:
+def scalar_expr(e: Any, args: list[str], *, vector: bool = False, device: bool = False
+                ) -> tuple[str, bool]:
     """The scalar code of elementwise equation `e` applied to the code of its arguments, and
-    whether it uses `cmath`. The templates are valid for numba's CPU and CUDA targets alike;
+    whether it uses `cmath`. The templates are valid for numba's CPU and CUDA targets alike,
+    but where a primitive has a `device` one (`device`: the code is for numba.cuda);
     `vector`: the primitive's inline version for loops LLVM vectorizes, where it has one
     (`ScalarCode.vector`). numba's int32 arithmetic widens to int64, and float-only math
     returns floats, so a result is cast to its dtype unless the primitive keeps it."""
@@ -59,6 +61,8 @@ def scalar_expr(e: Any, args: list[str], *, vector: bool = False) -> tuple[str, 
         return sc.custom(e, args, NP_DTYPE), False
     uses_cmath = False
     template = sc.vector if vector and sc.vector is not None else prim.code
+    if device and sc.device is not None:
+        template = sc.device
     assert template is not None
     if any(x.type.is_complex for x in e.inputs):
         template = _MATH.sub("cmath.", sc.complex or prim.code)

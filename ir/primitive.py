@@ -76,7 +76,9 @@ class ScalarCode:
     (elsewhere `math.` becomes `cmath.`). `custom(eqn, args, np_dtype)`: the expression, for a
     primitive whose code depends on its params (convert). `int_closed`: int64 operands give an
     int64 in numba (no cast printed); `bool_result`: bool operands give a bool (comparisons
-    always do); `passes_through`: the result is one of the operands, in its dtype."""
+    always do); `passes_through`: the result is one of the operands, in its dtype.
+    `device`: the template for numba.cuda where `code` calls a numpy function numba-cuda does
+    not provide on the device (np.floor, np.fmod): codegen/cuda_math.py's (`cm.`)."""
 
     vector: str | None = None
     guard: str | None = None
@@ -86,6 +88,7 @@ class ScalarCode:
     int_closed: bool = False
     bool_result: bool = False
     passes_through: bool = False
+    device: str | None = None
 
 
 _CHEAP_CALLS = {"abs", "np.floor", "math.floor", "math.copysign", "np.float32", "np.float64",

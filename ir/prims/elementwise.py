@@ -249,13 +249,14 @@ register(Primitive("not_differentiable", ELEMENTWISE, shape=lambda x, what: x, i
 
 # ---- hand-written elementwise primitives ------------------------------------------------------
 
-def _nondiff(name: str, code: str, np_fn: Any, out_dtype: str | None, n: int) -> None:
+def _nondiff(name: str, code: str, np_fn: Any, out_dtype: str | None, n: int,
+             device: str | None = None) -> None:
     def shape(*types: ArrayType) -> ArrayType:
         return broadcast_rule(*types, out_dtype=out_dtype)
 
     register(Primitive(name, ELEMENTWISE, shape=shape, impl=lambda *xs: np.asarray(np_fn(*xs)),
                        jvp=None, vjp=None, code=code, args=("x", "y")[:n], nondiff=True,
-                       scalar=ScalarCode(bool_result=out_dtype == "bool")))
+                       scalar=ScalarCode(bool_result=out_dtype == "bool", device=device)))
 
 
 for _name, _op, _fn in (("lt", "<", np.less), ("le", "<=", np.less_equal), ("gt", ">", np.greater),
@@ -265,7 +266,8 @@ for _name, _op, _fn in (("lt", "<", np.less), ("le", "<=", np.less_equal), ("gt"
 _nondiff("logical_and", "({x} and {y})", np.logical_and, "bool", 2)
 _nondiff("logical_or", "({x} or {y})", np.logical_or, "bool", 2)
 _nondiff("logical_not", "(not {x})", np.logical_not, "bool", 1)
-_nondiff("floor", "np.floor({x})", np.floor, None, 1)  # (math.floor returns an int)
+_nondiff("floor", "np.floor({x})", np.floor, None, 1,  # (math.floor returns an int)
+         device="cm.floor({x})")
 
 
 # numpy's floor_divide and remainder, as Python's // and % compute them (numba's error model
@@ -339,7 +341,8 @@ for _name, _code, _fn, _jvp, _vjp in (
     register(Primitive(_name, ELEMENTWISE, shape=broadcast_rule, impl=_quiet(_fn), jvp=_jvp,
                        vjp=_vjp, code=_code, args=("x", "y"),
                        scalar=ScalarCode(int_closed=_name != "fmod", custom=(
-                           _floor_divide_code if _name == "floor_divide" else None)),
+                           _floor_divide_code if _name == "floor_divide" else None),
+                           device="cm.fmod({x}, {y})" if _name == "fmod" else None),
                        extra={"float_only": _name == "fmod"}))
 
 

@@ -157,3 +157,32 @@ def test_a_let_after_a_level_0_store_runs_after_it(target):
                        LoopKernel("k0", body)], ["y"], [(4,)])
     (y,) = compile_program(program, target)(np.arange(4.0) * 10)
     assert np.array_equal(y, [20.0] * 4)
+
+
+def test_floor_and_fmod_use_device_functions_numba_cuda_has():
+    """numba-cuda types no np.floor or np.fmod in a kernel: the CUDA kernels call
+    codegen/cuda_math.py's (numpy's under the simulator), whose floor is exact."""
+    import math
+
+    from adjit.codegen.cuda_math import floor_by_fmod
+
+    def f(x, y):
+        return np.sum(np.floor(x * 3) * x + np.fmod(x, y) * y)
+
+    x = np.array([-1.7, -0.0, 2.5, 3.0, 0.2])
+    y = np.array([0.3, 1.0, 0.7, 2.0, -1.5])
+    src = str(adjit.inspect(adjit.grad(f), x, y, target="cuda").source)
+    assert "cm.floor(" in src and "cm.fmod(" in src and "np.floor(" not in src
+    want = adjit.value_and_grad(f, argnums=(0, 1))(x, y)
+    got = adjit.value_and_grad(f, argnums=(0, 1), target="cuda")(x, y)
+    np.testing.assert_allclose(_host(got[0]), want[0], rtol=1e-14)
+    for g, w in zip(got[1], want[1], strict=True):
+        np.testing.assert_allclose(_host(g), w, rtol=1e-14)
+    rng = np.random.default_rng(0)
+    values = np.concatenate([rng.normal(0, 10, 2000), rng.normal(0, 1e15, 200),
+                             [-0.0, 0.5, -0.5, -1.0, 1e300, -1e300, 2.0**52 - 0.5,
+                              -(2.0**52) + 0.5, 5e-324, -5e-324, np.nan]])
+    for v in values:
+        got_v, want_v = floor_by_fmod(float(v)), np.floor(v)
+        assert (got_v == want_v and math.copysign(1, got_v) == math.copysign(1, want_v)) \
+            or (math.isnan(got_v) and math.isnan(want_v)), v

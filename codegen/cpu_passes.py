@@ -177,18 +177,21 @@ def _plain_index(i: Expr) -> bool:
     return isinstance(i, (Idx, Const))
 
 
-def _expr_vectorizes(top: Expr, guards: bool) -> bool:
+def _expr_vectorizes(top: Expr, guards: bool, known: dict[int, bool]) -> bool:
     for e in exprs(top):
         if isinstance(e, Load) and not all(_plain_index(i) for i in e.index):
             return False
-        if isinstance(e, Apply) and not _eqn_vectorizes(e.eqn, guards):
-            return False
+        if isinstance(e, Apply):
+            if id(e.eqn) not in known:  # (an equation recomputed in several loops: once)
+                known[id(e.eqn)] = _eqn_vectorizes(e.eqn, guards)
+            if not known[id(e.eqn)]:
+                return False
         if not isinstance(e, (Const, Idx, Local, Load, Affine, Apply, Cast, Add)):
             return False
     return True
 
 
-def _stmt_vectorizes(s: Stmt, guards: bool) -> bool:
+def _stmt_vectorizes(s: Stmt, guards: bool, known: dict[int, bool]) -> bool:
     if isinstance(s, Comment):
         return True
     if isinstance(s, Accumulate):
@@ -199,15 +202,16 @@ def _stmt_vectorizes(s: Stmt, guards: bool) -> bool:
             return False
     elif not isinstance(s, (Let, Set)):
         return False
-    return all(_expr_vectorizes(x, guards) for x in stmt_exprs(s))
+    return all(_expr_vectorizes(x, guards, known) for x in stmt_exprs(s))
 
 
 def choose_vector(program: Program, guards: bool) -> Program:
     """Mark the innermost loops that vectorize (in place)."""
+    known: dict[int, bool] = {}  # equation -> whether its form vectorizes
     for step in program.steps:
         if isinstance(step, LoopKernel):
             for s in statements(step.body):
                 if isinstance(s, For) and s.var == "i" \
                         and not any(isinstance(b, For) for b in s.body):
-                    s.vector = all(_stmt_vectorizes(b, guards) for b in s.body)
+                    s.vector = all(_stmt_vectorizes(b, guards, known) for b in s.body)
     return program

@@ -103,24 +103,20 @@ class _Scratch:
 def _drop_dead_lets(loop: For) -> None:
     """Remove the Lets of `loop` (and the loops in it) that nothing after them reads: a
     loop body's locals are seen only by what follows them in it."""
-    for s in loop.body:
+    _live(loop.body, set())
+
+
+def _live(body: list[Stmt], after: set[str]) -> set[str]:
+    """Drop the Lets of `body` that neither the statements after them nor `after` (what
+    follows the body) read, walking it backwards; the names the body reads."""
+    live = set(after)
+    for k in range(len(body) - 1, -1, -1):
+        s = body[k]
+        if isinstance(s, Let) and s.name not in live:
+            del body[k]
+            continue
         if isinstance(s, For):
-            _drop_dead_lets(s)
-    changed = True
-    while changed:
-        changed = False
-        for k in range(len(loop.body) - 1, -1, -1):
-            s = loop.body[k]
-            if isinstance(s, Let) and s.name not in _reads(loop.body[k + 1:]):
-                del loop.body[k]
-                changed = True
-
-
-def _reads(body: list[Stmt]) -> set[str]:
-    out: set[str] = set()
-    for s in body:
+            live |= _live(s.body, live)
         for top in stmt_exprs(s):
-            out.update(e.name for e in exprs(top) if isinstance(e, Local))
-        if isinstance(s, For):
-            out |= _reads(s.body)
-    return out
+            live.update(e.name for e in exprs(top) if isinstance(e, Local))
+    return live

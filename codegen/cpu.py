@@ -120,11 +120,14 @@ def emit_cpu(graph: Graph, plan: KernelPlan, name: str, *, tape_bytes: bool = Fa
 
 
 def cpu_program(graph: Graph, plan: KernelPlan, name: str, *, guards: bool = False,
-                sub: bool = False, const_name: Callable[[Lit], str] | None = None) -> Program:
+                sub: bool = False, const_name: Callable[[Lit], str] | None = None,
+                callees: bool = False) -> Program:
     """The loop IR the CPU prints for `plan`: lowered with the CPU's layout, its sums into
     arrays rewritten, expensive values sibling loops share in scratch rows, verified, its large
     independent loops on threads (not in a sub-graph's function, `sub`) and its innermost
-    loops in vector forms where they vectorize."""
+    loops in vector forms where they vectorize. `callees`: the control steps hold the
+    programs of their sub-graphs' functions too, so that the program prints them (the
+    emitter makes those functions itself, once per module)."""
     program = lower(graph, plan, name, Layout(cpu=True, scalar_inputs=sub,
                                               const_name=const_name, taken=frozenset({name})))
     accumulate_sums(program)
@@ -132,6 +135,14 @@ def cpu_program(graph: Graph, plan: KernelPlan, name: str, *, guards: bool = Fal
     verify(program)
     if not sub:  # (a sub-graph's function runs on one thread)
         parallelize(program)
+    if callees:
+        made: dict[int, Program] = {}
+        for step in program.steps:
+            if isinstance(step, ControlStep):
+                kern = plan.kernels[step.index]
+                step.calls = {role: made.setdefault(id(f), cpu_program(
+                    f.graph, f.plan, f"{name}_{f.name}", guards=guards, sub=True, callees=True))
+                    for role, f in kern.calls.items()}
     return choose_vector(program, guards)
 
 

@@ -50,7 +50,7 @@ class Inspection:
 
             results.append(Result("loops", "loop IR (lowered for target='cpu')",
                                   cpu_program(spec.final, spec.plan,
-                                              f"{spec.final.name}_kernel")))
+                                              f"{spec.final.name}_kernel", callees=True)))
         results.append(Result("source", f"generated source (target={spec.target!r})",
                               spec.source.text))
         self.results = results

@@ -182,3 +182,16 @@ def test_a_parallel_kernel_reading_an_array_constant(monkeypatch) -> None:
         v, g = adjit.value_and_grad(f)(x)
         np.testing.assert_allclose(v, np.sum(x * c * np.sin(x)), rtol=1e-12)
         np.testing.assert_allclose(g, c * np.sin(x) + x * c * np.cos(x), rtol=1e-12)
+
+
+def _grows(x):
+    while np.sum(x) < 10.0:
+        x = np.sin(x) + x * 1.5
+    return np.sum(x)
+
+
+def test_inspect_prints_the_programs_of_control_flow_functions() -> None:
+    text = str(adjit.inspect(_grows, np.ones(4)).loops)
+    assert "control " in text and "while" in text
+    names = [ln.split("(")[0] for ln in text.splitlines() if ln.startswith("program ")]
+    assert len(names) >= 3 and len(set(names)) == len(names)  # the loop's cond, body, ...

@@ -125,6 +125,11 @@ def verify(program: Program) -> None:
             check(step.body, defined, set(), f"kernel {step.name}")
             if program.locals_live:
                 live.update(defined)
+    starts = program.starts
+    if starts and (starts[0] != 0 or starts[-1] > len(program.steps)
+                   or any(a > b for a, b in zip(starts, starts[1:], strict=False))):
+        raise CodegenError(f"program {program.name}: kernel starts {starts} out of order "
+                           f"for {len(program.steps)} steps (a pass inserted steps?)")
     for o in program.outputs:
         if isinstance(o, str) and o not in known:
             raise CodegenError(f"program {program.name} returns {o}, which no step writes")

@@ -4,6 +4,8 @@ and the CPU's passes over the IR (codegen/cpu_passes.py): which loops go on thre
 take vector forms."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -195,3 +197,23 @@ def test_inspect_prints_the_programs_of_control_flow_functions() -> None:
     assert "control " in text and "while" in text
     names = [ln.split("(")[0] for ln in text.splitlines() if ln.startswith("program ")]
     assert len(names) >= 3 and len(set(names)) == len(names)  # the loop's cond, body, ...
+
+
+@pytest.mark.skipif(not parallel.available(), reason="ADJIT_PARALLEL=0")
+def test_a_float32_sum_on_threads_keeps_float64_partials() -> None:
+    """A float32 sum over a loop on threads: each chunk's register and the partials are
+    float64 (the chunk rewrite keeps the register's dtype), rounded once at the end."""
+    n = parallel.MIN_WORK
+
+    def f(x):
+        return np.sum(x * x)
+
+    x = np.random.default_rng(3).normal(size=n).astype(np.float32)
+    src = str(adjit.inspect(f, x).source)
+    assert "prange" in src and re.search(r"v\d+_w_p = np\.empty\(\(\d+,\), np\.float64\)", src)
+    vg = adjit.value_and_grad(f)
+    vg(x)
+    v, g = vg(x)  # (a later call: the kernel's result, whatever computed the first)
+    exact = float(np.sum(x.astype(np.float64) ** 2))
+    assert np.asarray(v).dtype == np.float32 and abs(float(v) - exact) <= 1e-7 * exact
+    np.testing.assert_array_equal(g, 2 * x)

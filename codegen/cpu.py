@@ -25,7 +25,6 @@ their tapes).
 from __future__ import annotations
 
 import keyword
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -35,7 +34,7 @@ from adjit.codegen.cpu_control import TAPE_LIMIT_MESSAGE, ControlEmitter  # noqa
 from adjit.codegen.cpu_module import Source, imports, split_part  # noqa: F401 (Source: re-exported)
 from adjit.codegen.cpu_outputs import OutputEmitter
 from adjit.codegen.cpu_passes import choose_vector, parallelize
-from adjit.codegen.cpu_print import CpuPrinter
+from adjit.codegen.cpu_print import CpuPrinter, comment
 from adjit.codegen.cpu_scratch import add_scratch
 from adjit.codegen.cpu_sums import accumulate_sums
 from adjit.codegen.cpu_text import Block, Group
@@ -45,9 +44,6 @@ from adjit.ir.loops import CallStep, ControlStep, Program, verify
 from adjit.ir.primitive import CONCAT, MATMUL
 from adjit.passes.lower import Layout, lower
 from adjit.passes.plan import Kernel, KernelPlan, SubFunction
-
-_USES_SF = re.compile(r"^[^#]*\bsf\.", re.M)
-
 
 def emit_cpu(graph: Graph, plan: KernelPlan, name: str, *, tape_bytes: bool = False,
              tape_limit: int = 4 << 30, split_lines: int = 0, guards: bool = False,
@@ -79,15 +75,7 @@ def emit_cpu(graph: Graph, plan: KernelPlan, name: str, *, tape_bytes: bool = Fa
         # (a split function's pieces do not pass the flag on: the plain form, whole)
         return emit_cpu(graph, plan, name, tape_bytes=tape_bytes, tape_limit=tape_limit,
                         split_lines=split_lines, reuse_bytes=reuse_bytes)
-    uses = {u for u, used in (("cmath", module.uses_cmath), ("fm", module.uses_fm),
-                              ("fk", module.uses_fk), ("ck", module.uses_ck),
-                              ("lk", module.uses_lk)) if used}
-    body = "\n".join(line for fn_lines in [*module.functions.values(), main_lines]
-                     for line in fn_lines)
-    if _USES_SF.search(body):
-        uses.add("sf")
-    if module.uses_prange:
-        uses.add("prange")
+    uses = module.uses
     cut = None
     if split_lines and len(main_lines) > split_lines:
         from . import split
@@ -114,7 +102,7 @@ def emit_cpu(graph: Graph, plan: KernelPlan, name: str, *, tape_bytes: bool = Fa
     text = "\n".join(lines) + "\n"
     return Source(text, name, tuple(np.asarray(c.value) for c in main.consts),
                   tuple(module.functions), parts, guarded=main.guarded,
-                  parallel=module.uses_prange,
+                  parallel="prange" in uses,
                   reused=tuple((shape, dtype) for _, shape, dtype in main.reused),
                   copied=tuple(sorted(main.copies)))
 
@@ -136,13 +124,15 @@ def cpu_program(graph: Graph, plan: KernelPlan, name: str, *, guards: bool = Fal
     if not sub:  # (a sub-graph's function runs on one thread)
         parallelize(program)
     if callees:
-        made: dict[int, Program] = {}
+        made: dict[int, Program] = {}  # (a while and its while_grad share functions)
         for step in program.steps:
             if isinstance(step, ControlStep):
-                kern = plan.kernels[step.index]
-                step.calls = {role: made.setdefault(id(f), cpu_program(
-                    f.graph, f.plan, f"{name}_{f.name}", guards=guards, sub=True, callees=True))
-                    for role, f in kern.calls.items()}
+                for f in plan.kernels[step.index].calls.values():
+                    if id(f) not in made:
+                        made[id(f)] = cpu_program(f.graph, f.plan, f"{name}_{f.name}",
+                                                  guards=guards, sub=True, callees=True)
+                step.calls = {role: made[id(f)]
+                              for role, f in plan.kernels[step.index].calls.items()}
     return choose_vector(program, guards)
 
 
@@ -155,12 +145,9 @@ class _Module:
         self.consts: dict[Lit, str] = {}
         self.functions: dict[str, list[str]] = {}
         self.const_params: dict[str, dict[Lit, str]] = {}
-        self.uses_fm = False  # some loop calls codegen/fastmath.py
-        self.uses_ck = False  # some kernel calls codegen/conv_kernels.py
-        self.uses_lk = False  # some kernel calls codegen/linalg_kernels.py
-        self.uses_fk = False  # some kernel calls codegen/fft_kernels.py
-        self.uses_cmath = False  # complex math
-        self.uses_prange = False  # a multi-core loop (codegen/parallel.py)
+        # what some function's code calls (codegen/cpu_module.py `imports`): cmath, fm, sf
+        # (the printers'), fk, ck, lk (library calls), prange (a multi-core loop)
+        self.uses: set[str] = set()
         self.tape_limit = 4 << 30  # bytes a taped while may record
 
     def const(self, v: Lit) -> str:
@@ -226,11 +213,7 @@ class _Emitter(CallEmitter, ControlEmitter, OutputEmitter):
         return self.aname(v)
 
     def comment(self, i: int) -> str:
-        e = self.eqns[i]
-        text = self.plan.eqn_text[i]
-        where = " ".join(s for s in ((e.loc.short() if e.loc else ""), e.role) if s)
-        line = f"# {text}   {where}" if where else f"# {text}"
-        return line if len(line) <= 160 else line[:157] + "..."
+        return comment(self.plan.eqn_note(i))
 
     # -- kernels -----------------------------------------------------------------------------
 
@@ -279,10 +262,7 @@ class _Emitter(CallEmitter, ControlEmitter, OutputEmitter):
         params = [self.arg_names[id(self.g.inputs[i])] for i in self.params] \
             + list(self.consts.values()) + [r[0] for r in self.reused]
         lines = [f"def {self.name}({', '.join(params)}):"]
-        uses = self.printer.uses
-        self.module.uses_fm |= "fm" in uses
-        self.module.uses_cmath |= "cmath" in uses
-        self.module.uses_prange |= "prange" in uses
+        self.module.uses |= self.printer.uses
         if self.printer.guards:  # a flag after the outputs: a vector form was out of range
             self.guarded = True
             self.top.insert(0, "guard = np.zeros(1)")
@@ -293,11 +273,11 @@ class _Emitter(CallEmitter, ControlEmitter, OutputEmitter):
         # Rendered slice by slice (statements are only ever added to the kernel being
         # emitted, so the marks hold), the same lines as at once: codegen/split.py may cut
         # the function between slices.
-        starts_ = []
+        firsts = []  # the first line of each section
         for a, b in zip(marks, [*marks[1:], len(self.top)], strict=True):
-            starts_.append(len(lines))
+            firsts.append(len(lines))
             self.render(self.top[a:b], "    ", lines)
-        self.sections = [lines[a:b] for a, b in zip(starts_, [*starts_[1:], len(lines)],
+        self.sections = [lines[a:b] for a, b in zip(firsts, [*firsts[1:], len(lines)],
                                                      strict=True)]
         self.param_names = params
         self.section_kinds = ["setup", *(k.kind for k in self.plan.kernels), *copy_kinds,

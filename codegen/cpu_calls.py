@@ -73,14 +73,14 @@ class CallEmitter:
         args += [f"{k}={v!r}" for k, v in e.params]
         if e.prim in fft_kernels.KERNELS:
             self.top.append(f"fk.{e.prim}({', '.join(args)})")
-            self.module.uses_fk = True
+            self.module.uses.add("fk")
             return
         if PRIMS[e.prim].extra.get("library") == "linalg":
             self.top.append(f"lk.{e.prim}({', '.join(args)})")
-            self.module.uses_lk = True
+            self.module.uses.add("lk")
         else:
             self.top.append(f"ck.{e.prim}({', '.join(args)})")
-            self.module.uses_ck = True
+            self.module.uses.add("ck")
 
     def concatenate(self, kern: Kernel) -> None:
         (i,) = kern.members

@@ -28,10 +28,16 @@ class OutputEmitter:
                          and (self.plan.info[v].kind == "array" or v in self.plan.stored)} \
             if reuse_bytes >= 0 and not self.scalar_args else set()
         for s in self.program.steps:
-            if isinstance(s, Alloc) and s.buf in self.returned \
-                    and self.reusable(s.shape, s.dtype):
-                s.reused = True
-                self.reuse(s.buf, s.shape, s.dtype)
+            if isinstance(s, Alloc):
+                self.claim(s)
+
+    def claim(self, step: Alloc) -> Alloc:
+        """`step` made a buffer of the caller's if it allocates a returned array large
+        enough to be reused."""
+        if step.buf in self.returned and self.reusable(step.shape, step.dtype):
+            step.reused = True
+            self.reuse(step.buf, step.shape, step.dtype)
+        return step
 
     def reusable(self, shape: tuple[int, ...], dtype: str) -> bool:
         """Whether an output array of this shape is a buffer of the caller's."""
@@ -44,12 +50,8 @@ class OutputEmitter:
 
     def alloc(self, v: Var, fill: Any) -> None:
         """An output array of a call kernel."""
-        name = self.aname(v)
-        step = Alloc(name, v.shape, v.dtype, fill)
-        if name in self.returned and self.reusable(v.shape, v.dtype):
-            step.reused = True
-            self.reuse(name, v.shape, v.dtype)
-        self.top.append(self.printer.alloc(step))
+        self.top.append(self.printer.alloc(self.claim(Alloc(self.aname(v), v.shape, v.dtype,
+                                                            fill))))
 
     def copy_inputs(self) -> list[LoopKernel]:
         """Outputs that are inputs' own arrays (a gradient equal to x), large enough to be

@@ -25,19 +25,16 @@ than the inline one as scalar code) and `+=`.
 """
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from adjit.codegen import parallel
 from adjit.codegen.scalar import scalar_expr
 from adjit.ir.loops import (
     Accumulate,
-    Add,
     Affine,
     Alloc,
     Apply,
     ArgAccumulate,
-    Cast,
     Comment,
     Const,
     Expr,
@@ -57,7 +54,7 @@ from adjit.ir.loops import (
     exprs,
     stmt_exprs,
 )
-from adjit.ir.primitive import PRIMS
+from adjit.ir.primitive import PRIMS, template_calls
 from adjit.passes.schedule_cuda import statements, walks
 
 COMBINABLE = ("sum", "prod", "max", "min", "or", "and")
@@ -77,14 +74,15 @@ def parallelize_kernel(kernel: LoopKernel) -> LoopKernel:
     if not parallel.available() or kernel.work < parallel.MIN_WORK or kernel.temps:
         return kernel
     for s in list(kernel.body):
-        if isinstance(s, For) and s.var == "i" and s.extent >= 2 \
-                and _independent(s, kernel.body[:kernel.body.index(s)]):
-            _chunk(kernel, kernel.body.index(s))
+        if isinstance(s, For) and s.var == "i" and s.extent >= 2:
+            k = kernel.body.index(s)  # (an earlier rewrite moved it)
+            if _independent(s, kernel.body[:k]):
+                _chunk(kernel, k)
     return kernel
 
 
 def _independent(loop: For, before: list[Stmt]) -> bool:
-    inits = {s.name: s for s in before if isinstance(s, Init)}
+    inits = {s.name for s in before if isinstance(s, Init)}
     inside = {s.name for s in statements(loop.body) if isinstance(s, (Init, Let))}
     written: dict[str, Expr] = {}  # buffer -> the index component that walks the loop
     for s in statements(loop.body):
@@ -125,11 +123,9 @@ def _chunk(kernel: LoopKernel, k: int) -> None:
     outer = For(loop.axis, c, [*regs, part, *(Store(f"{r.name}_p", (chunk,), Local(r.name))
                                             for r in regs)], parallel=True, var="ch")
     combine: list[Stmt] = []
-    for r in regs:
-        op = next(s.op for s in statements(loop.body)
-                  if isinstance(s, Accumulate) and s.index is None and s.buf == r.name)
+    for r in regs:  # (a register's Init names the operator its accumulations use)
         combine += [Init(r.name, r.op, r.dtype, r.in_dtype),
-                    For(loop.axis, c, [Accumulate(op, r.name, None,
+                    For(loop.axis, c, [Accumulate(r.op, r.name, None,
                                                   Load(f"{r.name}_p", (chunk,)))], var="ch")]
     kernel.body[k:k + 1] = [outer, *combine]
 
@@ -140,7 +136,6 @@ def _chunk(kernel: LoopKernel, k: int) -> None:
 # contract (a primitive's `ScalarCode.vector` template names them).
 _VECTOR_CALLS = {"abs", "math.copysign", "math.fabs", "math.sqrt", "np.floor", "np.float32",
                  "np.float64", "np.int32", "np.int64", "np.bool_"}
-_CALL = re.compile(r"([A-Za-z_][\w.]*)\s*\(")
 
 
 def text_vectorizes(code: str) -> bool:
@@ -148,7 +143,7 @@ def text_vectorizes(code: str) -> bool:
     and operators; subscripts are checked on the IR)."""
     if any(op in code for op in ("**", "//", "%")):
         return False
-    return all(f in _VECTOR_CALLS or f.startswith("fm.") for f in _CALL.findall(code))
+    return all(f in _VECTOR_CALLS or f.startswith("fm.") for f in template_calls(code))
 
 
 def vector_form(e: Any, guards: bool) -> bool:
@@ -186,8 +181,6 @@ def _expr_vectorizes(top: Expr, guards: bool, known: dict[int, bool]) -> bool:
                 known[id(e.eqn)] = _eqn_vectorizes(e.eqn, guards)
             if not known[id(e.eqn)]:
                 return False
-        if not isinstance(e, (Const, Idx, Local, Load, Affine, Apply, Cast, Add)):
-            return False
     return True
 
 

@@ -108,7 +108,7 @@ class CpuPrinter(ExprPrinter):
 
     def stmt(self, s: Stmt, out: list[Any]) -> None:
         note = getattr(s, "note", "")
-        if note and not isinstance(s, Scan):
+        if note:
             out.append(comment(note))
         if isinstance(s, For):
             out.append(self.loop(s))
@@ -193,8 +193,6 @@ class CpuPrinter(ExprPrinter):
             out.append(f"{name} = np.float32({name})")  # Python, math.exp gives float64)
 
     def scan(self, s: Scan, out: list[Any]) -> None:
-        if s.note:
-            out.append(comment(s.note))
         x = self.code(s.expr)
         before = f"{s.buf}[{self.index(s.prev)}]"
         if s.coef is not None:  # s[i] = a[i] * s[i - 1] + b[i]
@@ -208,8 +206,8 @@ class CpuPrinter(ExprPrinter):
         acc = s.buf if s.index is None else f"{s.buf}[{self.index(s.index)}]"
         if s.op == "sum":
             if self.vector and s.index is None:
-                self.uses.add("fm")
                 if self.dtypes.get(s.buf) in ("f32", "f64"):
+                    self.uses.add("fm")
                     return f"{acc} = fm.reassoc_add({acc}, {x})"
                 return f"{acc} = {acc} + {x}"
             return f"{acc} += {x}"

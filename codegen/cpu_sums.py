@@ -22,6 +22,7 @@ loop body (an accumulator):
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,25 +55,27 @@ MAX_CARRY = 8  # partial sums an accumulator carries in locals across iterations
 def sum_walks(program: Program) -> list[dict[str, _Walk | None]]:
     """For each loop kernel of a program not yet rewritten, the walk of each array it sums
     into (None: none): what `accumulate_sums` would do, for inspection."""
-    out = []
-    steps: list[Any] = []
-    for step in program.steps:
-        steps.append(step)
-        if isinstance(step, LoopKernel):
-            out.append(_Sums(step, {s.buf: s for s in steps if isinstance(s, Alloc)}).walks())
-    return out
+    return [_Sums(step, allocs).walks() for step, allocs in _kernels(program)]
+
+
+def _kernels(program: Program) -> Iterator[tuple[LoopKernel, dict[str, Alloc]]]:
+    """The loop kernels of `program`, each with the buffers allocated before it, by name."""
+    allocs: dict[str, Alloc] = {}
+    for step in list(program.steps):
+        if isinstance(step, Alloc):
+            allocs[step.buf] = step
+        elif isinstance(step, LoopKernel):
+            yield step, allocs
 
 
 def accumulate_sums(program: Program) -> Program:
     """Rewrite the sum accumulations of every loop kernel of `program` (in place)."""
+    after = {id(k): _Sums(k, allocs).run() for k, allocs in _kernels(program)}
     steps: list[Any] = []
     moved = []  # the new position of each step
     for step in program.steps:
         moved.append(len(steps))
-        steps.append(step)
-        if isinstance(step, LoopKernel):
-            allocs = {s.buf: s for s in steps if isinstance(s, Alloc)}
-            steps += _Sums(step, allocs).run()
+        steps += [step, *after.get(id(step), ())]
     moved.append(len(steps))
     program.steps[:] = steps
     program.starts[:] = [moved[k] for k in program.starts]
@@ -161,8 +164,9 @@ class _Sums:
         self.kernel.body[notes:notes] = prologue
         after: list[Stmt] = []
         for buf in sorted(wide):  # rounded once, as numpy's sum rounds
-            alloc = self.allocs[buf]
+            alloc = self.allocs.pop(buf)  # (the dict goes on to the later kernels)
             alloc.buf, alloc.dtype = buf + "_w", "f64"
+            self.allocs[alloc.buf] = alloc
             after.append(Convert(buf, buf + "_w", "f32"))
         return after
 

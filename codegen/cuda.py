@@ -190,7 +190,7 @@ class _Printer(ExprPrinter):
     def target_of(self, buf: str, index: tuple[Expr, ...] | None) -> str:
         if index is None:
             return buf
-        return f"{buf}[{', '.join(self.code(i) for i in index)}]"
+        return f"{buf}[{self.index(index)}]"
 
     def fresh(self) -> str:
         self.tmp += 1

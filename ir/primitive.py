@@ -96,10 +96,16 @@ _CHEAP_CALLS = {"abs", "np.floor", "math.floor", "math.copysign", "np.float32", 
 _CALL = re.compile(r"([A-Za-z_][\w.]*)\s*\(")
 
 
+def template_calls(code: str) -> list[str]:
+    """The functions a scalar template (or code made from one) calls, by their dotted
+    names: what decides its cost here and, in codegen/cpu_passes.py, whether it vectorizes."""
+    return _CALL.findall(code)
+
+
 def template_cost(code: str | None) -> int:
     """An elementwise template's cost: 1 for operators, comparisons and selects; 10 for
     anything that calls a math library (or `**`, libm's pow)."""
-    if code is None or "**" in code or any(f not in _CHEAP_CALLS for f in _CALL.findall(code)):
+    if code is None or "**" in code or any(f not in _CHEAP_CALLS for f in template_calls(code)):
         return 10
     return 1
 

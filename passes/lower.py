@@ -94,12 +94,12 @@ class Layout:
     of calls), 0-d buffers are 0-d (read at `()`), and control steps do not lower their
     sub-graphs (the target emits each as a function of its own). `scalar_inputs`: 0-d inputs
     are passed as scalars (a CPU sub-graph function). `const_name`: names array constants
-    (a module shares them among its functions). `params`: the inputs that are parameters."""
+    (a module shares them among its functions). `taken`: names an input may not take."""
 
     cpu: bool = False
     scalar_inputs: bool = False
     const_name: Callable[[Lit], str] | None = None
-    taken: frozenset[str] = frozenset()  # names an input may not take (the function's own)
+    taken: frozenset[str] = frozenset()  # (the function's own name)
 
 
 def reduce_op(prim: str, dtype: str) -> str:
@@ -150,7 +150,6 @@ class _Lowerer(CallLowering):
         self.open: list[For | None] = []
         self.memo: list[dict[Any, tuple[Expr, int]]] = []
         self.alt: dict[Var, int] = {}
-        self.loops: list[Loop] = []  # the plan's loops open, outermost first
         self.top_memo: dict[Any, tuple[Expr, int]] = {}
         self.starts: list[int] = []
 
@@ -181,9 +180,7 @@ class _Lowerer(CallLowering):
         return self.buf(v)
 
     def note(self, i: int) -> str:
-        e = self.eqns[i]
-        where = " ".join(s for s in ((e.loc.short() if e.loc else ""), e.role) if s)
-        return f"{self.plan.eqn_text[i]}" + (f"   {where}" if where else "")
+        return self.plan.eqn_note(i)
 
     # -- the program -------------------------------------------------------------------------
 
@@ -222,13 +219,11 @@ class _Lowerer(CallLowering):
                 return Local(self.inputs[id(v)])
             return self.inputs[id(v)]
         info = self.plan.info[v]
-        if self.layout.cpu and (info.kind == "local" or (info.kind == "register"
+        if self.layout.cpu and (info.kind == "local" or (info.kind != "array"
                                                           and v not in self.plan.stored)):
-            return self.ev(v, info.terms)[0]
+            return self.ev(v, info.terms)[0]  # a 0-d value in a local, or computed here
         if info.kind in ("array", "local") or v in self.plan.stored:
             return self.buf(v)
-        if self.layout.cpu:  # computed inline: a local
-            return self.ev(v, info.terms)[0]
         if info.kind == "register":
             if not wide(self.eqns[info.eqn].prim, self.eqns[info.eqn].inputs[0].dtype):
                 return self.rbuf(v)
@@ -398,9 +393,7 @@ class _Lowerer(CallLowering):
             self.scopes.append(loop.body)
             self.open.append(None)
             self.memo.append({})
-            self.loops.append(it)
             self.items(it.items, level + 1)
-            self.loops.pop()
             self.scopes.pop()
             self.open.pop()
             self.memo.pop()

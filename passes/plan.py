@@ -234,6 +234,13 @@ class KernelPlan:
     def memory_passes(self) -> int:
         return sum(k.passes for k in self.kernels)
 
+    def eqn_note(self, i: int) -> str:
+        """Equation `i` as the IR prints it, with its user's line and its role: the comment
+        generated code carries above its statement."""
+        e = self.graph.eqns[i]
+        where = " ".join(s for s in ((e.loc.short() if e.loc else ""), e.role) if s)
+        return self.eqn_text[i] + (f"   {where}" if where else "")
+
     def name(self, v: Value) -> str:
         if isinstance(v, Lit):
             return "const" if not v.is_scalar else repr(v.scalar())

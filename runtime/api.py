@@ -74,8 +74,8 @@ class Transformed(Callers):
         self._watch = RecompileWatch(self)
         # The hot path of the commonest call, one native ndarray argument and nothing
         # captured: the last such signature's caller, found without building a key.
-        # the fast path of a call (`_remember_fast`): (shape, dtype, caller) and its key
-        self._fast: tuple[Any, Any, Callable[..., Any]] | None = None
+        # the fast path of a call (`_remember_fast`) and its key
+        self._fast: tuple[Any, Any, Callable[..., Any], int] | None = None
         self._fast_key: Any = None
         self.compilations = 0
         # Name, docstring and module of `fun`, but never its __dict__: a Transformed of a
@@ -138,11 +138,19 @@ class Transformed(Callers):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         fast = self._fast
-        if fast is not None and len(args) == 1 and not kwargs:
-            a = args[0]
-            if type(a) is np.ndarray and a.dtype is fast[1] and a.shape == fast[0] \
-                    and (not BUILDING[0] or _BUILDER.get() is None):
-                return fast[2](args, ())
+        if fast is not None and not kwargs and len(args) == fast[3]:
+            if fast[3] == 1:
+                a = args[0]
+                if type(a) is np.ndarray and a.dtype is fast[1] and a.shape == fast[0] \
+                        and (not BUILDING[0] or _BUILDER.get() is None):
+                    return fast[2](args, ())
+            else:  # several arrays: each its traced shape and dtype (fast[0], fast[1])
+                for a, shape, dt in zip(args, fast[0], fast[1]):  # noqa: B905 (same length)
+                    if type(a) is not np.ndarray or a.dtype is not dt or a.shape != shape:
+                        break
+                else:
+                    if not BUILDING[0] or _BUILDER.get() is None:
+                        return fast[2](args, ())
         if kwargs:
             args = self._positional(args, kwargs)
         probe = self._probe
@@ -246,16 +254,21 @@ class Transformed(Callers):
         """Replace the caller of `key` (and the fast path's, if it is that key's)."""
         self._callers[key] = caller
         if self._fast is not None and key == self._fast_key:
-            self._fast = (self._fast[0], self._fast[1], caller)
+            self._fast = (self._fast[0], self._fast[1], caller, self._fast[3])
 
     def _remember_fast(self, args: tuple[Any, ...], key: Any) -> None:
-        """Keep `key` for __call__'s fast path when this call is of its kind: one native
-        ndarray argument, nothing static, nothing captured (else forget the last one)."""
-        a = args[0] if len(args) == 1 else None
-        if type(a) is np.ndarray and a.dtype.isnative and not self.static \
-                and self._probe is not None and not self._probe.nodes:
+        """Keep `key` for __call__'s fast path when this call is of its kind: native ndarray
+        arguments, nothing static, nothing captured (else forget the last one). The path is
+        (shape, dtype, caller, 1) for one argument, (shapes, dtypes, caller, n) for n."""
+        if args and all(type(a) is np.ndarray and a.dtype.isnative for a in args) \
+                and not self.static and self._probe is not None and not self._probe.nodes:
             self._fast_key = key
-            self._fast = (a.shape, a.dtype, self._callers[key])
+            caller = self._callers[key]
+            if len(args) == 1:
+                self._fast = (args[0].shape, args[0].dtype, caller, 1)
+            else:
+                self._fast = (tuple(a.shape for a in args), tuple(a.dtype for a in args),
+                              caller, len(args))
         else:
             self._fast_key = self._fast = None
 

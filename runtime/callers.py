@@ -98,6 +98,16 @@ class Callers:
         if returns in ("grad", "value_and_grad") and not self.single and n_out == 1 \
                 and spec.grad_trees is None:  # argnums=(0, 1): a tuple of plain gradients
             box_v, grad_boxes = boxes[0], boxes[1:]
+            scalar = getattr(box_v, "scalar", None)
+            if scalar is not None and all(getattr(b, "identity", False) for b in grad_boxes):
+                if returns == "grad":  # the common cases without a box call per result
+                    return lambda a, v: fn(*a)[1:]
+
+                def value_and_grads_plain(a: tuple[Any, ...], v: Any) -> Any:
+                    outs = fn(*a)
+                    return scalar(outs[0]), outs[1:]
+
+                return value_and_grads_plain
 
             def grads_call(a: tuple[Any, ...], v: Any) -> Any:
                 outs = fn(*a)

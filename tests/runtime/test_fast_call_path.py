@@ -4,6 +4,7 @@ and steps aside for everything else."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import adjit
 
@@ -76,3 +77,50 @@ def test_a_kernel_with_array_constants_takes_the_direct_path() -> None:
     caller = g._callers[g._fast_key]
     assert "_assemble" not in caller.__code__.co_names  # no general assembly on each call
     np.testing.assert_allclose(g(x * 2), np.cos(x * 2) * [1.0, 2.0, 3.0], rtol=1e-15)
+
+
+def _loss(w, x, y):
+    return np.sum((x * w - y) ** 2)
+
+
+def test_several_array_arguments_take_the_fast_path_and_step_aside_for_others() -> None:
+    rng = np.random.default_rng(0)
+    w, x, y = rng.standard_normal(3), rng.standard_normal(3), rng.standard_normal(3)
+    for make in (adjit.grad, adjit.value_and_grad):
+        for argnums in (0, (0, 1)):
+            g = make(_loss, argnums=argnums)
+            first = g(w, x, y)
+            assert g._fast is not None and g._fast[3] == 3  # remembered for three arrays
+            again = g(w, x, y)
+            ref = adjit.value_and_grad(_loss, argnums=(0, 1, 2))(w, x, y)
+            grads = again if make is adjit.grad else again[1]
+            want = ref[1][0] if argnums == 0 else ref[1][:2]
+            if argnums == 0:
+                assert type(grads) is np.ndarray and np.array_equal(grads, want)
+            else:
+                assert type(grads) is tuple and all(type(t) is np.ndarray for t in grads)
+                assert all(np.array_equal(a, b) for a, b in zip(grads, want, strict=True))
+            if make is adjit.value_and_grad:
+                assert type(again[0]) is np.float64 and again[0] == first[0] == ref[0]
+            # anything else than the remembered arrays: the general path, right answers
+            for args in ((w, x, y[:2]), (w, x.astype(np.float32), y), (w, x, 2.0),
+                         (w, x, y.astype(">f8")), (w, x[::-1], y), (w, x)):
+                try:
+                    got = g(*args)
+                except TypeError:
+                    assert len(args) == 2  # a missing argument is still refused
+                    continue
+                except adjit.AdjitError:
+                    assert args[2].shape == (2,)  # shapes that do not broadcast
+                    continue
+                norm = [np.asarray(a).astype(np.float64) for a in args]
+                want_any = adjit.value_and_grad(_loss, argnums=(0, 1))(*norm)
+                got_g = got if make is adjit.grad else got[1]
+                want_g = want_any[1][0] if argnums == 0 else want_any[1]
+                np.testing.assert_allclose(got_g[0] if argnums != 0 else got_g,
+                                           want_g[0] if argnums != 0 else want_g, rtol=1e-6)
+            assert np.array_equal(g(w, x, y) if make is adjit.grad else g(w, x, y)[1],
+                                  grads)  # and back
+            masked = np.ma.array(w, mask=[0, 1, 0])
+            with pytest.raises(adjit.TraceError, match="masked"):
+                g(masked, x, y)  # a subclass never takes the fast path

@@ -121,8 +121,7 @@ def _chunk(kernel: LoopKernel, k: int) -> None:
     k = kernel.body.index(loop)
     part = For(loop.axis, loop.extent, loop.body, parts=c)
     outer = For(loop.axis, c, [*regs, part, *(Store(f"{r.name}_p", (chunk,), Local(r.name))
-                                            for r in regs)], parallel=parallel.threaded(),
-                var="ch")  # (one thread: the same chunks in a plain loop, the same bits)
+                                            for r in regs)], parallel=True, var="ch")
     combine: list[Stmt] = []
     for r in regs:  # (a register's Init names the operator its accumulations use)
         combine += [Init(r.name, r.op, r.dtype, r.in_dtype),

@@ -8,10 +8,7 @@ partials are combined afterwards in chunk order. So a result depends on the chun
 but never on the number of threads: 1 and 16 threads give the same bits.
 
 `ADJIT_PARALLEL=0` turns this off; numba's own setting (`NUMBA_NUM_THREADS`,
-`numba.set_num_threads`) chooses the threads. Where numba has one thread only (the variable
-is 1, or the process may run on one CPU), the chunks stay but their loop is a plain `range`:
-the same bits as on threads, without loading a threading layer (tens of milliseconds at a
-warm start) or compiling numba's parfor form (about 0.4 s more per large kernel).
+`numba.set_num_threads`) chooses the threads.
 
 The threading layer: adjit picks TBB where it is installed (safe for threads and for fork),
 else numba's workqueue, never GNU OpenMP unless the user chose it (`NUMBA_THREADING_LAYER`):
@@ -26,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 import threading
 from typing import Any
 
@@ -42,30 +38,6 @@ def available() -> bool:
     runtime/background.py); numba always has a layer (workqueue), and `configure` chooses
     it when a parallel kernel is compiled."""
     return os.environ.get("ADJIT_PARALLEL", "1") != "0"
-
-
-@functools.cache
-def threads() -> int:
-    """The threads numba gives a parallel loop in this process, found as numba's config finds
-    them (`NUMBA_NUM_THREADS`, else the CPUs this process may run on) without importing it."""
-    numba = sys.modules.get("numba")
-    config = getattr(numba, "config", None)
-    if config is not None and hasattr(config, "NUMBA_NUM_THREADS"):
-        return int(config.NUMBA_NUM_THREADS)
-    env = os.environ.get("NUMBA_NUM_THREADS", "").strip()
-    if env.isdigit():
-        return max(1, int(env))
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
-def threaded() -> bool:
-    """Whether chunked loops run on threads (`prange`) here; with one thread they run as
-    plain loops over the same chunks (same bits; no threading layer to load, no parfor pass
-    in the compile)."""
-    return available() and threads() > 1
 
 
 @functools.cache

@@ -4,7 +4,6 @@ and the CPU's passes over the IR (codegen/cpu_passes.py): which loops go on thre
 take vector forms."""
 from __future__ import annotations
 
-import os
 import re
 
 import numpy as np
@@ -97,7 +96,7 @@ def _kernel(body, work=1 << 20):
     return LoopKernel("k", body, work=work)
 
 
-@pytest.mark.skipif(not parallel.threaded(), reason="ADJIT_PARALLEL=0, or one thread")
+@pytest.mark.skipif(not parallel.available(), reason="ADJIT_PARALLEL=0")
 def test_independent_loops_are_chunked_with_partials_combined_in_order() -> None:
     n = 1 << 20
     k = _kernel([Init("v", "max", "f64", "f64"),
@@ -165,7 +164,7 @@ def test_cpu_program_is_what_inspect_shows() -> None:
     assert ":= " in text  # the carried partial sum of the walked gradient
 
 
-@pytest.mark.skipif(not parallel.threaded(), reason="ADJIT_PARALLEL=0, or one thread")
+@pytest.mark.skipif(not parallel.available(), reason="ADJIT_PARALLEL=0")
 def test_a_parallel_kernel_reading_an_array_constant(monkeypatch) -> None:
     """The chunk loop's index was `c0`, the name of the first array constant: a parallel
     kernel reading that constant subscripted the chunk number (plain Python failed; numba
@@ -200,7 +199,7 @@ def test_inspect_prints_the_programs_of_control_flow_functions() -> None:
     assert len(names) >= 3 and len(set(names)) == len(names)  # the loop's cond, body, ...
 
 
-@pytest.mark.skipif(not parallel.threaded(), reason="ADJIT_PARALLEL=0, or one thread")
+@pytest.mark.skipif(not parallel.available(), reason="ADJIT_PARALLEL=0")
 def test_a_float32_sum_on_threads_keeps_float64_partials() -> None:
     """A float32 sum over a loop on threads: each chunk's register and the partials are
     float64 (the chunk rewrite keeps the register's dtype), rounded once at the end."""
@@ -218,34 +217,3 @@ def test_a_float32_sum_on_threads_keeps_float64_partials() -> None:
     exact = float(np.sum(x.astype(np.float64) ** 2))
     assert np.asarray(v).dtype == np.float32 and abs(float(v) - exact) <= 1e-7 * exact
     np.testing.assert_array_equal(g, 2 * x)
-
-
-@pytest.mark.skipif(not parallel.available(), reason="ADJIT_PARALLEL=0")
-def test_one_thread_runs_the_same_chunks_in_a_plain_loop(monkeypatch) -> None:
-    """Where numba has one thread, the chunked loop is a plain `range` over the same chunks:
-    no prange (no threading layer, no parfor compile), and the same bits as on threads."""
-    n = parallel.MIN_WORK
-
-    def f(x):
-        return np.sum(np.sin(x) * x) + np.max(x * x)
-
-    x = np.random.default_rng(5).normal(size=n)
-    threaded = adjit.value_and_grad(f)(x)
-    monkeypatch.setattr(parallel, "threaded", lambda: False)
-    src = str(adjit.inspect(f, x).source)
-    assert "prange" not in src and re.search(r"for ch0 in range\(\d+\):", src)
-    one = adjit.value_and_grad(f)(x)
-    assert one[0] == threaded[0] and np.array_equal(one[1], threaded[1])
-
-
-def test_the_thread_count_is_numbas_without_importing_numba() -> None:
-    import subprocess
-    import sys
-
-    code = ("import sys; from adjit.codegen import parallel; "
-            "print(parallel.threads(), parallel.threaded(), 'numba' in sys.modules)")
-    for env, want in (({"NUMBA_NUM_THREADS": "1", "ADJIT_PARALLEL": "1"}, "1 False False"),
-                      ({"NUMBA_NUM_THREADS": "3", "ADJIT_PARALLEL": "1"}, "3 True False")):
-        out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env},
-                             capture_output=True, text=True, check=True).stdout.split("\n")[0]
-        assert out == want, (env, out)

@@ -11,8 +11,8 @@ from adjit.codegen import parallel
 
 N = parallel.MIN_WORK  # the smallest domain that runs on threads
 
-pytestmark = pytest.mark.skipif(not parallel.threaded(),
-                                reason="ADJIT_PARALLEL=0, or numba has one thread here")
+pytestmark = pytest.mark.skipif(not parallel.available(),
+                                reason="no thread-safe numba threading layer here")
 
 
 def _loss(x, y):

@@ -74,9 +74,9 @@ class Transformed(Callers):
         self._watch = RecompileWatch(self)
         # The hot path of the commonest call, one native ndarray argument and nothing
         # captured: the last such signature's caller, found without building a key.
-        # the fast path of a call (`_remember_fast`) and its key
-        self._fast: tuple[Any, Any, Callable[..., Any], int] | None = None
-        self._fast_key: Any = None
+        # the fast path of a call (`_remember_fast`), its key last: one tuple, replaced whole,
+        # so a thread never pairs one signature's shapes with another's caller
+        self._fast: tuple[Any, Any, Callable[..., Any], int, Any] | None = None
         self.compilations = 0
         # Name, docstring and module of `fun`, but never its __dict__: a Transformed of a
         # Transformed must keep its own `fun` and `transform`.
@@ -253,24 +253,31 @@ class Transformed(Callers):
     def _set_caller(self, key: Any, caller: Callable[..., Any]) -> None:
         """Replace the caller of `key` (and the fast path's, if it is that key's)."""
         self._callers[key] = caller
-        if self._fast is not None and key == self._fast_key:
-            self._fast = (self._fast[0], self._fast[1], caller, self._fast[3])
+        fast = self._fast  # (read once: another thread may remember another signature)
+        if fast is not None and fast[4] == key:
+            self._fast = (fast[0], fast[1], caller, fast[3], key)
+
+    @property
+    def _fast_key(self) -> Any:
+        """The key of the signature the fast path serves (None: no fast path)."""
+        fast = self._fast
+        return None if fast is None else fast[4]
 
     def _remember_fast(self, args: tuple[Any, ...], key: Any) -> None:
         """Keep `key` for __call__'s fast path when this call is of its kind: native ndarray
         arguments, nothing static, nothing captured (else forget the last one). The path is
-        (shape, dtype, caller, 1) for one argument, (shapes, dtypes, caller, n) for n."""
+        (shape, dtype, caller, 1, key) for one argument, (shapes, dtypes, caller, n, key)
+        for n."""
         if args and all(type(a) is np.ndarray and a.dtype.isnative for a in args) \
                 and not self.static and self._probe is not None and not self._probe.nodes:
-            self._fast_key = key
             caller = self._callers[key]
             if len(args) == 1:
-                self._fast = (args[0].shape, args[0].dtype, caller, 1)
+                self._fast = (args[0].shape, args[0].dtype, caller, 1, key)
             else:
                 self._fast = (tuple(a.shape for a in args), tuple(a.dtype for a in args),
-                              caller, len(args))
+                              caller, len(args), key)
         else:
-            self._fast_key = self._fast = None
+            self._fast = None
 
     def specialize(self, args: tuple[Any, ...]) -> Specialization:
         """The specialization for these arguments (compiled now if it does not exist)."""

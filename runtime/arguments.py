@@ -61,6 +61,11 @@ def check_argument(i: int | str, a: Any, what: str) -> None:
                          f"mask", loc=user_loc(4),
                          hint="pass the data and the mask as two arrays (a.filled(0.0), "
                               "np.ma.getmaskarray(a)) and apply the mask with np.where")
+    if isinstance(a, np.matrix):  # its `*` is a matrix product, which the trace would not see
+        raise TraceError(f"{what}: argument {i} is a numpy matrix (np.matrix), whose `*` and "
+                         f"`**` are matrix products; adjit computes with arrays, where they "
+                         f"are elementwise", loc=user_loc(4),
+                         hint="pass np.asarray(m) and write matrix products with `@`")
     if pytree.is_container(a):  # a structure (pytree): each leaf is an argument
         leaves, tree = pytree.flatten(a)
         for leaf, path in zip(leaves, pytree.paths(tree, ""), strict=True):

@@ -295,9 +295,11 @@ MASKED_HINT = ("adjit computes on plain arrays. Pass the data and the mask as tw
 
 
 def is_masked_array(a: Any) -> bool:
-    """Whether `a` is a numpy masked array (numpy.ma is not imported to find out)."""
-    ma = sys.modules.get("numpy.ma")
-    return ma is not None and isinstance(a, ma.MaskedArray)
+    """Whether `a` is a numpy masked array (numpy.ma is not imported to find out). The class
+    is looked up where it is defined and may be missing: another thread (a background
+    compile) may be importing numpy.ma right now, and no instance exists before its class."""
+    cls = getattr(sys.modules.get("numpy.ma.core"), "MaskedArray", None)
+    return cls is not None and isinstance(a, cls)
 
 
 _NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__)) + os.sep

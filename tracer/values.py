@@ -379,6 +379,11 @@ def unwrap(x: Any, like: Value | None = None) -> Value | int | float | bool:
     if is_masked_array(x):  # a constant masked array met in a traced function
         raise TraceError("a numpy masked array (np.ma) is used with traced values, and adjit "
                          "would ignore its mask", loc=user_loc(3), hint=MASKED_HINT)
+    if isinstance(x, np.matrix):  # its `*` and `**` are matrix products; adjit's are not
+        raise TraceError("a numpy matrix (np.matrix) is used with traced values; its `*` and "
+                         "`**` are matrix products, and adjit computes with arrays, where "
+                         "they are elementwise", loc=user_loc(3),
+                         hint="use np.asarray(m), and `@` for matrix products")
     if isinstance(x, np.ndarray) and x.dtype == object:
         return pack_objects(x).val
     arr = np.asarray(x)

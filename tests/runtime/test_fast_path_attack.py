@@ -267,3 +267,8 @@ def test_a_numpy_matrix_argument_is_refused_not_multiplied_elementwise():
     for make in (adjit.grad, adjit.value_and_grad, adjit.jit):
         with pytest.raises(adjit.TraceError, match="np.matrix"):
             make(lambda a, b: np.sum(a * b))(m, m)
+    # captured, either side of `*` (both gave 5.0 where numpy gives 10.0)
+    eye = np.eye(2)
+    for f in (lambda a: np.sum(a * m), lambda a: np.sum(m * a)):
+        with pytest.raises(adjit.TraceError, match="np.matrix"):
+            adjit.value_and_grad(f)(eye)

@@ -13,7 +13,7 @@ from adjit.ir import Lit
 from adjit.ir.errors import TraceError
 from adjit.tracer import Tracer, pytree
 from adjit.tracer.loc import user_loc
-from adjit.tracer.values import is_masked_array
+from adjit.tracer.values import MATRIX_HINT, MATRIX_WHY, is_masked_array
 
 # dtypes adjit computes in; others are refused with what to do instead
 _KINDS = {"b": "boolean", "i": "integer", "u": "unsigned integer", "f": "float",
@@ -61,11 +61,9 @@ def check_argument(i: int | str, a: Any, what: str) -> None:
                          f"mask", loc=user_loc(4),
                          hint="pass the data and the mask as two arrays (a.filled(0.0), "
                               "np.ma.getmaskarray(a)) and apply the mask with np.where")
-    if isinstance(a, np.matrix):  # its `*` is a matrix product, which the trace would not see
-        raise TraceError(f"{what}: argument {i} is a numpy matrix (np.matrix), whose `*` and "
-                         f"`**` are matrix products; adjit computes with arrays, where they "
-                         f"are elementwise", loc=user_loc(4),
-                         hint="pass np.asarray(m) and write matrix products with `@`")
+    if isinstance(a, np.matrix):
+        raise TraceError(f"{what}: argument {i} is a numpy matrix (np.matrix): {MATRIX_WHY}",
+                         loc=user_loc(4), hint=MATRIX_HINT)
     if pytree.is_container(a):  # a structure (pytree): each leaf is an argument
         leaves, tree = pytree.flatten(a)
         for leaf, path in zip(leaves, pytree.paths(tree, ""), strict=True):

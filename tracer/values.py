@@ -293,6 +293,11 @@ MASKED_HINT = ("adjit computes on plain arrays. Pass the data and the mask as tw
                "with np.where(mask, fill, x), or a reduction's where=~mask "
                "(np.sum(x, where=~mask), np.mean(x, where=~mask))")
 
+# np.matrix, as an argument (runtime/arguments.py) or a constant (`unwrap`): refused
+MATRIX_WHY = ("its `*` and `**` are matrix products, and adjit computes with arrays, where "
+              "they are elementwise")
+MATRIX_HINT = "use np.asarray(m), and `@` for matrix products"
+
 
 def is_masked_array(a: Any) -> bool:
     """Whether `a` is a numpy masked array (numpy.ma is not imported to find out). The class
@@ -379,11 +384,9 @@ def unwrap(x: Any, like: Value | None = None) -> Value | int | float | bool:
     if is_masked_array(x):  # a constant masked array met in a traced function
         raise TraceError("a numpy masked array (np.ma) is used with traced values, and adjit "
                          "would ignore its mask", loc=user_loc(3), hint=MASKED_HINT)
-    if isinstance(x, np.matrix):  # its `*` and `**` are matrix products; adjit's are not
-        raise TraceError("a numpy matrix (np.matrix) is used with traced values; its `*` and "
-                         "`**` are matrix products, and adjit computes with arrays, where "
-                         "they are elementwise", loc=user_loc(3),
-                         hint="use np.asarray(m), and `@` for matrix products")
+    if isinstance(x, np.matrix):
+        raise TraceError(f"a numpy matrix (np.matrix) is used with traced values; {MATRIX_WHY}",
+                         loc=user_loc(3), hint=MATRIX_HINT)
     if isinstance(x, np.ndarray) and x.dtype == object:
         return pack_objects(x).val
     arr = np.asarray(x)

@@ -26,69 +26,74 @@ if (_os.path.isfile(_os.path.join(_root, "pyproject.toml"))
     __path__.append(_root)
 del _root, _os
 
-import numpy as _np  # noqa: E402
+from adjit.runtime.gcpause import gc_paused as _gc_paused  # noqa: E402
 
-from adjit.ir.errors import (  # noqa: E402  (after the search path is complete)
-    AdjitError,
-    CodegenError,
-    IRError,
-    ImmutableError,
-    OutputTypeError,
-    NotDifferentiable,
-    ShapeError,
-    TraceError,
-)
-from adjit.runtime import explicit  # noqa: E402
-from adjit.runtime.api import grad, jit, stop_gradient, value_and_grad  # noqa: E402
-from adjit.runtime.vjp import vjp  # noqa: E402
-from adjit.runtime.forward import (  # noqa: E402
-    checkpoint,
-    hessian,
-    hvp,
-    jacfwd,
-    jacobian,
-    jacrev,
-    jvp,
-    linearize,
-)
-from adjit.runtime.batching import vmap  # noqa: E402
-from adjit.runtime.compare import Comparison, compare  # noqa: E402
-from adjit.runtime.inspect import Inspection, inspect  # noqa: E402
-from adjit.runtime.recompile import RecompileWarning  # noqa: E402
-from adjit.tracer.factories import (  # noqa: E402  (the recorded, PyTorch-style front end)
-    arange,
-    empty,
-    full,
-    manual_seed,
-    ones,
-    ones_like,
-    rand,
-    rand_like,
-    randn,
-    randn_like,
-    tensor,
-    zeros,
-    zeros_like,
-)
-from adjit.tracer.tensor import (  # noqa: E402
-    Tensor,
-    enable_grad,
-    get_default_dtype,
-    is_grad_enabled,
-    no_grad,
-    set_default_dtype,
-    set_grad_enabled,
-)
-from adjit.tracer.torch_functions import *  # noqa: E402,F403  (torch.exp(x), torch.dot, ...)
-from adjit.tracer import torch_functions as _torch_functions  # noqa: E402
-from adjit import autograd  # noqa: E402
-from adjit.runtime import eager as _eager  # noqa: E402
+# The collector waits until the imports are done: they make only long-lived objects, and a
+# full collection in the middle of them walks all of numpy's and numba's (runtime/gcpause.py).
+with _gc_paused():
+    import numpy as _np  # noqa: E402
 
-_eager.install()  # eager convolution and pooling run the compiled kernels (runtime/eager.py)
-from adjit import nn, optim  # noqa: E402  (PyTorch's layers and optimizers)
-from adjit import models  # noqa: E402
-from adjit.tracer.custom_rules import custom_vjp  # noqa: E402
-from adjit.tracer.custom_jvp import custom_jvp  # noqa: E402
+    from adjit.ir.errors import (  # noqa: E402  (after the search path is complete)
+        AdjitError,
+        CodegenError,
+        IRError,
+        ImmutableError,
+        OutputTypeError,
+        NotDifferentiable,
+        ShapeError,
+        TraceError,
+    )
+    from adjit.runtime import explicit  # noqa: E402
+    from adjit.runtime.api import grad, jit, stop_gradient, value_and_grad  # noqa: E402
+    from adjit.runtime.vjp import vjp  # noqa: E402
+    from adjit.runtime.forward import (  # noqa: E402
+        checkpoint,
+        hessian,
+        hvp,
+        jacfwd,
+        jacobian,
+        jacrev,
+        jvp,
+        linearize,
+    )
+    from adjit.runtime.batching import vmap  # noqa: E402
+    from adjit.runtime.compare import Comparison, compare  # noqa: E402
+    from adjit.runtime.inspect import Inspection, inspect  # noqa: E402
+    from adjit.runtime.recompile import RecompileWarning  # noqa: E402
+    from adjit.tracer.factories import (  # noqa: E402  (the recorded, PyTorch-style front end)
+        arange,
+        empty,
+        full,
+        manual_seed,
+        ones,
+        ones_like,
+        rand,
+        rand_like,
+        randn,
+        randn_like,
+        tensor,
+        zeros,
+        zeros_like,
+    )
+    from adjit.tracer.tensor import (  # noqa: E402
+        Tensor,
+        enable_grad,
+        get_default_dtype,
+        is_grad_enabled,
+        no_grad,
+        set_default_dtype,
+        set_grad_enabled,
+    )
+    from adjit.tracer.torch_functions import *  # noqa: E402,F403  (torch.exp(x), torch.dot, ...)
+    from adjit.tracer import torch_functions as _torch_functions  # noqa: E402
+    from adjit import autograd  # noqa: E402
+    from adjit.runtime import eager as _eager  # noqa: E402
+
+    _eager.install()  # eager convolution and pooling run the compiled kernels (runtime/eager.py)
+    from adjit import nn, optim  # noqa: E402  (PyTorch's layers and optimizers)
+    from adjit import models  # noqa: E402
+    from adjit.tracer.custom_rules import custom_vjp  # noqa: E402
+    from adjit.tracer.custom_jvp import custom_jvp  # noqa: E402
 
 # dtype names for tensors, as torch spells them (adjit.arange(..., dtype=adjit.float32))
 float32 = _np.dtype("float32")

@@ -41,7 +41,7 @@ from typing import Any
 from adjit.ir.errors import CodegenError
 
 from . import cache, conv_kernels, fastmath, fft_kernels, linalg_kernels, parallel, special
-from .cpu import Source
+from .cpu_module import Source
 from .library_calls import Library
 
 log = logging.getLogger("adjit")

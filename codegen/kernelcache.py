@@ -24,6 +24,8 @@ from numba.core import compiler, sigutils
 from numba.core.caching import _Cache
 from numba.core.serialize import dumps
 
+from adjit.runtime.gcpause import gc_paused
+
 from .cache import Folder, code_hash
 
 log = logging.getLogger("adjit")
@@ -63,7 +65,8 @@ class KernelCache(_Cache):
         if not self._enabled:
             return None
         start = time.perf_counter()
-        target_context.refresh()
+        with gc_paused():  # numba imports its lazily registered implementations here
+            target_context.refresh()
         tag = self.tag(sig, target_context.codegen())
         payload = self.folder.read_kernel(self.entry, self.text_hash, tag)
         how = "loaded from the disk cache"
@@ -75,7 +78,8 @@ class KernelCache(_Cache):
             return None
         import pickle
 
-        cres = compiler.CompileResult._rebuild(target_context, *pickle.loads(payload))
+        with gc_paused():
+            cres = compiler.CompileResult._rebuild(target_context, *pickle.loads(payload))
         self.folder.touch(self.entry)
         self.last = (how, time.perf_counter() - start)
         return cres

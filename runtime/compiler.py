@@ -18,6 +18,7 @@ from adjit.passes.pipeline import DIFFERENTIATE, OPTIMIZE, Request, Stage, Stage
 from adjit.tracer import Traced
 
 from . import background, buffers, config, log
+from .gcpause import gc_paused
 
 
 @dataclass
@@ -168,10 +169,10 @@ def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n
     numba.cuda kernels (codegen/cuda.py)."""
     # Imported here so that `import adjit` stays cheap for IR-only use (numba loads on first
     # compile).
-    from adjit.codegen import parallel
-    from adjit.codegen.compile import compile_source
-    from adjit.codegen.cpu import emit_cpu
-    from adjit.passes.fuse import fuse
+    with gc_paused():  # (the first compile imports the code generator: runtime/gcpause.py)
+        from adjit.codegen import parallel, source_cache
+        from adjit.codegen.compile import compile_source
+        from adjit.passes.fuse import fuse
 
     log.configure()
     t0 = time.perf_counter()
@@ -181,10 +182,11 @@ def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n
     if pipeline is None:
         pipeline = DIFFERENTIATE if wrt is not None else OPTIMIZE
     request = Request(wrt if wrt is not None else (), seed, also, given)
-    stages = run(pipeline, g, request, checks=checks, dump=dump)
+    with gc_paused():  # adjit's own passes: work and garbage in proportion to the graph
+        stages = run(pipeline, g, request, checks=checks, dump=dump)
+        plan = fuse(stages.final)
     final = stages.final
     n_args += len(stages.fed)
-    plan = fuse(final)
     if "fuse" in dump:
         print(f"--- kernel plan ---\n{plan}")
     t1 = time.perf_counter()
@@ -203,14 +205,25 @@ def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n
                               in_dtypes, out_dtypes, out_shapes, (), target=target,
                               program=program)  # the program holds its array constants
     reuse = config.reuse_min_bytes()
-    source = emit_cpu(final, plan, f"{final.name}_kernel", tape_limit=config.max_tape_bytes(),
-                      split_lines=config.split_lines(), guards=True, reuse_bytes=reuse)
     nojit = config.nojit()
     folder = config.cache_folder()
+    options = {"tape_limit": config.max_tape_bytes(), "split_lines": config.split_lines(),
+               "reuse_bytes": reuse}
+    # a warm start finds the text generated from this graph before (codegen/source_cache.py)
+    stored = source_cache.key(final, f"{final.name}_kernel", {**options, "guards": True})
+    source = source_cache.load(folder, stored) if stored is not None else None
+    if source is None:
+        from adjit.codegen.cpu import emit_cpu
+
+        with gc_paused():
+            source = emit_cpu(final, plan, f"{final.name}_kernel", guards=True, **options)
+        if stored is not None:
+            source_cache.save(folder, stored, source)
 
     def exact() -> Any:  # the same graph without guarded vector forms (`Guarded`)
-        plain = emit_cpu(final, plan, f"{final.name}_kernel", tape_limit=config.max_tape_bytes(),
-                         split_lines=config.split_lines(), reuse_bytes=reuse)
+        from adjit.codegen.cpu import emit_cpu
+
+        plain = emit_cpu(final, plan, f"{final.name}_kernel", **options)
         assert plain.reused == source.reused, "both forms take the same buffers"
         return compile_source(plain, folder, jit=not nojit,
                               worker=config.compile_worker() and not nojit)

@@ -32,6 +32,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from adjit.runtime.gcpause import gc_paused
+
 from . import control, pybuiltins
 from .autograph import AG, Unsupported, convert
 from .undefined import UndefinedReturn, undefined
@@ -174,7 +176,8 @@ def _converted_code(fn: types.FunctionType) -> types.CodeType | None:
     code = fn.__code__
     if code not in _CODES:
         try:
-            _CODES[code] = _convert_code(fn)
+            with gc_paused():  # parsing and compiling its source: bounded work
+                _CODES[code] = _convert_code(fn)
         except Unsupported as e:
             _CODES[code], _WHY[code] = None, str(e)
         except (OSError, TypeError, SyntaxError, IndexError, ValueError) as e:

@@ -180,7 +180,9 @@ def load(folder: Folder, found: tuple[bytes, list[Lit]]) -> Source | None:
     try:
         d = json.loads(payload)
         consts = tuple(lits[i].value for i in d["consts"])
-        src = Source(d["text"], d["name"], consts, tuple(d["callees"]), (),
+        parts = tuple(Source(p["text"], p["name"], (), tuple(p["callees"]))
+                      for p in d["parts"])
+        src = Source(d["text"], d["name"], consts, tuple(d["callees"]), parts,
                      guarded=bool(d["guarded"]), parallel=bool(d["parallel"]),
                      reused=tuple((tuple(s), str(t)) for s, t in d["reused"]),
                      copied=tuple(int(i) for i in d["copied"]))
@@ -192,11 +194,11 @@ def load(folder: Folder, found: tuple[bytes, list[Lit]]) -> Source | None:
 
 
 def save(folder: Folder, found: tuple[bytes, list[Lit]], src: Source) -> None:
-    """Store `src` under this key, unless it is split or its constants are not the graph's
-    literals (then the next process generates it again)."""
+    """Store `src` under this key, unless its constants are not the graph's literals (then
+    the next process generates it again)."""
     digest, lits = found
-    if src.parts:
-        return
+    if any(p != Source(p.text, p.name, (), p.callees) or p.consts for p in src.parts):
+        return  # (split_part makes pieces of text, name and callees only)
     index: dict[int, int] = {}
     for i, lit in enumerate(lits):
         index.setdefault(id(lit.value), i)
@@ -216,6 +218,8 @@ def save(folder: Folder, found: tuple[bytes, list[Lit]], src: Source) -> None:
         consts.append(i)
     payload = json.dumps({"text": src.text, "name": src.name, "consts": consts,
                           "callees": list(src.callees), "guarded": src.guarded,
+                          "parts": [{"text": p.text, "name": p.name, "callees": list(p.callees)}
+                                    for p in src.parts],
                           "parallel": src.parallel,
                           "reused": [[list(s), str(t)] for s, t in src.reused],
                           "copied": list(src.copied)}).encode()

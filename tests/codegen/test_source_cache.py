@@ -28,20 +28,20 @@ def _final(fn, args):
     return differentiate(trace(fn, args, static).graph, [0]).simplified
 
 
-def _roundtrip(folder, g):
-    found = source_cache.key(g, f"{g.name}_kernel", OPTIONS)
+def _roundtrip(folder, g, options=OPTIONS):
+    found = source_cache.key(g, f"{g.name}_kernel", options)
     assert found is not None
-    made = emit_cpu(g, fuse(g), f"{g.name}_kernel", **OPTIONS)
+    made = emit_cpu(g, fuse(g), f"{g.name}_kernel", **options)
     source_cache.save(folder, found, made)
-    again = source_cache.key(g, f"{g.name}_kernel", OPTIONS)
+    again = source_cache.key(g, f"{g.name}_kernel", options)
     return made, source_cache.load(folder, again)
 
 
 def _same(made, got):
     assert got is not None
-    assert (got.text, got.name, got.callees, got.guarded, got.parallel, got.reused,
-            got.copied) == (made.text, made.name, made.callees, made.guarded, made.parallel,
-                            made.reused, made.copied)
+    assert (got.text, got.name, got.callees, got.parts, got.guarded, got.parallel, got.reused,
+            got.copied) == (made.text, made.name, made.callees, made.parts, made.guarded,
+                            made.parallel, made.reused, made.copied)
     assert len(got.consts) == len(made.consts)
     for a, b in zip(got.consts, made.consts, strict=True):
         assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
@@ -64,6 +64,19 @@ def test_stored_source_is_the_generated_one(case, folder):
 def test_control_flow_and_callees(fn, args, folder):
     made, got = _roundtrip(folder, _final(fn, args))
     assert made.callees, "the sub-graphs are functions of the module"
+    _same(made, got)
+
+
+def test_split_function_and_its_pieces(folder):
+    def deep(w, x):
+        h = x
+        for _ in range(12):
+            h = np.tanh(h @ w + np.sin(h) * 0.1) + h * 0.5
+        return np.sum(h * h)
+
+    g = _final(deep, (np.eye(3) * 0.5, np.ones((2, 3))))
+    made, got = _roundtrip(folder, g, {**OPTIONS, "split_lines": 60})
+    assert len(made.parts) > 1
     _same(made, got)
 
 

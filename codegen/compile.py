@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from adjit.ir.errors import CodegenError
+from adjit.runtime.gcpause import gc_paused
 
 from . import cache, conv_kernels, fastmath, fft_kernels, linalg_kernels, parallel, special
 from .cpu_module import Source
@@ -182,7 +183,7 @@ def compile_source(src: Source, cache_dir: pathlib.Path | cache.Folder, jit: boo
     # what numba's typing context installs when it starts, which every process's first kernel,
     # a cache hit too, waits for; special imports scipy. Under a lock: a background compile
     # (runtime/background.py) may run this too.
-    with _REGISTER_LOCK:
+    with _REGISTER_LOCK, gc_paused():  # (bounded work, once per process: runtime/gcpause.py)
         for lib in (fastmath, conv_kernels, linalg_kernels, fft_kernels, special):
             if f"from adjit.codegen import {lib.__name__.rpartition('.')[2]} as" in src.text:
                 lib.register()

@@ -6,7 +6,7 @@ runs the passes (a specialization keeps their results), but the kernel's text is
 of the final graph, the emitter's options and adjit's own code only; generating it costs as
 much as the passes (2.6 s for a 5,700-equation gradient, 3-12 ms and the code generator's
 imports, ~40 ms, for a small one). `load` finds the `Source` that `save` stored for the same
-key, so that `emit_cpu` runs only on a miss.
+key, so that `emit_cpu` runs only on a miss (`cached`).
 
 The key is the sha256 of
 - adjit's code generator: every `.py` file of ir/, passes/ and codegen/ (hashed once per
@@ -36,6 +36,7 @@ import logging
 import pathlib
 import struct
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -228,3 +229,27 @@ def save(folder: Folder, found: tuple[bytes, list[Lit]], src: Source) -> None:
     except OSError as e:
         log.warning("could not write the generated source of %s to the disk cache: %s",
                     src.name, e)
+
+
+def cached(folder: Folder, graph: Graph, name: str, options: dict[str, Any],
+           generate: Callable[[], Source]) -> Source:
+    """The Source stored for this graph, name and options, else `generate()`'s, stored for
+    the next process. A failure of the cache itself (a bug) is reported and the text
+    generated: the generated text is always right, a cached one only saves time."""
+    try:
+        found = key(graph, name, options)
+        src = load(folder, found) if found is not None else None
+    except Exception as e:  # noqa: BLE001  (see the docstring)
+        log.warning("source cache lookup for %s failed (%s: %s): generating the text",
+                    name, type(e).__name__, e)
+        found, src = None, None
+    if src is not None:
+        return src
+    src = generate()
+    if found is not None:
+        try:
+            save(folder, found, src)
+        except Exception as e:  # noqa: BLE001
+            log.warning("could not store the generated source of %s (%s: %s)", name,
+                        type(e).__name__, e)
+    return src

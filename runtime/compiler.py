@@ -209,16 +209,16 @@ def build(traced: Traced, *, wrt: Sequence[int] | None, static: Sequence[int], n
     folder = config.cache_folder()
     options = {"tape_limit": config.max_tape_bytes(), "split_lines": config.split_lines(),
                "reuse_bytes": reuse}
-    # a warm start finds the text generated from this graph before (codegen/source_cache.py)
-    stored = source_cache.key(final, f"{final.name}_kernel", {**options, "guards": True})
-    source = source_cache.load(folder, stored) if stored is not None else None
-    if source is None:
+
+    def generate() -> Any:
         from adjit.codegen.cpu import emit_cpu
 
         with gc_paused():
-            source = emit_cpu(final, plan, f"{final.name}_kernel", guards=True, **options)
-        if stored is not None:
-            source_cache.save(folder, stored, source)
+            return emit_cpu(final, plan, f"{final.name}_kernel", guards=True, **options)
+
+    # a warm start finds the text generated from this graph before (codegen/source_cache.py)
+    source = source_cache.cached(folder, final, f"{final.name}_kernel",
+                                 {**options, "guards": True}, generate)
 
     def exact() -> Any:  # the same graph without guarded vector forms (`Guarded`)
         from adjit.codegen.cpu import emit_cpu

@@ -203,3 +203,25 @@ def test_second_process_skips_code_generation_and_keeps_its_constants(tmp_path):
     np.testing.assert_allclose(first["out"][1], reference(np.array([2, 0, 1]))[1])
     np.testing.assert_allclose(other["out"][0], reference(np.array([1, 1, 2]))[0])
     np.testing.assert_allclose(other["out"][1], reference(np.array([1, 1, 2]))[1])
+
+
+def test_cached_generates_on_a_miss_then_finds_it_and_survives_its_own_failure(
+        folder, monkeypatch, caplog):
+    g = _final(lambda x: np.sum(np.exp(x) * x), (np.ones(3),))
+    made = []
+
+    def generate():
+        made.append(emit_cpu(g, fuse(g), "k", **OPTIONS))
+        return made[-1]
+
+    first = source_cache.cached(folder, g, "k", OPTIONS, generate)
+    second = source_cache.cached(folder, g, "k", OPTIONS, generate)
+    assert len(made) == 1 and second.text == first.text
+
+    def broken(*a, **k):
+        raise RuntimeError("a bug in the cache")
+
+    monkeypatch.setattr(source_cache, "key", broken)
+    third = source_cache.cached(folder, g, "k", OPTIONS, generate)
+    assert len(made) == 2 and third.text == first.text
+    assert "source cache lookup for k failed" in caplog.text

@@ -7,6 +7,8 @@ A cache folder (ADJIT_CACHE_DIR, default ~/.cache/adjit) holds:
                       comment lines blanked: `code_hash`), 20 hex digits
       <name>.py       the text, for tracebacks and reading: never imported, executed or trusted
       <tag>.nbk       numba's code for one argument signature: b"ADJK1", HMAC-SHA256, pickle
+    <key>/            the generated source of one graph (codegen/source_cache.py: key = sha256
+      source.nbk      of the graph, options and code generator), b"ADJK1", HMAC-SHA256, JSON
 
 Rules (the README's "The disk cache" says them to users):
 - The folder must be owned by the user and writable by no one else, and so must every folder

@@ -186,7 +186,10 @@ def compile_source(src: Source, cache_dir: pathlib.Path | cache.Folder, jit: boo
     with _REGISTER_LOCK, gc_paused():  # (bounded work, once per process: runtime/gcpause.py)
         for lib in (fastmath, conv_kernels, linalg_kernels, fft_kernels, special):
             if f"from adjit.codegen import {lib.__name__.rpartition('.')[2]} as" in src.text:
-                lib.register()
+                if lib is fastmath:  # (which caches its compiled implementations there)
+                    fastmath.register(folder)
+                else:
+                    lib.register()
     # The sub-graph functions of control flow become numba callees: the main function
     # resolves them from its module's globals when it is compiled.
     for callee in src.callees:

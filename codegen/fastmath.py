@@ -14,12 +14,15 @@ carry that flag is vectorized (partial sums per lane, added at the end) instead 
 sequential order, which blocks vectorization of the whole loop.
 
 Every function here is plain Python as written (so `ADJIT_NOJIT=1` runs the same generated
-text), and `register()` (called by `codegen.compile` before numba compiles anything) gives
-numba an implementation of each: the same Python code for `exp`, and two `@intrinsic`s (bit
-casts between int64 and float64, the flagged `fadd`). The generated module imports this one
-by name (`from adjit.codegen import fastmath as fm`), so numba's disk cache finds it in a new
-process. numba's cache does not notice edits to this file, so the import line carries `TAG`,
-a hash of its text: an edit changes the generated source, hence its file and cache entry.
+text), and `register(folder)` (called by `codegen.compile` before numba compiles anything)
+gives numba an implementation of each: for exp, log, sin, cos, expm1, tanh, log1p and the
+small trig forms, a call of the float64 implementation compiled once per process (loaded
+from the cache folder when it is there) and marked `alwaysinline` for LLVM (`_compiled`);
+two `@intrinsic`s (bit casts between int64 and float64, the flagged `fadd`). The generated
+module imports this one by name (`from adjit.codegen import fastmath as fm`), so numba's disk
+cache finds it in a new process. numba's cache does not notice edits to this file, so the
+import line carries `TAG`, a hash of its text: an edit changes the generated source, hence
+its file and cache entry (and the entries of the compiled implementations).
 
 exp(x), float64 (f32: computed in float64 and rounded once, which is within 1 ulp of float32):
 
@@ -54,7 +57,8 @@ tests assert the bound in brackets. Special values are numpy's (NaN: some NaN).
   Payne-Hanek in int64 (28-bit windows of 2/pi from a 1400-bit table, exact column sums,
   the fraction as a double-double); both reductions computed and selected, musl's kernels.
   sin(-0.0) = -0.0, sin/cos(+-inf) = nan. They vectorize, but are no faster than libm's
-  (8 table gathers a lane) and take 7-11 s to compile: generated code does not use them.
+  (8 table gathers a lane) and took 7-11 s to compile (once per machine now): generated code
+  does not use them.
 - sin_small, cos_small, tan_small [2, 2, 3 ulp below 2^20]: the Cody-Waite path alone
   (sin_small is sin bit for bit below 2^20; tan_small = sin_small / cos_small, 2.53 ulp),
   left to LLVM's inliner: a loop of them compiles in seconds and runs ~8x faster than libm.
@@ -448,42 +452,61 @@ def _overload_inline(fn: Any) -> None:
         lambda *args: plain)
 
 
-def _overload_unary(public: Any, f64: Any) -> None:
-    """numba's implementation of `public`: `f64` inlined, in float64 (a float32 is widened
-    and the result rounded once)."""
+_COMPILED: dict[str, Any] = {}  # f64 implementation's name -> its numba dispatcher
+_folder: Any = None  # the cache folder (codegen/cache.py) of the last `register(folder)`
+
+
+def _compiled(f64: Any) -> Any:
+    """`f64` compiled by numba for float64, once per process: loaded from the disk cache
+    where it is there (a `KernelCache` entry named by TAG and the function), and marked
+    `alwaysinline`, so that LLVM inlines it into every loop that calls it (the loop then
+    vectorizes) although it is far over LLVM's inlining threshold. Inlined at numba's level
+    instead, each kernel re-typed the whole body: a loop of tanh, sin_small, cos_small, exp,
+    log1p and expm1 took 9.7 s to compile in a new process and 3.6 s as a second kernel;
+    now 0.6 and 0.3 s, with the same machine code."""
+    disp = _COMPILED.get(f64.__name__)
+    if disp is None:
+        import numba
+        from numba.core import types
+
+        disp = numba.njit(error_model="numpy")(_plain(f64))
+        if _folder is not None:
+            from .kernelcache import KernelCache
+
+            disp._cache = KernelCache(_folder, f"adjit.codegen.fastmath {TAG} {f64.__name__}\n",
+                                      f"fm_{f64.__name__}")
+        disp.compile((types.float64,))
+        cres = disp.overloads[(types.float64,)]
+        module = cres.library._get_module_for_linking()  # what callers' modules link in
+        module.get_function(cres.fndesc.llvm_func_name).add_function_attribute("alwaysinline")
+        _COMPILED[f64.__name__] = disp
+    return disp
+
+
+def _overload_compiled(public: Any, f64: Any) -> None:
+    """numba's implementation of `public`: a call of `_compiled(f64)`, in float64 (a float32
+    is widened and the result rounded once). The wrapper is inlined at numba's level (it is
+    one call), the call by LLVM."""
     from numba.core import types
     from numba.extending import overload
-
-    plain = _plain(f64)
 
     @overload(public, inline="always", jit_options={"error_model": "numpy"})
     def _impl(x):
+        if not isinstance(x, (types.Float, types.Integer, types.Boolean)):
+            return None
+        fn = _compiled(f64)
         if isinstance(x, types.Float) and x.bitwidth == 32:
-            return lambda x: np.float32(f64(np.float64(x)))
-        if isinstance(x, (types.Float, types.Integer, types.Boolean)):
-            return plain
-        return None
+            return lambda x: np.float32(fn(np.float64(x)))
+        return lambda x: fn(np.float64(x))
 
 
-def _overload_called(public: Any, f64: Any) -> None:
-    """numba's implementation of `public`: a call of `f64` (a numba-compiled function, left
-    to LLVM's inliner), in float64 (a float32 is widened and the result rounded once)."""
-    from numba.core import types
-    from numba.extending import overload
-
-    @overload(public, jit_options={"error_model": "numpy"})
-    def _impl(x):
-        if isinstance(x, types.Float) and x.bitwidth == 32:
-            return lambda x: np.float32(f64(np.float64(x)))
-        if isinstance(x, (types.Float, types.Integer, types.Boolean)):
-            return lambda x: f64(np.float64(x))
-        return None
-
-
-def register() -> None:
+def register(folder: Any = None) -> None:
     """Give numba implementations of the functions above (idempotent). numba is imported
-    only here, so the plain-Python path does not need it."""
-    global _registered
+    only here, so the plain-Python path does not need it. `folder` (a `cache.Folder`): where
+    the compiled implementations are cached (`_compiled`); none: compiled in each process."""
+    global _registered, _folder
+    if folder is not None:
+        _folder = folder
     if _registered:
         return
     from numba.core import types
@@ -541,16 +564,14 @@ def register() -> None:
         return None
 
     _overload_inline(_exp_reduce)
-    exp_f64 = register_jitable(_exp_f64)
     # numba's default error model ('python') checks divisions for zero, a branch that keeps
-    # LLVM from vectorizing; and inlined at numba's level, nothing is left to LLVM's inliner,
-    # which gives up on functions this long
+    # LLVM from vectorizing. Inside a compiled implementation (`_compiled`) the helpers and
+    # the implementations one calls (tanh calls expm1) are inlined at numba's level.
     for helper in (_limb, _big_pio2, _sin_cos_f64, *(f64 for _, f64 in _UNARY)):
         _overload_inline(helper)
     for public, f64 in _UNARY:
-        _overload_unary(public, f64)
-
-    _overload_called(exp, exp_f64)
+        _overload_compiled(public, f64)
+    _overload_compiled(exp, _exp_f64)
 
     @intrinsic
     def _assume_nonneg(typingctx: Any, i: Any) -> Any:
@@ -571,13 +592,11 @@ def register() -> None:
             return lambda i: _assume_nonneg(i)
         return None
 
-    # sin_small and cos_small are left to LLVM's inliner, which takes them (and vectorizes
-    # the loop): inlined at numba's level, a loop of four of them took 30 s to compile
-    # instead of 5, and ran no faster
-    core = register_jitable(_sin_cos_core)
-    _overload_called(sin_small, register_jitable(lambda x: core(x, 0.0, 0)))
-    _overload_called(cos_small, register_jitable(lambda x: core(x, 0.0, 1)))
-    _overload_called(tan_small, register_jitable(lambda x: core(x, 0.0, 0) / core(x, 0.0, 1)))
+    # (inlined at numba's level, a loop of four sin_small/cos_small took 30 s to compile)
+    register_jitable(_sin_cos_core)
+    _overload_compiled(sin_small, _sin_small_f64)
+    _overload_compiled(cos_small, _cos_small_f64)
+    _overload_compiled(tan_small, _tan_small_f64)
 
     # (small enough for LLVM's inliner; inlined at numba's level, its select tripped one of
     # numba's pedantic SSA checks, a warning)

@@ -495,3 +495,53 @@ def test_tan_small_within_3_ulp_below_2_20() -> None:
     assert str(special[1]) == "-0.0" and special[0] == 0.0 and np.isnan(special[2:]).all()
     assert isinstance(fm.tan_small(np.float32(0.5)), np.float32)
     assert fm.tan_small(0.7) == k(np.array([0.7]))[0]
+
+
+# ---- the implementations compiled once (fastmath._compiled) -----------------------------------
+
+def test_compiled_implementations_are_inlined_and_vectorize() -> None:
+    """tanh, log1p, sin_small and expm1 are calls of functions compiled once per process and
+    marked alwaysinline: LLVM inlines them (no call is left in the optimized loop) and the
+    loop vectorizes; the values are the plain-Python ones, bit for bit."""
+    import numba
+
+    fm.register()
+
+    @numba.njit(error_model="numpy")
+    def kernel(a):
+        out = np.empty_like(a)
+        for i in range(a.size):
+            out[i] = fm.tanh(a[i]) + fm.log1p(a[i] * a[i]) + fm.sin_small(a[i]) \
+                + fm.expm1(a[i] * 0.5)
+        return out
+
+    x = np.linspace(-4.0, 4.0, 1001)
+    got = kernel(x)
+    want = np.array([fm.tanh(v) + fm.log1p(v * v) + fm.sin_small(v) + fm.expm1(v * 0.5)
+                     for v in x])
+    assert np.array_equal(got.view(np.int64), want.view(np.int64))
+    llvm = kernel.inspect_llvm(kernel.signatures[0])
+    assert re.search(r"<\d+ x double>", llvm), "not vectorized"
+    for name in ("_tanh_f64", "_log1p_f64", "_sin_small_f64", "_expm1_f64"):
+        assert not re.search(rf"call [^\n]*{name}", llvm), f"{name} was not inlined"
+
+
+def test_compiled_implementations_come_from_the_cache_folder(tmp_path: pathlib.Path) -> None:
+    """A second process loads them from the folder (HMAC-checked entries, as kernels')."""
+    script = textwrap.dedent(f"""
+        import numba, numpy as np
+        from adjit.codegen import cache, fastmath as fm
+        fm.register(cache.open_folder({str(tmp_path)!r}))
+
+        @numba.njit(error_model="numpy")
+        def k(a):
+            return fm.tanh(a[0]) + fm.log(a[1])
+
+        print(repr(k(np.array([0.5, 2.0]))),
+              *(fm._COMPILED[n]._cache.last is not None for n in ("_tanh_f64", "_log_f64")))
+        """)
+    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           check=True, timeout=300).stdout.split() for _ in range(2)]
+    assert runs[0][1:] == ["False", "False"], runs  # compiled, then saved
+    assert runs[1][1:] == ["True", "True"], runs  # loaded
+    assert runs[0][0] == runs[1][0] == repr(fm.tanh(0.5) + fm.log(2.0))

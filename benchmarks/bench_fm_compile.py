@@ -17,11 +17,31 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import operator
 import subprocess
 import sys
 import tempfile
 import time
 import types as pytypes
+from typing import Any
+
+
+def _loop(x, y):  # (tanh, sin, ... are bound by `one`: fastmath's or libm's)
+    out = np.empty_like(x)  # noqa: F821
+    s = 0.0
+    for i in range(x.shape[0]):
+        v = tanh(sin(x[i]) * cos(y[i]) + x[i] * y[i]) / (1.0 + exp(-x[i])) \
+            + log1p(x[i] * x[i]) + expm1(y[i]) + log(y[i] + 2.0) + tan(x[i])  # noqa: F821
+        out[i] = v
+        s = add(s, v)  # noqa: F821
+    return s, out
+
+
+def _loop32(x):
+    out = np.empty_like(x)  # noqa: F821
+    for i in range(x.shape[0]):
+        out[i] = tanh(x[i]) + exp(x[i]) + sin_full(x[i]) + cos_full(x[i])  # noqa: F821
+    return out
 
 
 def one(folder: str, libm: bool) -> dict:
@@ -35,48 +55,25 @@ def one(folder: str, libm: bool) -> dict:
     except TypeError:  # (before 9aba635: numba-level inlining, nothing to cache)
         fm.register()
     if libm:
-        def k(x, y):
-            out = np.empty_like(x)
-            s = 0.0
-            for i in range(x.shape[0]):
-                v = math.tanh(math.sin(x[i]) * math.cos(y[i]) + x[i] * y[i]) \
-                    / (1.0 + math.exp(-x[i])) + math.log1p(x[i] * x[i]) + math.expm1(y[i]) \
-                    + math.log(y[i] + 2.0) + math.tan(x[i])
-                out[i] = v
-                s += v
-            return s, out
-
-        def k32(x):
-            out = np.empty_like(x)
-            for i in range(x.shape[0]):
-                out[i] = math.tanh(x[i]) + math.exp(x[i]) + math.sin(x[i]) + math.cos(x[i])
-            return out
+        names = {"tanh": math.tanh, "sin": math.sin, "cos": math.cos, "exp": math.exp,
+                 "log1p": math.log1p, "expm1": math.expm1, "log": math.log, "tan": math.tan,
+                 "add": operator.add, "sin_full": math.sin, "cos_full": math.cos}
     else:
-        def k(x, y):
-            out = np.empty_like(x)
-            s = 0.0
-            for i in range(x.shape[0]):
-                v = fm.tanh(fm.sin_small(x[i]) * fm.cos_small(y[i]) + x[i] * y[i]) \
-                    / (1.0 + fm.exp(-x[i])) + fm.log1p(x[i] * x[i]) + fm.expm1(y[i]) \
-                    + fm.log(y[i] + 2.0) + fm.tan_small(x[i])
-                out[i] = v
-                s = fm.reassoc_add(s, v)
-            return s, out
+        names = {"tanh": fm.tanh, "sin": fm.sin_small, "cos": fm.cos_small, "exp": fm.exp,
+                 "log1p": fm.log1p, "expm1": fm.expm1, "log": fm.log, "tan": fm.tan_small,
+                 "add": fm.reassoc_add, "sin_full": fm.sin, "cos_full": fm.cos}
 
-        def k32(x):
-            out = np.empty_like(x)
-            for i in range(x.shape[0]):
-                out[i] = fm.tanh(x[i]) + fm.exp(x[i]) + fm.sin(x[i]) + fm.cos(x[i])
-            return out
+    def bind(f: Any, name: str) -> Any:  # `f` reading this math from its globals
+        return pytypes.FunctionType(f.__code__, {**f.__globals__, **names, "np": np}, name)
 
+    k, k32 = bind(_loop, "k"), bind(_loop32, "k32")
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal(1 << 20) * 3, rng.random(1 << 20)
     t = time.perf_counter()
     first = numba.njit(error_model="numpy")(k)
     out = first(x, y)
     t_first = time.perf_counter() - t
-    second = numba.njit(error_model="numpy")(pytypes.FunctionType(
-        k.__code__, k.__globals__, "k2", None, k.__closure__))
+    second = numba.njit(error_model="numpy")(bind(_loop, "k2"))
     t = time.perf_counter()
     second(x, y)
     t_second = time.perf_counter() - t

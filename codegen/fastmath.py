@@ -477,8 +477,16 @@ def _compiled(f64: Any) -> Any:
                                       f"fm_{f64.__name__}")
         disp.compile((types.float64,))
         cres = disp.overloads[(types.float64,)]
-        module = cres.library._get_module_for_linking()  # what callers' modules link in
-        module.get_function(cres.fndesc.llvm_func_name).add_function_attribute("alwaysinline")
+        try:  # (numba's internals: should they move, the math stays right, only slower)
+            module = cres.library._get_module_for_linking()  # what callers' modules link in
+            module.get_function(cres.fndesc.llvm_func_name).add_function_attribute(
+                "alwaysinline")
+        except (AttributeError, NameError, ValueError) as e:
+            import logging
+
+            logging.getLogger("adjit").warning(
+                "fastmath: %s cannot be marked for inlining (%s): loops calling it will not "
+                "vectorize", f64.__name__, e)
         _COMPILED[f64.__name__] = disp
     return disp
 

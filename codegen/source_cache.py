@@ -200,18 +200,18 @@ def save(folder: Folder, found: tuple[bytes, list[Lit]], src: Source) -> None:
     digest, lits = found
     if any(p != Source(p.text, p.name, (), p.callees) or p.consts for p in src.parts):
         return  # (split_part makes pieces of text, name and callees only)
-    index: dict[int, int] = {}
-    for i, lit in enumerate(lits):
-        index.setdefault(id(lit.value), i)
     if not all(isinstance(t, str) for _, t in src.reused):
         return
+    by_id: dict[int, int] = {}  # a literal's array -> its first index
+    by_value: dict[Lit, int] = {}  # (a Lit compares by type and bytes)
+    for i, lit in enumerate(lits):
+        by_id.setdefault(id(lit.value), i)
+        by_value.setdefault(lit, i)
     consts = []
     for c in src.consts:
-        i = index.get(id(c))
+        i = by_id.get(id(c))
         if i is None:  # an equal literal will do: its array is the same
-            i = next((j for j, lit in enumerate(lits) if lit.value.dtype == c.dtype
-                      and lit.value.shape == c.shape and lit.value.tobytes() == c.tobytes()),
-                     None)
+            i = by_value.get(Lit(c, ArrayType.of(c)))
         if i is None:
             log.debug("generated source of %s not cached: a constant is not the graph's",
                       src.name)
